@@ -1,0 +1,34 @@
+# Two commands for a new user: `make demo` and `make test`.
+# Both create a local virtualenv in .venv (MXNet 1.9.1 needs Python 3.8-3.11, see requirements.txt).
+
+VENV := .venv
+BIN := $(VENV)/bin
+# The first interpreter that MXNet 1.9.1 + NumPy<1.24 support; override with `make PYTHON=...`.
+PYTHON ?= $(shell for p in python3.11 python3.10 python3.9 python3.8 python3; do \
+	if command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(not ((3, 8) <= sys.version_info[:2] <= (3, 11)))' 2>/dev/null; then \
+	echo $$p; break; fi; done)
+OUT ?= demo-output
+
+.PHONY: venv demo test lint clean
+
+$(BIN)/.installed: setup.py requirements.txt requirements-dev.txt
+	@if [ -z "$(PYTHON)" ]; then echo "error: need Python 3.8-3.11 for MXNet 1.9.1 (set PYTHON=/path/to/python3.x)"; exit 1; fi
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -r requirements-dev.txt
+	$(BIN)/python -m pip install -q --no-deps -e .
+	touch $@
+
+venv: $(BIN)/.installed
+
+demo: venv
+	MPLBACKEND=Agg $(BIN)/gluon-lrfinder --out $(OUT)
+
+test: venv
+	MPLBACKEND=Agg OMP_NUM_THREADS=1 $(BIN)/python -m pytest
+
+lint: venv
+	$(BIN)/ruff check gluon_lrfinder tests benchmarks
+
+clean:
+	rm -rf $(VENV) $(OUT) build *.egg-info

@@ -1,0 +1,192 @@
+"""The record of one range test, with a CSV/JSON round trip. No MXNet import.
+
+Examples
+--------
+>>> curve = LRCurve(settings={"lr_start": 1e-3})
+>>> curve.append(1e-3, 2.3, 2.3)
+>>> curve.append(1e-2, 2.1, 2.16)
+>>> curve.pairs
+[(0.001, 2.3), (0.01, 2.1)]
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import platform
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Tuple, Union
+
+__all__ = ["LRCurve", "library_versions"]
+
+PathLike = Union[str, "os.PathLike[str]"]
+_CSV_COLUMNS = ["iteration", "lr", "loss", "smoothed_loss"]
+
+
+def library_versions() -> Dict[str, str]:
+    """Versions of Python, NumPy, MXNet (when importable) and gluon-lrfinder, for the record."""
+    from . import __version__
+
+    versions = {"gluon_lrfinder": __version__, "python": platform.python_version()}
+    import numpy
+
+    versions["numpy"] = numpy.__version__
+    try:  # the record stays writable without MXNet (e.g. when re-plotting a saved curve)
+        import mxnet
+
+        versions["mxnet"] = mxnet.__version__
+    except Exception:  # noqa: BLE001 - any import failure just leaves the field out
+        pass
+    return versions
+
+
+def _to_float(text: str) -> float:
+    return float(text) if text not in ("", "nan") else math.nan
+
+
+@dataclass
+class LRCurve:
+    """Learning rates, raw losses and the stopping rule's smoothed losses of one sweep.
+
+    Parameters
+    ----------
+    lrs, losses, smoothed : list of float
+        One entry per recorded iteration; ``smoothed`` is the causal moving average the stopping
+        rule saw (NaN where the loss was not finite).
+    settings : dict
+        The arguments of the sweep (JSON-serialisable).
+    versions : dict
+        Library versions (filled in by :func:`library_versions` when empty).
+    stop_reason : str, optional
+        ``"diverged"``, ``"non-finite loss"``, ``"lr_end reached"``, ``"num_iter reached"``...
+    """
+
+    lrs: List[float] = field(default_factory=list)
+    losses: List[float] = field(default_factory=list)
+    smoothed: List[float] = field(default_factory=list)
+    settings: Dict[str, Any] = field(default_factory=dict)
+    versions: Dict[str, str] = field(default_factory=dict)
+    stop_reason: Optional[str] = None
+
+    def append(self, lr: float, loss: float, smoothed: Optional[float] = None) -> None:
+        """Record one iteration."""
+        self.lrs.append(float(lr))
+        self.losses.append(float(loss))
+        self.smoothed.append(math.nan if smoothed is None else float(smoothed))
+
+    def __len__(self) -> int:
+        return len(self.lrs)
+
+    @property
+    def pairs(self) -> List[Tuple[float, float]]:
+        """``[(lr, loss), ...]`` in sweep order."""
+        return list(zip(self.lrs, self.losses))
+
+    # ------------------------------------------------------------------ serialisation
+    def to_dict(self) -> Dict[str, Any]:
+        """A JSON-ready dict (non-finite losses become ``None``)."""
+
+        def clean(values):
+            return [v if math.isfinite(v) else None for v in values]
+
+        return {
+            "format": "gluon-lrfinder-curve/1",
+            "lrs": list(self.lrs),
+            "losses": clean(self.losses),
+            "smoothed": clean(self.smoothed),
+            "settings": self.settings,
+            "versions": self.versions or library_versions(),
+            "stop_reason": self.stop_reason,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Dict[str, Any]) -> "LRCurve":
+        """Inverse of :meth:`to_dict`."""
+
+        def restore(values):
+            return [math.nan if v is None else float(v) for v in values]
+
+        if "lrs" not in data or "losses" not in data:
+            raise ValueError("not a gluon-lrfinder curve: the 'lrs' and 'losses' fields are missing")
+        losses = restore(data["losses"])
+        return cls(
+            lrs=[float(v) for v in data["lrs"]],
+            losses=losses,
+            smoothed=restore(data.get("smoothed") or [None] * len(losses)),
+            settings=dict(data.get("settings") or {}),
+            versions=dict(data.get("versions") or {}),
+            stop_reason=data.get("stop_reason"),
+        )
+
+    def to_json(self, path: PathLike) -> str:
+        """Write the curve as JSON; returns the path."""
+        with open(path, "w", encoding="utf-8") as f:
+            json.dump(self.to_dict(), f, indent=1)
+        return os.fspath(path)
+
+    def to_csv(self, path: PathLike) -> str:
+        """Write the curve as CSV; settings, versions and stop reason go in ``#`` header lines."""
+        meta = self.to_dict()
+        buf = io.StringIO()
+        for key in ("format", "settings", "versions", "stop_reason"):
+            buf.write(f"# {key}: {json.dumps(meta[key])}\n")
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(_CSV_COLUMNS)
+        for i, (lr, loss, smooth) in enumerate(zip(self.lrs, self.losses, self.smoothed)):
+            writer.writerow([i, repr(lr), repr(loss), repr(smooth)])
+        with open(path, "w", encoding="utf-8", newline="") as f:
+            f.write(buf.getvalue())
+        return os.fspath(path)
+
+    def save(self, path: PathLike) -> str:
+        """Write CSV or JSON, chosen by the file suffix (``.csv`` or ``.json``)."""
+        suffix = os.path.splitext(os.fspath(path))[1].lower()
+        if suffix == ".csv":
+            return self.to_csv(path)
+        if suffix == ".json":
+            return self.to_json(path)
+        raise ValueError(f"path must end in '.csv' or '.json', got {os.fspath(path)!r}")
+
+    @classmethod
+    def load(cls, path: PathLike) -> "LRCurve":
+        """Read a curve written by :meth:`to_csv`, :meth:`to_json` or :meth:`save`.
+
+        Examples
+        --------
+        >>> import os, tempfile
+        >>> c = LRCurve(lrs=[1e-3, 1e-2], losses=[1.0, float("nan")], smoothed=[1.0, float("nan")])
+        >>> p = os.path.join(tempfile.mkdtemp(), "run.csv")
+        >>> LRCurve.load(c.to_csv(p)).lrs
+        [0.001, 0.01]
+        """
+        path = os.fspath(path)
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+        if path.lower().endswith(".json") or text.lstrip().startswith("{"):
+            return cls.from_dict(json.loads(text))
+        meta: Dict[str, Any] = {}
+        rows = []
+        for line in text.splitlines():
+            if line.startswith("# "):
+                key, _, value = line[2:].partition(": ")
+                meta[key] = json.loads(value)
+            elif line.strip():
+                rows.append(line)
+        reader = csv.DictReader(rows)
+        if reader.fieldnames is None or not set(_CSV_COLUMNS) <= set(reader.fieldnames):
+            raise ValueError(f"{path!r} is not a gluon-lrfinder CSV: expected columns {_CSV_COLUMNS}")
+        lrs, losses, smoothed = [], [], []
+        for row in reader:
+            lrs.append(float(row["lr"]))
+            losses.append(_to_float(row["loss"]))
+            smoothed.append(_to_float(row["smoothed_loss"]))
+        return cls(
+            lrs=lrs,
+            losses=losses,
+            smoothed=smoothed,
+            settings=meta.get("settings") or {},
+            versions=meta.get("versions") or {},
+            stop_reason=meta.get("stop_reason"),
+        )

@@ -1,0 +1,280 @@
+"""The LR range test: raise the learning rate every iteration until the loss diverges."""
+from __future__ import annotations
+
+import logging
+import math
+import os
+from typing import Any, List, Optional, Tuple, Union
+
+from . import sweep
+from ._validate import check_choice
+from .curve import LRCurve, library_versions
+from .learner import Learner
+from .state import StateSnapshot
+from .stopping import StoppingCriteria
+from .suggest import DEFAULT_METHOD, diagnose, lr_range, suggest
+
+__all__ = ["LRFinder"]
+
+logger = logging.getLogger(__name__)
+
+
+class LRFinder:
+    """Learning-rate range test (Smith, 2015/2017) for a :class:`~gluon_lrfinder.Learner`.
+
+    :meth:`find` saves the model's parameters and the trainer's state to files in a private
+    temporary folder, trains for one iteration per learning rate with the rate rising every
+    iteration, stops when the loss diverges, and restores parameters (BatchNorm statistics and
+    every context's copy included), optimizer state, update counters, learning rate and
+    ``lr_scheduler`` exactly, also after an exception, a Ctrl-C or a NaN loss.
+
+    Parameters
+    ----------
+    learner : Learner
+        What to train.
+
+    Examples
+    --------
+    >>> import mxnet as mx, numpy as np
+    >>> from mxnet import gluon
+    >>> from sklearn.datasets import load_digits
+    >>> from gluon_lrfinder import Learner, ContinuousBatchSampler, LRFinder
+    >>> X, y = load_digits(return_X_y=True)
+    >>> ds = gluon.data.ArrayDataset(X.astype("float32") / 16, y.astype("float32"))
+    >>> loader = gluon.data.DataLoader(
+    ...     ds, batch_sampler=ContinuousBatchSampler(gluon.data.RandomSampler(len(ds)), 64))
+    >>> net = gluon.nn.HybridSequential()
+    >>> net.add(gluon.nn.Dense(64, activation="relu"), gluon.nn.Dense(10))
+    >>> with Learner(net, loader, ctx=mx.cpu()) as learner:
+    ...     finder = LRFinder(learner)
+    ...     results = finder.find(lr_start=1e-5, lr_end=10, progress=False)
+    ...     lr = finder.suggest()
+    >>> 1e-5 <= lr <= 10
+    True
+    """
+
+    def __init__(self, learner: Learner) -> None:
+        if not isinstance(learner, Learner):
+            raise TypeError(f"learner must be a gluon_lrfinder.Learner, got {type(learner).__name__}")
+        self.learner = learner
+        self.curve: Optional[LRCurve] = None
+
+    # ------------------------------------------------------------------ the sweep
+    def find(
+        self,
+        lr_start: float = 1e-6,
+        lr_multiplier: Optional[float] = None,
+        smoothing: float = 0.3,
+        *,
+        lr_end: Optional[float] = None,
+        num_iter: Optional[int] = None,
+        mode: str = "exponential",
+        min_iter: int = 20,
+        threshold: float = 2.0,
+        max_iter: int = sweep.DEFAULT_MAX_ITER,
+        stopping: Optional[StoppingCriteria] = None,
+        progress: bool = True,
+        tmp_dir: Optional[str] = None,
+    ) -> List[Tuple[float, float]]:
+        """Run the range test and return ``[(lr, loss), ...]``.
+
+        Parameters
+        ----------
+        lr_start : float, default 1e-6
+            First learning rate, > 0.
+        lr_multiplier : float, optional
+            Exponential mode: factor between consecutive rates, > 1. Default 1.1, or derived
+            from ``lr_end`` and ``num_iter`` when both are given.
+        smoothing : float, default 0.3
+            History weight of the stopping rule's moving average, in [0, 1).
+        lr_end : float, optional
+            Highest learning rate, > ``lr_start``. Required for ``mode="linear"``.
+        num_iter : int, optional
+            Number of iterations, >= 2. Exponential default: until ``lr_end`` or divergence, at
+            most ``max_iter``; linear default 100.
+        mode : {"exponential", "linear"}, default "exponential"
+            How the rate rises.
+        min_iter : int, default 20
+            No divergence stop before this many iterations, >= 1.
+        threshold : float, default 2.0
+            Stop when the smoothed loss exceeds ``threshold`` times the first loss, > 1.
+        max_iter : int, default 1000
+            Cap on the iterations of an exponential sweep without ``num_iter``, >= 1.
+        stopping : StoppingCriteria, optional
+            A custom stopping rule (then ``smoothing``, ``min_iter`` and ``threshold`` are
+            ignored); it is reset before the sweep.
+        progress : bool, default True
+            Show a tqdm progress bar.
+        tmp_dir : str, optional
+            Where the temporary state folder is created; default: the system temp folder.
+
+        Returns
+        -------
+        list of (float, float)
+            The learning rates and the loss of the iteration run at each, in sweep order; also
+            in :attr:`results` and, with the smoothed losses and settings, in :attr:`curve`.
+
+        Raises
+        ------
+        ValueError, TypeError
+            A bad argument, before anything is touched.
+        """
+        check_choice("mode", mode, ("exponential", "linear"))
+        if stopping is None:
+            stopping = StoppingCriteria(smoothing=smoothing, min_iter=min_iter, threshold=threshold)
+        elif not callable(stopping):
+            raise TypeError(f"stopping must be a StoppingCriteria (or callable), got {type(stopping).__name__}")
+        if mode == "exponential":
+            lrs = list(sweep.exponential(lr_start, lr_multiplier, lr_end, num_iter, max_iter))
+        else:
+            if lr_multiplier is not None:
+                raise ValueError("lr_multiplier applies to mode='exponential' only; give lr_end and num_iter")
+            if lr_end is None:
+                raise ValueError("lr_end must be given for mode='linear' (a finite number > lr_start)")
+            lrs = list(sweep.linear(lr_start, lr_end, 100 if num_iter is None else num_iter))
+        if hasattr(stopping, "reset"):
+            stopping.reset()
+
+        settings = {
+            "lr_start": lrs[0],
+            "lr_multiplier": lr_multiplier,
+            "lr_end": lr_end,
+            "num_iter": num_iter,
+            "mode": mode,
+            "smoothing": getattr(stopping, "smoothing", smoothing),
+            "min_iter": getattr(stopping, "min_iter", min_iter),
+            "threshold": getattr(stopping, "threshold", threshold),
+            "max_iter": max_iter,
+            "contexts": [str(c) for c in self.learner.ctx],
+            "optimizer": type(self.learner.trainer.optimizer).__name__,
+        }
+        curve = LRCurve(settings=settings, versions=library_versions())
+
+        self.learner.prepare()  # first batch + deferred shapes: nothing trainable is touched
+        bar = _progress_bar(len(lrs), progress)
+        try:
+            with StateSnapshot(self.learner.net, self.learner.trainer, tmp_dir=tmp_dir):
+                curve.stop_reason = self._sweep(lrs, stopping, curve, bar)
+        finally:
+            bar.close()
+        self.curve = curve
+        logger.info(
+            "LR range test: %d iterations from lr=%.3g to lr=%.3g, stopped: %s",
+            len(curve), curve.lrs[0] if len(curve) else lrs[0], curve.lrs[-1] if len(curve) else lrs[0],
+            curve.stop_reason,
+        )
+        return curve.pairs
+
+    def _sweep(self, lrs: List[float], stopping: Any, curve: LRCurve, bar: Any) -> str:
+        """The loop. The loss of iteration k is read after iteration k+1 is queued, so MXNet's
+        engine never idles on the read; the recorded pairs are the same as reading at once, and
+        the one extra iteration run after a stop is undone by the restore like all the others."""
+        learner = self.learner
+        pending = None  # (lr, unread loss NDArray) of the previous iteration
+
+        def record(lr: float, loss_nd: Any) -> bool:
+            loss = float(loss_nd.asscalar())
+            learner.iteration_loss = loss
+            stop = bool(stopping(loss))
+            smoothed = getattr(stopping, "smoothed_loss", None) if math.isfinite(loss) else None
+            curve.append(lr, loss, smoothed)
+            bar.update(1)
+            return stop
+
+        for lr in lrs:
+            loss_nd = learner.iteration_async(lr)
+            if pending is not None and record(*pending):
+                return getattr(stopping, "reason", None) or "stopping rule"
+            pending = (lr, loss_nd)
+        if pending is not None and record(*pending):
+            return getattr(stopping, "reason", None) or "stopping rule"
+        return "lr_end reached" if curve.settings["lr_end"] is not None and curve.lrs[-1] >= curve.settings["lr_end"] * (1 - 1e-9) else "num_iter reached"
+
+    # ------------------------------------------------------------------ results
+    def _require_curve(self, what: str) -> LRCurve:
+        if self.curve is None or len(self.curve) == 0:
+            raise RuntimeError(f"call find() (or load()) before {what}()")
+        return self.curve
+
+    @property
+    def results(self) -> List[Tuple[float, float]]:
+        """``[(lr, loss), ...]`` of the last :meth:`find` (empty before it)."""
+        return self.curve.pairs if self.curve is not None else []
+
+    def suggest(self, method: str = DEFAULT_METHOD, bandwidth: Optional[float] = None, warn: bool = True) -> float:
+        """The recommended initial learning rate for the last curve.
+
+        Parameters
+        ----------
+        method : str, default ``DEFAULT_METHOD``
+            A rule of :data:`gluon_lrfinder.suggest.SUGGESTERS`: ``"valley"``, ``"steepest"``,
+            ``"minimum"`` (minimum / 10) or the baselines ``"raw_steepest"``, ``"ema_steepest"``.
+        bandwidth : float, optional
+            Smoothing width in decades of LR.
+        warn : bool, default True
+            Warn (``SuggestionWarning``) when the loss never fell or never diverged.
+
+        Raises
+        ------
+        RuntimeError
+            Before :meth:`find`.
+        ValueError
+            Unknown ``method`` or too few finite points.
+        """
+        curve = self._require_curve("suggest")
+        return suggest(curve.lrs, curve.losses, method=method, bandwidth=bandwidth, warn=warn)
+
+    def suggest_range(self, bandwidth: Optional[float] = None) -> Tuple[float, float]:
+        """``(min_lr, max_lr)`` for cyclical schedules: steepest descent to minimum / 10."""
+        curve = self._require_curve("suggest_range")
+        return lr_range(curve.lrs, curve.losses, bandwidth)
+
+    def diagnose(self) -> List[str]:
+        """Plain flags about the last curve (``[]`` when it looks fine)."""
+        curve = self._require_curve("diagnose")
+        return diagnose(curve.lrs, curve.losses)
+
+    def plot(
+        self,
+        path: Optional[Union[str, "os.PathLike[str]"]] = None,
+        ax: Any = None,
+        method: Optional[str] = DEFAULT_METHOD,
+        show_range: bool = False,
+        **kwargs: Any,
+    ) -> Any:
+        """Plot loss against LR (log axis): raw points, smoothed curve, suggestion marked.
+
+        Parameters
+        ----------
+        path : str, optional
+            Also save the figure there (PNG by suffix).
+        ax : matplotlib.axes.Axes, optional
+            Draw into this Axes; default: a new figure.
+        method : str or None, default ``DEFAULT_METHOD``
+            Suggestion rule to mark; None marks nothing.
+        show_range : bool, default False
+            Shade :meth:`suggest_range`.
+
+        Returns
+        -------
+        matplotlib.axes.Axes
+        """
+        from .plotting import plot_curve
+
+        curve = self._require_curve("plot")
+        return plot_curve(curve, ax=ax, path=path, method=method, show_range=show_range, **kwargs)
+
+    def save(self, path: Union[str, "os.PathLike[str]"]) -> str:
+        """Write the last curve to ``.csv`` or ``.json`` (see :meth:`LRCurve.save`)."""
+        return self._require_curve("save").save(path)
+
+    def load(self, path: Union[str, "os.PathLike[str]"]) -> LRCurve:
+        """Read a saved curve back, so it can be re-plotted and re-suggested."""
+        self.curve = LRCurve.load(path)
+        return self.curve
+
+
+def _progress_bar(total: int, enabled: bool) -> Any:
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, disable=not enabled, desc="LR range test", unit="it", leave=False)

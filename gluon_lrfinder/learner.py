@@ -1,0 +1,305 @@
+"""The Learner: one training iteration of a Gluon model at a given learning rate."""
+from __future__ import annotations
+
+import contextlib
+import logging
+from typing import Any, Callable, Iterator, List, Optional, Sequence, Tuple, Union
+
+import mxnet as mx
+from mxnet import autograd, gluon
+
+from .state import trainer_kvstore_config
+
+__all__ = ["Learner", "as_context_list"]
+
+logger = logging.getLogger(__name__)
+
+ContextLike = Union[mx.Context, Sequence[mx.Context]]
+BatchFn = Callable[[Any, List[mx.Context]], Tuple[List[Any], List[Any]]]
+
+
+def as_context_list(ctx: Optional[ContextLike], name: str = "ctx") -> List[mx.Context]:
+    """Normalise ``ctx`` (a Context, a non-empty list of them, or None for ``mx.cpu()``)."""
+    if ctx is None:
+        return [mx.cpu()]
+    if isinstance(ctx, mx.Context):
+        return [ctx]
+    if isinstance(ctx, (list, tuple)) and ctx and all(isinstance(c, mx.Context) for c in ctx):
+        if len(set(ctx)) != len(ctx):
+            raise ValueError(f"{name} must not repeat a context, got {list(ctx)}")
+        return list(ctx)
+    raise TypeError(
+        f"{name} must be an mxnet.Context (e.g. mx.gpu(0)) or a non-empty list of Contexts, got {ctx!r}"
+    )
+
+
+def split_batch(batch: Any, ctx: List[mx.Context]) -> Tuple[List[Any], List[Any]]:
+    """Default ``batch_fn``: a ``(data, label)`` pair split along axis 0 over ``ctx``."""
+    if not isinstance(batch, (list, tuple)) or len(batch) != 2:
+        raise TypeError(
+            "a batch must be a (data, label) pair; pass batch_fn=... to Learner for other layouts, "
+            f"got {type(batch).__name__}" + (f" of length {len(batch)}" if hasattr(batch, "__len__") else "")
+        )
+    data, label = batch
+    data = gluon.utils.split_and_load(data, ctx, even_split=False)
+    label = gluon.utils.split_and_load(label, ctx, even_split=False)
+    return data, label
+
+
+def _param_is_uninitialized(param: gluon.Parameter) -> bool:
+    try:
+        param.list_ctx()
+    except RuntimeError:  # "Parameter ... has not been initialized"
+        return True
+    return False
+
+
+@contextlib.contextmanager
+def lr_override(trainer: gluon.Trainer, lr: Optional[float]) -> Iterator[None]:
+    """Train at ``lr`` inside the block even when the optimizer has an ``lr_scheduler``.
+
+    ``Trainer.set_learning_rate`` refuses to run while a scheduler is attached (MXNet raises
+    "LRScheduler of the optimizer has already been defined"), and the scheduler would override
+    the rate during the update anyway. So the scheduler is detached for the block and the very
+    same object is put back afterwards; it is not called in between, so its state is untouched.
+    """
+    if lr is None:
+        yield
+        return
+    optimizer = trainer.optimizer
+    scheduler = optimizer.lr_scheduler
+    optimizer.lr_scheduler = None
+    try:
+        trainer.set_learning_rate(lr)
+        yield
+    finally:
+        optimizer.lr_scheduler = scheduler
+
+
+class Learner:
+    """Runs single training iterations of a Gluon network at a chosen learning rate.
+
+    Parameters
+    ----------
+    net : gluon.Block
+        The network. Parameters that are not initialized yet are initialized with
+        ``initializer`` on ``ctx``; initialized (e.g. trained) parameters are left alone.
+    data_loader : iterable of batches
+        Usually a ``gluon.data.DataLoader`` over a
+        :class:`~gluon_lrfinder.ContinuousBatchSampler`; a finite loader is restarted when it
+        runs out.
+    ctx : mx.Context or list of mx.Context, default ``mx.cpu()``
+        Where to train. With several contexts each batch is split over them
+        (``gluon.utils.split_and_load``) and the loss is averaged over all samples.
+    loss_fn : callable, default ``gluon.loss.SoftmaxCrossEntropyLoss()``
+        ``loss_fn(output, label)`` returning per-sample losses.
+    optimizer : str or mx.optimizer.Optimizer, default ``"sgd"``
+        Used only when ``trainer`` is not given.
+    optimizer_params : dict, optional
+        Used only when ``trainer`` is not given (default ``{"learning_rate": 0.001}``).
+    trainer : gluon.Trainer, optional
+        An existing trainer over ``net``'s parameters (its optimizer state, momentum included, is
+        what the range test starts from and what :class:`~gluon_lrfinder.LRFinder` restores).
+    initializer : mx.init.Initializer, default ``mx.init.Xavier()``
+        For uninitialized parameters only.
+    batch_fn : callable, optional
+        ``batch_fn(batch, ctx_list) -> (data_list, label_list)`` with one entry per context; an
+        entry of ``data_list`` may be a tuple of several inputs. Default: split a
+        ``(data, label)`` pair.
+    kvstore : str, default ``"device"``
+        Used only when ``trainer`` is not given.
+
+    Attributes
+    ----------
+    iteration_loss : float or None
+        The loss of the last :meth:`iteration`.
+
+    Examples
+    --------
+    >>> import mxnet as mx, numpy as np
+    >>> from mxnet import gluon
+    >>> from gluon_lrfinder import Learner, ContinuousBatchSampler
+    >>> ds = gluon.data.ArrayDataset(np.random.rand(64, 4).astype("float32"), np.arange(64) % 3)
+    >>> loader = gluon.data.DataLoader(
+    ...     ds, batch_sampler=ContinuousBatchSampler(gluon.data.RandomSampler(64), 16))
+    >>> with Learner(gluon.nn.Dense(3), loader, ctx=mx.cpu()) as learner:
+    ...     loss = learner.iteration(lr=0.01)
+    >>> isinstance(loss, float)
+    True
+    """
+
+    def __init__(
+        self,
+        net: gluon.Block,
+        data_loader: Any,
+        ctx: Optional[ContextLike] = None,
+        loss_fn: Optional[Callable] = None,
+        optimizer: Union[str, mx.optimizer.Optimizer] = "sgd",
+        optimizer_params: Optional[dict] = None,
+        trainer: Optional[gluon.Trainer] = None,
+        initializer: Optional[mx.init.Initializer] = None,
+        batch_fn: Optional[BatchFn] = None,
+        kvstore: str = "device",
+    ) -> None:
+        if not isinstance(net, gluon.Block):
+            raise TypeError(f"net must be a gluon.Block (e.g. a HybridSequential), got {type(net).__name__}")
+        if not hasattr(data_loader, "__iter__"):
+            raise TypeError(f"data_loader must be iterable (e.g. a gluon.data.DataLoader), got {type(data_loader).__name__}")
+        self.ctx = as_context_list(ctx)
+        if loss_fn is not None and not callable(loss_fn):
+            raise TypeError(f"loss_fn must be callable, got {type(loss_fn).__name__}")
+        if batch_fn is not None and not callable(batch_fn):
+            raise TypeError(f"batch_fn must be callable, got {type(batch_fn).__name__}")
+        if trainer is not None and not isinstance(trainer, gluon.Trainer):
+            raise TypeError(f"trainer must be a gluon.Trainer, got {type(trainer).__name__}")
+        if optimizer_params is not None and not isinstance(optimizer_params, dict):
+            raise TypeError(f"optimizer_params must be a dict, got {type(optimizer_params).__name__}")
+        if initializer is not None and not isinstance(initializer, mx.init.Initializer):
+            raise TypeError(f"initializer must be an mx.init.Initializer, got {type(initializer).__name__}")
+
+        params = net.collect_params()
+        for name, param in params.items():
+            if not _param_is_uninitialized(param):
+                placed = param.list_ctx()
+                if set(placed) != set(self.ctx):
+                    raise ValueError(
+                        f"ctx must match the contexts net's parameters live on: parameter {name!r} is on "
+                        f"{placed}, ctx is {self.ctx}; move them first with "
+                        "net.collect_params().reset_ctx(ctx)"
+                    )
+        if trainer is not None:
+            config = trainer_kvstore_config(trainer)
+            if len(self.ctx) > 1 and config["kvstore"] is None:
+                raise ValueError(
+                    f"trainer must reduce gradients over the {len(self.ctx)} contexts: it was created with "
+                    "kvstore=None, so each replica would train on its own slice and drift apart; "
+                    "create it with kvstore='device' (or 'local')"
+                )
+
+        self.net = net
+        self.data_loader = data_loader
+        self.loss_fn = loss_fn if loss_fn is not None else gluon.loss.SoftmaxCrossEntropyLoss()
+        self.batch_fn = batch_fn if batch_fn is not None else split_batch
+        init = initializer if initializer is not None else mx.init.Xavier()
+        for param in params.values():
+            if _param_is_uninitialized(param):
+                param.initialize(init=None, ctx=self.ctx, default_init=init)
+        if trainer is None:
+            trainer = gluon.Trainer(
+                params,
+                optimizer,
+                optimizer_params if optimizer_params is not None else {"learning_rate": 0.001},
+                kvstore=kvstore,
+            )
+        self.trainer = trainer
+        self.iteration_loss: Optional[float] = None
+        self._iter: Optional[Iterator] = None
+        self._pending: Optional[Any] = None
+
+    # ------------------------------------------------------------------ data
+    def _next_batch(self) -> Any:
+        if self._pending is not None:
+            batch, self._pending = self._pending, None
+            return batch
+        for attempt in range(2):
+            if self._iter is None:
+                self._iter = iter(self.data_loader)
+            try:
+                return next(self._iter)
+            except StopIteration:
+                self._iter = None  # the loader ran out: start a new pass
+        raise ValueError("data_loader yielded no batches: the data set is empty")
+
+    def _split(self, batch: Any) -> Tuple[List[Any], List[Any], int]:
+        data, label = self.batch_fn(batch, self.ctx)
+        if len(data) != len(label):
+            raise ValueError(f"batch_fn returned {len(data)} data parts but {len(label)} label parts")
+        size = sum((d[0] if isinstance(d, (list, tuple)) else d).shape[0] for d in data)
+        if size < 1:
+            raise ValueError("a batch must hold at least one sample, got an empty batch")
+        return data, label, size
+
+    def _forward(self, x: Any) -> Any:
+        return self.net(*x) if isinstance(x, (list, tuple)) else self.net(x)
+
+    def prepare(self) -> None:
+        """Make the model ready for a state snapshot, touching no trainable state.
+
+        Fetches the first batch (kept for the next iteration), so an empty data set fails here,
+        and runs one forward pass in predict mode if some parameter's shape is still deferred
+        (``save_states`` cannot handle deferred parameters). Predict-mode forwards change no
+        parameter, BatchNorm running statistics included.
+        """
+        batch = self._next_batch()
+        self._pending = batch
+        deferred = False
+        for param in self.net.collect_params().values():
+            try:
+                param.list_data()
+            except mx.gluon.parameter.DeferredInitializationError:
+                deferred = True
+                break
+        if deferred:
+            data, _, _ = self._split(batch)
+            with autograd.predict_mode():
+                for x in data:
+                    self._forward(x)
+
+    # ------------------------------------------------------------------ training
+    def iteration_async(self, lr: Optional[float] = None, take_step: bool = True) -> mx.nd.NDArray:
+        """Queue one iteration and return its mean loss as a 1-element NDArray, unread.
+
+        Reading the value (``.asscalar()``) waits for MXNet's engine; not reading it lets the
+        next iteration be queued first. Parameters as in :meth:`iteration`.
+        """
+        data, label, size = self._split(self._next_batch())
+        with lr_override(self.trainer, lr):
+            with autograd.record():
+                losses = [self.loss_fn(self._forward(x), y) for x, y in zip(data, label)]
+            autograd.backward(losses)
+            if take_step:
+                self.trainer.step(size)
+        home = self.ctx[0]
+        # mean over samples of every device: sum of (mean * count) per device / total count
+        parts = [(loss.mean() * loss.shape[0]).as_in_context(home) for loss in losses]
+        total = parts[0] if len(parts) == 1 else mx.nd.add_n(*parts)
+        return total / size
+
+    def iteration(self, lr: Optional[float] = None, take_step: bool = True) -> float:
+        """Run one training iteration and return its loss.
+
+        Parameters
+        ----------
+        lr : float, optional
+            Learning rate for this iteration (set on the trainer, even if its optimizer has an
+            ``lr_scheduler``); ``None`` keeps the current one.
+        take_step : bool, default True
+            Update the parameters; ``False`` runs forward and backward only.
+
+        Returns
+        -------
+        float
+            The mean per-sample loss of the batch, over all contexts; also kept in
+            :attr:`iteration_loss`.
+        """
+        self.iteration_loss = float(self.iteration_async(lr, take_step).asscalar())
+        return self.iteration_loss
+
+    # ------------------------------------------------------------------ lifetime
+    def close(self) -> None:
+        """Release the data iterator (and the prefetched batches of worker processes)."""
+        self._pending = None
+        it, self._iter = self._iter, None
+        shutdown = getattr(it, "shutdown", None) or getattr(it, "close", None)
+        if callable(shutdown):
+            shutdown()
+        del it
+
+    def __enter__(self) -> "Learner":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Learner(net={type(self.net).__name__}, ctx={self.ctx}, optimizer={type(self.trainer.optimizer).__name__})"

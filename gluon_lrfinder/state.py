@@ -1,0 +1,201 @@
+"""Snapshot and exact restore of a Gluon model's parameters and its trainer's state.
+
+This is the one module that knows MXNet 1.9.1's save/load quirks (measured in
+``shared/mxnet-facts``):
+
+* ``net.save_parameters`` stores the *average* of the contexts' copies of a parameter, so
+  per-device BatchNorm running statistics would not come back exactly. We save the first
+  context's copy of every parameter, plus, per further context, the copies that differ from it.
+* ``Parameter.set_data`` resets a kvstore that holds the weights (``update_on_kvstore=True``),
+  dropping the kvstore-side optimizer state, so parameters are restored **before**
+  ``trainer.load_states``.
+* ``trainer.load_states`` replaces ``trainer.optimizer`` by an unpickled copy (and with it the
+  ``lr_scheduler``); we put the original scheduler object back, so a user's reference to it
+  stays live.
+* ``trainer.save_states`` works before the first ``step`` once no parameter is deferred (it
+  initializes the kvstore itself), so no private ``_init_kvstore()`` call is needed.
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import signal
+import tempfile
+import threading
+from typing import Any, Dict, List, Optional
+
+import mxnet as mx
+import numpy as np
+from mxnet import gluon
+
+__all__ = ["StateSnapshot", "trainer_kvstore_config", "RestoreError"]
+
+logger = logging.getLogger(__name__)
+
+
+class RestoreError(RuntimeError):
+    """Restoring the snapshot failed; the files are kept and their folder is in the message."""
+
+
+def trainer_kvstore_config(trainer: gluon.Trainer) -> Dict[str, Any]:
+    """The kvstore settings a Trainer was created with: ``{"kvstore", "update_on_kvstore"}``.
+
+    Gluon has no public accessor for these before the kvstore is created (it is created lazily
+    at the first step), so this is the one place that reads the private ``_kvstore_params``.
+    ``kvstore`` is a string, a ``KVStore`` object or None.
+    """
+    params = getattr(trainer, "_kvstore_params", None) or {}
+    return {"kvstore": params.get("kvstore"), "update_on_kvstore": params.get("update_on_kvstore")}
+
+
+def _same_bits(a: mx.nd.NDArray, b: mx.nd.NDArray) -> bool:
+    x, y = a.asnumpy(), b.asnumpy()
+    return x.shape == y.shape and x.dtype == y.dtype and np.array_equal(x.view(np.uint8), y.view(np.uint8))
+
+
+@contextlib.contextmanager
+def _sigint_deferred() -> Any:
+    """Hold a Ctrl-C that arrives during the block and re-raise it afterwards (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: List[Any] = []
+    previous = signal.getsignal(signal.SIGINT)
+    try:
+        signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+    except ValueError:  # not allowed here (e.g. embedded interpreter): run unshielded
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if caught:
+        raise KeyboardInterrupt
+
+
+class StateSnapshot:
+    """Parameters (every context's copy) and trainer state, saved to files and restored bitwise.
+
+    The files live in a private temporary folder (``tempfile.mkdtemp`` under ``tmp_dir``), never
+    under fixed names in the working directory; :meth:`cleanup` removes it. Used as a context
+    manager, it saves on entry and restores then cleans up on exit, also when the block raises
+    or is interrupted; a Ctrl-C during the restore itself is held until the restore is done.
+
+    Parameters
+    ----------
+    net : gluon.Block
+        Initialized network (no deferred shapes).
+    trainer : gluon.Trainer
+        The trainer over ``net``'s parameters.
+    tmp_dir : str, optional
+        Parent folder for the temporary folder; default: the system's temp folder.
+
+    Examples
+    --------
+    >>> import mxnet as mx
+    >>> from mxnet import gluon
+    >>> net = gluon.nn.Dense(2, in_units=3); net.initialize()
+    >>> trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.1})
+    >>> before = net.weight.data().asnumpy()
+    >>> with StateSnapshot(net, trainer):
+    ...     net.weight.set_data(mx.nd.zeros((2, 3)))
+    >>> bool((net.weight.data().asnumpy() == before).all())
+    True
+    """
+
+    def __init__(self, net: gluon.Block, trainer: gluon.Trainer, tmp_dir: Optional[str] = None) -> None:
+        if not isinstance(net, gluon.Block):
+            raise TypeError(f"net must be a gluon.Block, got {type(net).__name__}")
+        if not isinstance(trainer, gluon.Trainer):
+            raise TypeError(f"trainer must be a gluon.Trainer, got {type(trainer).__name__}")
+        self.net = net
+        self.trainer = trainer
+        self.tmp_dir = tmp_dir
+        self.directory: Optional[str] = None
+        self._other_contexts: List[int] = []
+        self._scheduler = None
+
+    # ------------------------------------------------------------------ paths
+    def _path(self, name: str) -> str:
+        assert self.directory is not None
+        return os.path.join(self.directory, name)
+
+    @property
+    def files(self) -> List[str]:
+        """The files written by :meth:`save` (empty before it)."""
+        if self.directory is None:
+            return []
+        return sorted(os.path.join(self.directory, f) for f in os.listdir(self.directory))
+
+    # ------------------------------------------------------------------ save / restore
+    def save(self) -> "StateSnapshot":
+        """Write parameters and trainer state; on any failure remove what was written and re-raise."""
+        if self.directory is not None:
+            raise RuntimeError("this snapshot is already saved; restore() or cleanup() it first")
+        self.directory = tempfile.mkdtemp(prefix="gluon-lrfinder-", dir=self.tmp_dir)
+        try:
+            params = self.net.collect_params()
+            first: Dict[str, mx.nd.NDArray] = {}
+            others: Dict[int, Dict[str, mx.nd.NDArray]] = {}
+            for name, param in params.items():
+                copies = param.list_data()
+                first[name] = copies[0]
+                for k, copy in enumerate(copies[1:], start=1):
+                    if not _same_bits(copy, copies[0]):
+                        others.setdefault(k, {})[name] = copy
+            mx.nd.save(self._path("params-ctx0.nd"), first)
+            for k, arrays in others.items():
+                mx.nd.save(self._path(f"params-ctx{k}.nd"), arrays)
+            self._other_contexts = sorted(others)
+            self.trainer.save_states(self._path("trainer.states"))
+            self._scheduler = self.trainer.optimizer.lr_scheduler
+        except BaseException:
+            self.cleanup()
+            raise
+        logger.debug("saved model and trainer state to %s", self.directory)
+        return self
+
+    def restore(self) -> None:
+        """Put back parameters (every context) then trainer state, exactly as saved.
+
+        Raises
+        ------
+        RestoreError
+            If the files cannot be read back; they are kept, and the message names their folder.
+        """
+        if self.directory is None:
+            raise RuntimeError("nothing to restore: call save() first")
+        try:
+            with _sigint_deferred():
+                params = self.net.collect_params()
+                for name, value in mx.nd.load(self._path("params-ctx0.nd")).items():
+                    params[name].set_data(value)  # before load_states: it may reset the kvstore
+                for k in self._other_contexts:
+                    for name, value in mx.nd.load(self._path(f"params-ctx{k}.nd")).items():
+                        value.copyto(params[name].list_data()[k])
+                self.trainer.load_states(self._path("trainer.states"))
+                self.trainer.optimizer.lr_scheduler = self._scheduler
+                mx.nd.waitall()
+        except KeyboardInterrupt:
+            raise
+        except Exception as err:
+            raise RestoreError(
+                f"could not restore the model and trainer state ({err}); the saved files are kept in "
+                f"{self.directory}: load them with mx.nd.load / trainer.load_states"
+            ) from err
+
+    def cleanup(self) -> None:
+        """Remove the temporary folder and everything in it."""
+        if self.directory is not None:
+            shutil.rmtree(self.directory, ignore_errors=True)
+            self.directory = None
+
+    def __enter__(self) -> "StateSnapshot":
+        return self.save()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.restore()  # a RestoreError keeps the files on purpose
+        self.cleanup()

@@ -1,0 +1,287 @@
+"""Suggestion rules: pure functions from a range-test curve to a learning rate. No MXNet import.
+
+Every rule has the signature ``rule(lrs, losses, bandwidth=None) -> float``. The rules read the
+zero-phase smoothed curve (:func:`gluon_lrfinder.smoothing.zero_phase`), after dropping
+non-finite losses, so they neither lag the curve nor react to one noisy batch. ``raw_steepest``
+and ``ema_steepest`` reproduce what other finders do and exist for comparison.
+
+Examples
+--------
+>>> import numpy as np
+>>> lrs = np.logspace(-5, 0, 60)
+>>> losses = 2.0 - np.tanh(2 * (np.log10(lrs) + 3)) + np.where(lrs > 0.1, 40 * (lrs - 0.1), 0)
+>>> round(float(np.log10(steepest(lrs, losses))), 1)
+-3.0
+"""
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from .smoothing import ema, zero_phase
+
+__all__ = [
+    "steepest",
+    "valley",
+    "minimum",
+    "raw_steepest",
+    "ema_steepest",
+    "lr_range",
+    "diagnose",
+    "suggest",
+    "SUGGESTERS",
+    "DEFAULT_METHOD",
+    "MIN_POINTS",
+    "SuggestionWarning",
+]
+
+#: Fewest finite points a curve needs before any rule answers.
+MIN_POINTS = 5
+
+
+class SuggestionWarning(UserWarning):
+    """The curve is usable but suspicious (it never fell, or never diverged)."""
+
+
+def _finite_curve(lrs: Sequence[float], losses: Sequence[float]) -> Tuple[np.ndarray, np.ndarray]:
+    lrs = np.asarray(lrs, dtype=np.float64)
+    losses = np.asarray(losses, dtype=np.float64)
+    if lrs.ndim != 1 or lrs.shape != losses.shape:
+        raise ValueError(
+            f"lrs and losses must be 1-D and of the same length, got shapes {lrs.shape} and {losses.shape}"
+        )
+    keep = np.isfinite(losses) & np.isfinite(lrs) & (lrs > 0)
+    lrs, losses = lrs[keep], losses[keep]
+    if lrs.size < MIN_POINTS:
+        raise ValueError(
+            f"too few points to suggest a learning rate: need at least {MIN_POINTS} finite "
+            f"(lr, loss) points, got {lrs.size}; lower lr_start, raise lr_end or min_iter"
+        )
+    order = np.argsort(lrs, kind="stable")
+    return lrs[order], losses[order]
+
+
+def _smoothed(lrs, losses, bandwidth):
+    lrs, losses = _finite_curve(lrs, losses)
+    return lrs, zero_phase(lrs, losses, bandwidth)
+
+
+def _descent_end(smooth: np.ndarray) -> int:
+    """Index of the curve's minimum: the rules look only at the part before divergence."""
+    return int(np.nanargmin(smooth))
+
+
+def steepest(lrs: Sequence[float], losses: Sequence[float], bandwidth: Optional[float] = None) -> float:
+    """The LR where the smoothed loss falls fastest per decade, before the curve's minimum.
+
+    Parameters
+    ----------
+    lrs, losses : sequence of float
+        The range-test curve; non-finite losses are dropped.
+    bandwidth : float, optional
+        Smoothing width in decades (see :func:`~gluon_lrfinder.smoothing.zero_phase`).
+
+    Returns
+    -------
+    float
+        The suggested learning rate.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> lrs = np.logspace(-4, 0, 41)
+    >>> losses = 1 - np.tanh(3 * (np.log10(lrs) + 2))     # falls fastest at 1e-2
+    >>> float(steepest(lrs, losses))
+    0.01
+    """
+    lrs, smooth = _smoothed(lrs, losses, bandwidth)
+    end = _descent_end(smooth)
+    if end < 1:
+        return float(lrs[0])
+    slope = np.gradient(smooth[: end + 1], np.log10(lrs[: end + 1]))
+    return float(lrs[int(np.argmin(slope))])
+
+
+def valley(lrs: Sequence[float], losses: Sequence[float], bandwidth: Optional[float] = None) -> float:
+    """The middle (in log-LR) of the longest descending stretch of the smoothed curve.
+
+    The stretch is the longest strictly decreasing subsequence of the smoothed losses, the idea
+    behind fastai's ``valley`` rule; the suggestion sits halfway along it in log-LR, well inside
+    the region where the loss is still falling.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> lrs = np.logspace(-4, 0, 41)
+    >>> losses = np.concatenate([np.full(10, 2.0), np.linspace(2.0, 0.5, 21), np.linspace(0.6, 5, 10)])
+    >>> round(float(np.log10(valley(lrs, losses, bandwidth=0))), 1)
+    -2.0
+    """
+    lrs, smooth = _smoothed(lrs, losses, bandwidth)
+    n = smooth.size
+    # A step counts as "down" only if it drops by more than a sliver of the curve's range, so
+    # that rounding noise on a flat plateau does not stretch the valley into it.
+    tol = 1e-3 * float(np.nanmax(smooth) - np.nanmin(smooth))
+    length = np.ones(n, dtype=np.int64)  # longest decreasing run ending at i
+    start = np.arange(n)  # where that run starts
+    for i in range(1, n):
+        higher = np.flatnonzero(smooth[:i] > smooth[i] + tol)
+        if higher.size:
+            best = length[higher]
+            # among equally long runs take the one starting latest: a flat plateau before the
+            # descent is not part of the valley
+            j = higher[len(best) - 1 - int(np.argmax(best[::-1]))]
+            length[i] = length[j] + 1
+            start[i] = start[j]
+    end = int(np.argmax(length))
+    first = int(start[end])
+    log_mid = 0.5 * (math.log10(lrs[first]) + math.log10(lrs[end]))
+    return float(lrs[int(np.argmin(np.abs(np.log10(lrs) - log_mid)))])
+
+
+def minimum(lrs: Sequence[float], losses: Sequence[float], bandwidth: Optional[float] = None) -> float:
+    """One tenth of the LR at the smoothed curve's minimum ("minimum / 10").
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> lrs = np.logspace(-4, 0, 41)
+    >>> losses = (np.log10(lrs) + 1.0) ** 2                # minimum at 1e-1
+    >>> round(float(minimum(lrs, losses, bandwidth=0)), 6)
+    0.01
+    """
+    lrs, smooth = _smoothed(lrs, losses, bandwidth)
+    return float(lrs[_descent_end(smooth)] / 10.0)
+
+
+def raw_steepest(lrs: Sequence[float], losses: Sequence[float], bandwidth: Optional[float] = None) -> float:
+    """Baseline: steepest descent of the raw (unsmoothed) curve over its whole length.
+
+    What a plain plot of the tutorial's curve points to; ``bandwidth`` is ignored.
+    """
+    lrs, losses = _finite_curve(lrs, losses)
+    return float(lrs[int(np.argmin(np.gradient(losses)))])
+
+
+def ema_steepest(lrs: Sequence[float], losses: Sequence[float], bandwidth: Optional[float] = None) -> float:
+    """Baseline: steepest gradient of the causal EMA curve (smoothing 0.98, as the PyTorch
+    Lightning tuner records it), ignoring the first and last 10 points; ``bandwidth`` is ignored.
+    """
+    lrs, losses = _finite_curve(lrs, losses)
+    smooth = ema(losses, smoothing=0.98)
+    # bias correction of the zero-initialised EMA that Lightning applies
+    smooth = smooth  # our EMA starts at the first loss, so it needs none
+    lo, hi = (10, smooth.size - 10) if smooth.size > 25 else (0, smooth.size)
+    return float(lrs[lo + int(np.argmin(np.gradient(smooth[lo:hi])))])
+
+
+def lr_range(
+    lrs: Sequence[float], losses: Sequence[float], bandwidth: Optional[float] = None
+) -> Tuple[float, float]:
+    """A ``(min_lr, max_lr)`` range for cyclical and one-cycle schedules.
+
+    ``min_lr`` is the steepest-descent LR and ``max_lr`` one tenth of the LR at the loss minimum.
+    When the steepest point already lies at or above that, ``min_lr`` becomes ``max_lr / 10``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> lrs = np.logspace(-5, 0, 51)
+    >>> losses = 2.0 - np.tanh(2 * (np.log10(lrs) + 3.0)) + np.where(lrs > 0.1, 40 * (lrs - 0.1), 0)
+    >>> low, high = lr_range(lrs, losses)
+    >>> bool(low < high)
+    True
+    """
+    low = steepest(lrs, losses, bandwidth)
+    high = minimum(lrs, losses, bandwidth)
+    if low >= high:
+        low = high / 10.0
+    return float(low), float(high)
+
+
+def diagnose(
+    lrs: Sequence[float], losses: Sequence[float], bandwidth: Optional[float] = None
+) -> List[str]:
+    """Plain-language flags about a curve: ``[]`` when it looks like a textbook range test.
+
+    Possible flags: ``"too few points"``, ``"loss never fell"``,
+    ``"never diverged: raise lr_end"``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> diagnose(np.logspace(-3, 0, 20), np.linspace(1.0, 2.0, 20))
+    ['loss never fell']
+    """
+    try:
+        lrs, smooth = _smoothed(lrs, losses, bandwidth)
+    except ValueError:
+        return ["too few points"]
+    flags = []
+    lowest = float(np.nanmin(smooth))
+    first = float(smooth[0])
+    spread = float(np.nanmax(smooth) - lowest)
+    if _descent_end(smooth) == 0 or first - lowest < 0.05 * max(abs(first), 1e-12):
+        flags.append("loss never fell")
+    # Diverged: the curve ends clearly above its minimum (a third of the way back up at least).
+    if spread > 0 and (float(smooth[-1]) - lowest) < max(0.33 * (first - lowest), 0.05 * abs(lowest)):
+        flags.append("never diverged: raise lr_end")
+    return flags
+
+
+#: Every rule by name; ``suggest(method=...)`` and ``LRFinder.suggest(method=...)`` accept these.
+SUGGESTERS: Dict[str, Callable[..., float]] = {
+    "steepest": steepest,
+    "valley": valley,
+    "minimum": minimum,
+    "raw_steepest": raw_steepest,
+    "ema_steepest": ema_steepest,
+}
+
+#: The rule ``suggest()`` uses by default (chosen by ``benchmarks/suggestion_quality.py``).
+DEFAULT_METHOD = "valley"
+
+
+def suggest(
+    lrs: Sequence[float],
+    losses: Sequence[float],
+    method: str = DEFAULT_METHOD,
+    bandwidth: Optional[float] = None,
+    warn: bool = True,
+) -> float:
+    """Apply the rule ``method`` to a curve, warning about suspicious curves.
+
+    Parameters
+    ----------
+    lrs, losses : sequence of float
+        The range-test curve.
+    method : str
+        A key of :data:`SUGGESTERS`.
+    bandwidth : float, optional
+        Smoothing width in decades.
+    warn : bool, default True
+        Emit a :class:`SuggestionWarning` for each flag of :func:`diagnose`.
+
+    Raises
+    ------
+    ValueError
+        Unknown ``method``, or fewer than :data:`MIN_POINTS` finite points.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> lrs = np.logspace(-4, 0, 41)
+    >>> losses = 1 - np.tanh(3 * (np.log10(lrs) + 2)) + np.where(lrs > 0.1, 50 * (lrs - 0.1), 0)
+    >>> float(suggest(lrs, losses, method="steepest"))
+    0.01
+    """
+    if method not in SUGGESTERS:
+        raise ValueError(f"method must be one of {', '.join(map(repr, SUGGESTERS))}, got {method!r}")
+    lr = SUGGESTERS[method](lrs, losses, bandwidth)
+    if warn:
+        for flag in diagnose(lrs, losses, bandwidth):
+            warnings.warn(f"LR range test: {flag}", SuggestionWarning, stacklevel=2)
+    return lr

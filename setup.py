@@ -1,0 +1,34 @@
+"""Packaging for gluon-lrfinder."""
+import re
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+HERE = Path(__file__).parent
+VERSION = re.search(
+    r'^__version__ = "([^"]+)"', (HERE / "gluon_lrfinder" / "__init__.py").read_text(), re.M
+).group(1)
+
+setup(
+    name="gluon-lrfinder",
+    version=VERSION,
+    description="Learning-rate range test (LR finder) for Apache MXNet Gluon models",
+    long_description=(HERE / "README.md").read_text(encoding="utf-8"),
+    long_description_content_type="text/markdown",
+    packages=find_packages(include=["gluon_lrfinder", "gluon_lrfinder.*"]),
+    # MXNet 1.9.1 (the last release) needs NumPy < 1.24 (it uses np.bool), which has no
+    # wheels past Python 3.11.
+    python_requires=">=3.8,<3.12",
+    install_requires=[
+        "mxnet==1.9.1",
+        "numpy>=1.17,<1.24",  # MXNet 1.9.1 uses np.bool, removed in NumPy 1.24
+        "scikit-learn>=1.0,<1.8",  # offline demo data; 1.8 needs NumPy >= 1.24
+        "matplotlib>=3.3,<3.11",  # 3.11 needs NumPy >= 1.25
+        "tqdm>=4.40",
+    ],
+    entry_points={"console_scripts": ["gluon-lrfinder=gluon_lrfinder.cli:main"]},
+    classifiers=[
+        "Programming Language :: Python :: 3",
+        "Topic :: Scientific/Engineering :: Artificial Intelligence",
+    ],
+)
