@@ -1,0 +1,161 @@
+"""Small real data sets that ship offline (scikit-learn's bundled ones) and matching tiny nets.
+
+Used by the command-line demo, the tests, the tutorials' offline path and the benchmarks, so
+that all of them train on the same real data without a download.
+
+Examples
+--------
+>>> task = load_task("digits")
+>>> task.num_outputs, task.kind, task.train[0][0].shape
+(10, 'classification', (64,))
+>>> net = build_net("mlp", task.num_outputs)
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, Optional, Tuple
+
+import mxnet as mx
+import numpy as np
+from mxnet import gluon
+
+from ._validate import check_choice, check_int
+
+__all__ = ["Task", "TASKS", "NETS", "load_task", "build_net", "make_loader", "loss_for"]
+
+
+@dataclass
+class Task:
+    """A data set ready for Gluon: standardized features, a train/validation split."""
+
+    name: str
+    kind: str  # "classification" or "regression"
+    train: gluon.data.ArrayDataset
+    valid: gluon.data.ArrayDataset
+    num_outputs: int
+    input_shape: Tuple[int, ...]
+
+
+def _sklearn(name: str) -> Tuple[np.ndarray, np.ndarray, str]:
+    from sklearn import datasets as skd
+
+    loaders: Dict[str, Tuple[Callable[..., Any], str]] = {
+        "digits": (skd.load_digits, "classification"),
+        "digits_image": (skd.load_digits, "classification"),
+        "breast_cancer": (skd.load_breast_cancer, "classification"),
+        "wine": (skd.load_wine, "classification"),
+        "iris": (skd.load_iris, "classification"),
+        "diabetes": (skd.load_diabetes, "regression"),
+    }
+    loader, kind = loaders[name]
+    X, y = loader(return_X_y=True)
+    return X.astype(np.float32), y, kind
+
+
+def _synthetic(seed: int = 0, n: int = 2000, dim: int = 20, classes: int = 4):
+    """Gaussian blobs with a random rotation: a data set the code makes itself."""
+    rng = np.random.RandomState(seed)
+    centers = rng.normal(scale=2.0, size=(classes, dim))
+    y = rng.randint(classes, size=n)
+    X = centers[y] + rng.normal(size=(n, dim))
+    return X.astype(np.float32), y, "classification"
+
+
+#: The task names :func:`load_task` accepts.
+TASKS = ("digits", "digits_image", "breast_cancer", "wine", "iris", "diabetes", "synthetic")
+
+
+def load_task(name: str = "digits", valid_fraction: float = 0.25, seed: int = 0) -> Task:
+    """Load a bundled data set, standardized with the training split's statistics.
+
+    Parameters
+    ----------
+    name : str, default "digits"
+        One of :data:`TASKS`. ``digits_image`` gives 1x8x8 images for a CNN; ``diabetes`` is a
+        regression (target standardized); ``synthetic`` is made by the code.
+    valid_fraction : float, default 0.25
+        Share of the samples held out, in (0, 1).
+    seed : int, default 0
+        Seed of the split.
+    """
+    check_choice("name", name, TASKS)
+    if not 0.0 < valid_fraction < 1.0:
+        raise ValueError(f"valid_fraction must be in (0, 1), got {valid_fraction!r}")
+    X, y, kind = _synthetic() if name == "synthetic" else _sklearn(name)
+    order = np.random.RandomState(seed).permutation(len(X))
+    n_valid = max(1, int(round(valid_fraction * len(X))))
+    valid_idx, train_idx = order[:n_valid], order[n_valid:]
+    mean, std = X[train_idx].mean(axis=0), X[train_idx].std(axis=0) + 1e-6
+    if name == "digits_image":  # keep pixel structure: scale globally, not per pixel
+        mean, std = X[train_idx].mean(), X[train_idx].std()
+    X = (X - mean) / std
+    if kind == "regression":
+        y = (y - y[train_idx].mean()) / y[train_idx].std()
+        y = y.astype(np.float32).reshape(-1, 1)
+        num_outputs = 1
+    else:
+        y = y.astype(np.float32)
+        num_outputs = int(y.max()) + 1
+    if name == "digits_image":
+        X = X.reshape(-1, 1, 8, 8)
+    X = X.astype(np.float32)
+    return Task(
+        name=name,
+        kind=kind,
+        train=gluon.data.ArrayDataset(X[train_idx], y[train_idx]),
+        valid=gluon.data.ArrayDataset(X[valid_idx], y[valid_idx]),
+        num_outputs=num_outputs,
+        input_shape=tuple(X.shape[1:]),
+    )
+
+
+#: The network names :func:`build_net` accepts.
+NETS = ("linear", "mlp", "mlp_bn", "cnn")
+
+
+def build_net(name: str = "mlp", num_outputs: int = 10, hidden: int = 64) -> gluon.HybridBlock:
+    """A tiny, uninitialized Gluon network.
+
+    ``linear`` (one Dense layer), ``mlp`` (Dense-ReLU-Dense), ``mlp_bn`` (with BatchNorm), and
+    ``cnn`` (two 3x3 convolutions with BatchNorm, for 1x8x8 digit images).
+    """
+    check_choice("name", name, NETS)
+    num_outputs = check_int("num_outputs", num_outputs, 1)
+    hidden = check_int("hidden", hidden, 1)
+    net = gluon.nn.HybridSequential()
+    with net.name_scope():
+        if name == "mlp":
+            net.add(gluon.nn.Dense(hidden, activation="relu"))
+        elif name == "mlp_bn":
+            net.add(gluon.nn.Dense(hidden), gluon.nn.BatchNorm(), gluon.nn.Activation("relu"))
+        elif name == "cnn":
+            net.add(
+                gluon.nn.Conv2D(16, 3, padding=1), gluon.nn.BatchNorm(), gluon.nn.Activation("relu"),
+                gluon.nn.Conv2D(32, 3, padding=1, strides=2), gluon.nn.BatchNorm(),
+                gluon.nn.Activation("relu"), gluon.nn.GlobalAvgPool2D(), gluon.nn.Flatten(),
+            )
+        net.add(gluon.nn.Dense(num_outputs))
+    return net
+
+
+def loss_for(task: Task) -> gluon.loss.Loss:
+    """Softmax cross-entropy for classification, L2 for regression."""
+    if task.kind == "regression":
+        return gluon.loss.L2Loss()
+    return gluon.loss.SoftmaxCrossEntropyLoss()
+
+
+def make_loader(
+    dataset: gluon.data.Dataset, batch_size: int = 64, num_workers: int = 0, seed: Optional[int] = None
+) -> gluon.data.DataLoader:
+    """An endless shuffled DataLoader over ``dataset`` (a :class:`ContinuousBatchSampler`).
+
+    ``seed`` seeds NumPy's global RNG, which ``RandomSampler`` draws its permutations from.
+    """
+    from .sampler import ContinuousBatchSampler
+
+    if seed is not None:
+        np.random.seed(seed)
+        mx.random.seed(seed)
+    sampler = ContinuousBatchSampler(gluon.data.RandomSampler(len(dataset)), batch_size)
+    return gluon.data.DataLoader(dataset, batch_sampler=sampler, num_workers=num_workers)
