@@ -182,7 +182,7 @@ class LRFinder:
             return stop
 
         for lr in lrs:
-            loss_nd = learner.iteration_async(lr)
+            loss_nd = learner.queue_iteration(lr)  # no extra operator: averaged on the host when read
             if pending is not None and record(*pending):
                 return getattr(stopping, "reason", None) or "stopping rule"
             pending = (lr, loss_nd)

@@ -6,11 +6,12 @@ import logging
 from typing import Any, Callable, Iterator, List, Optional, Sequence, Tuple, Union
 
 import mxnet as mx
+import numpy as np
 from mxnet import autograd, gluon
 
 from .state import trainer_kvstore_config
 
-__all__ = ["Learner", "as_context_list"]
+__all__ = ["Learner", "QueuedLoss", "as_context_list"]
 
 logger = logging.getLogger(__name__)
 
@@ -74,6 +75,37 @@ def lr_override(trainer: gluon.Trainer, lr: Optional[float]) -> Iterator[None]:
         yield
     finally:
         optimizer.lr_scheduler = scheduler
+
+
+class QueuedLoss:
+    """The per-sample losses of one queued iteration, not read yet (see ``Learner.queue_iteration``).
+
+    :meth:`asscalar` copies each device's losses to the host (waiting for that iteration only)
+    and returns their mean over all samples, accumulated in float64 in a fixed order, so the
+    same losses always give the same number.
+
+    Examples
+    --------
+    >>> import mxnet as mx
+    >>> QueuedLoss([mx.nd.array([1.0, 2.0]), mx.nd.array([6.0])], 3).asscalar()
+    3.0
+    """
+
+    __slots__ = ("losses", "size")
+
+    def __init__(self, losses: List[mx.nd.NDArray], size: int) -> None:
+        self.losses = losses
+        self.size = size
+
+    def asscalar(self) -> float:
+        """The mean per-sample loss; blocks until the iteration has run."""
+        if len(self.losses) == 1:
+            return float(self.losses[0].asnumpy().mean(dtype=np.float64))
+        total = 0.0  # mean over samples of every device: sum of (mean * count) / total count
+        for loss in self.losses:
+            values = loss.asnumpy()
+            total += float(values.mean(dtype=np.float64)) * values.shape[0]
+        return total / self.size
 
 
 class Learner:
@@ -246,11 +278,30 @@ class Learner:
                     self._forward(x)
 
     # ------------------------------------------------------------------ training
-    def iteration_async(self, lr: Optional[float] = None, take_step: bool = True) -> mx.nd.NDArray:
-        """Queue one iteration and return its mean loss as a 1-element NDArray, unread.
+    def queue_iteration(self, lr: Optional[float] = None, take_step: bool = True) -> QueuedLoss:
+        """Queue one iteration on MXNet's engine; return a handle that reads its loss later.
 
-        Reading the value (``.asscalar()``) waits for MXNet's engine; not reading it lets the
-        next iteration be queued first. Parameters as in :meth:`iteration`.
+        The cheapest way to run an iteration and still learn its loss: no operator is queued
+        beyond the training step itself, and :meth:`QueuedLoss.asscalar` averages the
+        per-sample losses on the host, waiting only for the iteration it belongs to. Reading
+        iteration k's loss after queuing iteration k+1 keeps the engine busy during the read
+        (this is what :class:`~gluon_lrfinder.LRFinder` does). Parameters as in
+        :meth:`iteration`, whose value :meth:`QueuedLoss.asscalar` returns bit for bit.
+
+        Examples
+        --------
+        >>> import mxnet as mx, numpy as np
+        >>> from mxnet import gluon
+        >>> from gluon_lrfinder import Learner, ContinuousBatchSampler
+        >>> ds = gluon.data.ArrayDataset(np.random.rand(32, 4).astype("float32"), np.arange(32) % 3)
+        >>> loader = gluon.data.DataLoader(
+        ...     ds, batch_sampler=ContinuousBatchSampler(gluon.data.RandomSampler(32), 8))
+        >>> with Learner(gluon.nn.Dense(3), loader) as learner:
+        ...     first = learner.queue_iteration(lr=0.01)
+        ...     second = learner.queue_iteration(lr=0.02)  # queued before the first loss is read
+        ...     losses = [first.asscalar(), second.asscalar()]
+        >>> all(isinstance(x, float) for x in losses)
+        True
         """
         data, label, size = self._split(self._next_batch())
         with lr_override(self.trainer, lr):
@@ -259,11 +310,24 @@ class Learner:
             autograd.backward(losses)
             if take_step:
                 self.trainer.step(size)
+        return QueuedLoss(losses, size)
+
+    def iteration_async(self, lr: Optional[float] = None, take_step: bool = True) -> mx.nd.NDArray:
+        """Queue one iteration and return its mean loss as a 1-element NDArray, unread.
+
+        Reading the value (``.asscalar()``) waits for MXNet's engine; not reading it lets the
+        next iteration be queued first. Parameters as in :meth:`iteration`. The mean is taken
+        by MXNet in float32, so it may differ from :meth:`iteration` in the last bits; when only
+        the number is needed, :meth:`queue_iteration` is cheaper (no reduction operators).
+        """
+        queued = self.queue_iteration(lr, take_step)
+        losses, size = queued.losses, queued.size
+        if len(losses) == 1:
+            return losses[0].mean()  # one operator; nothing to gather
         home = self.ctx[0]
         # mean over samples of every device: sum of (mean * count) per device / total count
         parts = [(loss.mean() * loss.shape[0]).as_in_context(home) for loss in losses]
-        total = parts[0] if len(parts) == 1 else mx.nd.add_n(*parts)
-        return total / size
+        return mx.nd.add_n(*parts) / size
 
     def iteration(self, lr: Optional[float] = None, take_step: bool = True) -> float:
         """Run one training iteration and return its loss.
@@ -282,7 +346,7 @@ class Learner:
             The mean per-sample loss of the batch, over all contexts; also kept in
             :attr:`iteration_loss`.
         """
-        self.iteration_loss = float(self.iteration_async(lr, take_step).asscalar())
+        self.iteration_loss = self.queue_iteration(lr, take_step).asscalar()
         return self.iteration_loss
 
     # ------------------------------------------------------------------ lifetime
