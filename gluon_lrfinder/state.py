@@ -173,10 +173,13 @@ class StateSnapshot:
                 params = self.net.collect_params()
                 for name, value in mx.nd.load(self._path("params-ctx0.nd")).items():
                     params[name].set_data(value)  # before load_states: it may reset the kvstore
+                self.trainer.load_states(self._path("trainer.states"))
+                # After load_states: re-initializing a reset kvstore pulls ctx0's copy of every
+                # parameter into all contexts, which would undo per-context copies put back
+                # before it (BatchNorm statistics with update_on_kvstore=True).
                 for k in self._other_contexts:
                     for name, value in mx.nd.load(self._path(f"params-ctx{k}.nd")).items():
                         value.copyto(params[name].list_data()[k])
-                self.trainer.load_states(self._path("trainer.states"))
                 self.trainer.optimizer.lr_scheduler = self._scheduler
                 mx.nd.waitall()
         except KeyboardInterrupt:
