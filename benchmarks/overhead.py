@@ -39,7 +39,6 @@ import contextlib
 import json
 import os
 import platform
-import resource
 import shutil
 import statistics
 import subprocess
@@ -255,12 +254,22 @@ def scaling_row(workload: str, repeats: int) -> Dict[str, Any]:
             "save_ms": statistics.median(saves) * 1e3, "restore_ms": statistics.median(restores) * 1e3}
 
 
+def _rss_mb(field: str) -> float:
+    """VmRSS (now) or VmHWM (peak) of this process in MB. Not ru_maxrss: Linux carries that
+    over from the parent across fork + exec, so a child would report the benchmark's own peak."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError(f"{field} not in /proc/self/status")
+
+
 def memory_child(workload: str, loop: str, n: int) -> Dict[str, float]:
-    """Run in a fresh process: set up, run one loop of n iterations, report peak RSS (MB)."""
+    """Run in a fresh process: set up, run one loop of n iterations, report RSS figures (MB)."""
     learner = setup(workload, "cpu", False)
     lrs = list(sweep.exponential(LR_START, None, LR_END, n))
     mx.nd.waitall()
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    before = _rss_mb("VmRSS")
     if loop == "raw":
         raw_loop(learner, iter(learner.data_loader), lrs)
     elif loop == "finder":
@@ -272,8 +281,7 @@ def memory_child(workload: str, loop: str, n: int) -> Dict[str, float]:
         finally:
             shutil.rmtree(folder, ignore_errors=True)
     mx.nd.waitall()
-    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"before_mb": before, "peak_mb": after}
+    return {"before_mb": before, "peak_mb": _rss_mb("VmHWM"), "after_mb": _rss_mb("VmRSS")}
 
 
 def memory_row(workload: str, n: int) -> Dict[str, Any]:
