@@ -202,13 +202,20 @@ def time_workload(workload: str, ctx_name: str, hybrid: bool, n: int, repeats: i
     folder = tempfile.mkdtemp(prefix="overhead-naive-")
     runs: Dict[str, List[Dict[str, float]]] = {"raw": [], "finder": [], "naive": []}
     try:
+        loops = {
+            "raw": lambda: raw_loop(learner, it_raw, lrs),
+            "finder": lambda: finder_run(learner, lrs),
+            "naive": lambda: naive_loop(learner, it_naive, lrs, folder),
+        }
+        order = list(loops)
         for rep in range(repeats + 1):  # repeat 0 warms up caches and memory pools
-            got = {"raw": raw_loop(learner, it_raw, lrs)}
-            base.restore()
-            got["finder"] = finder_run(learner, lrs)  # restores by itself
-            got["naive"] = naive_loop(learner, it_naive, lrs, folder)
-            base.restore()  # naive's load_parameters averages BatchNorm stats over contexts
-            if rep:
+            got = {}
+            for key in order[rep % 3:] + order[:rep % 3]:  # rotate, so no loop always goes first
+                got[key] = loops[key]()
+                base.restore()  # every run starts from the same state (the finder's is restored)
+            if rep == 0:
+                cold = got["finder"]
+            else:
                 for key, value in got.items():
                     runs[key].append(value)
     finally:
@@ -231,7 +238,10 @@ def time_workload(workload: str, ctx_name: str, hybrid: bool, n: int, repeats: i
         "finder_raw": ratio("finder", "raw"), "finder_naive": ratio("finder", "naive"),
         "finder_naive_total": ratio("finder", "naive", "total", "total"),
         "save_ms": save * 1e3, "restore_ms": restore * 1e3,
+        "cold_ms": (cold["save"] + cold["restore"]) * 1e3,
         "share": (save + restore) / (save + restore + DEFAULT_SEARCH_ITERS * per_iter),
+        "cold_share": (cold["save"] + cold["restore"])
+        / (cold["save"] + cold["restore"] + DEFAULT_SEARCH_ITERS * per_iter),
     }
 
 
@@ -295,6 +305,52 @@ def memory_row(workload: str, n: int) -> Dict[str, Any]:
     return row
 
 
+def bookkeeping(number: int = 20000) -> List[Tuple[str, float]]:
+    """Microseconds per call of what the finder adds to an iteration, and one operator for scale."""
+    import timeit
+
+    from tqdm.auto import tqdm
+
+    from gluon_lrfinder.curve import LRCurve
+    from gluon_lrfinder.learner import QueuedLoss, lr_override
+
+    one = [mx.nd.random.uniform(shape=(64,))]
+    two = [mx.nd.random.uniform(shape=(32,), ctx=mx.cpu(0)), mx.nd.random.uniform(shape=(32,), ctx=mx.cpu(1))]
+    mx.nd.waitall()
+    net = gluon.nn.Dense(2, in_units=2)
+    net.initialize()
+    trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.1})
+    stop, curve = StoppingCriteria(), LRCurve()
+    with open(os.devnull, "w") as sink:
+        bar = tqdm(total=10**9, file=sink, leave=False)
+
+        def in_override() -> None:
+            with lr_override(trainer, 0.1):
+                pass
+
+        def op() -> None:
+            one[0].mean()
+
+        cases = [
+            ("read the loss, one context (QueuedLoss.asscalar)", lambda: QueuedLoss(one, 64).asscalar()),
+            ("read the loss, two contexts", lambda: QueuedLoss(two, 64).asscalar()),
+            ("stopping rule (StoppingCriteria.__call__)", lambda: stop(1.0)),
+            ("record the point (LRCurve.append)", lambda: curve.append(0.1, 1.0, 1.0)),
+            ("progress bar (tqdm.update)", lambda: bar.update(1)),
+            ("set the LR (lr_override block)", in_override),
+            ("for scale: trainer.set_learning_rate", lambda: trainer.set_learning_rate(0.1)),
+            ("for scale: one NDArray operator (mean of 64)", op),
+        ]
+        out = []
+        for name, fn in cases:
+            fn()
+            best = min(timeit.repeat(fn, number=number // 10, repeat=5)) / (number // 10)
+            out.append((name, best * 1e6))
+        mx.nd.waitall()
+        bar.close()
+    return out
+
+
 # ---------------------------------------------------------------------------- report
 def machine() -> str:
     model = "unknown"
@@ -310,27 +366,32 @@ def machine() -> str:
 
 
 def report(rows: List[Dict[str, Any]], scaling: List[Dict[str, Any]], memory: List[Dict[str, Any]],
-           repeats: int, seconds: float) -> str:
+           repeats: int, seconds: float, extras: Optional[List[Tuple[str, float]]] = None) -> str:
     lines = [
         f"Machine: {machine()}",
         f"Median of {repeats} interleaved repeats; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; "
         f"benchmark wall time {seconds:.0f} s.",
         "",
         "| workload | contexts | mode | iters | raw ms/it | finder ms/it | naive ms/it | finder/raw | "
-        "finder/naive | finder/naive incl. state | save ms | restore ms | state share of default search |",
-        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "finder/naive | finder/naive incl. state | save ms | restore ms | state share | "
+        "warm-up run's save+restore ms | its share |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         lines.append(
             f"| {r['workload']} | {r['ctx']} | {r['mode']} | {r['n']} | {r['raw_ms']:.2f} | "
             f"{r['finder_ms']:.2f} | {r['naive_ms']:.2f} | {r['finder_raw']:.3f} | "
             f"{r['finder_naive']:.3f} | {r['finder_naive_total']:.3f} | {r['save_ms']:.1f} | "
-            f"{r['restore_ms']:.1f} | {100 * r['share']:.2f}% |"
+            f"{r['restore_ms']:.1f} | {100 * r['share']:.2f}% | {r['cold_ms']:.1f} | "
+            f"{100 * r['cold_share']:.2f}% |"
         )
     lines += [
         "",
+        "Per iteration: loop time / iterations; the finder's excludes its save and restore, the "
+        "naive loop's its file I/O. Ratios: median over repeats of the per-repeat ratio.",
         f"State share: (save + restore) / (save + restore + {DEFAULT_SEARCH_ITERS} x finder ms/it), "
-        f"the default search ({DEFAULT_SEARCH_NOTE}).",
+        f"the default search ({DEFAULT_SEARCH_NOTE}); save/restore are medians of the warm "
+        "repeats, 'warm-up run' is the finder's run in repeat 0 (cold caches), not in the medians.",
     ]
     if scaling:
         lines += [
@@ -359,6 +420,15 @@ def report(rows: List[Dict[str, Any]], scaling: List[Dict[str, Any]], memory: Li
                 f"{m['finder']['peak_mb']:.0f} | {m['naive']['peak_mb']:.0f} | "
                 f"{m['finder']['peak_mb'] - m['raw']['peak_mb']:+.0f} |"
             )
+    if extras:
+        lines += [
+            "",
+            "The finder's own work per iteration (microseconds per call, best of 5 timeit runs):",
+            "",
+            "| step | µs |",
+            "|---|---:|",
+        ]
+        lines += [f"| {name} | {us:.1f} |" for name, us in extras]
     return "\n".join(lines) + "\n"
 
 
@@ -378,20 +448,21 @@ def main(argv: Optional[List[str]] = None) -> int:
     repeats = args.repeats if args.repeats is not None else (3 if args.quick else 5)
     if args.quick:
         plan = [("mlp", c, h, 100) for c in CONTEXTS for h in (False, True)]
-        plan += [("resnet18_v2", "cpu", False, 5)]
+        plan += [("resnet18_v2", "cpu", False, 3)]
         scaling_models, memory_models = ["mlp", "resnet18_v2"], [("mlp", 100)]
     else:
-        plan = [("mlp", c, h, 200) for c in CONTEXTS for h in (False, True)]
-        plan += [("resnet18_v2", c, h, 6) for c in CONTEXTS for h in (False, True)]
+        plan = [("mlp", c, h, 100) for c in CONTEXTS for h in (False, True)]
+        plan += [("resnet18_v2", c, h, 4) for c in CONTEXTS for h in (False, True)]
         scaling_models = ["mlp", "resnet18_v2", "resnet50_v2"]
-        memory_models = [("mlp", 200), ("resnet18_v2", 6)]
+        memory_models = [("mlp", 100), ("resnet18_v2", 4)]
     rows = []
     for workload, ctx_name, hybrid, n in plan:
         rows.append(time_workload(workload, ctx_name, hybrid, n, repeats))
         print(f"# done {workload} {ctx_name} hybrid={hybrid}", file=sys.stderr, flush=True)
     scaling = [scaling_row(w, 3) for w in scaling_models]
     memory = [memory_row(w, n) for w, n in memory_models]
-    text = report(rows, scaling, memory, repeats, time.perf_counter() - start)
+    extras = bookkeeping()
+    text = report(rows, scaling, memory, repeats, time.perf_counter() - start, extras)
     print(text)
     if args.out:
         os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
