@@ -118,6 +118,14 @@ class LRFinder:
         ------
         ValueError, TypeError
             A bad argument, before anything is touched.
+
+        Notes
+        -----
+        The loss of iteration k is read only after iteration k+1 has been queued on MXNet's
+        engine, so the engine never idles while Python waits for a number. The recorded pairs
+        and the stop iteration are the same as reading each loss at once; after a stop, the one
+        iteration already queued runs and is undone by the restore (it consumes one batch of
+        the data loader).
         """
         check_choice("mode", mode, ("exponential", "linear"))
         if stopping is None:
