@@ -131,7 +131,7 @@ class StateSnapshot:
         return sorted(os.path.join(self.directory, f) for f in os.listdir(self.directory))
 
     # ------------------------------------------------------------------ save / restore
-    def save(self) -> "StateSnapshot":
+    def save(self) -> StateSnapshot:
         """Write parameters and trainer state; on any failure remove what was written and re-raise."""
         if self.directory is not None:
             raise RuntimeError("this snapshot is already saved; restore() or cleanup() it first")
@@ -193,7 +193,7 @@ class StateSnapshot:
             shutil.rmtree(self.directory, ignore_errors=True)
             self.directory = None
 
-    def __enter__(self) -> "StateSnapshot":
+    def __enter__(self) -> StateSnapshot:
         return self.save()
 
     def __exit__(self, *exc: Any) -> None:
