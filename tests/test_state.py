@@ -38,7 +38,7 @@ def test_context_manager_restores_after_an_exception(make_learner, state_checker
     with pytest.raises(ZeroDivisionError):
         with StateSnapshot(learner.net, learner.trainer, tmp_dir=str(tmp_path)):
             scramble(learner)
-            1 / 0
+            raise ZeroDivisionError("fault inside the block")
     checker.check()
     assert os.listdir(tmp_path) == []
 
