@@ -10,8 +10,9 @@ from importlib import import_module
 from typing import Any
 
 from .curve import LRCurve
+from .repeats import RepeatedSweeps, summarize_sweeps
 from .stopping import LRFinderStoppingCriteria, StoppingCriteria
-from .suggest import SuggestionWarning
+from .suggest import SuggestionReport, SuggestionWarning
 
 __version__ = "0.1.0"
 
@@ -21,6 +22,8 @@ _LAZY = {
     "LRFinder": "finder",
     "StateSnapshot": "state",
     "plot_curve": "plotting",
+    "plot_bands": "plotting",
+    "ValidationSignal": "validation",
 }
 
 __all__ = [
@@ -33,6 +36,11 @@ __all__ = [
     "StateSnapshot",
     "SuggestionWarning",
     "plot_curve",
+    "SuggestionReport",
+    "RepeatedSweeps",
+    "summarize_sweeps",
+    "plot_bands",
+    "ValidationSignal",
     "__version__",
 ]
 

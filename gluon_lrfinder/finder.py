@@ -6,9 +6,9 @@ import math
 import os
 from typing import Any, Callable, List, Optional, Tuple, Union
 
-from . import sweep
 import mxnet as mx
 
+from . import sweep
 from ._validate import check_choice, check_int, check_positive
 from .curve import LRCurve, library_versions
 from .learner import Learner

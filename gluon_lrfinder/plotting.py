@@ -136,7 +136,7 @@ def plot_curve(
 def plot_bands(
     result: Any,
     ax: Any = None,
-    path: Optional[Union[str, "os.PathLike[str]"]] = None,
+    path: Optional[Union[str, os.PathLike[str]]] = None,
     show_runs: bool = True,
     title: Optional[str] = None,
 ) -> Any:

@@ -330,7 +330,8 @@ class SuggestionReport:
             return "\n".join(lines + ["flags: " + "; ".join(self.flags)])
         for name, lr in self.lrs.items():
             lines.append(f"  {name:<14s} {lr:10.3g}  ({self.decades_from(name):+.2f} decades)")
-        lines.append(f"rules agree within {self.spread_decades:.2f} decades (a factor of {10 ** self.spread_decades:.3g})")
+        factor = 10**self.spread_decades
+        lines.append(f"rules agree within {self.spread_decades:.2f} decades (a factor of {factor:.3g})")
         lines.append(f"range for cyclical schedules: {self.lr_range[0]:.3g} .. {self.lr_range[1]:.3g}")
         if self.valid_lr is not None:
             lines.append(f"validation signal suggests: {self.valid_lr:.3g}")
