@@ -38,6 +38,7 @@ from mxnet import autograd, gluon  # noqa: E402
 from gluon_lrfinder import Learner, LRFinder  # noqa: E402
 from gluon_lrfinder import suggest as suggest_mod
 from gluon_lrfinder.datasets import build_net, load_task, loss_for, make_loader  # noqa: E402
+from gluon_lrfinder.repeats import stability_score  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 GROUND_TRUTH = os.path.join(HERE, "data", "suggestion_ground_truth.json")
@@ -214,8 +215,9 @@ def finder_curves(spec, seeds=FINDER_SEEDS, valid_every: int = 5):
     """Per seed (data order), two LRFinder sweeps from the task's initial weights: one plain, one
     with the held-out signal (the training curves are identical: the evaluation changes nothing).
 
-    Returns the plain curves, the curves with the held-out signal, and the time per iteration
-    (seconds) of each kind of sweep, the two kinds interleaved so that both see the same load.
+    Returns the plain curves, the curves with the held-out signal, and the CPU time per iteration
+    (seconds, all threads of the process, so that other processes on the machine matter less) of
+    each kind of sweep, the two kinds interleaved so that both see the same conditions.
     """
     task = get_task(spec)
     init = initial_weights(spec, task)
@@ -225,9 +227,9 @@ def finder_curves(spec, seeds=FINDER_SEEDS, valid_every: int = 5):
             with make_learner(spec, task, init, seed) as learner:
                 finder = LRFinder(learner)
                 extra = {"valid_data": task.valid, "valid_every": valid_every} if valid else {}
-                start = time.perf_counter()
+                start = time.process_time()
                 finder.find(progress=False, **SWEEP, **extra)
-                per_iter = (time.perf_counter() - start) / len(finder.curve)
+                per_iter = (time.process_time() - start) / len(finder.curve)
             (with_valid if valid else plain).append(finder.curve)
             (t_valid if valid else t_plain).append(per_iter)
     return plain, with_valid, t_plain, t_valid
@@ -317,10 +319,13 @@ def run(recompute: bool = False, seeds=FINDER_SEEDS, valid_every: int = 5) -> st
                    f"{fmt_lr(b25[0])} .. {fmt_lr(b25[1])} |")
     out += ["", "## Rules", "",
             "Distance: |log10(suggested / best)| in decades, mean over seeds then over tasks. Spread: standard "
-            "deviation of log10(suggestion) over seeds, mean over tasks. Band hits: tasks whose median "
-            "suggestion (over seeds) lands in the band; in brackets the share of single sweeps that do.", "",
-            "| rule | mean distance (decades) | worst task | spread over seeds | in 10% band | in 25% band |",
-            "|---|---|---|---|---|---|"]
+            "deviation of log10(suggestion) over seeds, mean over tasks. Stability: the stability score "
+            "of the seeds' suggestions (1 - their range in decades, at least 0), mean over tasks. Band hits: "
+            "tasks whose median suggestion (over seeds) lands in the band; in brackets the share of single "
+            "sweeps that do.", "",
+            "| rule | mean distance (decades) | worst task | spread over seeds | stability | in 10% band | "
+            "in 25% band |",
+            "|---|---|---|---|---|---|---|"]
     n = len(TASKS)
     for label in labels:
         per = [scores[spec["name"]][label] for spec in TASKS]
@@ -330,7 +335,8 @@ def run(recompute: bool = False, seeds=FINDER_SEEDS, valid_every: int = 5) -> st
         hit25 = sum(in_band(p["median_lr"], truths[s["name"]]["bands"]["25%"]) for p, s in zip(per, TASKS))
         sweeps10 = np.mean([p["hit10"] for p in per])
         sweeps25 = np.mean([p["hit25"] for p in per])
-        out.append(f"| {label} | {np.mean(dist):.2f} | {max(dist):.2f} | {np.mean(spread):.2f} | "
+        stability = np.mean([stability_score(p["lrs"]) for p in per])
+        out.append(f"| {label} | {np.mean(dist):.2f} | {max(dist):.2f} | {np.mean(spread):.2f} | {stability:.2f} | "
                    f"{hit10}/{n} ({sweeps10:.0%}) | {hit25}/{n} ({sweeps25:.0%}) |")
     out += ["", "## Distance per task (decades, mean over seeds)", "",
             "| rule | " + " | ".join(s["name"] for s in TASKS) + " |",
@@ -345,9 +351,10 @@ def run(recompute: bool = False, seeds=FINDER_SEEDS, valid_every: int = 5) -> st
     out += ["", "Bold: the median suggestion lands in the 10% band; in brackets the median suggestion.", ""]
     out += ["## Cost of the held-out signal", "",
             f"Held-out set evaluated every {valid_every} iterations (whole validation split, predict mode, "
-            "no gradient). Time per sweep iteration, the lowest over the seeds, the two kinds of sweep "
-            "interleaved in one run on a shared 2-core machine (ratios are more telling than the times).", "",
-            "| task | held-out samples | ms / iteration | ms / iteration with held-out | ratio |",
+            "no gradient), its one-off set-up included. CPU time of the process per sweep iteration, the "
+            "lowest over the seeds, the two kinds of sweep interleaved in one run on a shared 2-core "
+            "machine (the ratios are more telling than the times).", "",
+            "| task | held-out samples | CPU ms / iteration | with held-out | ratio |",
             "|---|---|---|---|---|"]
     for spec in TASKS:
         a, b = times[spec["name"]]
