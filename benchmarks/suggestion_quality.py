@@ -43,6 +43,7 @@ from gluon_lrfinder.repeats import stability_score  # noqa: E402
 HERE = os.path.dirname(os.path.abspath(__file__))
 GROUND_TRUTH = os.path.join(HERE, "data", "suggestion_ground_truth.json")
 RESULTS = os.path.join(HERE, "results", "suggestion_quality.md")
+PLOT = os.path.join(HERE, "results", "suggestion_bands.png")
 
 #: The benchmark tasks: data set, net, optimizer, batch size and training budget (iterations).
 TASKS: List[Dict[str, Any]] = [
@@ -282,9 +283,29 @@ def fmt_lr(x: float) -> str:
     return f"{x:.2g}"
 
 
-def run(recompute: bool = False, seeds=FINDER_SEEDS, valid_every: int = 5) -> str:
+def plot_tasks(curves: Dict[str, list], truths: Dict[str, Any], path: str) -> None:
+    """One panel per task: the sweeps' median curve and bands, the suggestions, the true 10% band."""
+    from gluon_lrfinder.plotting import plot_bands, pyplot
+    from gluon_lrfinder.repeats import summarize_sweeps
+
+    plt = pyplot()
+    fig, axes = plt.subplots(2, 3, figsize=(16, 8.5))
+    for ax, spec in zip(axes.ravel(), TASKS):
+        truth = truths[spec["name"]]
+        result = summarize_sweeps(curves[spec["name"]], method=suggest_mod.DEFAULT_METHOD)
+        plot_bands(result, ax=ax, title=spec["name"])
+        low, high = truth["bands"]["10%"]
+        ax.axvspan(low, high, color="C2", alpha=0.2, label="true 10% band")
+        ax.axvline(truth["best_lr"], color="C2", linewidth=2, label=f"best LR = {truth['best_lr']:.2g}")
+        ax.legend(loc="upper left", fontsize="x-small")
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def run(recompute: bool = False, seeds=FINDER_SEEDS, valid_every: int = 5, plot: Optional[str] = None) -> str:
     gt = load_ground_truth(recompute, TASKS)
-    truths, scores, times = {}, {}, {}
+    truths, scores, times, all_curves = {}, {}, {}, {}
     default = suggest_mod.DEFAULT_METHOD
     valid_name = f"{default} on the held-out signal"
     for spec in TASKS:
@@ -294,11 +315,14 @@ def run(recompute: bool = False, seeds=FINDER_SEEDS, valid_every: int = 5) -> st
             warnings.simplefilter("ignore")
             plain, with_valid, t_plain, t_valid = finder_curves(spec, seeds, valid_every)
         times[name] = (float(np.min(t_plain)), float(np.min(t_valid)))
+        all_curves[name] = plain
         scores[name] = {label: score_rule(suggest_mod.SUGGESTERS[key], plain, truths[name])
                         for label, key in rule_table().items()}
         scores[name][valid_name] = score_valid(default, with_valid, truths[name])
         print(f"  {name}: sweeps done", file=sys.stderr, flush=True)
 
+    if plot is not None:
+        plot_tasks(all_curves, truths, plot)
     labels = list(rule_table()) + [valid_name]
     out = ["# Suggestion quality", ""]
     out.append(
@@ -374,8 +398,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--recompute", action="store_true", help="retrain the ground truth (about 10 minutes)")
     parser.add_argument("--seeds", type=int, default=len(FINDER_SEEDS), help="finder sweeps per task")
     parser.add_argument("--out", default=RESULTS, help="where to write the Markdown report")
+    parser.add_argument("--plot", default=PLOT, help="where to draw the per-task bands figure ('' for none)")
     args = parser.parse_args(argv)
-    text = run(args.recompute, seeds=tuple(range(args.seeds)))
+    text = run(args.recompute, seeds=tuple(range(args.seeds)), plot=args.plot or None)
     print(text)
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     with open(args.out, "w", encoding="utf-8") as f:
