@@ -21,6 +21,15 @@ _LAZY = {
     "LRFinder": "finder",
     "StateSnapshot": "state",
     "plot_curve": "plotting",
+    "TriangularSchedule": "schedules",
+    "OneCycleSchedule": "schedules",
+    "CosineAnnealingSchedule": "schedules",
+    "WarmUp": "schedules",
+    "CoolDown": "schedules",
+    "OffsetSchedule": "schedules",
+    "LRFinderHandler": "estimator",
+    "find_lr_with_estimator": "estimator",
+    "learner_from_estimator": "estimator",
 }
 
 __all__ = [
@@ -33,6 +42,15 @@ __all__ = [
     "StateSnapshot",
     "SuggestionWarning",
     "plot_curve",
+    "TriangularSchedule",
+    "OneCycleSchedule",
+    "CosineAnnealingSchedule",
+    "WarmUp",
+    "CoolDown",
+    "OffsetSchedule",
+    "LRFinderHandler",
+    "find_lr_with_estimator",
+    "learner_from_estimator",
     "__version__",
 ]
 
