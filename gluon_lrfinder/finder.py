@@ -188,7 +188,10 @@ class LRFinder:
             pending = (lr, loss_nd)
         if pending is not None and record(*pending):
             return getattr(stopping, "reason", None) or "stopping rule"
-        return "lr_end reached" if curve.settings["lr_end"] is not None and curve.lrs[-1] >= curve.settings["lr_end"] * (1 - 1e-9) else "num_iter reached"
+        lr_end = curve.settings["lr_end"]
+        if lr_end is not None and curve.lrs[-1] >= lr_end * (1 - 1e-9):
+            return "lr_end reached"
+        return "num_iter reached"
 
     # ------------------------------------------------------------------ results
     def _require_curve(self, what: str) -> LRCurve:
@@ -236,7 +239,7 @@ class LRFinder:
 
     def plot(
         self,
-        path: Optional[Union[str, "os.PathLike[str]"]] = None,
+        path: Optional[Union[str, os.PathLike[str]]] = None,
         ax: Any = None,
         method: Optional[str] = DEFAULT_METHOD,
         show_range: bool = False,
@@ -264,11 +267,11 @@ class LRFinder:
         curve = self._require_curve("plot")
         return plot_curve(curve, ax=ax, path=path, method=method, show_range=show_range, **kwargs)
 
-    def save(self, path: Union[str, "os.PathLike[str]"]) -> str:
+    def save(self, path: Union[str, os.PathLike[str]]) -> str:
         """Write the last curve to ``.csv`` or ``.json`` (see :meth:`LRCurve.save`)."""
         return self._require_curve("save").save(path)
 
-    def load(self, path: Union[str, "os.PathLike[str]"]) -> LRCurve:
+    def load(self, path: Union[str, os.PathLike[str]]) -> LRCurve:
         """Read a saved curve back, so it can be re-plotted and re-suggested."""
         self.curve = LRCurve.load(path)
         return self.curve
