@@ -178,7 +178,7 @@ class TriangularSchedule(_Schedule):
         super().__init__(max_lr)
 
     @classmethod
-    def from_finder(cls, source: RangeSource, step_size: int, **kwargs: Any) -> "TriangularSchedule":
+    def from_finder(cls, source: RangeSource, step_size: int, **kwargs: Any) -> TriangularSchedule:
         """Cycle over the finder's :meth:`~gluon_lrfinder.LRFinder.suggest_range` (or a pair).
 
         Examples
@@ -288,7 +288,7 @@ class OneCycleSchedule(_Schedule):
         super().__init__(max_lr)
 
     @classmethod
-    def from_finder(cls, source: RangeSource, total_steps: int, **kwargs: Any) -> "OneCycleSchedule":
+    def from_finder(cls, source: RangeSource, total_steps: int, **kwargs: Any) -> OneCycleSchedule:
         """One cycle from the finder's range: ``min_lr`` to ``max_lr`` of
         :meth:`~gluon_lrfinder.LRFinder.suggest_range` (or a ``(min_lr, max_lr)`` pair).
 
@@ -368,7 +368,7 @@ class CosineAnnealingSchedule(_Schedule):
     @classmethod
     def from_finder(
         cls, source: RangeSource, total_steps: int, warmup_steps: int = 0, **kwargs: Any
-    ) -> "CosineAnnealingSchedule":
+    ) -> CosineAnnealingSchedule:
         """Cosine from the range's ``max_lr``; a warm-up starts at the range's ``min_lr``.
 
         Examples
