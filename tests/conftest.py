@@ -62,13 +62,32 @@ def capture_params(net):
     return {name: [d.asnumpy().copy() for d in p.list_data()] for name, p in net.collect_params().items()}
 
 
+def _canonical(value):
+    """A comparable, order-independent form of unpickled trainer state (arrays by their bytes)."""
+    if isinstance(value, mx.nd.NDArray):
+        value = value.asnumpy()
+    if isinstance(value, np.ndarray):
+        return ("array", value.dtype.str, value.shape, value.tobytes())
+    if isinstance(value, dict):
+        return ("dict", tuple(sorted((repr(k), _canonical(v)) for k, v in value.items())))
+    if isinstance(value, (list, tuple)):
+        return (type(value).__name__, tuple(_canonical(v) for v in value))
+    if isinstance(value, (mx.optimizer.Optimizer, mx.lr_scheduler.LRScheduler)):
+        fields = {k: v for k, v in vars(value).items() if k != "param_dict"}
+        return (type(value).__name__, _canonical(fields))
+    return value
+
+
 def trainer_state_bytes(trainer):
-    """The trainer's full state as MXNet serialises it (optimizer states, counters, lr, scheduler)."""
+    """The trainer's full state as MXNet serialises it (optimizer states, update counters, lr,
+    lr_scheduler), in a canonical form: equal exactly when every state array is bitwise equal."""
+    import pickle
+
     with tempfile.TemporaryDirectory() as d:
         path = os.path.join(d, "states")
         trainer.save_states(path)
         with open(path, "rb") as f:
-            return f.read()
+            return _canonical(pickle.loads(f.read()))
 
 
 def assert_params_equal(before, after):
