@@ -109,6 +109,18 @@ def _interpolate(n: float, knots: Sequence[Tuple[float, float]], shape: str = "l
     return knots[-1][1]
 
 
+def _repr(obj: Any) -> str:
+    """``Name(field=value, ...)`` over the class's ``_fields``, floats to 4 significant digits."""
+    parts = []
+    for name in obj._fields:
+        value = getattr(obj, name)
+        parts.append(f"{name}={value:.4g}" if isinstance(value, float) else f"{name}={value!r}")
+    peak = getattr(obj, "peak", None)
+    if peak is not None and obj.base_lr != peak:  # rescaled by an Optimizer's learning_rate
+        parts.append(f"base_lr={obj.base_lr:.4g}")
+    return f"{type(obj).__name__}({', '.join(parts)})"
+
+
 class _Schedule(LRScheduler):
     """Base of the schedules: a pure ``_value(n)`` scaled by ``base_lr / peak``."""
 
@@ -126,8 +138,7 @@ class _Schedule(LRScheduler):
         return float(value)
 
     def __repr__(self) -> str:
-        fields = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if not k.startswith("_"))
-        return f"{type(self).__name__}({fields})"
+        return _repr(self)
 
 
 class TriangularSchedule(_Schedule):
@@ -158,6 +169,8 @@ class TriangularSchedule(_Schedule):
     >>> net = mx.gluon.nn.Dense(1); net.initialize()
     >>> trainer = mx.gluon.Trainer(net.collect_params(), "sgd", {"lr_scheduler": s})
     """
+
+    _fields = ('min_lr', 'max_lr', 'step_size', 'decay', 'num_cycles')
 
     def __init__(
         self,
@@ -244,6 +257,8 @@ class OneCycleSchedule(_Schedule):
     >>> s(0), s(9), s(18), s(20), s(10**6)
     (0.05, 0.5, 0.05, 0.0005, 0.0005)
     """
+
+    _fields = ('max_lr', 'total_steps', 'min_lr', 'final_lr', 'up_steps', 'down_steps', 'cooldown_steps', 'anneal')
 
     def __init__(
         self,
@@ -342,6 +357,8 @@ class CosineAnnealingSchedule(_Schedule):
     [0.0, 0.5, 1.0, 0.5, 0.0, 0.0]
     """
 
+    _fields = ('max_lr', 'total_steps', 'final_lr', 'warmup_steps', 'warmup_begin_lr')
+
     def __init__(
         self,
         max_lr: float,
@@ -413,8 +430,7 @@ class _Wrapper(LRScheduler):
             self.schedule.base_lr = value
 
     def __repr__(self) -> str:
-        fields = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if not k.startswith("_"))
-        return f"{type(self).__name__}({fields})"
+        return _repr(self)
 
 
 class WarmUp(_Wrapper):
@@ -438,6 +454,8 @@ class WarmUp(_Wrapper):
     >>> [round(s(n), 6) for n in (0, 1, 5, 15, 25)]
     [0.0, 0.02, 0.1, 1.0, 0.1]
     """
+
+    _fields = ('schedule', 'steps', 'begin_lr')
 
     def __init__(self, schedule: LRScheduler, steps: int, begin_lr: float = 0.0) -> None:
         self.steps = check_int("steps", steps, 1)
@@ -479,6 +497,8 @@ class CoolDown(_Wrapper):
     [1.0, 0.1, 0.05, 0.0, 0.0]
     """
 
+    _fields = ('schedule', 'start', 'steps', 'final_lr')
+
     def __init__(self, schedule: LRScheduler, start: int, steps: int, final_lr: float = 0.0) -> None:
         self.start = check_int("start", start, 0)
         self.steps = check_int("steps", steps, 1)
@@ -510,6 +530,8 @@ class OffsetSchedule(_Wrapper):
     >>> s(0) == s(500) == 0.1, s(545)
     (True, 1.0)
     """
+
+    _fields = ('schedule', 'offset')
 
     def __init__(self, schedule: LRScheduler, offset: int) -> None:
         self.offset = check_int("offset", offset, 0)

@@ -200,6 +200,7 @@ def test_optimizer_learning_rate_overwrite_scales_the_schedule(capsys):
     trainer = _trainer_with({"learning_rate": 0.5, "lr_scheduler": scaled})
     assert "overwritten" in capsys.readouterr().out  # MXNet's printed UserWarning
     assert scaled.base_lr == 0.5 and trainer.learning_rate == pytest.approx(0.05)
+    assert repr(scaled).endswith("anneal='linear', base_lr=0.5)") and "base_lr" not in repr(exact)
     assert scaled(45) == 0.5 and scaled(0) == pytest.approx(0.05) and scaled(100) == pytest.approx(0.0005)
     same = OneCycleSchedule(max_lr=1.0, total_steps=100, min_lr=0.1)
     _trainer_with({"learning_rate": 1.0, "lr_scheduler": same})

@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import socket
 import time
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
@@ -25,6 +26,10 @@ import numpy as np
 from mxnet import autograd, gluon
 
 from gluon_lrfinder.datasets import build_net, load_task
+
+# tqdm.auto (the finder's progress bar) warns in a kernel without ipywidgets and then falls
+# back to a text bar, which is all the tutorials need
+warnings.filterwarnings("ignore", message="IProgress not found")
 
 FAST = os.environ.get("GLUON_LRFINDER_TUTORIAL_FAST") == "1"
 OFFLINE = os.environ.get("GLUON_LRFINDER_OFFLINE") == "1"
@@ -66,11 +71,13 @@ class Setup:
     loss_fn: gluon.loss.Loss = field(default_factory=gluon.loss.SoftmaxCrossEntropyLoss)
 
     def make_net(self, seed: int = 0) -> gluon.HybridBlock:
-        """A fresh network, initialized the same way for the same seed."""
+        """A fresh network, initialized the same way for the same seed (shapes resolved)."""
         mx.random.seed(seed)
         net = self.build()
         net.initialize(mx.init.Xavier(), ctx=self.ctx)
         net.hybridize()
+        sample = self.train[0][0]
+        net(mx.nd.zeros((1,) + tuple(sample.shape), ctx=self.ctx))  # no deferred shapes left
         return net
 
     def epoch_loader(self, seed: int = 0) -> gluon.data.DataLoader:
