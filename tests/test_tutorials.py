@@ -4,6 +4,7 @@ Each notebook ends with an ``assert`` cell on the sanity of its result, so a not
 through has also produced a sensible learning rate and a training run that lowered the loss.
 """
 import json
+import math
 import os
 import socket
 import sys
@@ -97,3 +98,35 @@ def test_cifar10_probe_falls_back_when_unreachable(monkeypatch):
     assert setup.name == "digits" and reason in setup.note and str(setup.ctx) == "cpu(0)"
     monkeypatch.setattr(th, "OFFLINE", True)
     assert probe() == (False, "GLUON_LRFINDER_OFFLINE=1")
+
+
+def test_cifar10_path_builds_resnet18_v2_and_trains(monkeypatch):
+    """The online path, without the network: a stand-in for the CIFAR10 class with the same item
+    layout (HWC uint8 image, int label), then one training epoch of resnet18_v2 on it."""
+    import mxnet as mx
+    import numpy as np
+    from mxnet.gluon.data import ArrayDataset, vision
+
+    sys.path.insert(0, str(TUTORIALS))
+    try:
+        import tutorial_helpers as th
+    finally:
+        sys.path.remove(str(TUTORIALS))
+    rng = np.random.RandomState(0)
+
+    def fake_cifar10(train=True):
+        n = 16 if train else 8
+        images = mx.nd.array(rng.randint(0, 256, size=(n, 32, 32, 3)), dtype="uint8")
+        return ArrayDataset(images, rng.randint(0, 10, size=n).astype("int32"))
+
+    monkeypatch.setattr(vision, "CIFAR10", fake_cifar10)
+    monkeypatch.setattr(th, "cifar10_reachable", lambda: (True, "stand-in"))
+    setup = th.choose_setup()
+    assert setup.name == "cifar10" and "resnet18_v2" in setup.note and setup.batch_size == 128
+    assert setup.ctx == (mx.gpu() if mx.context.num_gpus() > 0 else mx.cpu())
+    assert setup.train[0][0].shape == (3, 32, 32) and setup.train[0][0].dtype == np.float32
+    net = setup.make_net(seed=0)
+    assert type(net).__name__ == "ResNetV2" and net(mx.nd.zeros((2, 3, 32, 32), ctx=setup.ctx)).shape == (2, 10)
+    setup.batch_size = 8  # keep the CPU time of resnet18_v2 small
+    history = th.train(setup, "stand-in", epochs=1, optimizer_params={"learning_rate": 0.05, "momentum": 0.9})
+    assert len(history.lrs) == 2 and all(math.isfinite(v) for v in history.valid_loss)
