@@ -17,7 +17,7 @@ from typing import Any, Callable, Dict, List, Optional
 
 from mxnet import gluon
 from mxnet.gluon.contrib.estimator import Estimator
-from mxnet.gluon.contrib.estimator.event_handler import EpochBegin, TrainBegin
+from mxnet.gluon.contrib.estimator.event_handler import EpochBegin, TrainBegin, TrainEnd
 from mxnet.lr_scheduler import LRScheduler
 
 from ._validate import check_int
@@ -129,7 +129,7 @@ def find_lr_with_estimator(
     return finder
 
 
-class LRFinderHandler(TrainBegin, EpochBegin):
+class LRFinderHandler(TrainBegin, EpochBegin, TrainEnd):
     """Event handler: run the range test inside ``Estimator.fit`` and apply what it suggests.
 
     At train begin (``epoch=0``) or at the start of epoch ``epoch`` (counted from 0, before its
@@ -144,7 +144,8 @@ class LRFinderHandler(TrainBegin, EpochBegin):
     * otherwise the suggestion is set with ``trainer.set_learning_rate``.
 
     What it did is logged on ``estimator.logger`` (where the Estimator's own logs go) and kept
-    in :attr:`finder`, :attr:`suggested_lr` and :attr:`applied`.
+    in :attr:`finder`, :attr:`suggested_lr` and :attr:`applied`. If ``fit`` ends before epoch
+    ``epoch`` begins, a warning says that the handler never ran.
 
     Parameters
     ----------
@@ -214,10 +215,12 @@ class LRFinderHandler(TrainBegin, EpochBegin):
         self.suggested_lr: Optional[float] = None
         self.applied: Optional[str] = None
         self._epochs_begun = 0
+        self._ran = False
 
     # ------------------------------------------------------------------ events
     def train_begin(self, estimator: Estimator, *args: Any, **kwargs: Any) -> None:
         self._epochs_begun = 0
+        self._ran = False
         if self.epoch == 0:
             self.run(estimator)
 
@@ -226,11 +229,20 @@ class LRFinderHandler(TrainBegin, EpochBegin):
             self.run(estimator)
         self._epochs_begun += 1
 
+    def train_end(self, estimator: Estimator, *args: Any, **kwargs: Any) -> None:
+        if not self._ran:
+            log = estimator.logger if estimator.logger is not None else logger
+            log.warning(
+                "LRFinderHandler never ran: it was set for epoch %d, but training ended after %d epoch(s) "
+                "began", self.epoch, self._epochs_begun,
+            )
+
     # ------------------------------------------------------------------ the work
     def run(self, estimator: Estimator) -> Optional[float]:
         """Search now and apply the result; returns the suggested LR (None if the curve gave
         none, in which case the learning rate is left alone and a warning is logged)."""
         log = estimator.logger if estimator.logger is not None else logger
+        self._ran = True
         trainer = estimator.trainer
         before = trainer.learning_rate
         finder = find_lr_with_estimator(estimator, self.train_data, self.batch_axis, **self.find_kwargs)

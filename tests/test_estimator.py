@@ -131,6 +131,7 @@ def test_handler_mid_training_attaches_an_offset_schedule(digits):
     assert est.trainer.optimizer.num_update == 3 * batches_per_epoch
     assert est.trainer.learning_rate == scheduler.schedule.final_lr  # the cycle is over
     assert sum("LRFinderHandler: suggested lr" in m for m in messages.messages) == 1
+    assert not any("never ran" in m for m in messages.messages)
     assert any("attached OffsetSchedule(" in m for m in messages.messages)
 
 
@@ -151,6 +152,15 @@ def test_handler_without_a_usable_curve_keeps_the_rate(digits):
     assert handler.run(est) is None
     assert handler.suggested_lr is None and est.trainer.learning_rate == 0.01
     assert any("no suggestion" in m and "left at 0.01" in m for m in messages.messages)
+
+
+def test_handler_set_for_a_later_epoch_than_fit_reaches_warns(digits):
+    est, messages = make_estimator(digits, lr=0.01)
+    handler = LRFinderHandler(loader(digits), epoch=5, find_kwargs=FIND)
+    est.fit(loader(digits), batches=3, event_handlers=[handler])
+    assert handler.finder is None and est.trainer.learning_rate == 0.01
+    assert any("LRFinderHandler never ran: it was set for epoch 5, but training ended after 1 epoch(s)" in m
+               for m in messages.messages), messages.messages
 
 
 def test_learner_from_estimator_uses_its_parts(digits):
