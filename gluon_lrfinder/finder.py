@@ -170,7 +170,9 @@ class LRFinder:
         curve = LRCurve(settings=settings, versions=library_versions())
 
         self.learner.prepare()  # first batch + deferred shapes: nothing trainable is touched
-        bar = _progress_bar(len(lrs), progress)
+        # an open-ended sweep has no known length: show a count rather than a bar to max_iter
+        bounded = mode == "linear" or lr_end is not None or num_iter is not None
+        bar = _progress_bar(len(lrs) if bounded else None, progress)
         self._iteration_hook = signal
         try:
             with StateSnapshot(self.learner.net, self.learner.trainer, tmp_dir=tmp_dir):
@@ -465,7 +467,7 @@ def _reinitialize(net: Any, initializer: Any) -> None:
         param.set_data(value)
 
 
-def _progress_bar(total: int, enabled: bool) -> Any:
+def _progress_bar(total: Optional[int], enabled: bool) -> Any:
     from tqdm.auto import tqdm
 
     return tqdm(total=total, disable=not enabled, desc="LR range test", unit="it", leave=False)

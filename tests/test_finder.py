@@ -192,9 +192,22 @@ def test_disk_full_while_saving(make_learner, state_checker, tmp_path, monkeypat
     assert os.listdir(tmp_path) == []
 
 
-def test_default_temp_folder_is_private_and_removed(make_learner, no_temp_leftovers):
+def test_default_temp_folder_is_private_and_removed(make_learner, no_temp_leftovers, monkeypatch):
+    import tempfile
+
+    made = []
+    real_mkdtemp = tempfile.mkdtemp
+
+    def spy(*args, **kwargs):
+        made.append(real_mkdtemp(*args, **kwargs))
+        return made[-1]
+
+    monkeypatch.setattr(tempfile, "mkdtemp", spy)
     cwd_before = set(os.listdir("."))
     LRFinder(make_learner()).find(lr_start=1e-5, num_iter=5, progress=False)
+    assert len(made) == 1 and made[0].startswith(str(no_temp_leftovers))
+    assert os.path.basename(made[0]).startswith("gluon-lrfinder-")
+    assert not os.path.exists(made[0])
     assert set(os.listdir(".")) == cwd_before
 
 
