@@ -370,9 +370,11 @@ class LRFinder:
 
         Examples
         --------
-        >>> result = finder.find_repeated(repeats=3, lr_start=1e-5, lr_end=10, progress=False)  # doctest: +SKIP
-        >>> print(result)  # doctest: +SKIP
-        3 range tests (steepest): suggested lr 0.0501 (runs: ...); interval ...; stability 0.87
+        With ``finder = LRFinder(learner)`` as in the class example::
+
+            result = finder.find_repeated(repeats=3, lr_start=1e-5, lr_end=10)
+            print(result)   # 3 range tests (steepest): suggested lr ...; interval ...; stability ...
+            finder.plot_bands("bands.png")
         """
         import numpy as np
 
