@@ -4,8 +4,8 @@ Ground truth, per task: from one fixed set of initial weights, train for a fixed
 LR of a log grid (several data orders each) and record the validation loss. The best LR is the
 grid point (refined by a parabola in log-LR) with the lowest mean validation loss; the 10% and
 25% bands are the LRs around it whose loss stays within 10% / 25% of the best. The ground truth
-is cached in ``benchmarks/data/suggestion_ground_truth.json`` (``--recompute`` rebuilds it, about
-5 minutes on one core).
+is cached in ``benchmarks/data/suggestion_ground_truth.json`` (``--recompute`` rebuilds it, 8-13
+minutes on one core; a task whose settings changed is recomputed by itself).
 
 Then, per task and seed, the real :class:`~gluon_lrfinder.LRFinder` sweeps from the same initial
 weights, and every rule suggests an LR from that curve. The table reports, per rule, the mean
@@ -395,11 +395,13 @@ def rule_table() -> Dict[str, str]:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--recompute", action="store_true", help="retrain the ground truth (about 10 minutes)")
+    parser.add_argument("--recompute", action="store_true", help="retrain the ground truth (8-13 minutes on one core)")
     parser.add_argument("--seeds", type=int, default=len(FINDER_SEEDS), help="finder sweeps per task")
     parser.add_argument("--out", default=RESULTS, help="where to write the Markdown report")
     parser.add_argument("--plot", default=PLOT, help="where to draw the per-task bands figure ('' for none)")
     args = parser.parse_args(argv)
+    if args.seeds < 1:
+        parser.error(f"--seeds must be >= 1, got {args.seeds}")
     text = run(args.recompute, seeds=tuple(range(args.seeds)), plot=args.plot or None)
     print(text)
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
