@@ -123,16 +123,28 @@ def test_find_repeated_restores_state_bitwise_and_varies_the_runs(make_learner, 
     assert len(set(firsts)) == 3  # different data order (and weights): different first losses
     ok = np.isfinite(result.median)
     assert np.all(result.low[ok] <= result.median[ok]) and np.all(result.median[ok] <= result.high[ok])
+    for curve in result.curves:  # every run's smoothed curve lies inside the envelope
+        own = _on_grid(np.log10(result.lrs), curve, None)
+        there = np.isfinite(own)
+        assert np.all(result.envelope_low[there] <= own[there] + 1e-12)
+        assert np.all(own[there] <= result.envelope_high[there] + 1e-12)
     assert result.interval[0] <= result.lr <= result.interval[1]
 
 
-def test_find_repeated_is_reproducible_and_rejects_bad_arguments(make_learner):
+def test_vary_init_changes_the_starting_weights_but_not_the_data_order(make_learner):
+    finder = LRFinder(make_learner(net="mlp_bn"))
+    kwargs = {"repeats": 2, "seed": 11, "lr_start": 1e-4, "lr_end": 3.0, "num_iter": 20}
+    same = finder.find_repeated(vary_init=False, **kwargs)
+    again = finder.find_repeated(vary_init=False, **kwargs)
+    varied = finder.find_repeated(vary_init=True, **kwargs)
+    for a, b, c in zip(same.curves, again.curves, varied.curves):
+        assert a.losses == b.losses
+        assert a.losses[0] != c.losses[0]
+
+
+def test_find_repeated_rejects_bad_arguments(make_learner):
     learner = make_learner()
     finder = LRFinder(learner)
-    a = finder.find_repeated(repeats=2, seed=3, lr_start=1e-4, lr_end=3.0, num_iter=30)
-    b = finder.find_repeated(repeats=2, seed=3, lr_start=1e-4, lr_end=3.0, num_iter=30)
-    for x, y in zip(a.curves, b.curves):
-        assert x.losses == y.losses
     with pytest.raises(ValueError, match="repeats must be an integer >= 2"):
         finder.find_repeated(repeats=1)
     with pytest.raises(ValueError, match="method must be one of"):
