@@ -244,7 +244,9 @@ SUGGESTERS: Dict[str, Callable[..., float]] = {
     "ema_steepest": ema_steepest,
 }
 
-#: The rule ``suggest()`` uses by default (chosen by ``benchmarks/suggestion_quality.py``).
+#: The rule ``suggest()`` uses by default, chosen by ``benchmarks/suggestion_quality.py``: on its 6
+#: tasks it lands 0.36 decades from the best fixed-budget LR on average, the next rule 0.65
+#: (see docs/suggestions.md).
 DEFAULT_METHOD = "steepest"
 
 
