@@ -10,8 +10,9 @@ from importlib import import_module
 from typing import Any
 
 from .curve import LRCurve
+from .repeats import RepeatedSweeps, summarize_sweeps
 from .stopping import LRFinderStoppingCriteria, StoppingCriteria
-from .suggest import SuggestionWarning
+from .suggest import SuggestionReport, SuggestionWarning
 
 __version__ = "0.1.0"
 
@@ -21,6 +22,17 @@ _LAZY = {
     "LRFinder": "finder",
     "StateSnapshot": "state",
     "plot_curve": "plotting",
+    "TriangularSchedule": "schedules",
+    "OneCycleSchedule": "schedules",
+    "CosineAnnealingSchedule": "schedules",
+    "WarmUp": "schedules",
+    "CoolDown": "schedules",
+    "OffsetSchedule": "schedules",
+    "LRFinderHandler": "estimator",
+    "find_lr_with_estimator": "estimator",
+    "learner_from_estimator": "estimator",
+    "plot_bands": "plotting",
+    "ValidationSignal": "validation",
 }
 
 __all__ = [
@@ -33,6 +45,20 @@ __all__ = [
     "StateSnapshot",
     "SuggestionWarning",
     "plot_curve",
+    "TriangularSchedule",
+    "OneCycleSchedule",
+    "CosineAnnealingSchedule",
+    "WarmUp",
+    "CoolDown",
+    "OffsetSchedule",
+    "LRFinderHandler",
+    "find_lr_with_estimator",
+    "learner_from_estimator",
+    "SuggestionReport",
+    "RepeatedSweeps",
+    "summarize_sweeps",
+    "plot_bands",
+    "ValidationSignal",
     "__version__",
 ]
 
