@@ -128,6 +128,7 @@ class TimedSnapshot(StateSnapshot):
         return result
 
     def restore(self) -> None:
+        mx.nd.waitall()  # the sweep's last queued update belongs to the loop, not to the restore
         t, c = time.perf_counter(), time.thread_time()
         super().restore()
         self.log += [("restore", time.perf_counter() - t), ("restore_cpu", time.thread_time() - c)]
@@ -186,6 +187,7 @@ def naive_loop(learner: Learner, it: Any, lrs: List[float], folder: str) -> Dict
         recorded.append((lr, loss))
         if stop(loss):
             break
+    mx.nd.waitall()
     t2, c2 = time.perf_counter(), time.thread_time()
     net.load_parameters(params, ctx=ctx)
     trainer.load_states(states)
@@ -234,6 +236,7 @@ def time_workload(workload: str, ctx_name: str, hybrid: bool, n: int, repeats: i
     save, restore = med("finder", "save"), med("finder", "restore")
     return {
         "workload": workload, "ctx": ctx_name, "mode": "hybrid" if hybrid else "plain", "n": n,
+        "repeats": repeats,
         "raw_ms": med("raw", "loop") / n * 1e3, "finder_ms": per_iter * 1e3,
         "naive_ms": med("naive", "loop") / n * 1e3,
         "finder_raw": ratio("finder", "raw"), "finder_naive": ratio("finder", "naive"),
@@ -369,19 +372,19 @@ def machine() -> str:
 
 
 def report(rows: List[Dict[str, Any]], scaling: List[Dict[str, Any]], memory: List[Dict[str, Any]],
-           repeats: int, seconds: float, extras: Optional[List[Tuple[str, float]]] = None) -> str:
+           seconds: float, extras: Optional[List[Tuple[str, float]]] = None) -> str:
     lines = [
         f"Machine: {machine()}",
-        f"Median of {repeats} interleaved repeats; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; "
+        f"Run {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; "
         f"benchmark wall time {seconds:.0f} s.",
         "",
-        "| workload | contexts | mode | iters | raw ms/it | finder ms/it | naive ms/it | "
+        "| workload | contexts | mode | iters x repeats | raw ms/it | finder ms/it | naive ms/it | "
         "finder/raw | finder/raw (Python CPU) | finder/naive | finder/naive (Python CPU) |",
         "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         lines.append(
-            f"| {r['workload']} | {r['ctx']} | {r['mode']} | {r['n']} | {r['raw_ms']:.2f} | "
+            f"| {r['workload']} | {r['ctx']} | {r['mode']} | {r['n']} x {r['repeats']} | {r['raw_ms']:.2f} | "
             f"{r['finder_ms']:.2f} | {r['naive_ms']:.2f} | {r['finder_raw']:.3f} | "
             f"{r['finder_raw_cpu']:.3f} | {r['finder_naive']:.3f} | {r['finder_naive_cpu']:.3f} |"
         )
@@ -450,7 +453,8 @@ def report(rows: List[Dict[str, Any]], scaling: List[Dict[str, Any]], memory: Li
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer workloads, iterations and repeats")
-    parser.add_argument("--repeats", type=int, default=None, help="timed repeats per workload")
+    parser.add_argument("--repeats", type=int, default=None,
+                        help="timed repeats per workload (default: MLP 15, resnet18 5; --quick 5 and 3)")
     parser.add_argument("--out", default=None, help="also write the Markdown report here")
     parser.add_argument("--memory-child", nargs=3, metavar=("WORKLOAD", "LOOP", "N"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -460,24 +464,24 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 0
 
     start = time.perf_counter()
-    repeats = args.repeats if args.repeats is not None else (5 if args.quick else 9)
     if args.quick:
-        plan = [("mlp", c, h, 50) for c in CONTEXTS for h in (False, True)]
-        plan += [("resnet18_v2", "cpu", False, 2)]
+        plan = [("mlp", c, h, 50, 5) for c in CONTEXTS for h in (False, True)]
+        plan += [("resnet18_v2", "cpu", False, 2, 3)]
         scaling_models, memory_models = ["mlp", "resnet18_v2"], [("mlp", 50)]
     else:
-        plan = [("mlp", c, h, 50) for c in CONTEXTS for h in (False, True)]
-        plan += [("resnet18_v2", c, h, 2) for c in CONTEXTS for h in (False, True)]
+        plan = [("mlp", c, h, 50, 15) for c in CONTEXTS for h in (False, True)]
+        plan += [("resnet18_v2", c, h, 5, 5) for c in CONTEXTS for h in (False, True)]
         scaling_models = ["mlp", "resnet18_v2", "resnet50_v2"]
         memory_models = [("mlp", 50), ("resnet18_v2", 2)]
     rows = []
-    for workload, ctx_name, hybrid, n in plan:
+    for workload, ctx_name, hybrid, n, repeats in plan:
+        repeats = args.repeats if args.repeats is not None else repeats
         rows.append(time_workload(workload, ctx_name, hybrid, n, repeats))
         print(f"# done {workload} {ctx_name} hybrid={hybrid}", file=sys.stderr, flush=True)
     scaling = [scaling_row(w, 3) for w in scaling_models]
     memory = [memory_row(w, n) for w, n in memory_models]
     extras = bookkeeping()
-    text = report(rows, scaling, memory, repeats, time.perf_counter() - start, extras)
+    text = report(rows, scaling, memory, time.perf_counter() - start, extras)
     print(text)
     if args.out:
         os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
