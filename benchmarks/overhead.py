@@ -122,21 +122,23 @@ class TimedSnapshot(StateSnapshot):
     log: List[Tuple[str, float]] = []
 
     def save(self) -> TimedSnapshot:
-        t, c = time.perf_counter(), time.thread_time()
+        t, c, pc = time.perf_counter(), time.thread_time(), time.process_time()
         result = super().save()
-        self.log += [("save", time.perf_counter() - t), ("save_cpu", time.thread_time() - c)]
+        self.log += [("save", time.perf_counter() - t), ("save_cpu", time.thread_time() - c),
+                     ("save_pcpu", time.process_time() - pc)]
         return result
 
     def restore(self) -> None:
         mx.nd.waitall()  # the sweep's last queued update belongs to the loop, not to the restore
-        t, c = time.perf_counter(), time.thread_time()
+        t, c, pc = time.perf_counter(), time.thread_time(), time.process_time()
         super().restore()
-        self.log += [("restore", time.perf_counter() - t), ("restore_cpu", time.thread_time() - c)]
+        self.log += [("restore", time.perf_counter() - t), ("restore_cpu", time.thread_time() - c),
+                     ("restore_pcpu", time.process_time() - pc)]
 
 
 def raw_loop(learner: Learner, it: Any, lrs: List[float]) -> Dict[str, float]:
     net, trainer, loss_fn, ctx = learner.net, learner.trainer, learner.loss_fn, learner.ctx
-    t, c = time.perf_counter(), time.thread_time()
+    t, c, pc = time.perf_counter(), time.thread_time(), time.process_time()
     for lr in lrs:
         data, label = next(it)
         xs = gluon.utils.split_and_load(data, ctx, even_split=False)
@@ -147,21 +149,24 @@ def raw_loop(learner: Learner, it: Any, lrs: List[float]) -> Dict[str, float]:
         autograd.backward(losses)
         trainer.step(data.shape[0])
     mx.nd.waitall()
-    return {"loop": time.perf_counter() - t, "loop_cpu": time.thread_time() - c}
+    return {"loop": time.perf_counter() - t, "loop_cpu": time.thread_time() - c,
+            "loop_pcpu": time.process_time() - pc}
 
 
 def finder_run(learner: Learner, lrs: List[float]) -> Dict[str, float]:
     TimedSnapshot.log = []
     finder = LRFinder(learner)
     with open(os.devnull, "w") as sink, contextlib.redirect_stderr(sink):
-        t, c = time.perf_counter(), time.thread_time()
+        t, c, pc = time.perf_counter(), time.thread_time(), time.process_time()
         pairs = finder.find(lr_start=lrs[0], lr_end=lrs[-1], num_iter=len(lrs))
-        total, total_cpu = time.perf_counter() - t, time.thread_time() - c
+        mx.nd.waitall()  # (already done by the restore; keeps the three loops alike)
+        total, total_cpu, total_pcpu = time.perf_counter() - t, time.thread_time() - c, time.process_time() - pc
     if len(pairs) != len(lrs):
         raise RuntimeError(f"the finder stopped after {len(pairs)} of {len(lrs)} iterations")
     times = dict(TimedSnapshot.log)
     return {"loop": total - times["save"] - times["restore"], "save": times["save"],
             "loop_cpu": total_cpu - times["save_cpu"] - times["restore_cpu"],
+            "loop_pcpu": total_pcpu - times["save_pcpu"] - times["restore_pcpu"],
             "restore": times["restore"], "total": total}
 
 
@@ -173,7 +178,7 @@ def naive_loop(learner: Learner, it: Any, lrs: List[float], folder: str) -> Dict
     trainer.save_states(states)
     stop = StoppingCriteria()
     recorded = []
-    t1, c1 = time.perf_counter(), time.thread_time()
+    t1, c1, pc1 = time.perf_counter(), time.thread_time(), time.process_time()
     for lr in lrs:
         trainer.set_learning_rate(lr)
         data, label = next(it)
@@ -188,12 +193,12 @@ def naive_loop(learner: Learner, it: Any, lrs: List[float], folder: str) -> Dict
         if stop(loss):
             break
     mx.nd.waitall()
-    t2, c2 = time.perf_counter(), time.thread_time()
+    t2, c2, pc2 = time.perf_counter(), time.thread_time(), time.process_time()
     net.load_parameters(params, ctx=ctx)
     trainer.load_states(states)
     mx.nd.waitall()
     t3 = time.perf_counter()
-    return {"loop": t2 - t1, "loop_cpu": c2 - c1, "total": t3 - t0}
+    return {"loop": t2 - t1, "loop_cpu": c2 - c1, "loop_pcpu": pc2 - pc1, "total": t3 - t0}
 
 
 # ---------------------------------------------------------------------------- measurements
@@ -242,6 +247,8 @@ def time_workload(workload: str, ctx_name: str, hybrid: bool, n: int, repeats: i
         "finder_raw": ratio("finder", "raw"), "finder_naive": ratio("finder", "naive"),
         "finder_raw_cpu": ratio("finder", "raw", "loop_cpu", "loop_cpu"),
         "finder_naive_cpu": ratio("finder", "naive", "loop_cpu", "loop_cpu"),
+        "finder_raw_pcpu": ratio("finder", "raw", "loop_pcpu", "loop_pcpu"),
+        "finder_naive_pcpu": ratio("finder", "naive", "loop_pcpu", "loop_pcpu"),
         "finder_naive_total": ratio("finder", "naive", "total", "total"),
         "save_ms": save * 1e3, "restore_ms": restore * 1e3,
         "cold_ms": (cold["save"] + cold["restore"]) * 1e3,
@@ -379,21 +386,24 @@ def report(rows: List[Dict[str, Any]], scaling: List[Dict[str, Any]], memory: Li
         f"benchmark wall time {seconds:.0f} s.",
         "",
         "| workload | contexts | mode | iters x repeats | raw ms/it | finder ms/it | naive ms/it | "
-        "finder/raw | finder/raw (Python CPU) | finder/naive | finder/naive (Python CPU) |",
-        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "finder/raw | finder/raw CPU | finder/raw Python CPU | finder/naive | finder/naive CPU |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         lines.append(
             f"| {r['workload']} | {r['ctx']} | {r['mode']} | {r['n']} x {r['repeats']} | {r['raw_ms']:.2f} | "
             f"{r['finder_ms']:.2f} | {r['naive_ms']:.2f} | {r['finder_raw']:.3f} | "
-            f"{r['finder_raw_cpu']:.3f} | {r['finder_naive']:.3f} | {r['finder_naive_cpu']:.3f} |"
+            f"{r['finder_raw_pcpu']:.3f} | {r['finder_raw_cpu']:.3f} | {r['finder_naive']:.3f} | "
+            f"{r['finder_naive_pcpu']:.3f} |"
         )
     lines += [
         "",
         "Per iteration: loop wall time / iterations; the finder's excludes its save and restore, "
         "the naive loop's its file I/O. Ratios: median over repeats of the per-repeat ratio, of "
-        "wall time and of the CPU time of the Python thread that drives the loop (what the "
-        "finder's own code adds; robust to other processes on the machine, blind to waits).",
+        "wall time, of the process's CPU time (all threads: MXNet's engine and Python) and of "
+        "the CPU time of the Python thread alone (what the finder's own code adds). CPU times "
+        "do not count waiting for a core, so they stay meaningful on a busy machine; they are "
+        "blind to an idle engine.",
         "",
         "| workload | contexts | mode | save ms | restore ms | state share | "
         "warm-up run's save+restore ms | its share | finder/naive incl. state |",
