@@ -128,6 +128,12 @@ class TimedSnapshot(StateSnapshot):
                      ("save_pcpu", time.process_time() - pc)]
         return result
 
+    def cleanup(self) -> None:  # removing the files is part of the state's cost, not the loop's
+        t, c, pc = time.perf_counter(), time.thread_time(), time.process_time()
+        super().cleanup()
+        self.log += [("cleanup", time.perf_counter() - t), ("cleanup_cpu", time.thread_time() - c),
+                     ("cleanup_pcpu", time.process_time() - pc)]
+
     def restore(self) -> None:
         mx.nd.waitall()  # the sweep's last queued update belongs to the loop, not to the restore
         t, c, pc = time.perf_counter(), time.thread_time(), time.process_time()
@@ -163,7 +169,11 @@ def finder_run(learner: Learner, lrs: List[float]) -> Dict[str, float]:
         total, total_cpu, total_pcpu = time.perf_counter() - t, time.thread_time() - c, time.process_time() - pc
     if len(pairs) != len(lrs):
         raise RuntimeError(f"the finder stopped after {len(pairs)} of {len(lrs)} iterations")
-    times = dict(TimedSnapshot.log)
+    times: Dict[str, float] = {}
+    for key, value in TimedSnapshot.log:
+        times[key] = times.get(key, 0.0) + value
+    for suffix in ("", "_cpu", "_pcpu"):  # "restore" = put the state back + remove the files
+        times["restore" + suffix] += times.get("cleanup" + suffix, 0.0)
     return {"loop": total - times["save"] - times["restore"], "save": times["save"],
             "loop_cpu": total_cpu - times["save_cpu"] - times["restore_cpu"],
             "loop_pcpu": total_pcpu - times["save_pcpu"] - times["restore_pcpu"],
@@ -270,7 +280,7 @@ def scaling_row(workload: str, repeats: int) -> Dict[str, Any]:
                 pass
             times = dict(TimedSnapshot.log)
             saves.append(times["save"])
-            restores.append(times["restore"])
+            restores.append(times["restore"] + times["cleanup"])
     finally:
         learner.close()
     return {"workload": workload, "params": count, "mb": count * 4 / 2**20,
@@ -480,9 +490,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         scaling_models, memory_models = ["mlp", "resnet18_v2"], [("mlp", 50)]
     else:
         plan = [("mlp", c, h, 50, 15) for c in CONTEXTS for h in (False, True)]
-        plan += [("resnet18_v2", c, h, 5, 5) for c in CONTEXTS for h in (False, True)]
+        plan += [("resnet18_v2", c, h, 8, 5) for c in CONTEXTS for h in (False, True)]
         scaling_models = ["mlp", "resnet18_v2", "resnet50_v2"]
-        memory_models = [("mlp", 50), ("resnet18_v2", 2)]
+        memory_models = [("mlp", 50), ("resnet18_v2", 4)]
     rows = []
     for workload, ctx_name, hybrid, n, repeats in plan:
         repeats = args.repeats if args.repeats is not None else repeats
