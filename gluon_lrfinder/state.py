@@ -8,7 +8,9 @@ This is the one module that knows MXNet 1.9.1's save/load quirks (measured in
   context's copy of every parameter, plus, per further context, the copies that differ from it.
 * ``Parameter.set_data`` resets a kvstore that holds the weights (``update_on_kvstore=True``),
   dropping the kvstore-side optimizer state, so parameters are restored **before**
-  ``trainer.load_states``.
+  ``trainer.load_states``. Setting the kvstore up again broadcasts the first context's copy
+  of every parameter to all contexts, so the per-context copies that differ are written
+  (with ``copyto``, which does not reset anything) **after** ``load_states``.
 * ``trainer.load_states`` replaces ``trainer.optimizer`` by an unpickled copy (and with it the
   ``lr_scheduler``); we put the original scheduler object back, so a user's reference to it
   stays live.
@@ -48,6 +50,34 @@ def trainer_kvstore_config(trainer: gluon.Trainer) -> Dict[str, Any]:
     """
     params = getattr(trainer, "_kvstore_params", None) or {}
     return {"kvstore": params.get("kvstore"), "update_on_kvstore": params.get("update_on_kvstore")}
+
+
+def _is_dist_kvstore(kvstore: Any) -> bool:
+    """Whether a Trainer's ``kvstore`` argument (a string, a KVStore or None) is distributed."""
+    kind = kvstore if isinstance(kvstore, str) else getattr(kvstore, "type", "")
+    return "dist" in str(kind)
+
+
+def _kvstore_is_set_up(trainer: gluon.Trainer) -> bool:
+    """Whether the trainer has created its kvstore yet (it does so lazily, at the first step).
+
+    No public accessor exists; this reads the private ``_kv_initialized``.
+    """
+    return bool(getattr(trainer, "_kv_initialized", True))
+
+
+def _undo_kvstore_setup(trainer: gluon.Trainer) -> None:
+    """Put a local trainer back to "kvstore not created yet", as before its first step.
+
+    Gluon sets the kvstore up inside the first ``step()``, after the backward pass, and then
+    copies the first context's value of every parameter to the others: BatchNorm running
+    statistics that the other devices had just updated are overwritten once. A snapshot of a
+    fresh trainer sets the kvstore up early (``save_states`` does), which would skip that copy;
+    undoing the setup after the restore keeps training bitwise what it would have been.
+    Uses the private ``_reset_kvstore``; never called for a distributed kvstore (which cannot
+    be reset, and whose setup is the broadcast of rank 0's weights that must stay done).
+    """
+    trainer._reset_kvstore()
 
 
 def _same_bits(a: mx.nd.NDArray, b: mx.nd.NDArray) -> bool:
@@ -117,6 +147,7 @@ class StateSnapshot:
         self.directory: Optional[str] = None
         self._other_contexts: List[int] = []
         self._scheduler = None
+        self._was_fresh = False
 
     # ------------------------------------------------------------------ paths
     def _path(self, name: str) -> str:
@@ -137,6 +168,12 @@ class StateSnapshot:
             raise RuntimeError("this snapshot is already saved; restore() or cleanup() it first")
         self.directory = tempfile.mkdtemp(prefix="gluon-lrfinder-", dir=self.tmp_dir)
         try:
+            # Trainer state first: on a fresh trainer save_states sets up the kvstore, which
+            # broadcasts the first context's weights (under dist_sync: rank 0's) to every copy,
+            # as the first step would; the parameters saved next are then those the training
+            # really continues from.
+            self._was_fresh = not _kvstore_is_set_up(self.trainer)
+            self.trainer.save_states(self._path("trainer.states"))
             params = self.net.collect_params()
             first: Dict[str, mx.nd.NDArray] = {}
             others: Dict[int, Dict[str, mx.nd.NDArray]] = {}
@@ -150,7 +187,6 @@ class StateSnapshot:
             for k, arrays in others.items():
                 mx.nd.save(self._path(f"params-ctx{k}.nd"), arrays)
             self._other_contexts = sorted(others)
-            self.trainer.save_states(self._path("trainer.states"))
             self._scheduler = self.trainer.optimizer.lr_scheduler
         except BaseException:
             self.cleanup()
@@ -173,12 +209,16 @@ class StateSnapshot:
                 params = self.net.collect_params()
                 for name, value in mx.nd.load(self._path("params-ctx0.nd")).items():
                     params[name].set_data(value)  # before load_states: it may reset the kvstore
+                # A reset kvstore is set up again here, broadcasting the first context's copy to
+                # all contexts; so the copies that differ (BatchNorm statistics) are put back after.
+                self.trainer.load_states(self._path("trainer.states"))
                 for k in self._other_contexts:
                     for name, value in mx.nd.load(self._path(f"params-ctx{k}.nd")).items():
                         value.copyto(params[name].list_data()[k])
-                self.trainer.load_states(self._path("trainer.states"))
                 self.trainer.optimizer.lr_scheduler = self._scheduler
                 mx.nd.waitall()
+                if self._was_fresh and not _is_dist_kvstore(trainer_kvstore_config(self.trainer)["kvstore"]):
+                    _undo_kvstore_setup(self.trainer)
         except KeyboardInterrupt:
             raise
         except Exception as err:
