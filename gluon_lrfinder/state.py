@@ -217,7 +217,8 @@ class StateSnapshot:
                         value.copyto(params[name].list_data()[k])
                 self.trainer.optimizer.lr_scheduler = self._scheduler
                 mx.nd.waitall()
-                if self._was_fresh and not _is_dist_kvstore(trainer_kvstore_config(self.trainer)["kvstore"]):
+                kvstore = trainer_kvstore_config(self.trainer)["kvstore"]
+                if self._was_fresh and not _is_dist_kvstore(kvstore):
                     _undo_kvstore_setup(self.trainer)
         except KeyboardInterrupt:
             raise
