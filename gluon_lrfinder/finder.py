@@ -4,11 +4,12 @@ from __future__ import annotations
 import logging
 import math
 import os
-from typing import Any, List, Optional, Tuple, Union
+from typing import Any, Callable, List, Optional, Tuple, Union
 
 from . import sweep
 from ._validate import check_choice
 from .curve import LRCurve, library_versions
+from .distributed import loss_reducer_for
 from .learner import Learner
 from .state import StateSnapshot
 from .stopping import StoppingCriteria
@@ -32,6 +33,13 @@ class LRFinder:
     ----------
     learner : Learner
         What to train.
+    loss_reducer : callable, optional
+        ``loss_reducer(loss_nd) -> NDArray``: turns each iteration's 1-element loss NDArray
+        into the value the stopping rule and the curve see, before it is read. Default: for a
+        trainer on a distributed kvstore (``dist_sync``, ``update_on_kvstore=False``) the
+        average over the workers (:class:`~gluon_lrfinder.distributed.KVStoreMeanReducer`),
+        so that every worker stops on the same iteration; none for a local trainer. Pass one
+        for other ways of running several processes (e.g. a Horovod allreduce).
 
     Examples
     --------
@@ -53,11 +61,17 @@ class LRFinder:
     True
     """
 
-    def __init__(self, learner: Learner) -> None:
+    def __init__(
+        self, learner: Learner, loss_reducer: Optional[Callable[[Any], Any]] = None
+    ) -> None:
         if not isinstance(learner, Learner):
             raise TypeError(f"learner must be a gluon_lrfinder.Learner, got {type(learner).__name__}")
+        if loss_reducer is not None and not callable(loss_reducer):
+            raise TypeError(f"loss_reducer must be callable, got {type(loss_reducer).__name__}")
         self.learner = learner
+        self.loss_reducer = loss_reducer
         self.curve: Optional[LRCurve] = None
+        self._reduce: Optional[Callable[[Any], Any]] = None  # the reducer of the running find()
 
     # ------------------------------------------------------------------ the sweep
     def find(
@@ -134,6 +148,10 @@ class LRFinder:
             lrs = list(sweep.linear(lr_start, lr_end, 100 if num_iter is None else num_iter))
         if hasattr(stopping, "reset"):
             stopping.reset()
+        # Several processes: refuse a trainer we cannot drive (before anything is touched) and
+        # pick the cross-worker loss average (see distributed.py).
+        auto_reducer = loss_reducer_for(self.learner.trainer)
+        self._reduce = self.loss_reducer if self.loss_reducer is not None else auto_reducer
 
         settings = {
             "lr_start": lrs[0],
@@ -170,6 +188,7 @@ class LRFinder:
         engine never idles on the read; the recorded pairs are the same as reading at once, and
         the one extra iteration run after a stop is undone by the restore like all the others."""
         learner = self.learner
+        reduce = self._reduce  # e.g. the average over dist_sync workers; None: local
         pending = None  # (lr, unread loss NDArray) of the previous iteration
 
         def record(lr: float, loss_nd: Any) -> bool:
@@ -183,6 +202,8 @@ class LRFinder:
 
         for lr in lrs:
             loss_nd = learner.iteration_async(lr)
+            if reduce is not None:
+                loss_nd = reduce(loss_nd)
             if pending is not None and record(*pending):
                 return getattr(stopping, "reason", None) or "stopping rule"
             pending = (lr, loss_nd)
