@@ -97,7 +97,7 @@ def main():
         finder = LRFinder(learner)
         for _ in range(2):  # twice: the reserved key must be set up only once
             before = state(net, trainer)
-            finder.find(lr_start=1e-4, lr_end=100.0, num_iter=80, progress=False)
+            finder.find(lr_start=1e-3, lr_end=100.0, num_iter=60, progress=False)
             after = state(net, trainer)
             res["restored"].append(differing(before, after))
             curve = finder.curve
