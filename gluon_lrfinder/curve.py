@@ -102,7 +102,7 @@ class LRCurve:
         }
 
     @classmethod
-    def from_dict(cls, data: Dict[str, Any]) -> "LRCurve":
+    def from_dict(cls, data: Dict[str, Any]) -> LRCurve:
         """Inverse of :meth:`to_dict`."""
 
         def restore(values):
@@ -150,7 +150,7 @@ class LRCurve:
         raise ValueError(f"path must end in '.csv' or '.json', got {os.fspath(path)!r}")
 
     @classmethod
-    def load(cls, path: PathLike) -> "LRCurve":
+    def load(cls, path: PathLike) -> LRCurve:
         """Read a curve written by :meth:`to_csv`, :meth:`to_json` or :meth:`save`.
 
         Examples

@@ -135,7 +135,7 @@ def check_trainer(trainer: "gluon.Trainer") -> None:
     >>> import mxnet as mx
     >>> from mxnet import gluon
     >>> net = gluon.nn.Dense(2, in_units=3); net.initialize()
-    >>> check_trainer(gluon.Trainer(net.collect_params(), "sgd", kvstore="dist_sync"))
+    >>> check_trainer(gluon.Trainer(net.collect_params(), "sgd", kvstore="dist_sync"))  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
     ValueError: trainer: kvstore 'dist_sync' with update_on_kvstore=None ...

@@ -61,9 +61,7 @@ class LRFinder:
     True
     """
 
-    def __init__(
-        self, learner: Learner, loss_reducer: Optional[Callable[[Any], Any]] = None
-    ) -> None:
+    def __init__(self, learner: Learner, loss_reducer: Optional[Callable[[Any], Any]] = None) -> None:
         if not isinstance(learner, Learner):
             raise TypeError(f"learner must be a gluon_lrfinder.Learner, got {type(learner).__name__}")
         if loss_reducer is not None and not callable(loss_reducer):
@@ -169,7 +167,9 @@ class LRFinder:
         curve = LRCurve(settings=settings, versions=library_versions())
 
         self.learner.prepare()  # first batch + deferred shapes: nothing trainable is touched
-        bar = _progress_bar(len(lrs), progress)
+        # an open-ended sweep has no known length: show a count rather than a bar to max_iter
+        bounded = mode == "linear" or lr_end is not None or num_iter is not None
+        bar = _progress_bar(len(lrs) if bounded else None, progress)
         try:
             with StateSnapshot(self.learner.net, self.learner.trainer, tmp_dir=tmp_dir):
                 curve.stop_reason = self._sweep(lrs, stopping, curve, bar)
@@ -209,7 +209,10 @@ class LRFinder:
             pending = (lr, loss_nd)
         if pending is not None and record(*pending):
             return getattr(stopping, "reason", None) or "stopping rule"
-        return "lr_end reached" if curve.settings["lr_end"] is not None and curve.lrs[-1] >= curve.settings["lr_end"] * (1 - 1e-9) else "num_iter reached"
+        lr_end = curve.settings["lr_end"]
+        if lr_end is not None and curve.lrs[-1] >= lr_end * (1 - 1e-9):
+            return "lr_end reached"
+        return "num_iter reached"
 
     # ------------------------------------------------------------------ results
     def _require_curve(self, what: str) -> LRCurve:
@@ -257,7 +260,7 @@ class LRFinder:
 
     def plot(
         self,
-        path: Optional[Union[str, "os.PathLike[str]"]] = None,
+        path: Optional[Union[str, os.PathLike[str]]] = None,
         ax: Any = None,
         method: Optional[str] = DEFAULT_METHOD,
         show_range: bool = False,
@@ -285,17 +288,17 @@ class LRFinder:
         curve = self._require_curve("plot")
         return plot_curve(curve, ax=ax, path=path, method=method, show_range=show_range, **kwargs)
 
-    def save(self, path: Union[str, "os.PathLike[str]"]) -> str:
+    def save(self, path: Union[str, os.PathLike[str]]) -> str:
         """Write the last curve to ``.csv`` or ``.json`` (see :meth:`LRCurve.save`)."""
         return self._require_curve("save").save(path)
 
-    def load(self, path: Union[str, "os.PathLike[str]"]) -> LRCurve:
+    def load(self, path: Union[str, os.PathLike[str]]) -> LRCurve:
         """Read a saved curve back, so it can be re-plotted and re-suggested."""
         self.curve = LRCurve.load(path)
         return self.curve
 
 
-def _progress_bar(total: int, enabled: bool) -> Any:
+def _progress_bar(total: Optional[int], enabled: bool) -> Any:
     from tqdm.auto import tqdm
 
     return tqdm(total=total, disable=not enabled, desc="LR range test", unit="it", leave=False)

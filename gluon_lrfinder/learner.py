@@ -144,7 +144,9 @@ class Learner:
         if not isinstance(net, gluon.Block):
             raise TypeError(f"net must be a gluon.Block (e.g. a HybridSequential), got {type(net).__name__}")
         if not hasattr(data_loader, "__iter__"):
-            raise TypeError(f"data_loader must be iterable (e.g. a gluon.data.DataLoader), got {type(data_loader).__name__}")
+            raise TypeError(
+                f"data_loader must be iterable (e.g. a gluon.data.DataLoader), got {type(data_loader).__name__}"
+            )
         self.ctx = as_context_list(ctx)
         if loss_fn is not None and not callable(loss_fn):
             raise TypeError(f"loss_fn must be callable, got {type(loss_fn).__name__}")
@@ -201,7 +203,7 @@ class Learner:
         if self._pending is not None:
             batch, self._pending = self._pending, None
             return batch
-        for attempt in range(2):
+        for _attempt in range(2):
             if self._iter is None:
                 self._iter = iter(self.data_loader)
             try:
@@ -295,11 +297,12 @@ class Learner:
             shutdown()
         del it
 
-    def __enter__(self) -> "Learner":
+    def __enter__(self) -> Learner:
         return self
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
 
     def __repr__(self) -> str:
-        return f"Learner(net={type(self.net).__name__}, ctx={self.ctx}, optimizer={type(self.trainer.optimizer).__name__})"
+        optimizer = type(self.trainer.optimizer).__name__
+        return f"Learner(net={type(self.net).__name__}, ctx={self.ctx}, optimizer={optimizer})"

@@ -41,7 +41,7 @@ def _y_limits(losses: np.ndarray, smooth: np.ndarray) -> Optional[tuple]:
     low = float(np.nanmin(smooth)) if np.isfinite(smooth).any() else float(finite.min())
     low = min(low, float(np.percentile(finite, 2)))
     start = float(smooth[np.isfinite(smooth)][0]) if np.isfinite(smooth).any() else float(finite[0])
-    high = min(float(finite.max()), start + 1.5 * max(start - low, 1e-12))
+    high = min(float(finite.max()), start + 0.5 * max(start - low, 1e-12))
     margin = 0.05 * max(high - low, 1e-12)
     return low - margin, high + margin
 
@@ -49,7 +49,7 @@ def _y_limits(losses: np.ndarray, smooth: np.ndarray) -> Optional[tuple]:
 def plot_curve(
     curve: LRCurve,
     ax: Any = None,
-    path: Optional[Union[str, "os.PathLike[str]"]] = None,
+    path: Optional[Union[str, os.PathLike[str]]] = None,
     method: Optional[str] = DEFAULT_METHOD,
     show_range: bool = False,
     bandwidth: Optional[float] = None,

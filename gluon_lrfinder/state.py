@@ -8,9 +8,10 @@ This is the one module that knows MXNet 1.9.1's save/load quirks (measured in
   context's copy of every parameter, plus, per further context, the copies that differ from it.
 * ``Parameter.set_data`` resets a kvstore that holds the weights (``update_on_kvstore=True``),
   dropping the kvstore-side optimizer state, so parameters are restored **before**
-  ``trainer.load_states``. Setting the kvstore up again broadcasts the first context's copy
-  of every parameter to all contexts, so the per-context copies that differ are written
-  (with ``copyto``, which does not reset anything) **after** ``load_states``.
+  ``trainer.load_states``.
+* Re-creating the kvstore (in ``load_states`` after such a reset) broadcasts the first
+  context's copy of every parameter to the other contexts, so the per-context copies that
+  differ are written back last.
 * ``trainer.load_states`` replaces ``trainer.optimizer`` by an unpickled copy (and with it the
   ``lr_scheduler``); we put the original scheduler object back, so a user's reference to it
   stays live.
@@ -162,7 +163,7 @@ class StateSnapshot:
         return sorted(os.path.join(self.directory, f) for f in os.listdir(self.directory))
 
     # ------------------------------------------------------------------ save / restore
-    def save(self) -> "StateSnapshot":
+    def save(self) -> StateSnapshot:
         """Write parameters and trainer state; on any failure remove what was written and re-raise."""
         if self.directory is not None:
             raise RuntimeError("this snapshot is already saved; restore() or cleanup() it first")
@@ -209,9 +210,9 @@ class StateSnapshot:
                 params = self.net.collect_params()
                 for name, value in mx.nd.load(self._path("params-ctx0.nd")).items():
                     params[name].set_data(value)  # before load_states: it may reset the kvstore
-                # A reset kvstore is set up again here, broadcasting the first context's copy to
-                # all contexts; so the copies that differ (BatchNorm statistics) are put back after.
                 self.trainer.load_states(self._path("trainer.states"))
+                # After load_states: re-creating the kvstore broadcasts the first context's copy
+                # of every parameter to the others, so the copies that differ go back last.
                 for k in self._other_contexts:
                     for name, value in mx.nd.load(self._path(f"params-ctx{k}.nd")).items():
                         value.copyto(params[name].list_data()[k])
@@ -234,7 +235,7 @@ class StateSnapshot:
             shutil.rmtree(self.directory, ignore_errors=True)
             self.directory = None
 
-    def __enter__(self) -> "StateSnapshot":
+    def __enter__(self) -> StateSnapshot:
         return self.save()
 
     def __exit__(self, *exc: Any) -> None:

@@ -183,8 +183,10 @@ def lr_range(
 ) -> Tuple[float, float]:
     """A ``(min_lr, max_lr)`` range for cyclical and one-cycle schedules.
 
-    ``min_lr`` is the steepest-descent LR and ``max_lr`` one tenth of the LR at the loss minimum.
-    When the steepest point already lies at or above that, ``min_lr`` becomes ``max_lr / 10``.
+    The two ends are the steepest-descent LR and one tenth of the LR at the loss minimum, the
+    lower of them being ``min_lr``. When they lie closer than a factor of 3, ``min_lr`` is
+    lowered to ``max_lr / 3`` (Smith's cyclical-LR rule of thumb: a base LR of 1/3 to 1/4 of
+    the maximum).
 
     Examples
     --------
@@ -192,13 +194,11 @@ def lr_range(
     >>> lrs = np.logspace(-5, 0, 51)
     >>> losses = 2.0 - np.tanh(2 * (np.log10(lrs) + 3.0)) + np.where(lrs > 0.1, 40 * (lrs - 0.1), 0)
     >>> low, high = lr_range(lrs, losses)
-    >>> bool(low < high)
+    >>> bool(high / low >= 3)
     True
     """
-    low = steepest(lrs, losses, bandwidth)
-    high = minimum(lrs, losses, bandwidth)
-    if low >= high:
-        low = high / 10.0
+    low, high = sorted((steepest(lrs, losses, bandwidth), minimum(lrs, losses, bandwidth)))
+    low = min(low, high / 3.0)
     return float(low), float(high)
 
 
@@ -242,7 +242,7 @@ SUGGESTERS: Dict[str, Callable[..., float]] = {
 }
 
 #: The rule ``suggest()`` uses by default (chosen by ``benchmarks/suggestion_quality.py``).
-DEFAULT_METHOD = "valley"
+DEFAULT_METHOD = "steepest"
 
 
 def suggest(

@@ -1,0 +1,135 @@
+"""Shared fixtures: seeded tiny nets on real (scikit-learn) data, and exact state capture."""
+from __future__ import annotations
+
+import glob
+import os
+import tempfile
+
+import mxnet as mx
+import numpy as np
+import pytest
+from mxnet import gluon
+
+from gluon_lrfinder import Learner
+from gluon_lrfinder.datasets import build_net, load_task, loss_for, make_loader
+
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+@pytest.fixture(scope="session")
+def digits():
+    """scikit-learn's handwritten digits, standardized, as flat 64-vectors."""
+    return load_task("digits")
+
+
+@pytest.fixture(scope="session")
+def digits_image():
+    """The same digits as 1x8x8 images."""
+    return load_task("digits_image")
+
+
+@pytest.fixture
+def make_learner(digits):
+    """Factory: a seeded Learner on digits. Keyword arguments go to Learner."""
+    made = []
+
+    def factory(net="mlp", ctx=None, seed=0, batch_size=32, task=None, hybridize=False,
+                optimizer="sgd", optimizer_params=None, warm_steps=0, **kwargs):
+        task = task or digits
+        mx.random.seed(seed)
+        np.random.seed(seed)
+        block = build_net(net, task.num_outputs) if isinstance(net, str) else net
+        if hybridize:
+            block.hybridize(static_alloc=True, static_shape=True)
+        loader = make_loader(task.train, batch_size, seed=seed)
+        if optimizer_params is None:
+            optimizer_params = {"learning_rate": 0.05, "momentum": 0.9} if optimizer == "sgd" else {
+                "learning_rate": 0.001}
+        learner = Learner(block, loader, ctx=ctx, loss_fn=loss_for(task), optimizer=optimizer,
+                          optimizer_params=optimizer_params, **kwargs)
+        for _ in range(warm_steps):  # some momentum / Adam moments / BN statistics to restore
+            learner.iteration()
+        made.append(learner)
+        return learner
+
+    yield factory
+    for learner in made:
+        learner.close()
+
+
+def capture_params(net):
+    """Every context's copy of every parameter, as NumPy arrays."""
+    return {name: [d.asnumpy().copy() for d in p.list_data()] for name, p in net.collect_params().items()}
+
+
+def _canonical(value):
+    """A comparable, order-independent form of unpickled trainer state (arrays by their bytes)."""
+    if isinstance(value, mx.nd.NDArray):
+        value = value.asnumpy()
+    if isinstance(value, np.ndarray):
+        return ("array", value.dtype.str, value.shape, value.tobytes())
+    if isinstance(value, dict):
+        return ("dict", tuple(sorted((repr(k), _canonical(v)) for k, v in value.items())))
+    if isinstance(value, (list, tuple)):
+        return (type(value).__name__, tuple(_canonical(v) for v in value))
+    if isinstance(value, (mx.optimizer.Optimizer, mx.lr_scheduler.LRScheduler)):
+        fields = {k: v for k, v in vars(value).items() if k != "param_dict"}
+        return (type(value).__name__, _canonical(fields))
+    return value
+
+
+def trainer_state_bytes(trainer):
+    """The trainer's full state as MXNet serialises it (optimizer states, update counters, lr,
+    lr_scheduler), in a canonical form: equal exactly when every state array is bitwise equal."""
+    import pickle
+
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "states")
+        trainer.save_states(path)
+        with open(path, "rb") as f:
+            return _canonical(pickle.loads(f.read()))
+
+
+def assert_params_equal(before, after):
+    assert before.keys() == after.keys()
+    for name in before:
+        assert len(before[name]) == len(after[name]), name
+        for k, (a, b) in enumerate(zip(before[name], after[name])):
+            assert a.dtype == b.dtype and np.array_equal(a, b), f"{name} on context {k} differs"
+
+
+@pytest.fixture
+def state_checker():
+    """Capture a learner's model and trainer state; ``check()`` asserts both are bitwise back."""
+
+    class Checker:
+        def __init__(self, learner):
+            self.learner = learner
+            self.params = capture_params(learner.net)
+            self.states = trainer_state_bytes(learner.trainer)
+            self.lr = learner.trainer.learning_rate
+            self.num_update = learner.trainer.optimizer.num_update
+
+        def check(self):
+            assert_params_equal(self.params, capture_params(self.learner.net))
+            assert self.learner.trainer.learning_rate == self.lr
+            assert self.learner.trainer.optimizer.num_update == self.num_update
+            assert trainer_state_bytes(self.learner.trainer) == self.states
+
+    return Checker
+
+
+@pytest.fixture
+def no_temp_leftovers():
+    """Asserts that no gluon-lrfinder temp folder is left in the system temp folder."""
+    pattern = os.path.join(tempfile.gettempdir(), "gluon-lrfinder-*")
+    before = set(glob.glob(pattern))
+    yield
+    assert set(glob.glob(pattern)) - before == set()
+
+
+def tiny_loader(n=8, features=4, classes=3, batch_size=4, seed=0):
+    """A small finite DataLoader (not endless) over random data, for learner plumbing tests."""
+    rng = np.random.RandomState(seed)
+    ds = gluon.data.ArrayDataset(rng.rand(n, features).astype("float32"), (np.arange(n) % classes).astype("float32"))
+    return gluon.data.DataLoader(ds, batch_size=batch_size, shuffle=False)

@@ -1,0 +1,248 @@
+import math
+import os
+import warnings
+
+import mxnet as mx
+import numpy as np
+import pytest
+from conftest import capture_params
+from mxnet import autograd, gluon
+
+from gluon_lrfinder import Learner, LRFinder
+from gluon_lrfinder.smoothing import ema
+
+
+def fixed_steps(learner, task, steps=3, lr=0.05):
+    """Train on fixed batches (no data loader involved) so two runs can be compared bitwise."""
+    for i in range(steps):
+        X, y = task.train[i * 32:(i + 1) * 32]
+        data, label = mx.nd.array(X, ctx=learner.ctx[0]), mx.nd.array(y, ctx=learner.ctx[0])
+        learner.trainer.set_learning_rate(lr)
+        with autograd.record():
+            loss = learner.loss_fn(learner.net(data), label)
+        loss.backward()
+        learner.trainer.step(32)
+    return capture_params(learner.net)
+
+
+@pytest.mark.parametrize("net, optimizer, hybridize", [
+    ("mlp_bn", "sgd", False),
+    ("mlp_bn", "adam", True),
+    ("cnn", "rmsprop", True),
+])
+def test_find_restores_state_bitwise_and_training_continues_identically(
+        make_learner, state_checker, digits, digits_image, tmp_path, net, optimizer, hybridize):
+    task = digits_image if net == "cnn" else digits
+    learner = make_learner(net=net, optimizer=optimizer, hybridize=hybridize, task=task, warm_steps=3)
+    checker = state_checker(learner)
+    # reference: the continuation of a run that never searched (MXNet's own exact save/load)
+    learner.net.save_parameters(str(tmp_path / "ref.params"))
+    learner.trainer.save_states(str(tmp_path / "ref.states"))
+    reference = fixed_steps(learner, task)
+    learner.net.load_parameters(str(tmp_path / "ref.params"))
+    learner.trainer.load_states(str(tmp_path / "ref.states"))
+    checker.check()
+
+    results = LRFinder(learner).find(lr_start=1e-5, lr_end=10.0, progress=False)
+    assert len(results) > 20
+    checker.check()
+    after = fixed_steps(learner, task)
+    for name in reference:
+        assert np.array_equal(reference[name][0], after[name][0]), name
+
+
+def test_sweep_records_the_tutorial_curve_and_stops_on_divergence(make_learner):
+    learner = make_learner(net="mlp", warm_steps=0, optimizer_params={"learning_rate": 0.01})
+    finder = LRFinder(learner)
+    results = finder.find(lr_start=1e-4, lr_multiplier=1.15, smoothing=0.3, progress=False)
+    lrs = [lr for lr, _ in results]
+    losses = [loss for _, loss in results]
+    assert lrs[0] == 1e-4
+    assert all(math.isclose(b / a, 1.15) for a, b in zip(lrs, lrs[1:]))
+    curve = finder.curve
+    assert curve.stop_reason in ("diverged", "non-finite loss")
+    finite = [x for x in losses if math.isfinite(x)]
+    assert min(finite) < 0.5 * losses[0]  # the loss fell on the way
+    if curve.stop_reason == "diverged":
+        assert curve.smoothed[-1] > 2.0 * losses[0]
+        assert np.allclose(curve.smoothed, ema(losses, 0.3))
+        assert len(results) >= 20  # min_iter
+    assert finder.results == results
+    assert learner.trainer.learning_rate == 0.01
+
+
+def test_num_iter_and_lr_end_bound_the_sweep(make_learner):
+    learner = make_learner(warm_steps=0)
+    finder = LRFinder(learner)
+    results = finder.find(lr_start=1e-6, lr_end=1e-4, num_iter=25, progress=False)
+    assert len(results) == 25 and results[-1][0] == 1e-4
+    assert finder.curve.stop_reason == "lr_end reached"
+    results = finder.find(lr_start=1e-6, num_iter=12, progress=False)
+    assert len(results) == 12 and finder.curve.stop_reason == "num_iter reached"
+
+
+def test_linear_mode(make_learner):
+    finder = LRFinder(make_learner())
+    results = finder.find(lr_start=1e-4, lr_end=1e-3, num_iter=10, mode="linear", progress=False)
+    lrs = np.array([lr for lr, _ in results])
+    assert len(lrs) == 10 and np.allclose(np.diff(lrs), 1e-4)
+
+
+@pytest.mark.parametrize("kwargs, exc, match", [
+    (dict(lr_start=0), ValueError, r"lr_start must be a finite number > 0, got 0"),
+    (dict(lr_start=-1.0), ValueError, r"lr_start must be a finite number > 0, got -1\.0"),
+    (dict(lr_multiplier=1.0), ValueError, r"lr_multiplier must be a finite number > 1\.0, got 1\.0"),
+    (dict(lr_start=1e-3, lr_end=1e-4), ValueError, r"lr_end must be a finite number > lr_start \(0\.001\)"),
+    (dict(smoothing=1.0), ValueError, r"smoothing must be in \[0, 1\), got 1\.0"),
+    (dict(smoothing=-0.5), ValueError, r"smoothing must be in \[0, 1\)"),
+    (dict(min_iter=0), ValueError, r"min_iter must be an integer >= 1, got 0"),
+    (dict(threshold=0.9), ValueError, r"threshold must be a finite number > 1\.0, got 0\.9"),
+    (dict(mode="cubic"), ValueError, r"mode must be one of 'exponential', 'linear', got 'cubic'"),
+    (dict(mode="linear"), ValueError, r"lr_end must be given for mode='linear'"),
+    (dict(num_iter=1), ValueError, r"num_iter must be an integer >= 2, got 1"),
+    (dict(stopping=3), TypeError, r"stopping must be a StoppingCriteria"),
+])
+def test_bad_arguments_touch_nothing(make_learner, state_checker, kwargs, exc, match):
+    learner = make_learner(warm_steps=2)
+    checker = state_checker(learner)
+    with pytest.raises(exc, match=match):
+        LRFinder(learner).find(progress=False, **kwargs)
+    checker.check()
+    assert learner._pending is None  # not even a batch was fetched
+
+
+def test_not_a_learner():
+    with pytest.raises(TypeError, match="learner must be a gluon_lrfinder.Learner"):
+        LRFinder(object())
+
+
+def test_suggest_and_plot_before_find(make_learner):
+    finder = LRFinder(make_learner())
+    for call in (finder.suggest, finder.plot, finder.suggest_range, lambda: finder.save("x.csv")):
+        with pytest.raises(RuntimeError, match=r"call find\(\) \(or load\(\)\) before"):
+            call()
+    assert finder.results == []
+
+
+class FailingLoss:
+    """A loss that raises (or returns NaN) on its k-th call."""
+
+    def __init__(self, k, error=None, nan=False):
+        self.k, self.error, self.nan, self.calls = k, error, nan, 0
+        self.inner = gluon.loss.SoftmaxCrossEntropyLoss()
+
+    def __call__(self, output, label):
+        self.calls += 1
+        loss = self.inner(output, label)
+        if self.calls >= self.k:
+            if self.error is not None:
+                raise self.error
+            if self.nan:
+                return loss * float("nan")
+        return loss
+
+
+@pytest.mark.parametrize("error", [RuntimeError("boom in the loss"), KeyboardInterrupt()])
+def test_fault_mid_sweep_restores_and_cleans_up(make_learner, state_checker, tmp_path, error):
+    learner = make_learner(net="mlp_bn", warm_steps=3)
+    checker = state_checker(learner)
+    learner.loss_fn = FailingLoss(k=7, error=error)
+    with pytest.raises(type(error)):
+        LRFinder(learner).find(lr_start=1e-4, progress=False, tmp_dir=str(tmp_path))
+    assert learner.loss_fn.calls == 7
+    checker.check()
+    assert os.listdir(tmp_path) == []
+
+
+def test_nan_at_the_first_iteration(make_learner, state_checker, no_temp_leftovers):
+    learner = make_learner(net="mlp_bn", warm_steps=2)
+    checker = state_checker(learner)
+    learner.loss_fn = FailingLoss(k=1, nan=True)
+    finder = LRFinder(learner)
+    results = finder.find(lr_start=1e-4, progress=False)
+    assert len(results) == 1 and math.isnan(results[0][1])
+    assert finder.curve.stop_reason == "non-finite loss"
+    checker.check()
+    with pytest.raises(ValueError, match="too few points to suggest a learning rate"):
+        finder.suggest()
+
+
+def test_unwritable_temp_dir(make_learner, state_checker, tmp_path):
+    learner = make_learner(warm_steps=2)
+    checker = state_checker(learner)
+    not_a_dir = tmp_path / "file"
+    not_a_dir.write_text("")
+    with pytest.raises(OSError):
+        LRFinder(learner).find(progress=False, tmp_dir=str(not_a_dir))
+    checker.check()
+
+
+def test_disk_full_while_saving(make_learner, state_checker, tmp_path, monkeypatch):
+    learner = make_learner(warm_steps=2)
+    checker = state_checker(learner)
+
+    def full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(mx.nd, "save", full)
+    with pytest.raises(OSError, match="No space left on device"):
+        LRFinder(learner).find(progress=False, tmp_dir=str(tmp_path))
+    monkeypatch.undo()
+    checker.check()
+    assert os.listdir(tmp_path) == []
+
+
+def test_default_temp_folder_is_private_and_removed(make_learner, no_temp_leftovers):
+    cwd_before = set(os.listdir("."))
+    LRFinder(make_learner()).find(lr_start=1e-5, num_iter=5, progress=False)
+    assert set(os.listdir(".")) == cwd_before
+
+
+def test_trainer_with_lr_scheduler(digits):
+    mx.random.seed(0)
+    from gluon_lrfinder.datasets import build_net, make_loader
+
+    net = build_net("mlp", 10)
+    net.initialize()
+    sched = mx.lr_scheduler.FactorScheduler(step=5, factor=0.5, base_lr=0.1)
+    trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.1, "lr_scheduler": sched})
+    learner = Learner(net, make_loader(digits.train, 32, seed=0), trainer=trainer)
+    for _ in range(7):
+        learner.iteration()
+    sched_state = dict(vars(sched))
+    lr_before, updates = trainer.learning_rate, trainer.optimizer.num_update
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        LRFinder(learner).find(lr_start=1e-4, num_iter=30, progress=False)
+    assert trainer.optimizer.lr_scheduler is sched
+    assert vars(sched) == sched_state
+    assert trainer.learning_rate == lr_before == sched(updates)
+    assert trainer.optimizer.num_update == updates
+
+
+def test_fresh_deferred_net_is_initialized_and_left_fresh(digits):
+    from gluon_lrfinder.datasets import build_net, make_loader
+
+    net = build_net("mlp_bn", 10)  # no in_units: shapes are deferred until a forward pass
+    learner = Learner(net, make_loader(digits.train, 32, seed=0), optimizer="adam")
+    finder = LRFinder(learner)
+    finder.find(lr_start=1e-5, num_iter=40, progress=False)
+    assert learner.trainer.optimizer.num_update == 0
+    w = net[0].weight.data().asnumpy()
+    assert w.shape == (64, 64) and np.all(np.isfinite(w))
+    # a fresh optimizer: no Adam moments were carried over from the sweep
+    learner.iteration(lr=0.001)
+    assert learner.trainer.optimizer.num_update == 1
+
+
+def test_save_and_reload_a_run(make_learner, tmp_path):
+    finder = LRFinder(make_learner())
+    finder.find(lr_start=1e-5, lr_end=10, progress=False)
+    lr = finder.suggest(warn=False)
+    for name in ("run.csv", "run.json"):
+        finder.save(tmp_path / name)
+        other = LRFinder(make_learner())
+        other.load(tmp_path / name)
+        assert other.results == finder.results
+        assert other.suggest(warn=False) == lr
+        assert other.curve.settings["lr_start"] == 1e-5

@@ -1,0 +1,66 @@
+import numpy as np
+import pytest
+
+from gluon_lrfinder.curve import LRCurve
+from gluon_lrfinder.plotting import plot_curve, pyplot
+from gluon_lrfinder.suggest import suggest
+
+
+def textbook_curve():
+    lrs = np.logspace(-5, 0.5, 80)
+    x = np.log10(lrs)
+    rng = np.random.RandomState(0)
+    losses = 2.0 - 0.8 * np.tanh(2 * (x + 2.5)) + np.where(lrs > 0.3, 20 * (lrs - 0.3), 0) + rng.normal(0, 0.03, 80)
+    losses[-1] = np.nan
+    return LRCurve(lrs=list(lrs), losses=list(losses))
+
+
+def test_plot_draws_points_curve_and_suggestion(tmp_path):
+    curve = textbook_curve()
+    path = tmp_path / "lr.png"
+    ax = plot_curve(curve, path=path, method="steepest", show_range=True)
+    assert path.exists() and path.stat().st_size > 5000
+    assert ax.get_xscale() == "log"
+    labels = [line.get_label() for line in ax.get_lines()]
+    assert "loss per iteration" in labels and "smoothed" in labels
+    lr = suggest(curve.lrs, curve.losses, method="steepest", warn=False)
+    marker = [line for line in ax.get_lines() if line.get_label().startswith("suggested lr")]
+    assert len(marker) == 1 and np.isclose(marker[0].get_xdata()[0], lr)
+    assert f"{lr:.2e}" in marker[0].get_label()
+    # the dots skip the NaN point
+    dots = ax.get_lines()[0]
+    assert len(dots.get_xdata()) == 79
+    pyplot().close(ax.figure)
+
+
+def test_plot_into_a_given_axes_and_without_suggestion():
+    plt = pyplot()
+    fig, (left, right) = plt.subplots(1, 2)
+    ax = plot_curve(textbook_curve(), ax=right, method=None)
+    assert ax is right and not left.get_lines()
+    assert not [line for line in ax.get_lines() if line.get_label().startswith("suggested")]
+    plt.close(fig)
+
+
+def test_headless_backend_is_agg():
+    import matplotlib
+
+    pyplot()
+    assert matplotlib.get_backend().lower() == "agg"
+
+
+def test_finder_plot_uses_the_curve(make_learner, tmp_path):
+    from gluon_lrfinder import LRFinder
+
+    finder = LRFinder(make_learner())
+    finder.find(lr_start=1e-5, lr_end=10, progress=False)
+    ax = finder.plot(path=tmp_path / "p.png")
+    assert (tmp_path / "p.png").exists()
+    xs = ax.get_lines()[0].get_xdata()
+    assert np.allclose(xs, [lr for lr, loss in finder.results if np.isfinite(loss)])
+    pyplot().close(ax.figure)
+
+
+def test_plot_unknown_method():
+    with pytest.raises(ValueError, match="method must be one of"):
+        plot_curve(textbook_curve(), method="magic")
