@@ -21,6 +21,7 @@ _LAZY = {
     "LRFinder": "finder",
     "StateSnapshot": "state",
     "plot_curve": "plotting",
+    "KVStoreMeanReducer": "distributed",
 }
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "StateSnapshot",
     "SuggestionWarning",
     "plot_curve",
+    "KVStoreMeanReducer",
     "__version__",
 ]
 

@@ -2,7 +2,7 @@
 
 Under ``dist_sync`` every worker must run the same number of iterations: a worker that stops
 early leaves the others blocked in their next gradient push. So the finder averages each
-iteration's loss over the workers (a one-element push/pull on a reserved key of the trainer's
+iteration's loss over the workers (a one-element push and pull on a reserved key of the trainer's
 own kvstore) before its stopping rule sees it; every worker then records the same curve and
 stops on the same iteration, and each restores its own state afterwards.
 
@@ -69,7 +69,7 @@ _UNSUPPORTED = {
 }
 
 
-def _trainer_kvstore(trainer: "gluon.Trainer") -> Any:
+def _trainer_kvstore(trainer: gluon.Trainer) -> Any:
     """The KVStore object the trainer uses, once it has created it (None before).
 
     Gluon has no public accessor: a kvstore given by name (``kvstore="dist_sync"``) is created
@@ -79,7 +79,7 @@ def _trainer_kvstore(trainer: "gluon.Trainer") -> Any:
     return getattr(trainer, "_kvstore", None)
 
 
-def kvstore_type(trainer: "gluon.Trainer") -> Optional[str]:
+def kvstore_type(trainer: gluon.Trainer) -> Optional[str]:
     """The type of the trainer's kvstore (``"device"``, ``"dist_sync"``, ...) or None.
 
     Works before the kvstore exists: a name is returned as given.
@@ -102,7 +102,7 @@ def kvstore_type(trainer: "gluon.Trainer") -> Optional[str]:
     return str(getattr(kv, "type", type(kv).__name__))
 
 
-def is_distributed(trainer: "gluon.Trainer") -> bool:
+def is_distributed(trainer: gluon.Trainer) -> bool:
     """Whether the trainer reduces over several processes (a ``dist_*`` kvstore, horovod, byteps).
 
     Examples
@@ -117,7 +117,7 @@ def is_distributed(trainer: "gluon.Trainer") -> bool:
     return kind is not None and ("dist" in kind or kind in _UNSUPPORTED)
 
 
-def check_trainer(trainer: "gluon.Trainer") -> None:
+def check_trainer(trainer: gluon.Trainer) -> None:
     """Raise if the finder cannot drive ``trainer`` safely over several processes.
 
     A local trainer always passes. A distributed one must use a ``dist_sync`` kvstore
@@ -164,8 +164,9 @@ def check_trainer(trainer: "gluon.Trainer") -> None:
 class KVStoreMeanReducer:
     """Average a 1-element loss NDArray over the workers of the trainer's ``dist_sync`` kvstore.
 
-    Each call pushes the value under :data:`RESERVED_KEY` and pulls the sum into a new array
-    (queued on MXNet's engine, not read), which it returns divided by the number of workers.
+    Each call pushes the value under :data:`RESERVED_KEY` and pulls the sum over the workers
+    into a new array (queued on MXNet's engine, not read), which it returns divided by the
+    number of workers.
     Every worker must call it the same number of times, as the range test does. The key is
     initialized on the first call (a collective step: all workers make it at the same point)
     and only once per kvstore.
@@ -186,9 +187,9 @@ class KVStoreMeanReducer:
     1.5
     """
 
-    _initialized: "weakref.WeakKeyDictionary[Any, set]" = weakref.WeakKeyDictionary()
+    _initialized: weakref.WeakKeyDictionary[Any, set] = weakref.WeakKeyDictionary()
 
-    def __init__(self, trainer: "gluon.Trainer", key: int = RESERVED_KEY) -> None:
+    def __init__(self, trainer: gluon.Trainer, key: int = RESERVED_KEY) -> None:
         if isinstance(key, bool) or not isinstance(key, int) or not 0 <= key <= RESERVED_KEY:
             raise ValueError(f"key must be an int in [0, {RESERVED_KEY}], got {key!r}")
         self.trainer = trainer
@@ -219,23 +220,29 @@ class KVStoreMeanReducer:
         """This worker's rank (assigned by the scheduler)."""
         return int(self.kvstore.rank)
 
-    def __call__(self, loss: "mx.nd.NDArray") -> "mx.nd.NDArray":
+    def __call__(self, loss: mx.nd.NDArray) -> mx.nd.NDArray:
         import mxnet as mx
 
         kv = self.kvstore
         cpu = mx.cpu()
         done = self._initialized.setdefault(kv, set())
         if self.key not in done:
+            # init is collective (rank 0 sends the value, every worker waits at a barrier):
+            # let queued work, such as a step's gradient exchange, finish first.
+            mx.nd.waitall()
             kv.init(self.key, mx.nd.zeros((1,), ctx=cpu))
             done.add(self.key)
         value = loss.reshape((1,)).as_in_context(cpu).astype("float32", copy=False)
         total = mx.nd.zeros((1,), ctx=cpu)  # a new array per call: earlier ones may be unread
+        # A push then a pull, not one pushpull: in MXNet 1.9.1 a server may answer a pushpull
+        # before the new sum is written (a stale value on some workers, which would then stop
+        # on different iterations); a pull is only served once the sum is complete.
         kv.push(self.key, value)
         kv.pull(self.key, out=total)
         return total / kv.num_workers
 
 
-def loss_reducer_for(trainer: "gluon.Trainer") -> Optional[KVStoreMeanReducer]:
+def loss_reducer_for(trainer: gluon.Trainer) -> Optional[KVStoreMeanReducer]:
     """The loss reducer the finder needs for ``trainer``: None for a local trainer.
 
     Checks the trainer first (:func:`check_trainer`), so a distributed trainer the finder

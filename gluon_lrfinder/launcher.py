@@ -111,7 +111,7 @@ def cluster_env(
     return env
 
 
-def _kill_group(proc: "subprocess.Popen[bytes]", sig: int) -> None:
+def _kill_group(proc: subprocess.Popen[bytes], sig: int) -> None:
     """Signal the process group led by ``proc`` (one we started with its own session)."""
     try:
         os.killpg(proc.pid, sig)
@@ -196,7 +196,7 @@ def launch(
         os.makedirs(log_dir, exist_ok=True)
 
     result = LaunchResult(port=port)
-    procs: Dict[str, "subprocess.Popen[bytes]"] = {}
+    procs: Dict[str, subprocess.Popen[bytes]] = {}
     logs: List[IO[bytes]] = []
     t0 = time.monotonic()
     deadline = t0 + float(timeout)
@@ -243,7 +243,7 @@ def launch(
     return result
 
 
-def _reap(procs: Dict[str, "subprocess.Popen[bytes]"], result: LaunchResult, grace: float) -> None:
+def _reap(procs: Dict[str, subprocess.Popen[bytes]], result: LaunchResult, grace: float) -> None:
     """Kill (by process group) whatever still runs, reap everything, fill in ``result``."""
     result.failed = [n for n, p in procs.items() if p.poll() is not None and p.returncode != 0]
     alive = [n for n, p in procs.items() if p.poll() is None]

@@ -17,8 +17,8 @@ import numpy as np
 from mxnet import gluon
 
 from gluon_lrfinder import Learner, LRFinder
-from gluon_lrfinder.distributed import KVStoreMeanReducer
 from gluon_lrfinder.datasets import build_net, load_task, make_loader
+from gluon_lrfinder.distributed import KVStoreMeanReducer
 
 OPTIMIZERS = {
     "sgd": ("sgd", {"learning_rate": 0.05, "momentum": 0.9}),
@@ -29,7 +29,7 @@ OPTIMIZERS = {
 def state(net, trainer):
     """Every array and counter a range test may change (private access: test only)."""
     out = {}
-    for i, (name, param) in enumerate(net.collect_params().items()):
+    for i, param in enumerate(net.collect_params().values()):
         for k, copy in enumerate(param.list_data()):
             out[f"param/{i}/{k}"] = (param.grad_req != "null", copy.asnumpy().copy())
     for u, updater in enumerate(trainer._updaters):
@@ -94,6 +94,9 @@ def main():
     with Learner(net, make_loader(shard, 32, seed=rank), trainer=trainer) as learner:
         for _ in range(3):
             learner.iteration()
+        res["digest_before_find"] = digest(state(net, trainer))
+        reducer = KVStoreMeanReducer(trainer)
+        res["mean_of_rank_plus_1"] = float(reducer(mx.nd.array([reducer.rank + 1.0])).asscalar())
         finder = LRFinder(learner)
         for _ in range(2):  # twice: the reserved key must be set up only once
             before = state(net, trainer)
