@@ -6,7 +6,7 @@ Starts a local job per worker count (scheduler, 1 server, N workers on 127.0.0.1
 package's launcher. Every worker trains the digits MLP with a Learner over a dist_sync trainer
 (update_on_kvstore=False) at a fixed learning rate, in the finder's pattern (iteration k's
 loss is read after iteration k+1 is queued), alternating blocks with and without the
-KVStoreMeanReducer, and times them. Also timed: the bare pushpull of one scalar, read at once.
+KVStoreMeanReducer, and times them. Also timed: the bare push and pull of one scalar, read at once.
 Prints, per job, the median over workers of: ms per iteration without and with the average,
 their difference, the ratio, and the bare scalar round trip.
 """
@@ -67,7 +67,8 @@ def worker(out_dir: str, iters: int, block: int) -> None:
     trips = []
     for _ in range(200):
         t = time.perf_counter()
-        kv.pushpull(199_999, mx.nd.array([1.0]), out=out)
+        kv.push(199_999, mx.nd.array([1.0]))
+        kv.pull(199_999, out=out)
         out.asscalar()
         trips.append(time.perf_counter() - t)
     res = {

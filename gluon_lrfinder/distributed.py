@@ -234,9 +234,7 @@ class KVStoreMeanReducer:
             done.add(self.key)
         value = loss.reshape((1,)).as_in_context(cpu).astype("float32", copy=False)
         total = mx.nd.zeros((1,), ctx=cpu)  # a new array per call: earlier ones may be unread
-        # A push then a pull, not one pushpull: in MXNet 1.9.1 a server may answer a pushpull
-        # before the new sum is written (a stale value on some workers, which would then stop
-        # on different iterations); a pull is only served once the sum is complete.
+        # dist_sync: the servers answer the pull once every worker's push is summed.
         kv.push(self.key, value)
         kv.pull(self.key, out=total)
         return total / kv.num_workers
