@@ -11,7 +11,7 @@ from ._validate import check_choice
 from .curve import LRCurve, library_versions
 from .distributed import loss_reducer_for
 from .learner import Learner
-from .state import StateSnapshot
+from .state import StateSnapshot, check_restorable
 from .stopping import StoppingCriteria
 from .suggest import DEFAULT_METHOD, diagnose, lr_range, suggest
 
@@ -146,8 +146,10 @@ class LRFinder:
             lrs = list(sweep.linear(lr_start, lr_end, 100 if num_iter is None else num_iter))
         if hasattr(stopping, "reset"):
             stopping.reset()
-        # Several processes: refuse a trainer we cannot drive (before anything is touched) and
-        # pick the cross-worker loss average (see distributed.py).
+        # Refuse a trainer whose state could not be restored, or that several processes could
+        # not drive in step (before anything is touched); pick the cross-worker loss average
+        # (see distributed.py).
+        check_restorable(self.learner.trainer)
         auto_reducer = loss_reducer_for(self.learner.trainer)
         self._reduce = self.loss_reducer if self.loss_reducer is not None else auto_reducer
 

@@ -33,7 +33,7 @@ import mxnet as mx
 import numpy as np
 from mxnet import gluon
 
-__all__ = ["StateSnapshot", "trainer_kvstore_config", "RestoreError"]
+__all__ = ["StateSnapshot", "trainer_kvstore_config", "check_restorable", "RestoreError"]
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +51,40 @@ def trainer_kvstore_config(trainer: gluon.Trainer) -> Dict[str, Any]:
     """
     params = getattr(trainer, "_kvstore_params", None) or {}
     return {"kvstore": params.get("kvstore"), "update_on_kvstore": params.get("update_on_kvstore")}
+
+
+def check_restorable(trainer: gluon.Trainer) -> None:
+    """Raise if the trainer's state could not be put back exactly after a range test.
+
+    A trainer given a ``KVStore`` *object* that holds the weights (``update_on_kvstore`` True,
+    or None, which Gluon resolves to True for a local kvstore) cannot be restored: putting the
+    parameters back makes Gluon set the kvstore up again, and a KVStore object refuses to
+    initialize its keys twice ("duplicate init of key"). Only settings are read.
+
+    Raises
+    ------
+    ValueError
+        For such a trainer, saying what to pass instead.
+
+    Examples
+    --------
+    >>> import mxnet as mx
+    >>> from mxnet import gluon
+    >>> net = gluon.nn.Dense(2, in_units=3); net.initialize()
+    >>> check_restorable(gluon.Trainer(net.collect_params(), "sgd", kvstore="device"))
+    """
+    config = trainer_kvstore_config(trainer)
+    kv = config["kvstore"]
+    if kv is None or isinstance(kv, str) or _is_dist_kvstore(kv):
+        return  # a name is created anew on a reset; dist trainers are checked in distributed.py
+    if config["update_on_kvstore"] is not False:
+        raise ValueError(
+            f"trainer: a KVStore object (type {getattr(kv, 'type', '?')!r}) with "
+            f"update_on_kvstore={config['update_on_kvstore']!r} cannot be restored after the range "
+            "test (MXNet would initialize the same kvstore twice). Give the kvstore by name "
+            f"(gluon.Trainer(..., kvstore={getattr(kv, 'type', 'device')!r})) or create the trainer "
+            "with update_on_kvstore=False"
+        )
 
 
 def _is_dist_kvstore(kvstore: Any) -> bool:
@@ -167,6 +201,7 @@ class StateSnapshot:
         """Write parameters and trainer state; on any failure remove what was written and re-raise."""
         if self.directory is not None:
             raise RuntimeError("this snapshot is already saved; restore() or cleanup() it first")
+        check_restorable(self.trainer)
         self.directory = tempfile.mkdtemp(prefix="gluon-lrfinder-", dir=self.tmp_dir)
         try:
             # Trainer state first: on a fresh trainer save_states sets up the kvstore, which
@@ -219,7 +254,10 @@ class StateSnapshot:
                 self.trainer.optimizer.lr_scheduler = self._scheduler
                 mx.nd.waitall()
                 kvstore = trainer_kvstore_config(self.trainer)["kvstore"]
-                if self._was_fresh and not _is_dist_kvstore(kvstore):
+                # only a kvstore given by name can be set up again (an object refuses a second
+                # init of its keys), and a dist one must stay set up
+                if self._was_fresh and (kvstore is None or isinstance(kvstore, str)) \
+                        and not _is_dist_kvstore(kvstore):
                     _undo_kvstore_setup(self.trainer)
         except KeyboardInterrupt:
             raise
