@@ -1,14 +1,14 @@
 """Per-iteration cost of the cross-worker loss average under dist_sync (loopback).
 
-    PYTHONPATH=. python benchmarks/dist_allreduce.py [--workers 2 4] [--iters 200]
+    PYTHONPATH=. python benchmarks/dist_allreduce.py [--workers 2 4] [--iters 300]
 
 Starts a local job per worker count (scheduler, 1 server, N workers on 127.0.0.1) with the
 package's launcher. Every worker trains the digits MLP with a Learner over a dist_sync trainer
 (update_on_kvstore=False) at a fixed learning rate, in the finder's pattern (iteration k's
-loss is read after iteration k+1 is queued), alternating blocks with and without the
-KVStoreMeanReducer, and times them. Also timed: the bare push and pull of one scalar, read at once.
-Prints, per job, the median over workers of: ms per iteration without and with the average,
-their difference, the ratio, and the bare scalar round trip.
+loss is read after iteration k+1 is queued), in rotating blocks: without an average, with the
+KVStoreMeanReducer (one pushpull), and with a push-then-pull alternative. Prints, per job, the
+median over workers of: ms per iteration without and with the average, the difference, the
+ratio, the bare pushpull of one scalar read at once, and ms per iteration with push+pull.
 """
 from __future__ import annotations
 
@@ -42,39 +42,48 @@ def worker(out_dir: str, iters: int, block: int) -> None:
     trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.01},
                             kvstore=kv, update_on_kvstore=False)
     reduce = KVStoreMeanReducer(trainer)
+
+    def reduce_push_pull(loss):  # the alternative: a push then a pull instead of one pushpull
+        total = mx.nd.zeros((1,))
+        kv.push(199_999, loss.reshape((1,)))
+        kv.pull(199_999, out=total)
+        return total / nw
     learner = Learner(net, make_loader(shard, 64, seed=rank), trainer=trainer)
 
-    def run(n: int, with_reduce: bool) -> float:
+    variants = {"plain": None, "reducer": reduce, "push_pull": reduce_push_pull}
+
+    def run(n: int, variant: str) -> float:
+        fn = variants[variant]
         t = time.perf_counter()
         pending = None
         for _ in range(n):
             loss = learner.iteration_async(0.01)
-            if with_reduce:
-                loss = reduce(loss)
+            if fn is not None:
+                loss = fn(loss)
             if pending is not None:
                 float(pending.asscalar())
             pending = loss
         float(pending.asscalar())
         return (time.perf_counter() - t) / n
 
-    run(20, True)  # warm-up (sets the kvstore and the reserved key up)
-    plain, reduced = [], []
+    run(20, "reducer")  # warm-up (sets the kvstore and the reserved key up)
+    times = {v: [] for v in variants}
+    names = list(variants)
     for b in range(max(1, iters // block)):
-        order = (False, True) if b % 2 == 0 else (True, False)
-        for with_reduce in order:
-            (reduced if with_reduce else plain).append(run(block, with_reduce))
+        for v in names[b % 3:] + names[:b % 3]:  # rotate the order between blocks
+            times[v].append(run(block, v))
     out = mx.nd.zeros((1,))
     trips = []
     for _ in range(200):
         t = time.perf_counter()
-        kv.push(199_999, mx.nd.array([1.0]))
-        kv.pull(199_999, out=out)
+        kv.pushpull(199_999, mx.nd.array([1.0]), out=out)
         out.asscalar()
         trips.append(time.perf_counter() - t)
     res = {
         "rank": rank,
-        "plain_ms": 1e3 * statistics.median(plain),
-        "reduced_ms": 1e3 * statistics.median(reduced),
+        "plain_ms": 1e3 * statistics.median(times["plain"]),
+        "reduced_ms": 1e3 * statistics.median(times["reducer"]),
+        "push_pull_ms": 1e3 * statistics.median(times["push_pull"]),
         "scalar_roundtrip_ms": 1e3 * statistics.median(trips),
     }
     learner.close()
@@ -99,7 +108,7 @@ def main() -> int:
     env = dict(os.environ, OMP_NUM_THREADS="1", MXNET_CPU_WORKER_NTHREADS="1")
     status = 0
     print(f"{'workers':>7} {'plain ms/it':>11} {'avg ms/it':>10} {'cost ms/it':>10} "
-          f"{'ratio':>6} {'scalar rt ms':>12}")
+          f"{'ratio':>6} {'scalar rt ms':>12} {'push+pull ms/it':>15}")
     for n in args.workers:
         out = tempfile.mkdtemp(prefix="dist-allreduce-")
         cmd = [sys.executable, os.path.abspath(__file__), "--_worker", out, str(args.iters),
@@ -112,10 +121,11 @@ def main() -> int:
             continue
         rows = [json.load(open(os.path.join(out, f"worker{r}.json"))) for r in range(n)]
         med = {k: statistics.median(r[k] for r in rows)
-               for k in ("plain_ms", "reduced_ms", "scalar_roundtrip_ms")}
+               for k in ("plain_ms", "reduced_ms", "scalar_roundtrip_ms", "push_pull_ms")}
         cost = med["reduced_ms"] - med["plain_ms"]
         print(f"{n:>7} {med['plain_ms']:>11.2f} {med['reduced_ms']:>10.2f} {cost:>10.2f} "
-              f"{med['reduced_ms'] / med['plain_ms']:>6.3f} {med['scalar_roundtrip_ms']:>12.2f}")
+              f"{med['reduced_ms'] / med['plain_ms']:>6.3f} {med['scalar_roundtrip_ms']:>12.2f} "
+              f"{med['push_pull_ms']:>15.2f}")
     return status
 
 

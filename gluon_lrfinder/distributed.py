@@ -2,7 +2,7 @@
 
 Under ``dist_sync`` every worker must run the same number of iterations: a worker that stops
 early leaves the others blocked in their next gradient push. So the finder averages each
-iteration's loss over the workers (a one-element push and pull on a reserved key of the trainer's
+iteration's loss over the workers (a one-element pushpull on a reserved key of the trainer's
 own kvstore) before its stopping rule sees it; every worker then records the same curve and
 stops on the same iteration, and each restores its own state afterwards.
 
@@ -164,9 +164,9 @@ def check_trainer(trainer: gluon.Trainer) -> None:
 class KVStoreMeanReducer:
     """Average a 1-element loss NDArray over the workers of the trainer's ``dist_sync`` kvstore.
 
-    Each call pushes the value under :data:`RESERVED_KEY` and pulls the sum over the workers
-    into a new array (queued on MXNet's engine, not read), which it returns divided by the
-    number of workers.
+    Each call sends the value under :data:`RESERVED_KEY` with one ``pushpull`` and receives the
+    sum over the workers into a new array (queued on MXNet's engine, not read), which it
+    returns divided by the number of workers.
     Every worker must call it the same number of times, as the range test does. The key is
     initialized on the first call (a collective step: all workers make it at the same point)
     and only once per kvstore.
@@ -234,9 +234,9 @@ class KVStoreMeanReducer:
             done.add(self.key)
         value = loss.reshape((1,)).as_in_context(cpu).astype("float32", copy=False)
         total = mx.nd.zeros((1,), ctx=cpu)  # a new array per call: earlier ones may be unread
-        # dist_sync: the servers answer the pull once every worker's push is summed.
-        kv.push(self.key, value)
-        kv.pull(self.key, out=total)
+        # One pushpull: the servers answer once every worker's value is summed (one message
+        # each way; a push then a pull took about twice as long, benchmarks/dist_allreduce.py).
+        kv.pushpull(self.key, value, out=total)
         return total / kv.num_workers
 
 
