@@ -250,10 +250,13 @@ def test_timeout_kills_everything(tmp_path):
 
 
 @needs_proc
-def test_main_returns_nonzero_when_a_worker_fails(tmp_path):
-    argv = ["-n", "1", "--timeout", "30", "--log-dir", str(tmp_path), "--",
+def test_cli_launch_returns_nonzero_when_a_worker_fails(tmp_path):
+    """``gluon-lrfinder launch ...`` is ``distributed.main``: exit code 1 for a failed worker."""
+    from gluon_lrfinder.cli import main as cli_main
+
+    argv = ["launch", "-n", "1", "--timeout", "30", "--log-dir", str(tmp_path), "--",
             sys.executable, "-c", "import sys; sys.exit(4)"]
-    assert main(argv) == 1
+    assert cli_main(argv) == 1
 
 
 # ---------------------------------------------------------------------------- real clusters
