@@ -10,8 +10,9 @@ from importlib import import_module
 from typing import Any
 
 from .curve import LRCurve
+from .repeats import RepeatedSweeps, summarize_sweeps
 from .stopping import LRFinderStoppingCriteria, StoppingCriteria
-from .suggest import SuggestionWarning
+from .suggest import SuggestionReport, SuggestionWarning
 
 __version__ = "0.1.0"
 
@@ -22,6 +23,17 @@ _LAZY = {
     "StateSnapshot": "state",
     "plot_curve": "plotting",
     "KVStoreMeanReducer": "distributed",
+    "TriangularSchedule": "schedules",
+    "OneCycleSchedule": "schedules",
+    "CosineAnnealingSchedule": "schedules",
+    "WarmUp": "schedules",
+    "CoolDown": "schedules",
+    "OffsetSchedule": "schedules",
+    "LRFinderHandler": "estimator",
+    "find_lr_with_estimator": "estimator",
+    "learner_from_estimator": "estimator",
+    "plot_bands": "plotting",
+    "ValidationSignal": "validation",
 }
 
 __all__ = [
@@ -35,6 +47,20 @@ __all__ = [
     "SuggestionWarning",
     "plot_curve",
     "KVStoreMeanReducer",
+    "TriangularSchedule",
+    "OneCycleSchedule",
+    "CosineAnnealingSchedule",
+    "WarmUp",
+    "CoolDown",
+    "OffsetSchedule",
+    "LRFinderHandler",
+    "find_lr_with_estimator",
+    "learner_from_estimator",
+    "SuggestionReport",
+    "RepeatedSweeps",
+    "summarize_sweeps",
+    "plot_bands",
+    "ValidationSignal",
     "__version__",
 ]
 

@@ -23,6 +23,7 @@ __all__ = ["LRCurve", "library_versions"]
 
 PathLike = Union[str, "os.PathLike[str]"]
 _CSV_COLUMNS = ["iteration", "lr", "loss", "smoothed_loss"]
+_CSV_VALID = "valid_loss"
 
 
 def library_versions() -> Dict[str, str]:
@@ -61,6 +62,10 @@ class LRCurve:
         Library versions (filled in by :func:`library_versions` when empty).
     stop_reason : str, optional
         ``"diverged"``, ``"non-finite loss"``, ``"lr_end reached"``, ``"num_iter reached"``...
+    valid_lrs, valid_losses : list of float
+        The optional validation signal (``find(valid_data=...)``): the LR of the iteration after
+        which the held-out set was evaluated, and its mean loss. Empty when not measured; files
+        without them load as before, and files of curves without them are written as before.
     """
 
     lrs: List[float] = field(default_factory=list)
@@ -69,12 +74,19 @@ class LRCurve:
     settings: Dict[str, Any] = field(default_factory=dict)
     versions: Dict[str, str] = field(default_factory=dict)
     stop_reason: Optional[str] = None
+    valid_lrs: List[float] = field(default_factory=list)
+    valid_losses: List[float] = field(default_factory=list)
 
     def append(self, lr: float, loss: float, smoothed: Optional[float] = None) -> None:
         """Record one iteration."""
         self.lrs.append(float(lr))
         self.losses.append(float(loss))
         self.smoothed.append(math.nan if smoothed is None else float(smoothed))
+
+    def append_valid(self, lr: float, loss: float) -> None:
+        """Record one evaluation of the held-out set, made after the iteration run at ``lr``."""
+        self.valid_lrs.append(float(lr))
+        self.valid_losses.append(float(loss))
 
     def __len__(self) -> int:
         return len(self.lrs)
@@ -91,7 +103,7 @@ class LRCurve:
         def clean(values):
             return [v if math.isfinite(v) else None for v in values]
 
-        return {
+        out = {
             "format": "gluon-lrfinder-curve/1",
             "lrs": list(self.lrs),
             "losses": clean(self.losses),
@@ -100,6 +112,10 @@ class LRCurve:
             "versions": self.versions or library_versions(),
             "stop_reason": self.stop_reason,
         }
+        if self.valid_lrs:  # optional fields: absent when not measured, so old readers see no change
+            out["valid_lrs"] = list(self.valid_lrs)
+            out["valid_losses"] = clean(self.valid_losses)
+        return out
 
     @classmethod
     def from_dict(cls, data: Dict[str, Any]) -> LRCurve:
@@ -118,6 +134,8 @@ class LRCurve:
             settings=dict(data.get("settings") or {}),
             versions=dict(data.get("versions") or {}),
             stop_reason=data.get("stop_reason"),
+            valid_lrs=[float(v) for v in data.get("valid_lrs") or []],
+            valid_losses=restore(data.get("valid_losses") or []),
         )
 
     def to_json(self, path: PathLike) -> str:
@@ -133,9 +151,14 @@ class LRCurve:
         for key in ("format", "settings", "versions", "stop_reason"):
             buf.write(f"# {key}: {json.dumps(meta[key])}\n")
         writer = csv.writer(buf, lineterminator="\n")
-        writer.writerow(_CSV_COLUMNS)
+        # the validation signal, when measured, is one more column, empty where it was not evaluated
+        valid = dict(zip(self.valid_lrs, self.valid_losses))
+        writer.writerow(_CSV_COLUMNS + ([_CSV_VALID] if valid else []))
         for i, (lr, loss, smooth) in enumerate(zip(self.lrs, self.losses, self.smoothed)):
-            writer.writerow([i, repr(lr), repr(loss), repr(smooth)])
+            row = [i, repr(lr), repr(loss), repr(smooth)]
+            if valid:
+                row.append(repr(valid[lr]) if lr in valid else "")
+            writer.writerow(row)
         with open(path, "w", encoding="utf-8", newline="") as f:
             f.write(buf.getvalue())
         return os.fspath(path)
@@ -177,11 +200,14 @@ class LRCurve:
         reader = csv.DictReader(rows)
         if reader.fieldnames is None or not set(_CSV_COLUMNS) <= set(reader.fieldnames):
             raise ValueError(f"{path!r} is not a gluon-lrfinder CSV: expected columns {_CSV_COLUMNS}")
-        lrs, losses, smoothed = [], [], []
+        lrs, losses, smoothed, valid_lrs, valid_losses = [], [], [], [], []
         for row in reader:
             lrs.append(float(row["lr"]))
             losses.append(_to_float(row["loss"]))
             smoothed.append(_to_float(row["smoothed_loss"]))
+            if row.get(_CSV_VALID):
+                valid_lrs.append(lrs[-1])
+                valid_losses.append(_to_float(row[_CSV_VALID]))
         return cls(
             lrs=lrs,
             losses=losses,
@@ -189,4 +215,6 @@ class LRCurve:
             settings=meta.get("settings") or {},
             versions=meta.get("versions") or {},
             stop_reason=meta.get("stop_reason"),
+            valid_lrs=valid_lrs,
+            valid_losses=valid_losses,
         )

@@ -6,14 +6,16 @@ import math
 import os
 from typing import Any, Callable, List, Optional, Tuple, Union
 
+import mxnet as mx
+
 from . import sweep
-from ._validate import check_choice
+from ._validate import check_choice, check_int, check_positive
 from .curve import LRCurve, library_versions
 from .distributed import loss_reducer_for
 from .learner import Learner
 from .state import StateSnapshot, check_restorable
 from .stopping import StoppingCriteria
-from .suggest import DEFAULT_METHOD, diagnose, lr_range, suggest
+from .suggest import DEFAULT_METHOD, SuggestionReport, diagnose, lr_range, report, suggest
 
 __all__ = ["LRFinder"]
 
@@ -70,6 +72,8 @@ class LRFinder:
         self.loss_reducer = loss_reducer
         self.curve: Optional[LRCurve] = None
         self._reduce: Optional[Callable[[Any], Any]] = None  # the reducer of the running find()
+        self.repeated: Optional[Any] = None  # RepeatedSweeps of the last find_repeated()
+        self._iteration_hook: Optional[Callable[[float], None]] = None  # called after each queued iteration
 
     # ------------------------------------------------------------------ the sweep
     def find(
@@ -87,6 +91,8 @@ class LRFinder:
         stopping: Optional[StoppingCriteria] = None,
         progress: bool = True,
         tmp_dir: Optional[str] = None,
+        valid_data: Any = None,
+        valid_every: int = 10,
     ) -> List[Tuple[float, float]]:
         """Run the range test and return ``[(lr, loss), ...]``.
 
@@ -119,6 +125,12 @@ class LRFinder:
             Show a tqdm progress bar.
         tmp_dir : str, optional
             Where the temporary state folder is created; default: the system temp folder.
+        valid_data : gluon.data.Dataset or iterable of batches, optional
+            A small fixed held-out set, evaluated every ``valid_every`` iterations in predict
+            mode without gradients (see :class:`~gluon_lrfinder.validation.ValidationSignal`);
+            its losses go to ``curve.valid_lrs`` / ``curve.valid_losses`` and onto the plot.
+        valid_every : int, default 10
+            Iterations between two evaluations of ``valid_data``, >= 1.
 
         Returns
         -------
@@ -144,6 +156,11 @@ class LRFinder:
             if lr_end is None:
                 raise ValueError("lr_end must be given for mode='linear' (a finite number > lr_start)")
             lrs = list(sweep.linear(lr_start, lr_end, 100 if num_iter is None else num_iter))
+        signal = None
+        if valid_data is not None:
+            from .validation import ValidationSignal
+
+            signal = ValidationSignal(self.learner, valid_data, every=valid_every)
         if hasattr(stopping, "reset"):
             stopping.reset()
         # Refuse a trainer whose state could not be restored, or that several processes could
@@ -166,17 +183,23 @@ class LRFinder:
             "contexts": [str(c) for c in self.learner.ctx],
             "optimizer": type(self.learner.trainer.optimizer).__name__,
         }
+        if signal is not None:
+            settings["valid_every"] = signal.every
         curve = LRCurve(settings=settings, versions=library_versions())
 
         self.learner.prepare()  # first batch + deferred shapes: nothing trainable is touched
         # an open-ended sweep has no known length: show a count rather than a bar to max_iter
         bounded = mode == "linear" or lr_end is not None or num_iter is not None
         bar = _progress_bar(len(lrs) if bounded else None, progress)
+        self._iteration_hook = signal
         try:
             with StateSnapshot(self.learner.net, self.learner.trainer, tmp_dir=tmp_dir):
                 curve.stop_reason = self._sweep(lrs, stopping, curve, bar)
         finally:
+            self._iteration_hook = None
             bar.close()
+        if signal is not None:
+            signal.flush(curve, curve.lrs[-1] if len(curve) else None)
         self.curve = curve
         logger.info(
             "LR range test: %d iterations from lr=%.3g to lr=%.3g, stopped: %s",
@@ -202,10 +225,13 @@ class LRFinder:
             bar.update(1)
             return stop
 
+        hook = self._iteration_hook
         for lr in lrs:
             loss_nd = learner.iteration_async(lr)
             if reduce is not None:
                 loss_nd = reduce(loss_nd)
+            if hook is not None:  # e.g. the validation signal (find(valid_data=...))
+                hook(lr)
             if pending is not None and record(*pending):
                 return getattr(stopping, "reason", None) or "stopping rule"
             pending = (lr, loss_nd)
@@ -227,7 +253,9 @@ class LRFinder:
         """``[(lr, loss), ...]`` of the last :meth:`find` (empty before it)."""
         return self.curve.pairs if self.curve is not None else []
 
-    def suggest(self, method: str = DEFAULT_METHOD, bandwidth: Optional[float] = None, warn: bool = True) -> float:
+    def suggest(
+        self, method: str = DEFAULT_METHOD, bandwidth: Optional[float] = None, warn: bool = True, source: str = "train"
+    ) -> float:
         """The recommended initial learning rate for the last curve.
 
         Parameters
@@ -239,15 +267,22 @@ class LRFinder:
             Smoothing width in decades of LR.
         warn : bool, default True
             Warn (``SuggestionWarning``) when the loss never fell or never diverged.
+        source : {"train", "valid"}, default "train"
+            Read the training curve, or the validation signal of ``find(valid_data=...)``.
 
         Raises
         ------
         RuntimeError
-            Before :meth:`find`.
+            Before :meth:`find`, or ``source="valid"`` without a validation signal.
         ValueError
-            Unknown ``method`` or too few finite points.
+            Unknown ``method`` or ``source``, or too few finite points.
         """
         curve = self._require_curve("suggest")
+        check_choice("source", source, ("train", "valid"))
+        if source == "valid":
+            if not curve.valid_lrs:
+                raise RuntimeError("source='valid' needs a validation signal: call find(valid_data=...) first")
+            return suggest(curve.valid_lrs, curve.valid_losses, method=method, bandwidth=bandwidth, warn=warn)
         return suggest(curve.lrs, curve.losses, method=method, bandwidth=bandwidth, warn=warn)
 
     def suggest_range(self, bandwidth: Optional[float] = None) -> Tuple[float, float]:
@@ -259,6 +294,148 @@ class LRFinder:
         """Plain flags about the last curve (``[]`` when it looks fine)."""
         curve = self._require_curve("diagnose")
         return diagnose(curve.lrs, curve.losses)
+
+    def report(self, method: str = DEFAULT_METHOD, bandwidth: Optional[float] = None) -> SuggestionReport:
+        """Every rule's LR for the last curve, how far they agree, the range and the flags.
+
+        ``print(finder.report())`` gives a readable summary; the validation signal's own
+        suggestion is included when :meth:`find` measured one. See
+        :func:`gluon_lrfinder.suggest.report`.
+        """
+        curve = self._require_curve("report")
+        return report(
+            curve.lrs, curve.losses, method=method, bandwidth=bandwidth,
+            valid_lrs=curve.valid_lrs or None, valid_losses=curve.valid_losses or None,
+        )
+
+    def apply(self, lr: Optional[float] = None, method: str = DEFAULT_METHOD) -> float:
+        """Set a learning rate on the learner's trainer: ``lr``, or the suggestion of ``method``.
+
+        With an ``lr_scheduler`` attached (which ``Trainer.set_learning_rate`` refuses), the
+        scheduler's ``base_lr`` is set instead, so the schedule starts from the new rate.
+        After :meth:`find_repeated`, the suggestion is the runs' median suggestion.
+
+        Parameters
+        ----------
+        lr : float, optional
+            The rate to set, > 0; default: the suggested one (needs :meth:`find` first).
+        method : str, default ``DEFAULT_METHOD``
+            The rule used when ``lr`` is None.
+
+        Returns
+        -------
+        float
+            The rate set.
+
+        Examples
+        --------
+        ``finder.find(); finder.apply()`` then train as usual: the trainer starts at the
+        suggested rate.
+        """
+        if lr is not None:
+            lr = check_positive("lr", lr)
+        elif self.repeated is not None and self.repeated.curves and self.repeated.curves[-1] is self.curve \
+                and self.repeated.method == method:
+            lr = self.repeated.lr
+        else:
+            lr = self.suggest(method=method, warn=False)
+        trainer = self.learner.trainer
+        scheduler = trainer.optimizer.lr_scheduler
+        if scheduler is not None:
+            scheduler.base_lr = lr
+            logger.info("set lr_scheduler.base_lr = %.3g (the trainer has an lr_scheduler)", lr)
+        else:
+            trainer.set_learning_rate(lr)
+            logger.info("set the trainer's learning rate to %.3g", lr)
+        return float(lr)
+
+    def find_repeated(
+        self,
+        repeats: int = 5,
+        vary_init: bool = False,
+        seed: int = 0,
+        method: str = DEFAULT_METHOD,
+        initializer: Any = None,
+        **find_kwargs: Any,
+    ) -> Any:
+        """Run the range test ``repeats`` times from the same saved state and summarise the spread.
+
+        Each run starts from the state the model and trainer had on entry, with a different
+        data order: NumPy's and MXNet's global RNGs are seeded with ``seed + i`` and the data
+        iterator is restarted, so a ``RandomSampler`` draws a new permutation. With
+        ``vary_init`` every run also starts from freshly initialized weights (``initializer``,
+        default Xavier, drawn from the same seed). Parameters and trainer state are restored
+        bitwise after every run and after the last; NumPy's global RNG state is put back too
+        (MXNet's cannot be read, so it is left seeded).
+
+        Parameters
+        ----------
+        repeats : int, default 5
+            Number of sweeps, >= 2.
+        vary_init : bool, default False
+            Also vary the initial weights.
+        seed : int, default 0
+            Seed of the first run, >= 0.
+        method : str, default ``DEFAULT_METHOD``
+            Suggestion rule applied to each run.
+        initializer : mx.init.Initializer, optional
+            For ``vary_init``; default ``mx.init.Xavier()``.
+        **find_kwargs
+            Passed to :meth:`find` (``lr_start``, ``lr_end``, ``num_iter``, ``valid_data``...).
+
+        Returns
+        -------
+        RepeatedSweeps
+            Median curve with 10%/90% bands, every run's suggestion, the interval they span,
+            the stability score (also in :attr:`repeated`); :attr:`curve` is the last run's.
+
+        Examples
+        --------
+        With ``finder = LRFinder(learner)`` as in the class example::
+
+            result = finder.find_repeated(repeats=3, lr_start=1e-5, lr_end=10)
+            print(result)   # 3 range tests (steepest): suggested lr ...; interval ...; stability ...
+            finder.plot_bands("bands.png")
+        """
+        import numpy as np
+
+        from .repeats import summarize_sweeps
+        from .suggest import SUGGESTERS
+
+        repeats = check_int("repeats", repeats, 2)
+        seed = check_int("seed", seed, 0)
+        check_choice("method", method, tuple(SUGGESTERS))
+        if initializer is not None and not isinstance(initializer, mx.init.Initializer):
+            raise TypeError(f"initializer must be an mx.init.Initializer, got {type(initializer).__name__}")
+        if "repeats" in find_kwargs:
+            raise TypeError("repeats is given twice")
+        find_kwargs.setdefault("progress", False)
+        self.learner.prepare()  # deferred shapes resolved before the outer snapshot
+        curves: List[LRCurve] = []
+        np_state = np.random.get_state()
+        try:
+            with StateSnapshot(self.learner.net, self.learner.trainer, tmp_dir=find_kwargs.get("tmp_dir")):
+                for i in range(repeats):
+                    np.random.seed(seed + i)
+                    mx.random.seed(seed + i)
+                    if vary_init:
+                        _reinitialize(self.learner.net, initializer or mx.init.Xavier())
+                    self.learner.close()  # restart the data iterator: a fresh permutation from the new seed
+                    self.find(**find_kwargs)
+                    curves.append(self.curve)
+        finally:
+            np.random.set_state(np_state)
+        self.repeated = summarize_sweeps(curves, method=method, seeds=[seed + i for i in range(repeats)])
+        logger.info("%s", self.repeated)
+        return self.repeated
+
+    def plot_bands(self, path: Optional[Union[str, os.PathLike[str]]] = None, ax: Any = None, **kwargs: Any) -> Any:
+        """Plot the median curve and 10%/90% bands of the last :meth:`find_repeated`."""
+        from .plotting import plot_bands
+
+        if self.repeated is None:
+            raise RuntimeError("call find_repeated() before plot_bands()")
+        return plot_bands(self.repeated, ax=ax, path=path, **kwargs)
 
     def plot(
         self,
@@ -298,6 +475,19 @@ class LRFinder:
         """Read a saved curve back, so it can be re-plotted and re-suggested."""
         self.curve = LRCurve.load(path)
         return self.curve
+
+
+def _reinitialize(net: Any, initializer: Any) -> None:
+    """Draw fresh values for every parameter of ``net`` (each context gets the same values).
+
+    Goes through ``Parameter.set_data`` (which keeps a kvstore in step), with each parameter's
+    own initializer when it has one (BatchNorm's ones and zeros), ``initializer`` otherwise.
+    """
+    for param in net.collect_params().values():
+        value = mx.nd.zeros(param.shape, dtype=param.dtype)
+        init = param.init if param.init is not None else initializer
+        mx.init.create(initializer)(mx.init.InitDesc(param.name, {"__init__": init}), value)
+        param.set_data(value)
 
 
 def _progress_bar(total: Optional[int], enabled: bool) -> Any:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -36,6 +37,8 @@ __all__ = [
     "DEFAULT_METHOD",
     "MIN_POINTS",
     "SuggestionWarning",
+    "SuggestionReport",
+    "report",
 ]
 
 #: Fewest finite points a curve needs before any rule answers.
@@ -241,7 +244,9 @@ SUGGESTERS: Dict[str, Callable[..., float]] = {
     "ema_steepest": ema_steepest,
 }
 
-#: The rule ``suggest()`` uses by default (chosen by ``benchmarks/suggestion_quality.py``).
+#: The rule ``suggest()`` uses by default, chosen by ``benchmarks/suggestion_quality.py``: on its 6
+#: tasks it lands 0.36 decades from the best fixed-budget LR on average, the next rule 0.65
+#: (see docs/suggestions.md).
 DEFAULT_METHOD = "steepest"
 
 
@@ -285,3 +290,118 @@ def suggest(
         for flag in diagnose(lrs, losses, bandwidth):
             warnings.warn(f"LR range test: {flag}", SuggestionWarning, stacklevel=2)
     return lr
+
+
+@dataclass
+class SuggestionReport:
+    """Every rule's answer for one curve, how far they agree, and what to watch out for.
+
+    Attributes
+    ----------
+    method : str
+        The recommended rule.
+    lr : float
+        Its suggestion: the LR to use.
+    lrs : dict of str to float
+        Every rule of :data:`SUGGESTERS` and its suggestion.
+    spread_decades : float
+        ``log10(highest / lowest)`` over the rules: 0 when they all agree.
+    lr_range : tuple of float
+        ``(min_lr, max_lr)`` from :func:`lr_range`, for cyclical schedules.
+    flags : list of str
+        :func:`diagnose`'s flags (empty when the curve looks fine).
+    valid_lr : float, optional
+        The same rule applied to the validation signal, when there is one.
+    """
+
+    method: str
+    lr: float
+    lrs: Dict[str, float]
+    spread_decades: float
+    lr_range: Tuple[float, float]
+    flags: List[str] = field(default_factory=list)
+    valid_lr: Optional[float] = None
+
+    def decades_from(self, method: str) -> float:
+        """Signed distance in decades of ``method``'s LR from the recommended one."""
+        return float(math.log10(self.lrs[method] / self.lr))
+
+    def __str__(self) -> str:
+        lines = [f"suggested lr: {self.lr:.3g} ({self.method})"]
+        if not self.lrs:
+            return "\n".join(lines + ["flags: " + "; ".join(self.flags)])
+        for name, lr in self.lrs.items():
+            lines.append(f"  {name:<14s} {lr:10.3g}  ({self.decades_from(name):+.2f} decades)")
+        factor = 10**self.spread_decades
+        lines.append(f"rules agree within {self.spread_decades:.2f} decades (a factor of {factor:.3g})")
+        lines.append(f"range for cyclical schedules: {self.lr_range[0]:.3g} .. {self.lr_range[1]:.3g}")
+        if self.valid_lr is not None:
+            lines.append(f"validation signal suggests: {self.valid_lr:.3g}")
+        lines.append("flags: " + ("; ".join(self.flags) if self.flags else "none"))
+        return "\n".join(lines)
+
+
+def report(
+    lrs: Sequence[float],
+    losses: Sequence[float],
+    method: str = DEFAULT_METHOD,
+    bandwidth: Optional[float] = None,
+    valid_lrs: Optional[Sequence[float]] = None,
+    valid_losses: Optional[Sequence[float]] = None,
+) -> SuggestionReport:
+    """Apply every rule to a curve and summarise: recommendation, agreement, range, flags.
+
+    Parameters
+    ----------
+    lrs, losses : sequence of float
+        The range-test curve.
+    method : str, default ``DEFAULT_METHOD``
+        The recommended rule.
+    bandwidth : float, optional
+        Smoothing width in decades.
+    valid_lrs, valid_losses : sequence of float, optional
+        A validation signal; when it has enough points, ``valid_lr`` is ``method`` applied to it.
+
+    Returns
+    -------
+    SuggestionReport
+        ``str(report)`` is a short readable summary.
+
+        With fewer than :data:`MIN_POINTS` finite points, ``lr`` is NaN, ``lrs`` empty and
+        ``flags`` is ``["too few points"]``.
+
+    Raises
+    ------
+    ValueError
+        Unknown ``method``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> lrs = np.logspace(-4, 0, 41)
+    >>> losses = 1 - np.tanh(3 * (np.log10(lrs) + 2)) + np.where(lrs > 0.1, 50 * (lrs - 0.1), 0)
+    >>> r = report(lrs, losses, method="steepest")
+    >>> r.lr, r.flags
+    (0.01, [])
+    """
+    if method not in SUGGESTERS:
+        raise ValueError(f"method must be one of {', '.join(map(repr, SUGGESTERS))}, got {method!r}")
+    flags = diagnose(lrs, losses, bandwidth)
+    if "too few points" in flags:
+        return SuggestionReport(method, math.nan, {}, math.nan, (math.nan, math.nan), flags)
+    answers = {name: float(rule(lrs, losses, bandwidth)) for name, rule in SUGGESTERS.items()}
+    logs = np.log10(list(answers.values()))
+    valid_lr = None
+    if valid_lrs is not None and valid_losses is not None:
+        finite = np.isfinite(np.asarray(valid_losses, dtype=np.float64)).sum()
+        if finite >= MIN_POINTS:
+            valid_lr = float(SUGGESTERS[method](valid_lrs, valid_losses, bandwidth))
+    return SuggestionReport(
+        method=method,
+        lr=answers[method],
+        lrs=answers,
+        spread_decades=float(logs.max() - logs.min()),
+        lr_range=lr_range(lrs, losses, bandwidth),
+        flags=flags,
+        valid_lr=valid_lr,
+    )

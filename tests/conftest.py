@@ -1,7 +1,6 @@
 """Shared fixtures: seeded tiny nets on real (scikit-learn) data, and exact state capture."""
 from __future__ import annotations
 
-import glob
 import os
 import tempfile
 
@@ -120,12 +119,13 @@ def state_checker():
 
 
 @pytest.fixture
-def no_temp_leftovers():
-    """Asserts that no gluon-lrfinder temp folder is left in the system temp folder."""
-    pattern = os.path.join(tempfile.gettempdir(), "gluon-lrfinder-*")
-    before = set(glob.glob(pattern))
-    yield
-    assert set(glob.glob(pattern)) - before == set()
+def no_temp_leftovers(tmp_path, monkeypatch):
+    """Points the default temp folder at a private one and asserts nothing is left in it."""
+    private = tmp_path / "system-temp"
+    private.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(private))
+    yield private
+    assert [p.name for p in private.iterdir()] == []
 
 
 def tiny_loader(n=8, features=4, classes=3, batch_size=4, seed=0):

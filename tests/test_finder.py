@@ -192,9 +192,22 @@ def test_disk_full_while_saving(make_learner, state_checker, tmp_path, monkeypat
     assert os.listdir(tmp_path) == []
 
 
-def test_default_temp_folder_is_private_and_removed(make_learner, no_temp_leftovers):
+def test_default_temp_folder_is_private_and_removed(make_learner, no_temp_leftovers, monkeypatch):
+    import tempfile
+
+    made = []
+    real_mkdtemp = tempfile.mkdtemp
+
+    def spy(*args, **kwargs):
+        made.append(real_mkdtemp(*args, **kwargs))
+        return made[-1]
+
+    monkeypatch.setattr(tempfile, "mkdtemp", spy)
     cwd_before = set(os.listdir("."))
     LRFinder(make_learner()).find(lr_start=1e-5, num_iter=5, progress=False)
+    assert len(made) == 1 and made[0].startswith(str(no_temp_leftovers))
+    assert os.path.basename(made[0]).startswith("gluon-lrfinder-")
+    assert not os.path.exists(made[0])
     assert set(os.listdir(".")) == cwd_before
 
 
@@ -246,3 +259,34 @@ def test_save_and_reload_a_run(make_learner, tmp_path):
         assert other.results == finder.results
         assert other.suggest(warn=False) == lr
         assert other.curve.settings["lr_start"] == 1e-5
+
+
+# ---------------------------------------------------------------------- report() and apply() (issue 3)
+def test_report_and_apply_set_the_suggested_rate(make_learner):
+    learner = make_learner()
+    finder = LRFinder(learner)
+    with pytest.raises(RuntimeError, match=r"call find\(\) \(or load\(\)\) before report"):
+        finder.report()
+    finder.find(lr_start=1e-4, lr_end=3.0, num_iter=40, progress=False)
+    report = finder.report(method="steepest")
+    assert report.lr == finder.suggest(method="steepest", warn=False)
+    assert report.flags == finder.diagnose()
+    assert finder.apply(method="steepest") == report.lr
+    assert learner.trainer.learning_rate == report.lr
+    assert finder.apply(lr=0.0123) == 0.0123 and learner.trainer.learning_rate == 0.0123
+    with pytest.raises(ValueError, match="lr must be a finite number > 0, got 0.0"):
+        finder.apply(lr=0.0)
+
+
+def test_apply_with_an_lr_scheduler_sets_its_base_lr(digits):
+    from gluon_lrfinder.datasets import build_net, make_loader
+
+    mx.random.seed(0)
+    scheduler = mx.lr_scheduler.FactorScheduler(step=10, factor=0.5, base_lr=0.1)
+    learner = Learner(build_net("mlp", 10), make_loader(digits.train, 32, seed=0), optimizer="sgd",
+                      optimizer_params={"learning_rate": 0.1, "lr_scheduler": scheduler})
+    finder = LRFinder(learner)
+    finder.find(lr_start=1e-4, lr_end=3.0, num_iter=30, progress=False)
+    lr = finder.apply(method="steepest")
+    assert learner.trainer.optimizer.lr_scheduler is scheduler and scheduler.base_lr == lr
+    learner.close()

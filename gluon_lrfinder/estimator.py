@@ -1,0 +1,282 @@
+"""The range test for ``mxnet.gluon.contrib.estimator``: from an Estimator, or as an event handler.
+
+:func:`find_lr_with_estimator` runs the range test on an Estimator's net, loss, trainer and
+contexts with its training data; :class:`LRFinderHandler` does the same inside
+``Estimator.fit`` (at train begin or at the start of a chosen epoch) and applies the result.
+
+The finder trains through its own loop (forward, loss, backward, ``trainer.step``), not through
+the Estimator's ``batch_processor``, so a custom ``BatchProcessor.fit_batch`` is not used during
+the search; pass ``batch_fn`` (see :class:`~gluon_lrfinder.Learner`) for batches that are not
+``(data, label)`` pairs. The Estimator's metrics and handlers are not called during the search.
+"""
+from __future__ import annotations
+
+import logging
+import math
+from typing import Any, Callable, Dict, List, Optional
+
+from mxnet import gluon
+from mxnet.gluon.contrib.estimator import Estimator
+from mxnet.gluon.contrib.estimator.event_handler import EpochBegin, TrainBegin, TrainEnd
+from mxnet.lr_scheduler import LRScheduler
+
+from ._validate import check_int
+from .finder import LRFinder
+from .learner import Learner
+from .schedules import OffsetSchedule
+from .suggest import DEFAULT_METHOD, SUGGESTERS
+
+__all__ = ["learner_from_estimator", "find_lr_with_estimator", "LRFinderHandler"]
+
+logger = logging.getLogger(__name__)
+
+
+def _axis_batch_fn(batch_axis: int) -> Callable[[Any, List[Any]], Any]:
+    def batch_fn(batch: Any, ctx: List[Any]) -> Any:
+        data, label = batch[0], batch[1]
+        # even_split=False: the last batch of an epoch may not divide over the contexts
+        data = gluon.utils.split_and_load(data, ctx, batch_axis=batch_axis, even_split=False)
+        label = gluon.utils.split_and_load(label, ctx, batch_axis=batch_axis, even_split=False)
+        return data, label
+
+    return batch_fn
+
+
+def learner_from_estimator(
+    estimator: Estimator, train_data: Any, batch_axis: int = 0, batch_fn: Optional[Callable] = None
+) -> Learner:
+    """A :class:`~gluon_lrfinder.Learner` over an Estimator's net, loss, trainer and contexts.
+
+    Parameters
+    ----------
+    estimator : mxnet.gluon.contrib.estimator.Estimator
+    train_data : iterable of batches
+        The data ``estimator.fit`` trains on (a finite DataLoader is restarted when it ends).
+    batch_axis : int, default 0
+        As in ``Estimator.fit``.
+    batch_fn : callable, optional
+        Overrides the ``(data, label)`` split, see :class:`~gluon_lrfinder.Learner`.
+
+    Examples
+    --------
+    >>> import mxnet as mx
+    >>> from mxnet.gluon.contrib.estimator import Estimator
+    >>> from gluon_lrfinder.datasets import load_task, build_net, loss_for
+    >>> task = load_task("iris")
+    >>> net = build_net("mlp", task.num_outputs); net.initialize()
+    >>> trainer = mx.gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.01})
+    >>> est = Estimator(net, loss_for(task), trainer=trainer, context=mx.cpu())
+    >>> learner = learner_from_estimator(est, mx.gluon.data.DataLoader(task.train, batch_size=16))
+    >>> learner.trainer is est.trainer
+    True
+    """
+    if not isinstance(estimator, Estimator):
+        raise TypeError(f"estimator must be an mxnet.gluon.contrib.estimator.Estimator, got {type(estimator).__name__}")
+    batch_axis = check_int("batch_axis", batch_axis, 0)
+    return Learner(
+        estimator.net,
+        train_data,
+        ctx=list(estimator.context),
+        loss_fn=estimator.loss,
+        trainer=estimator.trainer,
+        batch_fn=batch_fn if batch_fn is not None else _axis_batch_fn(batch_axis),
+    )
+
+
+def find_lr_with_estimator(
+    estimator: Estimator,
+    train_data: Any,
+    batch_axis: int = 0,
+    batch_fn: Optional[Callable] = None,
+    **find_kwargs: Any,
+) -> LRFinder:
+    """Run the range test on an Estimator's model and data; the model and trainer come back as
+    they were.
+
+    Parameters
+    ----------
+    estimator : mxnet.gluon.contrib.estimator.Estimator
+    train_data : iterable of batches
+        The training data.
+    batch_axis, batch_fn
+        See :func:`learner_from_estimator`.
+    **find_kwargs
+        Passed to :meth:`LRFinder.find` (``lr_start``, ``lr_end``, ``num_iter``, ``progress``...).
+
+    Returns
+    -------
+    LRFinder
+        With the curve: ``.suggest()``, ``.suggest_range()``, ``.plot()``.
+
+    Examples
+    --------
+    >>> import mxnet as mx
+    >>> from mxnet.gluon.contrib.estimator import Estimator
+    >>> from gluon_lrfinder.datasets import load_task, build_net, loss_for
+    >>> task = load_task("iris")
+    >>> net = build_net("mlp", task.num_outputs); net.initialize()
+    >>> trainer = mx.gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.01})
+    >>> est = Estimator(net, loss_for(task), trainer=trainer, context=mx.cpu())
+    >>> data = mx.gluon.data.DataLoader(task.train, batch_size=16, shuffle=True)
+    >>> finder = find_lr_with_estimator(est, data, lr_start=1e-4, lr_end=10, num_iter=50,
+    ...                                 progress=False)
+    >>> 1e-4 <= finder.suggest(warn=False) <= 10
+    True
+    """
+    with learner_from_estimator(estimator, train_data, batch_axis, batch_fn) as learner:
+        finder = LRFinder(learner)
+        finder.find(**find_kwargs)
+    return finder
+
+
+class LRFinderHandler(TrainBegin, EpochBegin, TrainEnd):
+    """Event handler: run the range test inside ``Estimator.fit`` and apply what it suggests.
+
+    At train begin (``epoch=0``) or at the start of epoch ``epoch`` (counted from 0, before its
+    first batch) the handler runs :func:`find_lr_with_estimator` on the estimator's model with
+    ``train_data``. The search leaves parameters and trainer state exactly as they were. Then:
+
+    * with ``schedule`` given, it attaches ``schedule(finder)`` as the optimizer's
+      ``lr_scheduler`` (wrapped in :class:`~gluon_lrfinder.schedules.OffsetSchedule` when the
+      optimizer has already made updates, so the schedule starts at its own step 0);
+    * otherwise, if the optimizer has an ``lr_scheduler``, the suggestion becomes its
+      ``base_lr`` (for this package's schedules: the peak; the whole schedule is rescaled);
+    * otherwise the suggestion is set with ``trainer.set_learning_rate``.
+
+    What it did is logged on ``estimator.logger`` (where the Estimator's own logs go) and kept
+    in :attr:`finder`, :attr:`suggested_lr` and :attr:`applied`. If ``fit`` ends before epoch
+    ``epoch`` begins, a warning says that the handler never ran.
+
+    Parameters
+    ----------
+    train_data : iterable of batches
+        The training data (``Estimator.fit`` does not hand it to handlers).
+    epoch : int, default 0
+        When to search: 0 at train begin, k >= 1 at the start of the k-th epoch (0-based).
+    method : str, default ``DEFAULT_METHOD``
+        The suggestion rule (:data:`gluon_lrfinder.suggest.SUGGESTERS`).
+    schedule : callable, optional
+        ``schedule(finder) -> mx.lr_scheduler.LRScheduler``, e.g.
+        ``lambda f: OneCycleSchedule.from_finder(f, total_steps)``.
+    find_kwargs : dict, optional
+        Arguments of :meth:`LRFinder.find`; ``progress`` defaults to False.
+    batch_axis : int, default 0
+        As in ``Estimator.fit``.
+    priority : float, default 1000
+        Handlers run in ascending priority: after the default ones that restore checkpoints
+        (priority 0), before the ``LoggingHandler`` (``inf``), which then logs the new rate.
+
+    Examples
+    --------
+    >>> import mxnet as mx
+    >>> from mxnet.gluon.contrib.estimator import Estimator
+    >>> from gluon_lrfinder.datasets import load_task, build_net, loss_for
+    >>> task = load_task("iris")
+    >>> net = build_net("mlp", task.num_outputs); net.initialize()
+    >>> trainer = mx.gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 1e-5})
+    >>> est = Estimator(net, loss_for(task), trainer=trainer, context=mx.cpu())
+    >>> est.logger.setLevel("WARNING")
+    >>> data = mx.gluon.data.DataLoader(task.train, batch_size=16, shuffle=True)
+    >>> handler = LRFinderHandler(data, find_kwargs={"lr_start": 1e-4, "lr_end": 10, "num_iter": 50})
+    >>> est.fit(data, epochs=1, event_handlers=[handler])
+    >>> trainer.learning_rate == handler.suggested_lr
+    True
+    """
+
+    def __init__(
+        self,
+        train_data: Any,
+        epoch: int = 0,
+        method: str = DEFAULT_METHOD,
+        schedule: Optional[Callable[[LRFinder], LRScheduler]] = None,
+        find_kwargs: Optional[Dict[str, Any]] = None,
+        batch_axis: int = 0,
+        priority: float = 1000,
+    ) -> None:
+        if not hasattr(train_data, "__iter__"):
+            raise TypeError(
+                f"train_data must be iterable (e.g. a gluon.data.DataLoader), got {type(train_data).__name__}"
+            )
+        self.epoch = check_int("epoch", epoch, 0)
+        if method not in SUGGESTERS:
+            raise ValueError(f"method must be one of {', '.join(map(repr, SUGGESTERS))}, got {method!r}")
+        if schedule is not None and not callable(schedule):
+            raise TypeError(f"schedule must be a callable finder -> LRScheduler, got {type(schedule).__name__}")
+        if find_kwargs is not None and not isinstance(find_kwargs, dict):
+            raise TypeError(f"find_kwargs must be a dict, got {type(find_kwargs).__name__}")
+        self.train_data = train_data
+        self.method = method
+        self.schedule = schedule
+        self.find_kwargs = dict(find_kwargs or {})
+        self.find_kwargs.setdefault("progress", False)
+        self.batch_axis = check_int("batch_axis", batch_axis, 0)
+        self.priority = priority
+        self.finder: Optional[LRFinder] = None
+        self.suggested_lr: Optional[float] = None
+        self.applied: Optional[str] = None
+        self._epochs_begun = 0
+        self._ran = False
+
+    # ------------------------------------------------------------------ events
+    def train_begin(self, estimator: Estimator, *args: Any, **kwargs: Any) -> None:
+        self._epochs_begun = 0
+        self._ran = False
+        if self.epoch == 0:
+            self.run(estimator)
+
+    def epoch_begin(self, estimator: Estimator, *args: Any, **kwargs: Any) -> None:
+        if self.epoch > 0 and self._epochs_begun == self.epoch:
+            self.run(estimator)
+        self._epochs_begun += 1
+
+    def train_end(self, estimator: Estimator, *args: Any, **kwargs: Any) -> None:
+        if not self._ran:
+            log = estimator.logger if estimator.logger is not None else logger
+            log.warning(
+                "LRFinderHandler never ran: it was set for epoch %d, but training ended after %d epoch(s) "
+                "began", self.epoch, self._epochs_begun,
+            )
+
+    # ------------------------------------------------------------------ the work
+    def run(self, estimator: Estimator) -> Optional[float]:
+        """Search now and apply the result; returns the suggested LR (None if the curve gave
+        none, in which case the learning rate is left alone and a warning is logged)."""
+        log = estimator.logger if estimator.logger is not None else logger
+        self._ran = True
+        trainer = estimator.trainer
+        before = trainer.learning_rate
+        finder = find_lr_with_estimator(estimator, self.train_data, self.batch_axis, **self.find_kwargs)
+        self.finder = finder
+        curve = finder.curve
+        log.info(
+            "LRFinderHandler: range test over %d iterations, lr %.3g to %.3g (%s); model and trainer "
+            "restored", len(curve), curve.lrs[0], curve.lrs[-1], curve.stop_reason,
+        )
+        try:
+            lr = finder.suggest(method=self.method)
+        except ValueError as err:
+            self.suggested_lr, self.applied = None, None
+            log.warning("LRFinderHandler: no suggestion (%s); learning rate left at %.4g", err, before)
+            return None
+        if not math.isfinite(lr):  # pragma: no cover - the rules return a swept rate
+            raise RuntimeError(f"the suggestion rule {self.method!r} returned {lr!r}")
+        self.suggested_lr = lr
+        optimizer = trainer.optimizer
+        if self.schedule is not None:
+            schedule = self.schedule(finder)
+            if not isinstance(schedule, LRScheduler):
+                raise TypeError(
+                    f"schedule(finder) must return an mx.lr_scheduler.LRScheduler, got {type(schedule).__name__}"
+                )
+            if optimizer.num_update > 0:
+                schedule = OffsetSchedule(schedule, optimizer.num_update)
+            optimizer.lr_scheduler = schedule
+            self.applied = f"attached {schedule!r}"
+        elif optimizer.lr_scheduler is not None:
+            optimizer.lr_scheduler.base_lr = lr
+            self.applied = f"set base_lr={lr:.4g} on {type(optimizer.lr_scheduler).__name__}"
+        else:
+            trainer.set_learning_rate(lr)
+            self.applied = f"set learning rate {before:.4g} -> {lr:.4g}"
+        log.info("LRFinderHandler: suggested lr %.4g (%s); %s", lr, self.method, self.applied)
+        return lr

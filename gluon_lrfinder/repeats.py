@@ -1,0 +1,198 @@
+"""Several range tests of one model, summarised: median curve, bands, suggestion spread. No MXNet import.
+
+One range test reads one data order; its suggestion moves with the seed. Running the test a few
+times from the same saved state, with a different data order each time, shows how much: the
+median curve with 10%/90% bands, every run's suggestion, the interval they span and a
+stability score. :meth:`gluon_lrfinder.LRFinder.find_repeated` runs the sweeps;
+:func:`summarize_sweeps` is the pure summary, usable on saved curves.
+
+Examples
+--------
+>>> import numpy as np
+>>> from gluon_lrfinder.curve import LRCurve
+>>> lrs = list(np.logspace(-4, 0, 41))
+>>> def run(shift):
+...     x = np.log10(lrs)
+...     return LRCurve(lrs=lrs, losses=list(2 - np.tanh(2 * (x + 2 + shift)) + np.exp(4 * (x + 0.5))))
+>>> result = summarize_sweeps([run(0.0), run(0.05), run(-0.05)], method="steepest")
+>>> len(result.suggestions), result.stability > 0.8
+(3, True)
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from .curve import LRCurve
+from .smoothing import zero_phase
+from .suggest import DEFAULT_METHOD, SUGGESTERS, suggest
+
+__all__ = ["RepeatedSweeps", "summarize_sweeps", "stability_score"]
+
+
+def stability_score(suggestions: Sequence[float]) -> float:
+    """How well several suggestions agree, in [0, 1]: ``1 - spread`` with the spread in decades.
+
+    1.0 means every run suggested the same LR, 0.5 that they span half a decade (a factor of
+    about 3), 0.0 that they span a decade or more.
+
+    Examples
+    --------
+    >>> stability_score([1e-3, 1e-3])
+    1.0
+    >>> round(stability_score([1e-3, 10 ** -2.5]), 2)
+    0.5
+    """
+    logs = np.log10(np.asarray(suggestions, dtype=np.float64))
+    if logs.size == 0 or not np.all(np.isfinite(logs)):
+        raise ValueError(f"suggestions must be a non-empty sequence of LRs > 0, got {list(suggestions)!r}")
+    return float(max(0.0, 1.0 - (logs.max() - logs.min())))
+
+
+@dataclass
+class RepeatedSweeps:
+    """The summary of several range tests of the same model (see :func:`summarize_sweeps`).
+
+    Attributes
+    ----------
+    curves : list of LRCurve
+        Every run's record.
+    lrs : numpy.ndarray
+        The common LR grid (the longest run's LRs).
+    median, low, high : numpy.ndarray
+        Per grid LR, the median and the 10% / 90% quantiles of the runs' smoothed curves; NaN
+        where fewer than half the runs reach that LR.
+    envelope_low, envelope_high : numpy.ndarray
+        Per grid LR, the lowest and highest smoothed loss of any run that reaches it: every
+        run's smoothed curve lies inside.
+    method : str
+        The suggestion rule used.
+    suggestions : list of float
+        Each run's suggested LR.
+    lr : float
+        The recommended LR: the geometric median of the runs' suggestions.
+    interval : tuple of float
+        ``(lowest, highest)`` suggestion over the runs.
+    stability : float
+        :func:`stability_score` of the suggestions.
+    seeds : list of int
+        The data-order seed of each run (empty when not known).
+    """
+
+    curves: List[LRCurve]
+    lrs: np.ndarray
+    median: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+    envelope_low: np.ndarray
+    envelope_high: np.ndarray
+    method: str
+    suggestions: List[float]
+    lr: float
+    interval: Tuple[float, float]
+    stability: float
+    seeds: List[int] = field(default_factory=list)
+
+    @property
+    def spread_decades(self) -> float:
+        """``log10(highest / lowest)`` suggestion."""
+        return float(math.log10(self.interval[1] / self.interval[0]))
+
+    def __str__(self) -> str:
+        runs = ", ".join(f"{lr:.2e}" for lr in self.suggestions)
+        return (
+            f"{len(self.curves)} range tests ({self.method}): suggested lr {self.lr:.3g} "
+            f"(runs: {runs}); interval {self.interval[0]:.3g} .. {self.interval[1]:.3g} "
+            f"({self.spread_decades:.2f} decades), stability {self.stability:.2f}"
+        )
+
+
+def _on_grid(grid_x: np.ndarray, curve: LRCurve, bandwidth: Optional[float]) -> np.ndarray:
+    """The run's zero-phase smoothed curve at the grid's log-LRs; NaN outside the run's range."""
+    lrs = np.asarray(curve.lrs, dtype=np.float64)
+    losses = np.asarray(curve.losses, dtype=np.float64)
+    keep = np.isfinite(losses) & (lrs > 0)
+    out = np.full(grid_x.shape, np.nan)
+    if keep.sum() < 2:
+        return out
+    x = np.log10(lrs[keep])
+    order = np.argsort(x, kind="stable")
+    x, smooth = x[order], zero_phase(lrs[keep][order], losses[keep][order], bandwidth)
+    inside = (grid_x >= x[0] - 1e-12) & (grid_x <= x[-1] + 1e-12)
+    out[inside] = np.interp(grid_x[inside], x, smooth)
+    return out
+
+
+def summarize_sweeps(
+    curves: Sequence[LRCurve],
+    method: str = DEFAULT_METHOD,
+    bandwidth: Optional[float] = None,
+    seeds: Optional[Sequence[int]] = None,
+) -> RepeatedSweeps:
+    """Median curve, 10%/90% bands and the suggestions' spread over several range tests.
+
+    Parameters
+    ----------
+    curves : sequence of LRCurve
+        At least 2 runs, each with enough finite points for ``method``.
+    method : str, default ``DEFAULT_METHOD``
+        A rule of :data:`~gluon_lrfinder.suggest.SUGGESTERS`.
+    bandwidth : float, optional
+        Smoothing width in decades (each run's default when None).
+    seeds : sequence of int, optional
+        Each run's data-order seed, kept for the record.
+
+    Returns
+    -------
+    RepeatedSweeps
+
+    Raises
+    ------
+    ValueError
+        Fewer than 2 curves, an unknown ``method``, or a curve too short to suggest from.
+    """
+    curves = list(curves)
+    if len(curves) < 2:
+        raise ValueError(f"curves must hold at least 2 range tests to summarise, got {len(curves)}")
+    if method not in SUGGESTERS:
+        raise ValueError(f"method must be one of {', '.join(map(repr, SUGGESTERS))}, got {method!r}")
+    suggestions = [suggest(c.lrs, c.losses, method=method, bandwidth=bandwidth, warn=False) for c in curves]
+    longest = max(curves, key=len)
+    grid = np.asarray(longest.lrs, dtype=np.float64)
+    grid = np.unique(grid[grid > 0])
+    grid_x = np.log10(grid)
+    stack = np.vstack([_on_grid(grid_x, c, bandwidth) for c in curves])
+    present = np.isfinite(stack).sum(axis=0)
+    enough = present >= math.ceil(len(curves) / 2)
+    median = np.full(grid.shape, np.nan)
+    low = np.full(grid.shape, np.nan)
+    high = np.full(grid.shape, np.nan)
+    env_low = np.full(grid.shape, np.nan)
+    env_high = np.full(grid.shape, np.nan)
+    if enough.any():
+        cols = stack[:, enough]
+        median[enough] = np.nanmedian(cols, axis=0)
+        low[enough] = np.nanquantile(cols, 0.1, axis=0)
+        high[enough] = np.nanquantile(cols, 0.9, axis=0)
+    some = present > 0
+    env_low[some] = np.nanmin(stack[:, some], axis=0)
+    env_high[some] = np.nanmax(stack[:, some], axis=0)
+    logs = np.log10(suggestions)
+    return RepeatedSweeps(
+        curves=curves,
+        lrs=grid,
+        median=median,
+        low=low,
+        high=high,
+        envelope_low=env_low,
+        envelope_high=env_high,
+        method=method,
+        suggestions=[float(s) for s in suggestions],
+        lr=float(10 ** np.median(logs)),
+        interval=(float(min(suggestions)), float(max(suggestions))),
+        stability=stability_score(suggestions),
+        seeds=[int(s) for s in seeds] if seeds is not None else [],
+    )

@@ -1,0 +1,542 @@
+"""Learning-rate schedules built from a range test's ``(min_lr, max_lr)``.
+
+Every schedule here is an ``mx.lr_scheduler.LRScheduler``, so it plugs into
+``gluon.Trainer(params, "sgd", {"lr_scheduler": schedule})``, and a pure function of the update
+count: calling it twice with the same count gives the same rate, in any order.
+
+Step convention
+---------------
+MXNet calls ``scheduler(num_update)`` where ``num_update`` is the optimizer's update count
+*after* it was incremented for the current update, so the first ``trainer.step`` uses
+``schedule(1)``, the second ``schedule(2)`` and so on; ``schedule(0)`` is what
+``trainer.learning_rate`` reports before any step. All knots below are given in these units:
+a one-cycle schedule with ``total_steps=100`` returns its final rate at 100 (the 100th update)
+and keeps it for every later update.
+
+``base_lr`` and ``learning_rate``
+---------------------------------
+``base_lr`` of every schedule here is its peak rate. ``mx.optimizer.Optimizer.__init__``
+overwrites ``lr_scheduler.base_lr`` with the optimizer's ``learning_rate`` when both are given
+and differ (and prints a UserWarning). The schedules follow MXNet's meaning of that: the whole
+schedule is scaled by ``base_lr / peak``, so its shape and its ratios are kept and the peak
+becomes ``learning_rate``. Leave ``learning_rate`` out of the optimizer parameters (or give
+the peak) to get the schedule exactly as constructed.
+
+Examples
+--------
+>>> s = OneCycleSchedule(max_lr=1.0, total_steps=100, min_lr=0.1, final_lr=0.001)
+>>> [round(s(n), 6) for n in (0, 45, 90, 100, 500)]
+[0.1, 1.0, 0.1, 0.001, 0.001]
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Optional, Sequence, Tuple, Union
+
+from mxnet.lr_scheduler import LRScheduler
+
+from ._validate import check_choice, check_int, check_number, check_positive
+
+__all__ = [
+    "TriangularSchedule",
+    "OneCycleSchedule",
+    "CosineAnnealingSchedule",
+    "WarmUp",
+    "CoolDown",
+    "OffsetSchedule",
+    "range_from",
+]
+
+RangeSource = Union[Any, Tuple[float, float], Sequence[float]]
+
+
+def range_from(source: RangeSource) -> Tuple[float, float]:
+    """``(min_lr, max_lr)`` from an :class:`~gluon_lrfinder.LRFinder` (after ``find``) or a pair.
+
+    Parameters
+    ----------
+    source : LRFinder or (float, float)
+        A finder: its :meth:`~gluon_lrfinder.LRFinder.suggest_range`; a pair: used as given.
+
+    Raises
+    ------
+    TypeError
+        ``source`` is neither.
+    ValueError
+        The pair is not ``0 < min_lr < max_lr < inf``.
+
+    Examples
+    --------
+    >>> range_from((1e-3, 1e-1))
+    (0.001, 0.1)
+    """
+    if hasattr(source, "suggest_range") and callable(source.suggest_range):
+        low, high = source.suggest_range()
+    elif isinstance(source, (tuple, list)) and len(source) == 2:
+        low, high = source
+    else:
+        raise TypeError(
+            "source must be an LRFinder (after find()) or a (min_lr, max_lr) pair, "
+            f"got {type(source).__name__}"
+        )
+    low = check_positive("min_lr", low)
+    high = check_positive("max_lr", high)
+    if not low < high:
+        raise ValueError(f"the range must have min_lr < max_lr, got ({low!r}, {high!r})")
+    return low, high
+
+
+def _check_update(num_update: Any) -> float:
+    n = check_number("num_update", num_update)
+    if n < 0:
+        raise ValueError(f"num_update must be >= 0, got {num_update!r}")
+    return n
+
+
+def _interpolate(n: float, knots: Sequence[Tuple[float, float]], shape: str = "linear") -> float:
+    """Piecewise interpolation through ``knots`` ``[(step, lr), ...]`` (steps increasing), held
+    constant before the first and after the last knot. Knot values are returned exactly."""
+    if n <= knots[0][0]:
+        return knots[0][1]
+    for (s0, v0), (s1, v1) in zip(knots, knots[1:]):
+        if n < s1:
+            t = (n - s0) / (s1 - s0)
+            if shape == "cos":
+                t = (1.0 - math.cos(math.pi * t)) / 2.0
+            return v0 + (v1 - v0) * t
+        if n == s1:
+            return v1
+    return knots[-1][1]
+
+
+def _repr(obj: Any) -> str:
+    """``Name(field=value, ...)`` over the class's ``_fields``, floats to 4 significant digits."""
+    parts = []
+    for name in obj._fields:
+        value = getattr(obj, name)
+        parts.append(f"{name}={value:.4g}" if isinstance(value, float) else f"{name}={value!r}")
+    peak = getattr(obj, "peak", None)
+    if peak is not None and obj.base_lr != peak:  # rescaled by an Optimizer's learning_rate
+        parts.append(f"base_lr={obj.base_lr:.4g}")
+    return f"{type(obj).__name__}({', '.join(parts)})"
+
+
+class _Schedule(LRScheduler):
+    """Base of the schedules: a pure ``_value(n)`` scaled by ``base_lr / peak``."""
+
+    def __init__(self, peak: float) -> None:
+        super().__init__(base_lr=peak)
+        self.peak = peak
+
+    def _value(self, n: float) -> float:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def __call__(self, num_update: Any) -> float:
+        value = self._value(_check_update(num_update))
+        if self.base_lr != self.peak:  # the Optimizer overwrote base_lr with its learning_rate
+            value *= self.base_lr / self.peak
+        return float(value)
+
+    def __repr__(self) -> str:
+        return _repr(self)
+
+
+class TriangularSchedule(_Schedule):
+    """Cyclical learning rate (Smith, 2017): up from ``min_lr`` to ``max_lr`` and back, repeated.
+
+    ``schedule(n)`` is ``min_lr`` at ``n = 0, 2*step_size, 4*step_size, ...`` and the cycle's
+    peak at ``n = step_size, 3*step_size, ...``, linear in between. The peak of cycle ``c``
+    (counted from 0) is ``min_lr + (max_lr - min_lr) * decay**c``; ``decay=0.5`` is Smith's
+    "triangular2". After ``num_cycles`` cycles (if given) the rate stays at ``min_lr``.
+
+    Parameters
+    ----------
+    min_lr, max_lr : float
+        ``0 < min_lr < max_lr``.
+    step_size : int
+        Updates of half a cycle, >= 1 (Smith: 2-10 epochs' worth).
+    decay : float, default 1.0
+        Amplitude factor per cycle, in (0, 1].
+    num_cycles : int, optional
+        Stop cycling after this many cycles, >= 1.
+
+    Examples
+    --------
+    >>> s = TriangularSchedule(0.01, 0.1, step_size=10)
+    >>> [round(s(n), 6) for n in (0, 5, 10, 20, 30)]
+    [0.01, 0.055, 0.1, 0.01, 0.1]
+    >>> import mxnet as mx
+    >>> net = mx.gluon.nn.Dense(1); net.initialize()
+    >>> trainer = mx.gluon.Trainer(net.collect_params(), "sgd", {"lr_scheduler": s})
+    """
+
+    _fields = ('min_lr', 'max_lr', 'step_size', 'decay', 'num_cycles')
+
+    def __init__(
+        self,
+        min_lr: float,
+        max_lr: float,
+        step_size: int,
+        decay: float = 1.0,
+        num_cycles: Optional[int] = None,
+    ) -> None:
+        min_lr, max_lr = range_from((min_lr, max_lr))
+        self.min_lr, self.max_lr = min_lr, max_lr
+        self.step_size = check_int("step_size", step_size, 1)
+        decay = check_number("decay", decay)
+        if not 0.0 < decay <= 1.0:
+            raise ValueError(f"decay must be in (0, 1], got {decay!r}")
+        self.decay = decay
+        self.num_cycles = None if num_cycles is None else check_int("num_cycles", num_cycles, 1)
+        super().__init__(max_lr)
+
+    @classmethod
+    def from_finder(cls, source: RangeSource, step_size: int, **kwargs: Any) -> TriangularSchedule:
+        """Cycle over the finder's :meth:`~gluon_lrfinder.LRFinder.suggest_range` (or a pair).
+
+        Examples
+        --------
+        >>> TriangularSchedule.from_finder((0.01, 0.1), step_size=50).max_lr
+        0.1
+        """
+        low, high = range_from(source)
+        return cls(low, high, step_size, **kwargs)
+
+    def _value(self, n: float) -> float:
+        period = 2 * self.step_size
+        cycle = int(n // period)
+        if self.num_cycles is not None and cycle >= self.num_cycles:
+            return self.min_lr
+        x = n - cycle * period
+        frac = x / self.step_size if x <= self.step_size else 2.0 - x / self.step_size
+        if cycle == 0 or self.decay == 1.0:
+            top = self.max_lr
+        else:
+            top = self.min_lr + (self.max_lr - self.min_lr) * self.decay**cycle
+        if frac == 1.0:
+            return top  # exact at the peaks
+        return self.min_lr + (top - self.min_lr) * frac
+
+
+class OneCycleSchedule(_Schedule):
+    """One cycle (Smith, 2018): warm up to ``max_lr``, come back down, then cool down further.
+
+    Knots (in updates, see the module's step convention): ``min_lr`` at 0, ``max_lr`` at
+    ``up_steps``, ``min_lr`` at ``up_steps + down_steps``, ``final_lr`` at ``total_steps`` and
+    after. Linear between knots (``anneal="cos"``: half-cosine, flat at every knot).
+
+    Parameters
+    ----------
+    max_lr : float
+        The peak, > 0.
+    total_steps : int
+        Updates of the whole schedule, >= 3.
+    min_lr : float, optional
+        Start and end of the cycle, in (0, max_lr). Default ``max_lr / 10``.
+    final_lr : float, optional
+        Rate at the end of the cool-down, in (0, min_lr]. Default ``min_lr / 100``.
+    up_fraction : float, default 0.45
+        Share of ``total_steps`` spent rising.
+    cooldown_fraction : float, default 0.1
+        Share of ``total_steps`` spent cooling down from ``min_lr`` to ``final_lr`` (0: no
+        cool-down; then the cycle ends at ``total_steps`` and ``final_lr`` is ignored). The fall
+        takes what is left: ``down_steps = total_steps - up_steps - cooldown_steps``.
+    anneal : {"linear", "cos"}, default "linear"
+        Shape between knots.
+
+    Attributes
+    ----------
+    up_steps, down_steps, cooldown_steps : int
+        The phases in updates (rounded; each >= 1 except ``cooldown_steps`` which may be 0).
+
+    Examples
+    --------
+    >>> s = OneCycleSchedule(max_lr=0.5, total_steps=20)
+    >>> s.up_steps, s.down_steps, s.cooldown_steps
+    (9, 9, 2)
+    >>> s(0), s(9), s(18), s(20), s(10**6)
+    (0.05, 0.5, 0.05, 0.0005, 0.0005)
+    """
+
+    _fields = ('max_lr', 'total_steps', 'min_lr', 'final_lr', 'up_steps', 'down_steps', 'cooldown_steps', 'anneal')
+
+    def __init__(
+        self,
+        max_lr: float,
+        total_steps: int,
+        min_lr: Optional[float] = None,
+        final_lr: Optional[float] = None,
+        up_fraction: float = 0.45,
+        cooldown_fraction: float = 0.1,
+        anneal: str = "linear",
+    ) -> None:
+        max_lr = check_positive("max_lr", max_lr)
+        total_steps = check_int("total_steps", total_steps, 3)
+        min_lr = max_lr / 10.0 if min_lr is None else check_positive("min_lr", min_lr)
+        if not min_lr < max_lr:
+            raise ValueError(f"min_lr must be < max_lr ({max_lr!r}), got {min_lr!r}")
+        final_lr = min_lr / 100.0 if final_lr is None else check_positive("final_lr", final_lr)
+        if final_lr > min_lr:
+            raise ValueError(f"final_lr must be <= min_lr ({min_lr!r}), got {final_lr!r}")
+        up_fraction = check_number("up_fraction", up_fraction)
+        cooldown_fraction = check_number("cooldown_fraction", cooldown_fraction)
+        if not 0.0 < up_fraction < 1.0:
+            raise ValueError(f"up_fraction must be in (0, 1), got {up_fraction!r}")
+        if not 0.0 <= cooldown_fraction < 1.0 - up_fraction:
+            raise ValueError(
+                f"cooldown_fraction must be in [0, 1 - up_fraction) = [0, {1.0 - up_fraction!r}), "
+                f"got {cooldown_fraction!r}"
+            )
+        self.anneal = check_choice("anneal", anneal, ("linear", "cos"))
+        self.max_lr, self.min_lr, self.final_lr = max_lr, min_lr, final_lr
+        self.total_steps = total_steps
+        self.cooldown_steps = int(round(cooldown_fraction * total_steps))
+        if cooldown_fraction > 0:
+            self.cooldown_steps = max(1, self.cooldown_steps)
+        self.up_steps = max(1, int(round(up_fraction * total_steps)))
+        self.down_steps = total_steps - self.up_steps - self.cooldown_steps
+        if self.down_steps < 1:
+            raise ValueError(
+                f"total_steps={total_steps} leaves no step to come down after {self.up_steps} up and "
+                f"{self.cooldown_steps} cool-down steps: raise total_steps or lower the fractions"
+            )
+        super().__init__(max_lr)
+
+    @classmethod
+    def from_finder(cls, source: RangeSource, total_steps: int, **kwargs: Any) -> OneCycleSchedule:
+        """One cycle from the finder's range: ``min_lr`` to ``max_lr`` of
+        :meth:`~gluon_lrfinder.LRFinder.suggest_range` (or a ``(min_lr, max_lr)`` pair).
+
+        Examples
+        --------
+        >>> s = OneCycleSchedule.from_finder((0.01, 0.3), total_steps=100)
+        >>> s(0), s(45)
+        (0.01, 0.3)
+        """
+        low, high = range_from(source)
+        return cls(max_lr=high, total_steps=total_steps, min_lr=low, **kwargs)
+
+    @property
+    def knots(self) -> Tuple[Tuple[int, float], ...]:
+        """``((update, lr), ...)`` at the phase boundaries."""
+        top = self.up_steps + self.down_steps
+        knots = [(0, self.min_lr), (self.up_steps, self.max_lr), (top, self.min_lr)]
+        if self.cooldown_steps:
+            knots.append((self.total_steps, self.final_lr))
+        return tuple(knots)
+
+    def _value(self, n: float) -> float:
+        return _interpolate(n, self.knots, self.anneal)
+
+
+class CosineAnnealingSchedule(_Schedule):
+    """Half-cosine decay from ``max_lr`` to ``final_lr``, with an optional linear warm-up.
+
+    ``schedule(n)``: ``warmup_begin_lr`` at 0 rising linearly to ``max_lr`` at
+    ``warmup_steps``, then ``final_lr + (max_lr - final_lr) * (1 + cos(pi * t)) / 2`` with
+    ``t = (n - warmup_steps) / (total_steps - warmup_steps)``, reaching ``final_lr`` at
+    ``total_steps`` and keeping it.
+
+    Parameters
+    ----------
+    max_lr : float
+        The peak, > 0.
+    total_steps : int
+        Updates until ``final_lr``, > ``warmup_steps``.
+    final_lr : float, default 0.0
+        In [0, max_lr).
+    warmup_steps : int, default 0
+        Updates of linear warm-up, >= 0.
+    warmup_begin_lr : float, default 0.0
+        Rate at update 0 when ``warmup_steps > 0``, in [0, max_lr].
+
+    Examples
+    --------
+    >>> s = CosineAnnealingSchedule(1.0, total_steps=110, warmup_steps=10, final_lr=0.0)
+    >>> [round(s(n), 6) for n in (0, 5, 10, 60, 110, 200)]
+    [0.0, 0.5, 1.0, 0.5, 0.0, 0.0]
+    """
+
+    _fields = ('max_lr', 'total_steps', 'final_lr', 'warmup_steps', 'warmup_begin_lr')
+
+    def __init__(
+        self,
+        max_lr: float,
+        total_steps: int,
+        final_lr: float = 0.0,
+        warmup_steps: int = 0,
+        warmup_begin_lr: float = 0.0,
+    ) -> None:
+        max_lr = check_positive("max_lr", max_lr)
+        warmup_steps = check_int("warmup_steps", warmup_steps, 0)
+        total_steps = check_int("total_steps", total_steps, warmup_steps + 1)
+        final_lr = check_number("final_lr", final_lr)
+        if not 0.0 <= final_lr < max_lr:
+            raise ValueError(f"final_lr must be in [0, max_lr) = [0, {max_lr!r}), got {final_lr!r}")
+        begin = check_number("warmup_begin_lr", warmup_begin_lr)
+        if not 0.0 <= begin <= max_lr:
+            raise ValueError(f"warmup_begin_lr must be in [0, max_lr] = [0, {max_lr!r}], got {begin!r}")
+        super().__init__(max_lr)
+        # the same attribute names as MXNet's own schedulers (the base class's warm-up code is
+        # not used: the warm-up is computed here)
+        self.max_lr, self.final_lr, self.total_steps = max_lr, final_lr, total_steps
+        self.warmup_steps, self.warmup_begin_lr = warmup_steps, begin
+
+    @classmethod
+    def from_finder(
+        cls, source: RangeSource, total_steps: int, warmup_steps: int = 0, **kwargs: Any
+    ) -> CosineAnnealingSchedule:
+        """Cosine from the range's ``max_lr``; a warm-up starts at the range's ``min_lr``.
+
+        Examples
+        --------
+        >>> s = CosineAnnealingSchedule.from_finder((0.01, 0.3), total_steps=100, warmup_steps=10)
+        >>> s(0), s(10), s(100)
+        (0.01, 0.3, 0.0)
+        """
+        low, high = range_from(source)
+        kwargs.setdefault("warmup_begin_lr", low if warmup_steps else 0.0)
+        return cls(max_lr=high, total_steps=total_steps, warmup_steps=warmup_steps, **kwargs)
+
+    def _value(self, n: float) -> float:
+        w = self.warmup_steps
+        if n < w:
+            return self.warmup_begin_lr + (self.max_lr - self.warmup_begin_lr) * n / w
+        if n >= self.total_steps:
+            return self.final_lr
+        if n == w:
+            return self.max_lr
+        t = (n - w) / (self.total_steps - w)
+        return self.final_lr + (self.max_lr - self.final_lr) * (1.0 + math.cos(math.pi * t)) / 2.0
+
+
+class _Wrapper(LRScheduler):
+    """Base of the wrappers: ``base_lr`` reads and writes the wrapped schedule's, so an
+    Optimizer's ``learning_rate`` overwrite reaches the schedule that knows what it means."""
+
+    def __init__(self, schedule: LRScheduler) -> None:
+        if not isinstance(schedule, LRScheduler):
+            raise TypeError(f"schedule must be an mx.lr_scheduler.LRScheduler, got {type(schedule).__name__}")
+        self.schedule = schedule
+        super().__init__(base_lr=schedule.base_lr)
+
+    @property
+    def base_lr(self) -> float:  # type: ignore[override]
+        return self.schedule.base_lr
+
+    @base_lr.setter
+    def base_lr(self, value: float) -> None:
+        if "schedule" in vars(self):
+            self.schedule.base_lr = value
+
+    def __repr__(self) -> str:
+        return _repr(self)
+
+
+class WarmUp(_Wrapper):
+    """Linear warm-up in front of any schedule.
+
+    ``WarmUp(s, steps, begin_lr)(n)`` is ``begin_lr`` at 0 rising linearly to ``s(0)`` at
+    ``steps``, then ``s(n - steps)``: the wrapped schedule starts, at its own step 0, when the
+    warm-up ends.
+
+    Parameters
+    ----------
+    schedule : mx.lr_scheduler.LRScheduler
+    steps : int
+        Warm-up updates, >= 1.
+    begin_lr : float, default 0.0
+        >= 0.
+
+    Examples
+    --------
+    >>> s = WarmUp(TriangularSchedule(0.1, 1.0, step_size=10), steps=5, begin_lr=0.0)
+    >>> [round(s(n), 6) for n in (0, 1, 5, 15, 25)]
+    [0.0, 0.02, 0.1, 1.0, 0.1]
+    """
+
+    _fields = ('schedule', 'steps', 'begin_lr')
+
+    def __init__(self, schedule: LRScheduler, steps: int, begin_lr: float = 0.0) -> None:
+        self.steps = check_int("steps", steps, 1)
+        begin_lr = check_number("begin_lr", begin_lr)
+        if begin_lr < 0:
+            raise ValueError(f"begin_lr must be >= 0, got {begin_lr!r}")
+        self.begin_lr = begin_lr
+        super().__init__(schedule)
+
+    def __call__(self, num_update: Any) -> float:
+        n = _check_update(num_update)
+        if n >= self.steps:
+            return float(self.schedule(n - self.steps))
+        target = float(self.schedule(0))
+        return self.begin_lr + (target - self.begin_lr) * n / self.steps
+
+
+class CoolDown(_Wrapper):
+    """Linear cool-down after any schedule.
+
+    ``CoolDown(s, start, steps, final_lr)(n)`` is ``s(n)`` up to ``start``, then falls
+    linearly from ``s(start)`` to ``final_lr`` at ``start + steps`` and stays there.
+
+    Parameters
+    ----------
+    schedule : mx.lr_scheduler.LRScheduler
+    start : int
+        Last update of the wrapped schedule, >= 0.
+    steps : int
+        Cool-down updates, >= 1.
+    final_lr : float, default 0.0
+        >= 0.
+
+    Examples
+    --------
+    >>> s = CoolDown(CosineAnnealingSchedule(1.0, total_steps=100, final_lr=0.1), start=100,
+    ...              steps=10, final_lr=0.0)
+    >>> [round(s(n), 6) for n in (0, 100, 105, 110, 1000)]
+    [1.0, 0.1, 0.05, 0.0, 0.0]
+    """
+
+    _fields = ('schedule', 'start', 'steps', 'final_lr')
+
+    def __init__(self, schedule: LRScheduler, start: int, steps: int, final_lr: float = 0.0) -> None:
+        self.start = check_int("start", start, 0)
+        self.steps = check_int("steps", steps, 1)
+        final_lr = check_number("final_lr", final_lr)
+        if final_lr < 0:
+            raise ValueError(f"final_lr must be >= 0, got {final_lr!r}")
+        self.final_lr = final_lr
+        super().__init__(schedule)
+
+    def __call__(self, num_update: Any) -> float:
+        n = _check_update(num_update)
+        if n <= self.start:
+            return float(self.schedule(n))
+        if n >= self.start + self.steps:
+            return self.final_lr
+        last = float(self.schedule(self.start))
+        return last + (self.final_lr - last) * (n - self.start) / self.steps
+
+
+class OffsetSchedule(_Wrapper):
+    """Start a schedule later: ``OffsetSchedule(s, offset)(n) = s(max(n - offset, 0))``.
+
+    For a schedule attached mid-training, when the optimizer's ``num_update`` is already
+    ``offset``: the next update then uses ``s(1)``, as the first update of a fresh trainer would.
+
+    Examples
+    --------
+    >>> s = OffsetSchedule(OneCycleSchedule(1.0, total_steps=100), offset=500)
+    >>> s(0) == s(500) == 0.1, s(545)
+    (True, 1.0)
+    """
+
+    _fields = ('schedule', 'offset')
+
+    def __init__(self, schedule: LRScheduler, offset: int) -> None:
+        self.offset = check_int("offset", offset, 0)
+        super().__init__(schedule)
+
+    def __call__(self, num_update: Any) -> float:
+        n = _check_update(num_update)
+        return float(self.schedule(max(n - self.offset, 0)))

@@ -1,0 +1,198 @@
+import logging
+import math
+
+import mxnet as mx
+import numpy as np
+import pytest
+from conftest import assert_params_equal, capture_params, trainer_state_bytes
+from mxnet import gluon
+from mxnet.gluon.contrib.estimator import Estimator
+from mxnet.gluon.contrib.estimator.event_handler import EpochBegin, TrainBegin
+
+from gluon_lrfinder import LRFinderHandler, find_lr_with_estimator, learner_from_estimator
+from gluon_lrfinder.datasets import build_net, loss_for
+from gluon_lrfinder.schedules import OffsetSchedule, OneCycleSchedule
+
+FIND = {"lr_start": 1e-4, "lr_end": 20.0, "num_iter": 60}
+
+
+class Messages(logging.Handler):
+    def __init__(self):
+        super().__init__(logging.INFO)
+        self.messages = []
+
+    def emit(self, record):
+        self.messages.append(record.getMessage())
+
+
+class Spy(TrainBegin, EpochBegin):
+    """Records the parameters at every train_begin / epoch_begin it sees."""
+
+    def __init__(self, priority):
+        self.priority = priority
+        self.seen = []
+
+    def train_begin(self, estimator, *args, **kwargs):
+        self.seen.append(("train", capture_params(estimator.net), estimator.trainer.learning_rate))
+
+    def epoch_begin(self, estimator, *args, **kwargs):
+        self.seen.append(("epoch", capture_params(estimator.net), estimator.trainer.learning_rate))
+
+
+def make_estimator(digits, lr=1e-5, seed=0, scheduler=None):
+    mx.random.seed(seed)
+    np.random.seed(seed)
+    net = build_net("mlp", digits.num_outputs)
+    net.initialize(mx.init.Xavier(), ctx=mx.cpu())
+    net(mx.nd.zeros((1,) + digits.input_shape))  # resolve the deferred shapes (for the spies)
+    params = {"momentum": 0.9}
+    params.update({"learning_rate": lr} if scheduler is None else {"lr_scheduler": scheduler})
+    trainer = gluon.Trainer(net.collect_params(), "sgd", params)
+    est = Estimator(net, loss_for(digits), trainer=trainer, context=mx.cpu())
+    messages = Messages()
+    est.logger.addHandler(messages)
+    est.logger.setLevel(logging.INFO)
+    est.logger.handlers = [h for h in est.logger.handlers if isinstance(h, Messages)]  # keep stdout quiet
+    return est, messages
+
+
+def loader(digits, seed=0, batch_size=64):
+    np.random.seed(seed)
+    return gluon.data.DataLoader(digits.train, batch_size=batch_size, shuffle=True)
+
+
+def mean_loss(est, dataset):
+    X = mx.nd.array(np.stack([dataset[i][0] for i in range(len(dataset))]))
+    y = mx.nd.array(np.array([dataset[i][1] for i in range(len(dataset))]))
+    return float(est.loss(est.net(X), y).mean().asscalar())
+
+
+def test_find_lr_with_estimator_restores_and_suggests(digits):
+    est, _ = make_estimator(digits)
+    data = loader(digits)
+    est.fit(data, batches=3)  # some momentum to keep
+    params, states = capture_params(est.net), trainer_state_bytes(est.trainer)
+    finder = find_lr_with_estimator(est, data, progress=False, **FIND)
+    assert finder.learner.trainer is est.trainer and finder.learner.net is est.net
+    assert len(finder.results) >= 20 and finder.curve.settings["contexts"] == ["cpu(0)"]
+    lr = finder.suggest(warn=False)
+    assert math.isfinite(lr) and FIND["lr_start"] <= lr <= FIND["lr_end"]
+    assert_params_equal(params, capture_params(est.net))
+    assert trainer_state_bytes(est.trainer) == states
+    assert est.trainer.learning_rate == 1e-5
+
+
+def test_handler_at_train_begin_applies_the_suggestion_in_fit(digits):
+    est, messages = make_estimator(digits)
+    data = loader(digits)
+    start_loss = mean_loss(est, digits.valid)
+    before, after = Spy(priority=999), Spy(priority=1001)  # around the handler (priority 1000)
+    handler = LRFinderHandler(data, find_kwargs=FIND)
+    est.fit(data, epochs=2, event_handlers=[handler, before, after])
+    # the search left the model as it found it, then set the rate it logged
+    assert before.seen[0][0] == after.seen[0][0] == "train"
+    assert_params_equal(before.seen[0][1], after.seen[0][1])
+    assert before.seen[0][2] == 1e-5 and after.seen[0][2] == handler.suggested_lr
+    assert est.trainer.learning_rate == handler.suggested_lr
+    assert FIND["lr_start"] <= handler.suggested_lr <= FIND["lr_end"]
+    assert handler.finder is not None and len(handler.finder.results) >= 20
+    assert any(f"suggested lr {handler.suggested_lr:.4g}" in m and "set learning rate 1e-05 ->" in m
+               for m in messages.messages), messages.messages
+    assert any("current learning rate" in m and f"{handler.suggested_lr:.4f}" in m
+               for m in messages.messages)  # the Estimator's own log shows the new rate
+    # the short training at the suggested rate learned something; at 1e-5 it would not have
+    trained_loss = mean_loss(est, digits.valid)
+    twin, _ = make_estimator(digits)
+    twin.fit(loader(digits), epochs=2)
+    assert trained_loss < 0.5 * start_loss
+    assert mean_loss(twin, digits.valid) > 0.9 * start_loss
+
+
+def test_handler_mid_training_attaches_an_offset_schedule(digits):
+    est, messages = make_estimator(digits, lr=0.05)
+    data = loader(digits)
+    batches_per_epoch = len(data)
+    before, after = Spy(priority=999), Spy(priority=1001)
+    handler = LRFinderHandler(
+        data, epoch=1, method="steepest", find_kwargs=FIND,
+        schedule=lambda finder: OneCycleSchedule.from_finder(finder, total_steps=2 * batches_per_epoch),
+    )
+    est.fit(data, epochs=3, event_handlers=[handler, before, after])
+    kinds = [kind for kind, _, _ in before.seen]
+    assert kinds == ["train", "epoch", "epoch", "epoch"]
+    # at epoch 1's begin (index 2): the model is as the first epoch left it
+    assert_params_equal(before.seen[2][1], after.seen[2][1])
+    assert before.seen[1][2] == after.seen[1][2] == 0.05  # epoch 0: no search yet
+    scheduler = est.trainer.optimizer.lr_scheduler
+    assert isinstance(scheduler, OffsetSchedule) and scheduler.offset == batches_per_epoch
+    low, high = handler.finder.suggest_range()
+    assert (scheduler.schedule.min_lr, scheduler.schedule.max_lr) == (low, high)
+    assert after.seen[2][2] == low and after.seen[3][2] == pytest.approx(scheduler(2 * batches_per_epoch))
+    assert est.trainer.optimizer.num_update == 3 * batches_per_epoch
+    assert est.trainer.learning_rate == scheduler.schedule.final_lr  # the cycle is over
+    assert sum("LRFinderHandler: suggested lr" in m for m in messages.messages) == 1
+    assert not any("never ran" in m for m in messages.messages)
+    assert any("attached OffsetSchedule(" in m for m in messages.messages)
+
+
+def test_handler_with_an_existing_scheduler_sets_its_base_lr(digits):
+    schedule = OneCycleSchedule(max_lr=1e-3, total_steps=100)
+    est, messages = make_estimator(digits, scheduler=schedule)
+    handler = LRFinderHandler(loader(digits), find_kwargs=FIND)
+    handler.train_begin(est)
+    assert est.trainer.optimizer.lr_scheduler is schedule
+    assert schedule.base_lr == handler.suggested_lr and schedule(45) == handler.suggested_lr
+    assert est.trainer.learning_rate == pytest.approx(handler.suggested_lr / 10)  # s(0) = peak / 10
+    assert any("set base_lr=" in m and "OneCycleSchedule" in m for m in messages.messages)
+
+
+def test_handler_without_a_usable_curve_keeps_the_rate(digits):
+    est, messages = make_estimator(digits, lr=0.01)
+    handler = LRFinderHandler(loader(digits), find_kwargs={"lr_start": 1e-3, "lr_end": 1e-2, "num_iter": 3})
+    assert handler.run(est) is None
+    assert handler.suggested_lr is None and est.trainer.learning_rate == 0.01
+    assert any("no suggestion" in m and "left at 0.01" in m for m in messages.messages)
+
+
+def test_handler_set_for_a_later_epoch_than_fit_reaches_warns(digits):
+    est, messages = make_estimator(digits, lr=0.01)
+    handler = LRFinderHandler(loader(digits), epoch=5, find_kwargs=FIND)
+    est.fit(loader(digits), batches=3, event_handlers=[handler])
+    assert handler.finder is None and est.trainer.learning_rate == 0.01
+    assert any("LRFinderHandler never ran: it was set for epoch 5, but training ended after 1 epoch(s)" in m
+               for m in messages.messages), messages.messages
+
+
+def test_learner_from_estimator_uses_its_parts(digits):
+    est, _ = make_estimator(digits)
+    learner = learner_from_estimator(est, loader(digits))
+    assert learner.net is est.net and learner.trainer is est.trainer and learner.loss_fn is est.loss
+    assert learner.ctx == [mx.cpu()]
+    assert math.isfinite(learner.iteration(lr=None, take_step=False))
+    learner.close()
+
+
+@pytest.mark.parametrize(
+    "call, error, match",
+    [
+        (lambda d: LRFinderHandler(d, epoch=-1), ValueError, r"epoch must be an integer >= 0, got -1"),
+        (lambda d: LRFinderHandler(d, method="best"), ValueError, r"method must be one of .*got 'best'"),
+        (lambda d: LRFinderHandler(d, schedule=3), TypeError, r"schedule must be a callable"),
+        (lambda d: LRFinderHandler(d, find_kwargs=[1]), TypeError, r"find_kwargs must be a dict, got list"),
+        (lambda d: LRFinderHandler(5), TypeError, r"train_data must be iterable .* got int"),
+        (lambda d: find_lr_with_estimator("est", d), TypeError, r"estimator must be an mxnet.gluon.contrib"),
+    ],
+)
+def test_bad_arguments(digits, call, error, match):
+    with pytest.raises(error, match=match):
+        call(loader(digits))
+
+
+def test_schedule_factory_must_return_a_scheduler(digits):
+    est, _ = make_estimator(digits)
+    params = capture_params(est.net)
+    handler = LRFinderHandler(loader(digits), find_kwargs=FIND, schedule=lambda finder: 0.1)
+    with pytest.raises(TypeError, match=r"schedule\(finder\) must return an mx.lr_scheduler.LRScheduler, got float"):
+        handler.train_begin(est)
+    assert_params_equal(params, capture_params(est.net))
+    assert est.trainer.learning_rate == 1e-5

@@ -1,0 +1,273 @@
+import math
+import pickle
+import warnings
+
+import mxnet as mx
+import numpy as np
+import pytest
+from conftest import assert_params_equal, capture_params, trainer_state_bytes
+from mxnet import autograd, gluon
+
+from gluon_lrfinder import LRFinder
+from gluon_lrfinder.schedules import (
+    CoolDown,
+    CosineAnnealingSchedule,
+    OffsetSchedule,
+    OneCycleSchedule,
+    TriangularSchedule,
+    WarmUp,
+    range_from,
+)
+
+# ---------------------------------------------------------------- exact values at the boundaries
+
+
+def test_triangular_exact_knots_and_cycles():
+    s = TriangularSchedule(0.01, 0.1, step_size=10)
+    assert s(0) == 0.01 and s(10) == 0.1 and s(20) == 0.01 and s(30) == 0.1 and s(40) == 0.01
+    assert s(5) == pytest.approx(0.055) and s(15) == pytest.approx(0.055)
+    assert s(1) == pytest.approx(0.01 + 0.009)
+    assert s(10**6) == 0.01 and s(10**6 + 10) == 0.1  # cycles forever
+    assert s.base_lr == 0.1
+
+
+def test_triangular_decay_and_num_cycles():
+    s = TriangularSchedule(0.1, 1.1, step_size=5, decay=0.5, num_cycles=2)
+    assert s(5) == 1.1  # first peak exact
+    assert s(15) == pytest.approx(0.6)  # second peak: min + (max - min) * 0.5
+    assert s(19) == pytest.approx(0.1 + 0.5 * 0.2)
+    assert s(20) == 0.1 and s(25) == 0.1 and s(1000) == 0.1  # after 2 cycles: flat at min_lr
+
+
+def test_one_cycle_phases_and_exact_knots():
+    s = OneCycleSchedule(max_lr=1.0, total_steps=100, min_lr=0.1, final_lr=0.001)
+    assert (s.up_steps, s.down_steps, s.cooldown_steps) == (45, 45, 10)
+    assert s.knots == ((0, 0.1), (45, 1.0), (90, 0.1), (100, 0.001))
+    assert [s(n) for n in (0, 45, 90, 100)] == [0.1, 1.0, 0.1, 0.001]
+    assert s(1) == pytest.approx(0.1 + 0.9 / 45)  # the first update's rate
+    assert s(44) < 1.0 and s(46) < 1.0
+    assert s(95) == pytest.approx((0.1 + 0.001) / 2)
+    assert s(99) == pytest.approx(0.1 + (0.001 - 0.1) * 0.9)
+    assert s(101) == 0.001 and s(10**7) == 0.001  # past the end
+    # monotone in every phase
+    up = [s(n) for n in range(0, 46)]
+    down = [s(n) for n in range(45, 101)]
+    assert all(a < b for a, b in zip(up, up[1:])) and all(a > b for a, b in zip(down, down[1:]))
+
+
+def test_one_cycle_defaults_cos_and_no_cooldown():
+    s = OneCycleSchedule(max_lr=0.5, total_steps=20)
+    assert (s.min_lr, s.final_lr) == (0.05, 0.05 / 100)
+    c = OneCycleSchedule(max_lr=1.0, total_steps=100, min_lr=0.1, anneal="cos")
+    assert c(45) == 1.0 and c(0) == 0.1 and c(90) == 0.1
+    assert c(22.5) == pytest.approx(0.55)  # half-way in value at half-way in steps
+    assert 0.1 < c(1) < 0.1 + 0.9 / 45  # cos starts flatter than linear
+    n = OneCycleSchedule(max_lr=1.0, total_steps=10, min_lr=0.1, up_fraction=0.5, cooldown_fraction=0.0)
+    assert (n.up_steps, n.down_steps, n.cooldown_steps) == (5, 5, 0)
+    assert n.knots[-1] == (10, 0.1) and n(10) == 0.1 and n(11) == 0.1
+
+
+def test_cosine_with_warmup_exact():
+    s = CosineAnnealingSchedule(1.0, total_steps=110, final_lr=0.1, warmup_steps=10, warmup_begin_lr=0.2)
+    assert s(0) == 0.2 and s(10) == 1.0 and s(110) == 0.1 and s(111) == 0.1 and s(10**6) == 0.1
+    assert s(5) == pytest.approx(0.6)
+    assert s(60) == pytest.approx(0.55)  # cosine mid-point
+    assert s(11) == pytest.approx(0.1 + 0.9 * (1 + math.cos(math.pi / 100)) / 2)
+    plain = CosineAnnealingSchedule(0.3, total_steps=4)
+    assert [plain(n) for n in (0, 4, 5)] == [0.3, 0.0, 0.0]
+    assert plain(2) == pytest.approx(0.15)
+
+
+def test_wrappers_exact():
+    inner = TriangularSchedule(0.1, 1.0, step_size=10)
+    w = WarmUp(inner, steps=5, begin_lr=0.0)
+    assert [w(0), w(5), w(15), w(25)] == [0.0, 0.1, 1.0, 0.1]
+    assert w(1) == pytest.approx(0.02)
+    c = CoolDown(CosineAnnealingSchedule(1.0, total_steps=100, final_lr=0.1), start=100, steps=10, final_lr=0.0)
+    assert [c(0), c(100), c(110), c(1000)] == [1.0, 0.1, 0.0, 0.0]
+    assert c(105) == pytest.approx(0.05)
+    o = OffsetSchedule(OneCycleSchedule(1.0, total_steps=100), offset=500)
+    assert o(0) == o(500) == 0.1 and o(545) == 1.0 and o(600) == 0.001 and o(501) == pytest.approx(0.1 + 0.9 / 45)
+
+
+def test_pure_function_of_num_update():
+    s = OneCycleSchedule(max_lr=1.0, total_steps=50)
+    forward = [s(n) for n in range(60)]
+    backward = [s(n) for n in reversed(range(60))][::-1]
+    assert forward == backward
+
+
+# ---------------------------------------------------------------- the finder's range
+
+
+def test_from_finder_pair_and_range_from():
+    low, high = 0.003, 0.2
+    assert range_from((low, high)) == (low, high)
+    one = OneCycleSchedule.from_finder((low, high), total_steps=100)
+    assert (one(0), one(45), one(90)) == (low, high, low)
+    tri = TriangularSchedule.from_finder([low, high], step_size=7)
+    assert (tri(0), tri(7)) == (low, high)
+    cos = CosineAnnealingSchedule.from_finder((low, high), total_steps=30, warmup_steps=3)
+    assert (cos(0), cos(3), cos(30)) == (low, high, 0.0)
+
+
+def test_from_finder_uses_suggest_range(make_learner):
+    learner = make_learner(net="mlp")
+    finder = LRFinder(learner)
+    finder.find(lr_start=1e-4, lr_end=10, num_iter=60, progress=False)
+    low, high = finder.suggest_range()
+    s = OneCycleSchedule.from_finder(finder, total_steps=40)
+    assert 1e-4 <= low < high <= 10
+    assert (s.min_lr, s.max_lr) == (low, high) and s(s.up_steps) == high
+
+
+@pytest.mark.parametrize(
+    "call, error, match",
+    [
+        (lambda: range_from("0.1"), TypeError, r"source must be an LRFinder .* got str"),
+        (lambda: range_from((0.1, 0.01)), ValueError, r"min_lr < max_lr, got \(0.1, 0.01\)"),
+        (lambda: range_from((0.0, 0.01)), ValueError, r"min_lr must be a finite number > 0, got 0.0"),
+        (lambda: TriangularSchedule(0.01, 0.1, step_size=0), ValueError, r"step_size must be an integer >= 1, got 0"),
+        (lambda: TriangularSchedule(0.01, 0.1, 5, decay=1.5), ValueError, r"decay must be in \(0, 1\], got 1.5"),
+        (lambda: OneCycleSchedule(1.0, total_steps=2), ValueError, r"total_steps must be an integer >= 3, got 2"),
+        (lambda: OneCycleSchedule(1.0, 100, min_lr=2.0), ValueError, r"min_lr must be < max_lr \(1.0\), got 2.0"),
+        (lambda: OneCycleSchedule(1.0, 100, min_lr=0.1, final_lr=0.2), ValueError, r"final_lr must be <= min_lr"),
+        (lambda: OneCycleSchedule(1.0, 100, up_fraction=0.6, cooldown_fraction=0.5), ValueError,
+         r"cooldown_fraction must be in \[0, 1 - up_fraction\)"),
+        (lambda: OneCycleSchedule(1.0, 3, up_fraction=0.6, cooldown_fraction=0.3), ValueError,
+         r"total_steps=3 leaves no step to come down"),
+        (lambda: OneCycleSchedule(1.0, 100, anneal="exp"), ValueError,
+         r"anneal must be one of 'linear', 'cos', got 'exp'"),
+        (lambda: CosineAnnealingSchedule(1.0, total_steps=5, warmup_steps=5), ValueError,
+         r"total_steps must be an integer >= 6, got 5"),
+        (lambda: CosineAnnealingSchedule(1.0, 10, final_lr=1.0), ValueError, r"final_lr must be in \[0, max_lr\)"),
+        (lambda: WarmUp(lambda n: 0.1, steps=3), TypeError, r"schedule must be an mx.lr_scheduler.LRScheduler"),
+        (lambda: CoolDown(OneCycleSchedule(1.0, 10), start=-1, steps=3), ValueError, r"start must be an integer >= 0"),
+        (lambda: OneCycleSchedule(1.0, 10)(-1), ValueError, r"num_update must be >= 0, got -1"),
+        (lambda: OneCycleSchedule(1.0, 10)("3"), TypeError, r"num_update must be a real number"),
+    ],
+)
+def test_bad_arguments(call, error, match):
+    with pytest.raises(error, match=match):
+        call()
+
+
+# ---------------------------------------------------------------- inside a gluon.Trainer
+
+
+def _linear_problem():
+    """One weight w, loss = w * x with x = 1: the gradient is exactly 1, so plain SGD moves w by
+    exactly -lr per step (in float32)."""
+    net = gluon.nn.Dense(1, in_units=1, use_bias=False)
+    net.initialize(mx.init.Constant(0.0))
+    x = mx.nd.ones((1, 1))
+
+    def step(trainer):
+        with autograd.record():
+            loss = net(x).sum()
+        loss.backward()
+        trainer.step(1)
+        return float(net.weight.data().asscalar())
+
+    return net, step
+
+
+def test_trainer_calls_schedule_with_num_update_starting_at_1():
+    s = OneCycleSchedule(max_lr=1.0, total_steps=4, min_lr=0.25, final_lr=0.0625, up_fraction=0.5,
+                         cooldown_fraction=0.25)
+    assert [s(n) for n in range(6)] == [0.25, 0.625, 1.0, 0.25, 0.0625, 0.0625]
+    net, step = _linear_problem()
+    trainer = gluon.Trainer(net.collect_params(), "sgd", {"lr_scheduler": s})
+    assert trainer.learning_rate == 0.25  # s(0) before any step
+    weights = [step(trainer) for _ in range(5)]
+    moves = -np.diff([0.0] + weights)
+    np.testing.assert_allclose(moves, [s(n) for n in range(1, 6)], rtol=1e-6)
+    assert trainer.optimizer.num_update == 5 and trainer.optimizer.lr_scheduler is s
+
+
+def _trainer_with(optimizer_params):
+    net = gluon.nn.Dense(1, in_units=1)
+    net.initialize()
+    return gluon.Trainer(net.collect_params(), "sgd", optimizer_params)
+
+
+def test_optimizer_learning_rate_overwrite_scales_the_schedule(capsys):
+    exact = OneCycleSchedule(max_lr=1.0, total_steps=100, min_lr=0.1)
+    _trainer_with({"lr_scheduler": exact})
+    assert exact.base_lr == 1.0 and exact(45) == 1.0  # no learning_rate: untouched
+    assert "overwritten" not in capsys.readouterr().out
+    scaled = OneCycleSchedule(max_lr=1.0, total_steps=100, min_lr=0.1)
+    trainer = _trainer_with({"learning_rate": 0.5, "lr_scheduler": scaled})
+    assert "overwritten" in capsys.readouterr().out  # MXNet's printed UserWarning
+    assert scaled.base_lr == 0.5 and trainer.learning_rate == pytest.approx(0.05)
+    assert repr(scaled).endswith("anneal='linear', base_lr=0.5)") and "base_lr" not in repr(exact)
+    assert scaled(45) == 0.5 and scaled(0) == pytest.approx(0.05) and scaled(100) == pytest.approx(0.0005)
+    same = OneCycleSchedule(max_lr=1.0, total_steps=100, min_lr=0.1)
+    _trainer_with({"learning_rate": 1.0, "lr_scheduler": same})
+    assert same(1) == exact(1)  # learning_rate equal to the peak: exact values
+    # a wrapper forwards the overwrite to the schedule it wraps
+    wrapped = WarmUp(OneCycleSchedule(max_lr=1.0, total_steps=100), steps=10)
+    _trainer_with({"learning_rate": 2.0, "lr_scheduler": wrapped})
+    assert wrapped.schedule.base_lr == 2.0 and wrapped.base_lr == 2.0 and wrapped(55) == 2.0
+
+
+def test_survives_trainer_save_and_load_states(tmp_path):
+    s = CoolDown(WarmUp(TriangularSchedule(0.01, 0.1, step_size=3, decay=0.5), steps=2), start=20, steps=4)
+    restored = pickle.loads(pickle.dumps(s))
+    assert [restored(n) for n in range(30)] == [s(n) for n in range(30)]
+    net, step = _linear_problem()
+    trainer = gluon.Trainer(net.collect_params(), "sgd", {"lr_scheduler": s})
+    step(trainer)
+    trainer.save_states(str(tmp_path / "states"))
+    trainer.load_states(str(tmp_path / "states"))
+    assert [trainer.optimizer.lr_scheduler(n) for n in range(30)] == [s(n) for n in range(30)]
+
+
+# ---------------------------------------------------------------- the finder with a schedule attached
+
+
+def _train_steps(net, trainer, X, y, loss_fn, steps):
+    for k in range(steps):
+        xb, yb = X[k * 16:(k + 1) * 16], y[k * 16:(k + 1) * 16]
+        with autograd.record():
+            loss = loss_fn(net(xb), yb)
+        loss.backward()
+        trainer.step(16)
+
+
+def test_finder_leaves_an_attached_schedule_and_training_untouched(digits, make_learner):
+    X = mx.nd.array(np.stack([digits.train[i][0] for i in range(96)]))
+    y = mx.nd.array(np.array([digits.train[i][1] for i in range(96)]))
+    loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
+
+    def setup(seed=3):
+        mx.random.seed(seed)
+        net = gluon.nn.HybridSequential()
+        net.add(gluon.nn.Dense(32, activation="relu", in_units=64), gluon.nn.Dense(10, in_units=32))
+        net.initialize(mx.init.Xavier())
+        schedule = OneCycleSchedule(max_lr=0.5, total_steps=6)
+        trainer = gluon.Trainer(net.collect_params(), "sgd", {"lr_scheduler": schedule, "momentum": 0.9})
+        _train_steps(net, trainer, X, y, loss_fn, 3)  # momentum and num_update = 3 to keep
+        return net, trainer, schedule
+
+    net, trainer, schedule = setup()
+    values = [schedule(n) for n in range(10)]
+    params, states = capture_params(net), trainer_state_bytes(trainer)
+    learner = make_learner(net=net, trainer=trainer)
+    finder = LRFinder(learner)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)  # MXNet's "LRScheduler ... already defined" would raise
+        finder.find(lr_start=1e-3, lr_end=5, num_iter=30, progress=False)
+    assert len(finder.results) >= 20
+    assert trainer.optimizer.lr_scheduler is schedule
+    assert [schedule(n) for n in range(10)] == values and schedule.base_lr == 0.5
+    assert trainer.optimizer.num_update == 3 and trainer.learning_rate == schedule(3)
+    assert_params_equal(params, capture_params(net))
+    assert trainer_state_bytes(trainer) == states
+    # training goes on exactly as if the finder had never run
+    _train_steps(net, trainer, X[48:], y[48:], loss_fn, 3)
+    twin_net, twin_trainer, _ = setup()
+    _train_steps(twin_net, twin_trainer, X[48:], y[48:], loss_fn, 3)
+    twin, ours = capture_params(twin_net), capture_params(net)  # same layout, other names
+    assert_params_equal(dict(enumerate(twin.values())), dict(enumerate(ours.values())))
+    assert trainer.optimizer.num_update == twin_trainer.optimizer.num_update == 6
