@@ -1,6 +1,6 @@
 """One worker of the distributed range-test check (started by tests/test_distributed.py).
 
-    python tests/dist_worker.py OUT_DIR OPTIMIZER KVSTORE_FORM
+    python tests/dist_worker.py OUT_DIR OPTIMIZER KVSTORE_FORM NUM_CONTEXTS
 
 runs under a launcher that set the DMLC_* variables: trains 3 steps on its shard of the digits
 data, runs two range tests, and writes OUT_DIR/worker<rank>.json with the curves, whether the
@@ -71,6 +71,7 @@ def digest(st):
 
 def main():
     out_dir, optimizer, form = sys.argv[1], sys.argv[2], sys.argv[3]
+    ctx = [mx.cpu(i) for i in range(int(sys.argv[4]))]
     if form == "object":
         kv = mx.kv.create("dist_sync")
         rank, nw = kv.rank, kv.num_workers
@@ -85,13 +86,13 @@ def main():
 
     mx.random.seed(100 + rank)  # different initial weights: the trainer broadcasts rank 0's
     net = build_net("mlp_bn", task.num_outputs, hidden=32)
-    net.initialize(mx.init.Xavier())
+    net.initialize(mx.init.Xavier(), ctx=ctx)
     opt, params = OPTIMIZERS[optimizer]
     trainer = gluon.Trainer(net.collect_params(), opt, dict(params),
                             kvstore=kv,
                             update_on_kvstore=False)
     res = {"rank": rank, "num_workers": nw, "curves": [], "restored": []}
-    with Learner(net, make_loader(shard, 32, seed=rank), trainer=trainer) as learner:
+    with Learner(net, make_loader(shard, 32, seed=rank), ctx=ctx, trainer=trainer) as learner:
         for _ in range(3):
             learner.iteration()
         res["digest_before_find"] = digest(state(net, trainer))

@@ -218,10 +218,16 @@ def test_main_without_command_is_a_usage_error(capsys):
 
 
 def test_module_help_runs_without_mxnet():
+    root = os.path.dirname(HERE)
     out = subprocess.run([sys.executable, "-m", "gluon_lrfinder.distributed", "--help"],
-                         capture_output=True, text=True, timeout=30,
-                         cwd=os.path.dirname(HERE))
+                         capture_output=True, text=True, timeout=30, cwd=root)
     assert out.returncode == 0 and "--num-workers" in out.stdout
+    # the launcher side never imports MXNet (it starts in a fraction of the time)
+    probe = ("import sys, gluon_lrfinder.distributed, gluon_lrfinder.launcher; "
+             "print(sorted(m for m in sys.modules if m.split('.')[0] == 'mxnet'))")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         timeout=30, cwd=root)
+    assert out.returncode == 0 and out.stdout.strip() == "[]", out.stdout + out.stderr
 
 
 # ---------------------------------------------------------------------------- launcher failures
@@ -267,10 +273,11 @@ def test_cli_launch_returns_nonzero_when_a_worker_fails(tmp_path):
 # finder's own guarantees (same curve, same stop, exact per-worker restore) on both.
 @needs_proc
 @pytest.mark.parametrize(
-    "num_workers,optimizer,form,engine",
-    [(2, "sgd", "string", None), (4, "adam", "object", "NaiveEngine")],
+    "num_workers,contexts,optimizer,form,engine",
+    [(2, 2, "sgd", "string", None), (4, 1, "adam", "object", "NaiveEngine")],
 )
-def test_workers_agree_and_restore(tmp_path, num_workers, optimizer, form, engine):
+def test_workers_agree_and_restore(tmp_path, num_workers, contexts, optimizer, form, engine):
+    """2 workers with 2 CPU contexts each (a kvstore given by name), or 4 with one (an object)."""
     out = tmp_path / "out"
     out.mkdir()
     env = dict(os.environ, OMP_NUM_THREADS="1", MXNET_CPU_WORKER_NTHREADS="1",
@@ -278,7 +285,8 @@ def test_workers_agree_and_restore(tmp_path, num_workers, optimizer, form, engin
     env.pop("MXNET_ENGINE_TYPE", None)
     if engine is not None:
         env["MXNET_ENGINE_TYPE"] = engine
-    result = launch([sys.executable, WORKER, str(out), optimizer, form], num_workers=num_workers,
+    result = launch([sys.executable, WORKER, str(out), optimizer, form, str(contexts)],
+                    num_workers=num_workers,
                     timeout=CLUSTER_TIMEOUT, env=env, log_dir=str(tmp_path / "logs"))
     logs = {p.name: p.read_text()[-2000:] for p in (tmp_path / "logs").iterdir()}
     assert result.ok, f"job failed: {result}\n{logs}"
@@ -294,8 +302,8 @@ def test_workers_agree_and_restore(tmp_path, num_workers, optimizer, form, engin
         # the search diverged and stopped early, on the same iteration everywhere
         assert curves[0]["stop_reason"] == "diverged" and len(curves[0]["lrs"]) < 60
         assert all(c == curves[0] for c in curves[1:])
-        # every worker restored its own state bitwise (parameters, per-worker BatchNorm
-        # statistics, optimizer state, counters, learning rate)
+        # every worker restored its own state bitwise (parameters on every context, per-worker
+        # and per-context BatchNorm statistics, optimizer state, counters, learning rate)
         assert all(w["restored"][run] == [] for w in workers), [w["restored"] for w in workers]
     for w in workers:
         assert w["digest"] == w["digest_before_find"]
