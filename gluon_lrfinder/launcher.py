@@ -293,7 +293,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     """Command line: ``python -m gluon_lrfinder.distributed -n 4 -- python train.py``.
 
     Returns 0 when every process exited with code 0 by itself, 1 otherwise (a failed worker,
-    a timeout), 2 for bad arguments.
+    a timeout), 2 for bad arguments, 130 after Ctrl-C (the job is stopped first).
 
     Examples
     --------
@@ -317,6 +317,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except (TypeError, ValueError) as err:
         sys.stderr.write(f"error: {err}\n")
         return 2
+    except KeyboardInterrupt:  # launch() has already killed and reaped the job
+        sys.stderr.write("interrupted: every process of the job was stopped\n")
+        return 130
     logger.info("exit codes %s after %.1f s%s", result.returncodes, result.wall_s,
                 " (timed out)" if result.timed_out else "")
     return 0 if result.ok else 1

@@ -255,6 +255,46 @@ def test_timeout_kills_everything(tmp_path):
     _assert_nothing_left(result)
 
 
+def _children_of(pid):
+    kids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    stat = f.read()
+            except OSError:
+                continue
+            if int(stat[stat.rindex(")") + 2:].split()[1]) == pid:
+                kids.append(int(entry))
+    return kids
+
+
+@needs_proc
+def test_ctrl_c_on_the_launcher_reaps_the_job(tmp_path):
+    import signal
+    import time
+
+    launcher = subprocess.Popen(
+        [sys.executable, "-m", "gluon_lrfinder.distributed", "-n", "2", "--timeout", "60",
+         "--log-dir", str(tmp_path), "--", sys.executable, "-c", "import time; time.sleep(600)"],
+        cwd=os.path.dirname(HERE), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 20
+        kids = []
+        while len(kids) < 4 and time.monotonic() < deadline:  # scheduler, server, 2 workers
+            time.sleep(0.1)
+            kids = _children_of(launcher.pid)
+        assert len(kids) == 4
+        launcher.send_signal(signal.SIGINT)
+        launcher.wait(timeout=20)
+    finally:
+        if launcher.poll() is None:
+            launcher.kill()
+            launcher.wait(timeout=5)
+    assert launcher.returncode == 130, launcher.stderr.read()
+    assert _processes_in_groups(set(kids)) == []  # each child led its own group
+
+
 @needs_proc
 def test_cli_launch_returns_nonzero_when_a_worker_fails(tmp_path):
     """``gluon-lrfinder launch ...`` is ``distributed.main``: exit code 1 for a failed worker."""
