@@ -166,10 +166,9 @@ class KVStoreMeanReducer:
 
     Each call sends the value under :data:`RESERVED_KEY` with one ``pushpull`` and receives the
     sum over the workers into a new array (queued on MXNet's engine, not read), which it
-    returns divided by the number of workers.
-    Every worker must call it the same number of times, as the range test does. The key is
-    initialized on the first call (a collective step: all workers make it at the same point)
-    and only once per kvstore.
+    returns divided by the number of workers. Every worker must call it the same number of
+    times, as the range test does. The key is initialized on the first call (a collective
+    step: all workers make it at the same point) and only once per kvstore.
 
     Parameters
     ----------
