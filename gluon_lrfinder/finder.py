@@ -11,8 +11,9 @@ import mxnet as mx
 from . import sweep
 from ._validate import check_choice, check_int, check_positive
 from .curve import LRCurve, library_versions
+from .distributed import loss_reducer_for
 from .learner import Learner
-from .state import StateSnapshot
+from .state import StateSnapshot, check_restorable
 from .stopping import StoppingCriteria
 from .suggest import DEFAULT_METHOD, SuggestionReport, diagnose, lr_range, report, suggest
 
@@ -34,6 +35,13 @@ class LRFinder:
     ----------
     learner : Learner
         What to train.
+    loss_reducer : callable, optional
+        ``loss_reducer(loss_nd) -> NDArray``: turns each iteration's 1-element loss NDArray
+        into the value the stopping rule and the curve see, before it is read. Default: for a
+        trainer on a distributed kvstore (``dist_sync``, ``update_on_kvstore=False``) the
+        average over the workers (:class:`~gluon_lrfinder.distributed.KVStoreMeanReducer`),
+        so that every worker stops on the same iteration; none for a local trainer. Pass one
+        for other ways of running several processes (e.g. a Horovod allreduce).
 
     Examples
     --------
@@ -55,11 +63,15 @@ class LRFinder:
     True
     """
 
-    def __init__(self, learner: Learner) -> None:
+    def __init__(self, learner: Learner, loss_reducer: Optional[Callable[[Any], Any]] = None) -> None:
         if not isinstance(learner, Learner):
             raise TypeError(f"learner must be a gluon_lrfinder.Learner, got {type(learner).__name__}")
+        if loss_reducer is not None and not callable(loss_reducer):
+            raise TypeError(f"loss_reducer must be callable, got {type(loss_reducer).__name__}")
         self.learner = learner
+        self.loss_reducer = loss_reducer
         self.curve: Optional[LRCurve] = None
+        self._reduce: Optional[Callable[[Any], Any]] = None  # the reducer of the running find()
         self.repeated: Optional[Any] = None  # RepeatedSweeps of the last find_repeated()
         self._iteration_hook: Optional[Callable[[float], None]] = None  # called after each queued iteration
 
@@ -134,7 +146,7 @@ class LRFinder:
         Notes
         -----
         The loss of iteration k is read only after iteration k+1 has been queued on MXNet's
-        engine, so the engine never idles while Python waits for a number. The recorded pairs
+        engine, so the read itself never leaves the engine idle. The recorded pairs
         and the stop iteration are the same as reading each loss at once; after a stop, the one
         iteration already queued runs and is undone by the restore (it consumes one batch of
         the data loader).
@@ -159,6 +171,12 @@ class LRFinder:
             signal = ValidationSignal(self.learner, valid_data, every=valid_every)
         if hasattr(stopping, "reset"):
             stopping.reset()
+        # Refuse a trainer whose state could not be restored, or that several processes could
+        # not drive in step (before anything is touched); pick the cross-worker loss average
+        # (see distributed.py).
+        check_restorable(self.learner.trainer)
+        auto_reducer = loss_reducer_for(self.learner.trainer)
+        self._reduce = self.loss_reducer if self.loss_reducer is not None else auto_reducer
 
         settings = {
             "lr_start": lrs[0],
@@ -203,6 +221,7 @@ class LRFinder:
         engine never idles on the read; the recorded pairs are the same as reading at once, and
         the one extra iteration run after a stop is undone by the restore like all the others."""
         learner = self.learner
+        reduce = self._reduce  # e.g. the average over dist_sync workers; None: local
         pending = None  # (lr, unread loss NDArray) of the previous iteration
 
         def record(lr: float, loss_nd: Any) -> bool:
@@ -216,7 +235,10 @@ class LRFinder:
 
         hook = self._iteration_hook
         for lr in lrs:
-            loss_nd = learner.queue_iteration(lr)  # no extra operator: averaged on the host when read
+            if reduce is None:
+                loss_nd = learner.queue_iteration(lr)  # no extra operator: averaged on the host when read
+            else:  # the reducer takes the mean loss as an NDArray
+                loss_nd = reduce(learner.iteration_async(lr))
             if hook is not None:  # e.g. the validation signal (find(valid_data=...))
                 hook(lr)
             if pending is not None and record(*pending):

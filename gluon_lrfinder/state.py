@@ -35,7 +35,7 @@ import mxnet as mx
 import numpy as np
 from mxnet import gluon
 
-__all__ = ["StateSnapshot", "trainer_kvstore_config", "RestoreError"]
+__all__ = ["StateSnapshot", "trainer_kvstore_config", "check_restorable", "RestoreError"]
 
 logger = logging.getLogger(__name__)
 
@@ -75,6 +75,68 @@ def _return_freed_memory() -> None:
     trim = _malloc_trim()
     if trim is not None:
         trim(0)
+
+
+def check_restorable(trainer: gluon.Trainer) -> None:
+    """Raise if the trainer's state could not be put back exactly after a range test.
+
+    A trainer given a ``KVStore`` *object* that holds the weights (``update_on_kvstore`` True,
+    or None, which Gluon resolves to True for a local kvstore) cannot be restored: putting the
+    parameters back makes Gluon set the kvstore up again, and a KVStore object refuses to
+    initialize its keys twice ("duplicate init of key"). Only settings are read.
+
+    Raises
+    ------
+    ValueError
+        For such a trainer, saying what to pass instead.
+
+    Examples
+    --------
+    >>> import mxnet as mx
+    >>> from mxnet import gluon
+    >>> net = gluon.nn.Dense(2, in_units=3); net.initialize()
+    >>> check_restorable(gluon.Trainer(net.collect_params(), "sgd", kvstore="device"))
+    """
+    config = trainer_kvstore_config(trainer)
+    kv = config["kvstore"]
+    if kv is None or isinstance(kv, str) or _is_dist_kvstore(kv):
+        return  # a name is created anew on a reset; dist trainers are checked in distributed.py
+    if config["update_on_kvstore"] is not False:
+        raise ValueError(
+            f"trainer: a KVStore object (type {getattr(kv, 'type', '?')!r}) with "
+            f"update_on_kvstore={config['update_on_kvstore']!r} cannot be restored after the range "
+            "test (MXNet would initialize the same kvstore twice). Give the kvstore by name "
+            f"(gluon.Trainer(..., kvstore={getattr(kv, 'type', 'device')!r})) or create the trainer "
+            "with update_on_kvstore=False"
+        )
+
+
+def _is_dist_kvstore(kvstore: Any) -> bool:
+    """Whether a Trainer's ``kvstore`` argument (a string, a KVStore or None) is distributed."""
+    kind = kvstore if isinstance(kvstore, str) else getattr(kvstore, "type", "")
+    return "dist" in str(kind)
+
+
+def _kvstore_is_set_up(trainer: gluon.Trainer) -> bool:
+    """Whether the trainer has created its kvstore yet (it does so lazily, at the first step).
+
+    No public accessor exists; this reads the private ``_kv_initialized``.
+    """
+    return bool(getattr(trainer, "_kv_initialized", True))
+
+
+def _undo_kvstore_setup(trainer: gluon.Trainer) -> None:
+    """Put a local trainer back to "kvstore not created yet", as before its first step.
+
+    Gluon sets the kvstore up inside the first ``step()``, after the backward pass, and then
+    copies the first context's value of every parameter to the others: BatchNorm running
+    statistics that the other devices had just updated are overwritten once. A snapshot of a
+    fresh trainer sets the kvstore up early (``save_states`` does), which would skip that copy;
+    undoing the setup after the restore keeps training bitwise what it would have been.
+    Uses the private ``_reset_kvstore``; never called for a distributed kvstore (which cannot
+    be reset, and whose setup is the broadcast of rank 0's weights that must stay done).
+    """
+    trainer._reset_kvstore()
 
 
 def _same_bits(a: mx.nd.NDArray, b: mx.nd.NDArray) -> bool:
@@ -144,6 +206,7 @@ class StateSnapshot:
         self.directory: Optional[str] = None
         self._other_contexts: List[int] = []
         self._scheduler = None
+        self._was_fresh = False
 
     # ------------------------------------------------------------------ paths
     def _path(self, name: str) -> str:
@@ -162,8 +225,16 @@ class StateSnapshot:
         """Write parameters and trainer state; on any failure remove what was written and re-raise."""
         if self.directory is not None:
             raise RuntimeError("this snapshot is already saved; restore() or cleanup() it first")
+        check_restorable(self.trainer)
         self.directory = tempfile.mkdtemp(prefix="gluon-lrfinder-", dir=self.tmp_dir)
         try:
+            # Trainer state first: on a fresh trainer save_states sets up the kvstore, which
+            # broadcasts the first context's weights (under dist_sync: rank 0's) to every copy,
+            # as the first step would; the parameters saved next are then those the training
+            # really continues from.
+            self._was_fresh = not _kvstore_is_set_up(self.trainer)
+            self.trainer.save_states(self._path("trainer.states"))
+            _return_freed_memory()
             params = self.net.collect_params()
             first: Dict[str, mx.nd.NDArray] = {}
             others: Dict[int, Dict[str, mx.nd.NDArray]] = {}
@@ -177,8 +248,6 @@ class StateSnapshot:
             for k, arrays in others.items():
                 mx.nd.save(self._path(f"params-ctx{k}.nd"), arrays)
             self._other_contexts = sorted(others)
-            self.trainer.save_states(self._path("trainer.states"))
-            _return_freed_memory()
             self._scheduler = self.trainer.optimizer.lr_scheduler
         except BaseException:
             self.cleanup()
@@ -211,6 +280,12 @@ class StateSnapshot:
                         value.copyto(params[name].list_data()[k])
                 self.trainer.optimizer.lr_scheduler = self._scheduler
                 mx.nd.waitall()
+                kvstore = trainer_kvstore_config(self.trainer)["kvstore"]
+                # only a kvstore given by name can be set up again (an object refuses a second
+                # init of its keys), and a dist one must stay set up
+                if self._was_fresh and (kvstore is None or isinstance(kvstore, str)) \
+                        and not _is_dist_kvstore(kvstore):
+                    _undo_kvstore_setup(self.trainer)
                 _return_freed_memory()
         except KeyboardInterrupt:
             raise

@@ -1,0 +1,24 @@
+"""The README's main example runs as written (in a temporary working directory)."""
+import re
+from pathlib import Path
+
+import numpy as np
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+
+def python_blocks():
+    return re.findall(r"```python\n(.*?)```", README.read_text(encoding="utf-8"), flags=re.S)
+
+
+def test_main_example_runs(tmp_path, monkeypatch):
+    example = next(b for b in python_blocks() if "ContinuousBatchSampler(" in b and "load_digits" in b)
+    monkeypatch.chdir(tmp_path)
+    scope = {}
+    exec(compile(example, "README.md", "exec"), scope)
+    lrs = [lr for lr, _ in scope["results"]]
+    assert lrs[0] == 1e-6 and np.isclose(lrs[1] / lrs[0], 1.1)
+    assert lrs[0] <= scope["lr"] <= lrs[-1]
+    assert scope["low"] < scope["high"]
+    assert isinstance(scope["loss"], float)
+    assert (tmp_path / "lr.png").exists()
