@@ -18,6 +18,7 @@ __version__ = "0.1.0"
 
 _LAZY = {
     "Learner": "learner",
+    "QueuedLoss": "learner",
     "ContinuousBatchSampler": "sampler",
     "LRFinder": "finder",
     "StateSnapshot": "state",
@@ -38,6 +39,7 @@ _LAZY = {
 
 __all__ = [
     "Learner",
+    "QueuedLoss",
     "ContinuousBatchSampler",
     "LRFinder",
     "StoppingCriteria",
