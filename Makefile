@@ -9,7 +9,7 @@ PYTHON ?= $(shell for p in python3.11 python3.10 python3.9 python3.8 python3; do
 	echo $$p; break; fi; done)
 OUT ?= demo-output
 
-.PHONY: venv demo test lint clean
+.PHONY: venv demo test bench lint clean
 
 $(BIN)/.installed: setup.py requirements.txt requirements-dev.txt
 	@if [ -z "$(PYTHON)" ]; then echo "error: need Python 3.8-3.11 for MXNet 1.9.1 (set PYTHON=/path/to/python3.x)"; exit 1; fi
@@ -26,6 +26,11 @@ demo: venv
 
 test: venv
 	MPLBACKEND=Agg OMP_NUM_THREADS=1 $(BIN)/python -m pytest
+
+bench: venv
+	OMP_NUM_THREADS=1 MPLBACKEND=Agg $(BIN)/python benchmarks/suggestion_quality.py
+	OMP_NUM_THREADS=1 MPLBACKEND=Agg $(BIN)/python benchmarks/overhead.py --quick
+	OMP_NUM_THREADS=1 MPLBACKEND=Agg $(BIN)/python benchmarks/dist_allreduce.py --workers 2 4
 
 lint: venv
 	$(BIN)/ruff check gluon_lrfinder tests benchmarks
