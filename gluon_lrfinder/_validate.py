@@ -27,6 +27,14 @@ def check_positive(name: str, value: Any) -> float:
     return value
 
 
+def check_nonnegative(name: str, value: Any) -> float:
+    """``value`` must be a number >= 0."""
+    value = check_number(name, value)
+    if not value >= 0.0:
+        raise ValueError(f"{name} must be >= 0, got {value!r}")
+    return value
+
+
 def check_greater(name: str, value: Any, bound: float, bound_name: Optional[str] = None) -> float:
     """``value`` must be a finite number > ``bound``."""
     value = check_number(name, value)

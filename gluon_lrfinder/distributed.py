@@ -92,14 +92,9 @@ def kvstore_type(trainer: gluon.Trainer) -> Optional[str]:
     >>> kvstore_type(gluon.Trainer(net.collect_params(), "sgd", kvstore="dist_sync"))
     'dist_sync'
     """
-    from .state import trainer_kvstore_config
+    from .state import kvstore_name, trainer_kvstore_config
 
-    kv = trainer_kvstore_config(trainer)["kvstore"]
-    if kv is None:
-        return None
-    if isinstance(kv, str):
-        return kv
-    return str(getattr(kv, "type", type(kv).__name__))
+    return kvstore_name(trainer_kvstore_config(trainer)["kvstore"])
 
 
 def is_distributed(trainer: gluon.Trainer) -> bool:

@@ -35,7 +35,7 @@ from typing import Any, Optional, Sequence, Tuple, Union
 
 from mxnet.lr_scheduler import LRScheduler
 
-from ._validate import check_choice, check_int, check_number, check_positive
+from ._validate import check_choice, check_int, check_nonnegative, check_number, check_positive
 
 __all__ = [
     "TriangularSchedule",
@@ -459,10 +459,7 @@ class WarmUp(_Wrapper):
 
     def __init__(self, schedule: LRScheduler, steps: int, begin_lr: float = 0.0) -> None:
         self.steps = check_int("steps", steps, 1)
-        begin_lr = check_number("begin_lr", begin_lr)
-        if begin_lr < 0:
-            raise ValueError(f"begin_lr must be >= 0, got {begin_lr!r}")
-        self.begin_lr = begin_lr
+        self.begin_lr = check_nonnegative("begin_lr", begin_lr)
         super().__init__(schedule)
 
     def __call__(self, num_update: Any) -> float:
@@ -502,10 +499,7 @@ class CoolDown(_Wrapper):
     def __init__(self, schedule: LRScheduler, start: int, steps: int, final_lr: float = 0.0) -> None:
         self.start = check_int("start", start, 0)
         self.steps = check_int("steps", steps, 1)
-        final_lr = check_number("final_lr", final_lr)
-        if final_lr < 0:
-            raise ValueError(f"final_lr must be >= 0, got {final_lr!r}")
-        self.final_lr = final_lr
+        self.final_lr = check_nonnegative("final_lr", final_lr)
         super().__init__(schedule)
 
     def __call__(self, num_update: Any) -> float:

@@ -111,10 +111,18 @@ def check_restorable(trainer: gluon.Trainer) -> None:
         )
 
 
+def kvstore_name(kvstore: Any) -> Optional[str]:
+    """The type of a Trainer's ``kvstore`` argument: a name as given, a KVStore's ``type``, or None."""
+    if kvstore is None:
+        return None
+    if isinstance(kvstore, str):
+        return kvstore
+    return str(getattr(kvstore, "type", type(kvstore).__name__))
+
+
 def _is_dist_kvstore(kvstore: Any) -> bool:
     """Whether a Trainer's ``kvstore`` argument (a string, a KVStore or None) is distributed."""
-    kind = kvstore if isinstance(kvstore, str) else getattr(kvstore, "type", "")
-    return "dist" in str(kind)
+    return "dist" in (kvstore_name(kvstore) or "")
 
 
 def _kvstore_is_set_up(trainer: gluon.Trainer) -> bool:
