@@ -71,9 +71,7 @@ class LRFinder:
         self.learner = learner
         self.loss_reducer = loss_reducer
         self.curve: Optional[LRCurve] = None
-        self._reduce: Optional[Callable[[Any], Any]] = None  # the reducer of the running find()
         self.repeated: Optional[Any] = None  # RepeatedSweeps of the last find_repeated()
-        self._iteration_hook: Optional[Callable[[float], None]] = None  # called after each queued iteration
 
     # ------------------------------------------------------------------ the sweep
     def find(
@@ -176,7 +174,7 @@ class LRFinder:
         # (see distributed.py).
         check_restorable(self.learner.trainer)
         auto_reducer = loss_reducer_for(self.learner.trainer)
-        self._reduce = self.loss_reducer if self.loss_reducer is not None else auto_reducer
+        reduce = self.loss_reducer if self.loss_reducer is not None else auto_reducer
 
         settings = {
             "lr_start": lrs[0],
@@ -199,12 +197,10 @@ class LRFinder:
         # an open-ended sweep has no known length: show a count rather than a bar to max_iter
         bounded = mode == "linear" or lr_end is not None or num_iter is not None
         bar = _progress_bar(len(lrs) if bounded else None, progress)
-        self._iteration_hook = signal
         try:
             with StateSnapshot(self.learner.net, self.learner.trainer, tmp_dir=tmp_dir):
-                curve.stop_reason = self._sweep(lrs, stopping, curve, bar)
+                curve.stop_reason = self._sweep(lrs, stopping, curve, bar, reduce=reduce, hook=signal)
         finally:
-            self._iteration_hook = None
             bar.close()
         if signal is not None:
             signal.flush(curve, curve.lrs[-1] if len(curve) else None)
@@ -216,12 +212,23 @@ class LRFinder:
         )
         return curve.pairs
 
-    def _sweep(self, lrs: List[float], stopping: Any, curve: LRCurve, bar: Any) -> str:
+    def _sweep(
+        self,
+        lrs: List[float],
+        stopping: Any,
+        curve: LRCurve,
+        bar: Any,
+        reduce: Optional[Callable[[Any], Any]] = None,
+        hook: Optional[Callable[[float], None]] = None,
+    ) -> str:
         """The loop. The loss of iteration k is read after iteration k+1 is queued, so MXNet's
         engine never idles on the read; the recorded pairs are the same as reading at once, and
-        the one extra iteration run after a stop is undone by the restore like all the others."""
+        the one extra iteration run after a stop is undone by the restore like all the others.
+
+        ``reduce`` (e.g. the average over dist_sync workers; None when local) turns each mean
+        loss NDArray into the value the stopping rule sees; ``hook(lr)`` (e.g. the validation
+        signal) runs after each queued iteration."""
         learner = self.learner
-        reduce = self._reduce  # e.g. the average over dist_sync workers; None: local
         pending = None  # (lr, unread loss NDArray) of the previous iteration
 
         def record(lr: float, loss_nd: Any) -> bool:
@@ -233,7 +240,6 @@ class LRFinder:
             bar.update(1)
             return stop
 
-        hook = self._iteration_hook
         for lr in lrs:
             if reduce is None:
                 loss_nd = learner.queue_iteration(lr)  # no extra operator: averaged on the host when read
