@@ -147,8 +147,7 @@ def _undo_kvstore_setup(trainer: gluon.Trainer) -> None:
     trainer._reset_kvstore()
 
 
-def _same_bits(a: mx.nd.NDArray, b: mx.nd.NDArray) -> bool:
-    x, y = a.asnumpy(), b.asnumpy()
+def _same_bits(x: np.ndarray, y: np.ndarray) -> bool:
     return x.shape == y.shape and x.dtype == y.dtype and np.array_equal(x.view(np.uint8), y.view(np.uint8))
 
 
@@ -249,8 +248,9 @@ class StateSnapshot:
             for name, param in params.items():
                 copies = param.list_data()
                 first[name] = copies[0]
+                base = copies[0].asnumpy() if len(copies) > 1 else None  # one host copy per parameter
                 for k, copy in enumerate(copies[1:], start=1):
-                    if not _same_bits(copy, copies[0]):
+                    if not _same_bits(copy.asnumpy(), base):
                         others.setdefault(k, {})[name] = copy
             mx.nd.save(self._path("params-ctx0.nd"), first)
             for k, arrays in others.items():
