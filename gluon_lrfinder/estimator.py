@@ -272,11 +272,12 @@ class LRFinderHandler(TrainBegin, EpochBegin, TrainEnd):
                 schedule = OffsetSchedule(schedule, optimizer.num_update)
             optimizer.lr_scheduler = schedule
             self.applied = f"attached {schedule!r}"
-        elif optimizer.lr_scheduler is not None:
-            optimizer.lr_scheduler.base_lr = lr
-            self.applied = f"set base_lr={lr:.4g} on {type(optimizer.lr_scheduler).__name__}"
         else:
-            trainer.set_learning_rate(lr)
-            self.applied = f"set learning rate {before:.4g} -> {lr:.4g}"
+            scheduler = optimizer.lr_scheduler
+            finder.apply(lr)  # base_lr of an attached scheduler, else set_learning_rate
+            if scheduler is not None:
+                self.applied = f"set base_lr={lr:.4g} on {type(scheduler).__name__}"
+            else:
+                self.applied = f"set learning rate {before:.4g} -> {lr:.4g}"
         log.info("LRFinderHandler: suggested lr %.4g (%s); %s", lr, self.method, self.applied)
         return lr
