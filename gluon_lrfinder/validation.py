@@ -85,11 +85,9 @@ class ValidationSignal:
         self._parts: List[Tuple[List[Any], List[Any]]] = []
         self.num_samples = 0
         for batch in batches:
-            data_parts, label_parts = learner.batch_fn(batch, learner.ctx)
-            if len(data_parts) != len(label_parts):
-                raise ValueError(f"batch_fn returned {len(data_parts)} data parts but {len(label_parts)} label parts")
+            data_parts, label_parts, size = learner._split(batch)  # the learner's own batch_fn and checks
             self._parts.append((data_parts, label_parts))
-            self.num_samples += sum((d[0] if isinstance(d, (list, tuple)) else d).shape[0] for d in data_parts)
+            self.num_samples += size
         if self.num_samples < 1:
             raise ValueError("valid_data holds no samples: it needs at least one")
         self._count = 0
@@ -97,13 +95,12 @@ class ValidationSignal:
 
     def evaluate_async(self) -> mx.nd.NDArray:
         """Queue one evaluation and return the mean held-out loss as an unread 1-element NDArray."""
-        net, loss_fn, home = self.learner.net, self.learner.loss_fn, self.learner.ctx[0]
+        learner, home = self.learner, self.learner.ctx[0]
         sums = []
         with autograd.predict_mode():  # outside autograd.record(): nothing is recorded
             for data_parts, label_parts in self._parts:
                 for x, y in zip(data_parts, label_parts):
-                    out = net(*x) if isinstance(x, (list, tuple)) else net(x)
-                    sums.append(loss_fn(out, y).sum().as_in_context(home))
+                    sums.append(learner.loss_fn(learner._forward(x), y).sum().as_in_context(home))
         total = sums[0] if len(sums) == 1 else mx.nd.add_n(*sums)
         return total / self.num_samples
 
