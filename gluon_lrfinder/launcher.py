@@ -21,6 +21,8 @@ import time
 from dataclasses import dataclass, field
 from typing import IO, Dict, List, Mapping, Optional, Sequence
 
+from ._validate import check_int
+
 __all__ = ["LaunchResult", "launch", "main", "free_port", "cluster_env"]
 
 logger = logging.getLogger(__name__)
@@ -119,14 +121,6 @@ def _kill_group(proc: subprocess.Popen[bytes], sig: int) -> None:
         pass
 
 
-def _check_int(name: str, value: int, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < low:
-        raise ValueError(f"{name} must be >= {low}, got {value}")
-    return value
-
-
 def launch(
     command: Sequence[str],
     num_workers: int,
@@ -183,12 +177,12 @@ def launch(
     """
     if isinstance(command, str) or not command or not all(isinstance(c, str) for c in command):
         raise TypeError(f"command must be a non-empty list of strings, got {command!r}")
-    _check_int("num_workers", num_workers, 1)
-    _check_int("num_servers", num_servers, 1)
+    check_int("num_workers", num_workers, 1)
+    check_int("num_servers", num_servers, 1)
     if not (isinstance(timeout, (int, float)) and timeout > 0):
         raise ValueError(f"timeout must be a number of seconds > 0, got {timeout!r}")
     if port is not None:
-        _check_int("port", port, 1)
+        check_int("port", port, 1)
     port = free_port(host) if port is None else port
     base = dict(os.environ if env is None else env)
     base.setdefault("PS_VERBOSE", "0")

@@ -203,7 +203,7 @@ def test_cluster_env():
 @pytest.mark.parametrize(
     "kwargs,error,match",
     [(dict(command="python x.py", num_workers=2), TypeError, "non-empty list of strings"),
-     (dict(command=["python"], num_workers=0), ValueError, "num_workers must be >= 1, got 0"),
+     (dict(command=["python"], num_workers=0), ValueError, "num_workers must be an integer >= 1, got 0"),
      (dict(command=["python"], num_workers=1, num_servers=0), ValueError, "num_servers must be"),
      (dict(command=["python"], num_workers=1, timeout=0), ValueError, "timeout must be")],
 )
