@@ -11,7 +11,7 @@ from .curve import LRCurve
 from .smoothing import zero_phase
 from .suggest import DEFAULT_METHOD, MIN_POINTS, lr_range, suggest
 
-__all__ = ["plot_curve", "plot_bands", "pyplot"]
+__all__ = ["plot_curve", "plot_bands", "plot_grid", "pyplot"]
 
 
 def pyplot() -> Any:
@@ -201,6 +201,79 @@ def plot_bands(
     ax.set_ylabel("training loss (smoothed)")
     if title:
         ax.set_title(title)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(loc="best", fontsize="small")
+    if path is not None:
+        ax.figure.savefig(os.fspath(path), dpi=110, bbox_inches="tight")
+    return ax
+
+
+def plot_grid(
+    result: Any,
+    ax: Any = None,
+    path: Optional[Union[str, os.PathLike[str]]] = None,
+    title: Optional[str] = None,
+) -> Any:
+    """Overlay the smoothed curves of a weight-decay / momentum grid, each with its suggestion.
+
+    The recommended combination is drawn thick; every curve's suggested learning rate is a
+    marker on its own curve.
+
+    Parameters
+    ----------
+    result : GridResult
+        From :meth:`~gluon_lrfinder.LRFinder.find_grid` or
+        :func:`~gluon_lrfinder.grid.summarize_grid`.
+    ax : matplotlib.axes.Axes, optional
+        Where to draw; default: a new figure.
+    path : str, optional
+        Save the figure there.
+    title : str, optional
+        Axes title.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gluon_lrfinder.grid import summarize_grid
+    >>> lrs = list(np.logspace(-4, 0, 41))
+    >>> curves = [LRCurve(lrs=lrs, losses=list(2 - np.tanh(np.log10(lrs) + 2) + np.array(lrs) * k))
+    ...           for k in (3, 9)]
+    >>> ax = plot_grid(summarize_grid([{"weight_decay": 0.0}, {"weight_decay": 1e-4}], curves))
+    >>> len(ax.get_lines()) >= 2
+    True
+    """
+    plt = pyplot()
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 4.5))
+    lows, starts = [], []
+    for i, (curve, row) in enumerate(zip(result.curves, result.rows)):
+        lrs = np.asarray(curve.lrs, dtype=np.float64)
+        losses = np.asarray(curve.losses, dtype=np.float64)
+        ok = np.isfinite(losses)
+        if ok.sum() < 2:
+            continue
+        smooth = zero_phase(lrs[ok], losses[ok])
+        best = i == result.best_index
+        label = ", ".join(f"{k}={v:g}" for k, v in row.combination.items()) + (" (recommended)" if best else "")
+        (line,) = ax.plot(lrs[ok], smooth, "-", linewidth=2.4 if best else 1.1, label=label, zorder=3 if best else 2)
+        if row.lr is not None:
+            ax.plot([row.lr], [np.interp(np.log10(row.lr), np.log10(lrs[ok]), smooth)], "o",
+                    color=line.get_color(), markersize=7 if best else 5, zorder=4)
+        lows.append(float(smooth.min()))
+        starts.append(float(smooth[0]))
+    ax.set_xscale("log")
+    if lows:
+        low, start = min(lows), max(starts)
+        high = start + 0.5 * max(start - low, 1e-12)
+        margin = 0.05 * max(high - low, 1e-12)
+        ax.set_ylim(low - margin, high + margin)
+    ax.set_xlabel("learning rate (log scale)")
+    ax.set_ylabel("training loss (smoothed)")
+    ax.set_title(title or "Range tests per combination (dots: suggested lr)")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(loc="best", fontsize="small")
     if path is not None:
