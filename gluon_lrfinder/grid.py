@@ -81,8 +81,10 @@ def curve_summary(lrs: Sequence[float], losses: Sequence[float], method: str = D
 
     Examples
     --------
-    >>> s = curve_summary([1e-3, 1e-2, 1e-1, 1.0, 10.0], [2.0, 1.0, 0.5, 3.0, 9.0], method="minimum")
-    >>> s["lowest_loss"] < 1.0, s["stable_lr"] < 10.0
+    >>> lrs = np.logspace(-4, 1, 51)
+    >>> losses = 1.5 - np.tanh(np.log10(lrs) + 2) + lrs ** 2    # falls to ~0.5, diverges past lr ~1
+    >>> s = curve_summary(lrs, losses, method="minimum")
+    >>> s["lowest_loss"] < 0.8, 0.3 < s["stable_lr"] < 3.0
     (True, True)
     """
     lr_arr = np.asarray(lrs, dtype=np.float64)
