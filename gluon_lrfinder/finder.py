@@ -492,7 +492,7 @@ class LRFinder:
             or first-moment decay ``beta1`` (Adam, Adamax, Nadam, LAMB, FTML). Default: the
             trainer's own value only. Refused for optimizers with neither, and for a
             momentum-free SGD/NAG trainer that has already stepped (its optimizer state holds
-            no momentum buffer, so a momentum would be silently ignored).
+            no momentum buffer, so MXNet could not apply a momentum).
         seed : int, default 0
             Seed of the shared data order, >= 0.
         method : str, default ``DEFAULT_METHOD``
@@ -543,8 +543,8 @@ class LRFinder:
             if getattr(optimizer, mom_attr) == 0 and optimizer.num_update > 0 and any(m > 0 for m in moms):
                 raise ValueError(
                     f"momentum: this {type(optimizer).__name__} trainer was created with momentum=0 and has "
-                    "already stepped, so its optimizer state holds no momentum buffers and a momentum would "
-                    "be ignored; create the Trainer with a momentum > 0 to search over momentum"
+                    "already stepped, so its optimizer state holds no momentum buffers and MXNet cannot apply "
+                    "a momentum (the update fails); create the Trainer with a momentum > 0 to search over momentum"
                 )
         grid_wds = wds if wds is not None else [float(optimizer.wd)]
         grid_moms = moms if moms is not None else [None]
