@@ -84,14 +84,14 @@ def train(spec: Dict[str, Any], task: Any, init: Sequence[np.ndarray], combo: Di
         return validation_loss(learner, task.valid)
 
 
-def run_task(spec: Dict[str, Any], seeds: Sequence[int]) -> Dict[str, Any]:
+def run_task(spec: Dict[str, Any], seeds: Sequence[int], repeats: int) -> Dict[str, Any]:
     task = load_task(spec["data"])
     init = initial_weights(spec, task)
     t0 = time.perf_counter()
     # the grid runs from a learner that starts at the default combination (it restores it after)
     with fresh_learner(spec, task, init, 0, DEFAULT["weight_decay"], DEFAULT["momentum"]) as learner:
         result = LRFinder(learner).find_grid(weight_decay=WEIGHT_DECAY, momentum=MOMENTUM,
-                                             lr_start=1e-5, lr_end=30.0, progress=False)
+                                             repeats=repeats, lr_start=1e-5, lr_end=30.0, progress=False)
     grid_seconds = time.perf_counter() - t0
     rows = []
     for row in result.rows:
@@ -138,6 +138,7 @@ def markdown(results: Sequence[Dict[str, Any]]) -> str:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=2, help="data orders per training run (default: 2)")
+    parser.add_argument("--repeats", type=int, default=3, help="find_grid's data orders per combination (default: 3)")
     parser.add_argument("--quick", action="store_true", help="one task, one seed")
     parser.add_argument("--out", default=None, help="write the results as JSON here")
     args = parser.parse_args(argv)
@@ -145,14 +146,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     seeds = list(range(1 if args.quick else args.seeds))
     results = []
     for spec in tasks:
-        results.append(run_task(spec, seeds))
+        results.append(run_task(spec, seeds, args.repeats))
         print(f"{spec['name']}: done ({results[-1]['grid_seconds']:.1f} s for the grid)", file=sys.stderr)
     print(markdown(results))
     for r in results:
         print(f"\n{r['task']}: {r['reason']}")
     if args.out:
         with open(args.out, "w") as f:
-            json.dump({"weight_decay": WEIGHT_DECAY, "momentum": MOMENTUM, "seeds": seeds, "results": results},
+            json.dump({"weight_decay": WEIGHT_DECAY, "momentum": MOMENTUM, "seeds": seeds, "repeats": args.repeats,
+                   "results": results},
                       f, indent=1)
     return 0
 

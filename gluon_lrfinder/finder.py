@@ -471,6 +471,7 @@ class LRFinder:
         seed: int = 0,
         method: str = DEFAULT_METHOD,
         tolerance: float = 0.05,
+        repeats: int = 1,
         **find_kwargs: Any,
     ) -> GridResult:
         """One range test per weight-decay / momentum combination (Smith 2018), and a pick.
@@ -499,6 +500,11 @@ class LRFinder:
             Suggestion rule for each curve.
         tolerance : float, default 0.05
             Relative slack on the lowest loss when comparing combinations, >= 0.
+        repeats : int, default 1
+            Data orders per combination, >= 1 (seeds ``seed`` ... ``seed + repeats - 1``, the
+            same for every combination); the table then holds medians. The lowest loss of one
+            range test moves with the data order by more than the combinations differ on small
+            data sets (docs/weight_decay_momentum.md), so 3 or more make the pick steadier.
         **find_kwargs
             Passed to :meth:`find` (``lr_start``, ``lr_end``, ``num_iter``, ...).
 
@@ -532,6 +538,7 @@ class LRFinder:
         wds = grid_values("weight_decay", weight_decay)
         moms = grid_values("momentum", momentum)
         seed = check_int("seed", seed, 0)
+        repeats = check_int("repeats", repeats, 1)
         check_choice("method", method, tuple(SUGGESTERS))
         check_nonnegative("tolerance", tolerance)
         optimizer = self.learner.trainer.optimizer
@@ -556,15 +563,18 @@ class LRFinder:
             combinations.append(combo)
 
         def setup(i: int) -> None:
+            combo = combinations[i // repeats]
             opt = self.learner.trainer.optimizer  # a new object after every restore: fetch it again
-            opt.wd = combinations[i]["weight_decay"]
+            opt.wd = combo["weight_decay"]
             if mom_attr is not None:
-                setattr(opt, mom_attr, combinations[i]["momentum"])
+                setattr(opt, mom_attr, combo["momentum"])
 
-        curves = self._runs_from_entry_state([seed] * len(combinations), setup, find_kwargs)
-        for combo, curve in zip(combinations, curves):
-            curve.settings.update(combo)
-        self.grid = summarize_grid(combinations, curves, method=method, tolerance=tolerance)
+        seeds = [seed + r for _ in combinations for r in range(repeats)]
+        curves = self._runs_from_entry_state(seeds, setup, find_kwargs)
+        for i, curve in enumerate(curves):
+            curve.settings.update(combinations[i // repeats], seed=seeds[i])
+        runs = [curves[k * repeats:(k + 1) * repeats] for k in range(len(combinations))]
+        self.grid = summarize_grid(combinations, runs, method=method, tolerance=tolerance)
         logger.info("%s", self.grid)
         return self.grid
 

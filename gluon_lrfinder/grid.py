@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Union
 
 import numpy as np
 
@@ -56,6 +56,8 @@ class GridRow:
     stable_lr : float
         The highest learning rate up to which the smoothed curve stays below its starting level
         (the mean of its first few smoothed values): where it starts to diverge.
+
+    With several data orders per combination (``repeats``), each number is the median over them.
     """
 
     combination: Dict[str, float]
@@ -164,7 +166,7 @@ class GridResult:
     combinations : list of dict
         The knob values of each range test, in run order.
     curves : list of LRCurve
-        One curve per combination.
+        One curve per combination (its first data order).
     rows : list of GridRow
         The table: suggestion, lowest smoothed loss and highest stable rate per combination.
     best : dict
@@ -185,7 +187,8 @@ class GridResult:
     reason: str
     method: str = DEFAULT_METHOD
     best_index: int = 0
-    extra: Dict[str, Any] = field(default_factory=dict)
+    runs: List[List[LRCurve]] = field(default_factory=list)
+    """Every curve of every combination (several with ``repeats > 1``)."""
 
     def table(self) -> List[Dict[str, Any]]:
         """The rows as plain dicts (one per combination), e.g. for ``pandas.DataFrame``."""
@@ -204,16 +207,28 @@ class GridResult:
             lines.append([*(f"{r.combination[k]:g}" for k in keys), lr, f"{r.lowest_loss:.4g}",
                           f"{r.stable_lr:.3g}", mark])
         widths = [max(len(row[c]) for row in lines) for c in range(len(head))]
-        text = [f"{len(self.rows)} range tests ({self.method}):"]
+        per = f", {len(self.runs[0])} data orders each, medians" if self.runs and len(self.runs[0]) > 1 else ""
+        text = [f"{len(self.rows)} combinations ({self.method}{per}):"]
         text += ["  " + "  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in lines]
         lr = "none" if self.lr is None else f"{self.lr:.3g}"
         text.append(f"Recommended: {_describe(self.best)} with lr {lr}. Why: {self.reason}.")
         return "\n".join(text)
 
 
+def _median_row(combination: Dict[str, float], curves: Sequence[LRCurve], method: str) -> GridRow:
+    summaries = [curve_summary(cv.lrs, cv.losses, method=method) for cv in curves]
+    lrs = [s["lr"] for s in summaries if s["lr"] is not None]
+    return GridRow(
+        dict(combination),
+        lr=float(np.exp(np.median(np.log(lrs)))) if lrs else None,
+        lowest_loss=float(np.median([s["lowest_loss"] for s in summaries])),
+        stable_lr=float(np.exp(np.median(np.log([s["stable_lr"] for s in summaries])))),
+    )
+
+
 def summarize_grid(
     combinations: Sequence[Dict[str, float]],
-    curves: Sequence[LRCurve],
+    curves: Sequence[Union[LRCurve, Sequence[LRCurve]]],
     method: str = DEFAULT_METHOD,
     tolerance: float = DEFAULT_TOLERANCE,
 ) -> GridResult:
@@ -223,8 +238,9 @@ def summarize_grid(
     ----------
     combinations : sequence of dict
         Knob values per range test.
-    curves : sequence of LRCurve
-        The matching curves (same length).
+    curves : sequence of LRCurve, or of lists of LRCurve
+        The matching curves (same length); a list per combination for several data orders
+        (the same orders for every combination), whose figures are then medians.
     method : str, default ``DEFAULT_METHOD``
         Suggestion rule.
     tolerance : float, default 0.05
@@ -239,14 +255,14 @@ def summarize_grid(
             f"combinations and curves must be non-empty and of the same length, got {len(combinations)} "
             f"and {len(curves)}"
         )
-    rows = [GridRow(dict(c), **curve_summary(cv.lrs, cv.losses, method=method))
-            for c, cv in zip(combinations, curves)]
+    runs = [[cv] if isinstance(cv, LRCurve) else list(cv) for cv in curves]
+    rows = [_median_row(c, run, method) for c, run in zip(combinations, runs)]
     choice = recommend(rows, tolerance=tolerance)
     best = rows[choice["index"]]
     return GridResult(
-        combinations=[dict(c) for c in combinations], curves=list(curves), rows=rows,
+        combinations=[dict(c) for c in combinations], curves=[run[0] for run in runs], rows=rows,
         best=dict(best.combination), lr=best.lr, reason=choice["reason"], method=method,
-        best_index=choice["index"],
+        best_index=choice["index"], runs=runs,
     )
 
 

@@ -61,7 +61,7 @@ def test_summarize_grid_table_and_text():
     table = result.table()
     assert [t["weight_decay"] for t in table] == [0.0, 1e-4, 1e-3]
     text = str(result)
-    assert "3 range tests" in text and "<- recommended" in text and "Why:" in text
+    assert "3 combinations" in text and "<- recommended" in text and "Why:" in text
     assert text.count("<- recommended") == 1
     with pytest.raises(ValueError, match="same length, got 3 and 2"):
         summarize_grid(combos, curves[:2])
@@ -168,3 +168,19 @@ def test_apply_grid_sets_the_recommendation(make_learner):
     opt = learner.trainer.optimizer
     assert opt.wd == result.best["weight_decay"] and opt.momentum == result.best["momentum"]
     assert applied["lr"] == pytest.approx(result.lr) and learner.trainer.learning_rate == pytest.approx(result.lr)
+
+
+def test_find_grid_repeats_pairs_the_data_orders_and_reports_medians(make_learner, state_checker):
+    learner = make_learner(warm_steps=1)
+    checker = state_checker(learner)
+    result = LRFinder(learner).find_grid(weight_decay=[0.0, 1e-3], repeats=3, **FIND)
+    checker.check()
+    assert [len(run) for run in result.runs] == [3, 3]
+    assert [c.settings["seed"] for c in result.runs[0]] == [0, 1, 2] == [c.settings["seed"] for c in result.runs[1]]
+    assert result.runs[0][0].losses != result.runs[0][1].losses  # another seed, another data order
+    lows = sorted(curve_summary(c.lrs, c.losses)["lowest_loss"] for c in result.runs[1])
+    assert result.rows[1].lowest_loss == pytest.approx(lows[1])
+    assert result.curves == [run[0] for run in result.runs]
+    assert "3 data orders each" in str(result)
+    with pytest.raises(ValueError, match="repeats must be an integer >= 1, got 0"):
+        LRFinder(learner).find_grid(weight_decay=[0.0], repeats=0, **FIND)
