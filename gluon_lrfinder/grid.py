@@ -211,7 +211,8 @@ class GridResult:
         text = [f"{len(self.rows)} combinations ({self.method}{per}):"]
         text += ["  " + "  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in lines]
         lr = "none" if self.lr is None else f"{self.lr:.3g}"
-        text.append(f"Recommended: {_describe(self.best)} with lr {lr}. Why: {self.reason}.")
+        text.append(f"Recommended: {self.reason}.")
+        text.append(f"Its suggested learning rate: {lr}.")
         return "\n".join(text)
 
 

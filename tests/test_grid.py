@@ -61,7 +61,7 @@ def test_summarize_grid_table_and_text():
     table = result.table()
     assert [t["weight_decay"] for t in table] == [0.0, 1e-4, 1e-3]
     text = str(result)
-    assert "3 combinations" in text and "<- recommended" in text and "Why:" in text
+    assert "3 combinations" in text and "<- recommended" in text and "Recommended: weight_decay=0.0001" in text
     assert text.count("<- recommended") == 1
     with pytest.raises(ValueError, match="same length, got 3 and 2"):
         summarize_grid(combos, curves[:2])
@@ -184,3 +184,18 @@ def test_find_grid_repeats_pairs_the_data_orders_and_reports_medians(make_learne
     assert "3 data orders each" in str(result)
     with pytest.raises(ValueError, match="repeats must be an integer >= 1, got 0"):
         LRFinder(learner).find_grid(weight_decay=[0.0], repeats=0, **FIND)
+
+
+def test_the_docs_walk_through_runs(tmp_path, monkeypatch):
+    import re
+    from pathlib import Path
+
+    page = Path(__file__).resolve().parent.parent / "docs" / "weight_decay_momentum.md"
+    example = re.findall(r"```python\n(.*?)```", page.read_text(encoding="utf-8"), flags=re.S)[0]
+    monkeypatch.chdir(tmp_path)
+    scope = {}
+    exec(compile(example, str(page), "exec"), scope)
+    result, applied = scope["result"], scope["applied"]
+    assert len(result.combinations) == 6 and [len(r) for r in result.runs] == [3] * 6 and (tmp_path / "grid.png").stat().st_size > 1000
+    assert applied["weight_decay"] == result.best["weight_decay"] and applied["lr"] == pytest.approx(result.lr)
+    pyplot().close("all")
