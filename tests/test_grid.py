@@ -196,6 +196,7 @@ def test_the_docs_walk_through_runs(tmp_path, monkeypatch):
     scope = {}
     exec(compile(example, str(page), "exec"), scope)
     result, applied = scope["result"], scope["applied"]
-    assert len(result.combinations) == 6 and [len(r) for r in result.runs] == [3] * 6 and (tmp_path / "grid.png").stat().st_size > 1000
+    assert len(result.combinations) == 6 and [len(r) for r in result.runs] == [3] * 6
+    assert (tmp_path / "grid.png").stat().st_size > 1000
     assert applied["weight_decay"] == result.best["weight_decay"] and applied["lr"] == pytest.approx(result.lr)
     pyplot().close("all")
