@@ -10,6 +10,7 @@ from importlib import import_module
 from typing import Any
 
 from .curve import LRCurve
+from .grid import GridResult, summarize_grid
 from .repeats import RepeatedSweeps, summarize_sweeps
 from .stopping import LRFinderStoppingCriteria, StoppingCriteria
 from .suggest import SuggestionReport, SuggestionWarning
@@ -34,6 +35,7 @@ _LAZY = {
     "find_lr_with_estimator": "estimator",
     "learner_from_estimator": "estimator",
     "plot_bands": "plotting",
+    "plot_grid": "plotting",
     "ValidationSignal": "validation",
 }
 
@@ -63,6 +65,9 @@ __all__ = [
     "summarize_sweeps",
     "plot_bands",
     "ValidationSignal",
+    "GridResult",
+    "summarize_grid",
+    "plot_grid",
     "__version__",
 ]
 

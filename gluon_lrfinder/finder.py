@@ -4,14 +4,15 @@ from __future__ import annotations
 import logging
 import math
 import os
-from typing import Any, Callable, List, Optional, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import mxnet as mx
 
 from . import sweep
-from ._validate import check_choice, check_int, check_positive
+from ._validate import check_choice, check_int, check_nonnegative, check_positive
 from .curve import LRCurve, library_versions
 from .distributed import loss_reducer_for
+from .grid import GridResult
 from .learner import Learner
 from .state import StateSnapshot, check_restorable
 from .stopping import StoppingCriteria
@@ -72,6 +73,7 @@ class LRFinder:
         self.loss_reducer = loss_reducer
         self.curve: Optional[LRCurve] = None
         self.repeated: Optional[Any] = None  # RepeatedSweeps of the last find_repeated()
+        self.grid: Optional[GridResult] = None  # of the last find_grid()
 
     # ------------------------------------------------------------------ the sweep
     def find(
@@ -412,8 +414,6 @@ class LRFinder:
             print(result)   # 3 range tests (steepest): suggested lr ...; interval ...; stability ...
             finder.plot_bands("bands.png")
         """
-        import numpy as np
-
         from .repeats import summarize_sweeps
         from .suggest import SUGGESTERS
 
@@ -422,27 +422,192 @@ class LRFinder:
         check_choice("method", method, tuple(SUGGESTERS))
         if initializer is not None and not isinstance(initializer, mx.init.Initializer):
             raise TypeError(f"initializer must be an mx.init.Initializer, got {type(initializer).__name__}")
-        if "repeats" in find_kwargs:
-            raise TypeError("repeats is given twice")
+
+        def setup(i: int) -> None:
+            if vary_init:
+                _reinitialize(self.learner.net, initializer or mx.init.Xavier())
+
+        seeds = [seed + i for i in range(repeats)]
+        curves = self._runs_from_entry_state(seeds, setup, find_kwargs)
+        self.repeated = summarize_sweeps(curves, method=method, seeds=seeds)
+        logger.info("%s", self.repeated)
+        return self.repeated
+
+    def _runs_from_entry_state(
+        self, seeds: List[int], setup: Callable[[int], None], find_kwargs: Dict[str, Any]
+    ) -> List[LRCurve]:
+        """Run :meth:`find` once per seed, each from the state on entry, and put that state back.
+
+        Before run ``i`` the global NumPy and MXNet RNGs are seeded with ``seeds[i]``,
+        ``setup(i)`` changes what the run should differ by, and the data iterator is restarted
+        (so a ``RandomSampler`` draws the permutation of that seed). Parameters and trainer state
+        are restored bitwise after every run (by :meth:`find`) and after the last (by the outer
+        snapshot, which also undoes ``setup``); NumPy's global RNG state is put back (MXNet's
+        cannot be read, so it is left seeded).
+        """
+        import numpy as np
+
         find_kwargs.setdefault("progress", False)
         self.learner.prepare()  # deferred shapes resolved before the outer snapshot
         curves: List[LRCurve] = []
         np_state = np.random.get_state()
         try:
             with StateSnapshot(self.learner.net, self.learner.trainer, tmp_dir=find_kwargs.get("tmp_dir")):
-                for i in range(repeats):
-                    np.random.seed(seed + i)
-                    mx.random.seed(seed + i)
-                    if vary_init:
-                        _reinitialize(self.learner.net, initializer or mx.init.Xavier())
-                    self.learner.close()  # restart the data iterator: a fresh permutation from the new seed
+                for i, run_seed in enumerate(seeds):
+                    np.random.seed(run_seed)
+                    mx.random.seed(run_seed)
+                    setup(i)
+                    self.learner.close()  # restart the data iterator: the permutation of this seed
                     self.find(**find_kwargs)
                     curves.append(self.curve)
         finally:
             np.random.set_state(np_state)
-        self.repeated = summarize_sweeps(curves, method=method, seeds=[seed + i for i in range(repeats)])
-        logger.info("%s", self.repeated)
-        return self.repeated
+        return curves
+
+    def find_grid(
+        self,
+        weight_decay: Optional[Sequence[float]] = None,
+        momentum: Optional[Sequence[float]] = None,
+        seed: int = 0,
+        method: str = DEFAULT_METHOD,
+        tolerance: float = 0.05,
+        repeats: int = 1,
+        **find_kwargs: Any,
+    ) -> GridResult:
+        """One range test per weight-decay / momentum combination (Smith 2018), and a pick.
+
+        Every test starts from the state the model and trainer had on entry and reads the same
+        data order (the global RNGs are seeded with ``seed`` and the data iterator is restarted
+        before each), so the curves differ only by the knobs. Afterwards parameters, optimizer
+        state, weight decay and momentum are exactly as they were. The recommendation follows
+        Smith: of the combinations whose lowest smoothed loss is within ``tolerance`` of the
+        best, the one that stays stable up to the highest learning rate
+        (see :func:`gluon_lrfinder.grid.recommend`).
+
+        Parameters
+        ----------
+        weight_decay : sequence of float, optional
+            Values of the optimizer's ``wd``, each >= 0. Default: the trainer's own value only.
+        momentum : sequence of float, optional
+            Values in [0, 1) of the optimizer's momentum (SGD, NAG, Signum, LARS, LBSGD, DCASGD)
+            or first-moment decay ``beta1`` (Adam, Adamax, Nadam, LAMB, FTML). Default: the
+            trainer's own value only. Refused for optimizers with neither, and for a
+            momentum-free SGD/NAG trainer that has already stepped (its optimizer state holds
+            no momentum buffer, so MXNet could not apply a momentum).
+        seed : int, default 0
+            Seed of the shared data order, >= 0.
+        method : str, default ``DEFAULT_METHOD``
+            Suggestion rule for each curve.
+        tolerance : float, default 0.05
+            Relative slack on the lowest loss when comparing combinations, >= 0.
+        repeats : int, default 1
+            Data orders per combination, >= 1 (seeds ``seed`` ... ``seed + repeats - 1``, the
+            same for every combination); the table then holds medians. The lowest loss of one
+            range test moves with the data order by more than the combinations differ on small
+            data sets (docs/weight_decay_momentum.md), so 3 or more make the pick steadier.
+        **find_kwargs
+            Passed to :meth:`find` (``lr_start``, ``lr_end``, ``num_iter``, ...).
+
+        Returns
+        -------
+        GridResult
+            ``.curves``, ``.rows`` (suggestion, lowest smoothed loss, highest stable rate per
+            combination), ``.best``, ``.lr`` and ``.reason``; ``print(result)`` shows the table.
+            Also kept in :attr:`grid`; :meth:`apply_grid` sets the pick on the trainer.
+
+        Raises
+        ------
+        ValueError, TypeError
+            A bad value (named), before anything is touched.
+
+        Examples
+        --------
+        With ``finder = LRFinder(learner)`` as in the class example, on an SGD trainer::
+
+            result = finder.find_grid(weight_decay=[0, 1e-4, 1e-3], momentum=[0.85, 0.9, 0.95],
+                                      lr_start=1e-5, lr_end=10)
+            print(result)           # the table and the recommendation, with its reason
+            finder.plot_grid("grid.png")
+            finder.apply_grid()     # sets wd, momentum and the learning rate on the trainer
+        """
+        import itertools
+
+        from .grid import grid_values, summarize_grid
+        from .suggest import SUGGESTERS
+
+        wds = grid_values("weight_decay", weight_decay)
+        moms = grid_values("momentum", momentum)
+        seed = check_int("seed", seed, 0)
+        repeats = check_int("repeats", repeats, 1)
+        check_choice("method", method, tuple(SUGGESTERS))
+        check_nonnegative("tolerance", tolerance)
+        optimizer = self.learner.trainer.optimizer
+        mom_attr = momentum_attribute(optimizer) if moms is not None else None
+        if moms is not None:
+            for m in moms:
+                if m >= 1:
+                    raise ValueError(f"momentum values must be in [0, 1), got {m!r}")
+            if getattr(optimizer, mom_attr) == 0 and optimizer.num_update > 0 and any(m > 0 for m in moms):
+                raise ValueError(
+                    f"momentum: this {type(optimizer).__name__} trainer was created with momentum=0 and has "
+                    "already stepped, so its optimizer state holds no momentum buffers and MXNet cannot apply "
+                    "a momentum (the update fails); create the Trainer with a momentum > 0 to search over momentum"
+                )
+        grid_wds = wds if wds is not None else [float(optimizer.wd)]
+        grid_moms = moms if moms is not None else [None]
+        combinations: List[Dict[str, float]] = []
+        for wd, mom in itertools.product(grid_wds, grid_moms):
+            combo = {"weight_decay": wd}
+            if mom is not None:
+                combo["momentum"] = mom
+            combinations.append(combo)
+
+        def setup(i: int) -> None:
+            combo = combinations[i // repeats]
+            opt = self.learner.trainer.optimizer  # a new object after every restore: fetch it again
+            opt.wd = combo["weight_decay"]
+            if mom_attr is not None:
+                setattr(opt, mom_attr, combo["momentum"])
+
+        seeds = [seed + r for _ in combinations for r in range(repeats)]
+        curves = self._runs_from_entry_state(seeds, setup, find_kwargs)
+        for i, curve in enumerate(curves):
+            curve.settings.update(combinations[i // repeats], seed=seeds[i])
+        runs = [curves[k * repeats:(k + 1) * repeats] for k in range(len(combinations))]
+        self.grid = summarize_grid(combinations, runs, method=method, tolerance=tolerance)
+        logger.info("%s", self.grid)
+        return self.grid
+
+    def apply_grid(self) -> Dict[str, float]:
+        """Set the recommendation of the last :meth:`find_grid` on the trainer.
+
+        Sets the optimizer's weight decay, its momentum (or ``beta1``) when the grid searched
+        it, and the recommended combination's suggested learning rate (through :meth:`apply`).
+
+        Returns
+        -------
+        dict
+            What was set, e.g. ``{"weight_decay": 1e-4, "momentum": 0.9, "lr": 0.05}``.
+        """
+        if self.grid is None:
+            raise RuntimeError("call find_grid() before apply_grid()")
+        if self.grid.lr is None:
+            raise RuntimeError("the recommended combination's curve gave no learning rate; pick one by hand")
+        optimizer = self.learner.trainer.optimizer
+        best = dict(self.grid.best)
+        optimizer.wd = best["weight_decay"]
+        if "momentum" in best:
+            setattr(optimizer, momentum_attribute(optimizer), best["momentum"])
+        best["lr"] = self.apply(lr=self.grid.lr)
+        return best
+
+    def plot_grid(self, path: Optional[Union[str, os.PathLike[str]]] = None, ax: Any = None, **kwargs: Any) -> Any:
+        """Overlay the smoothed curves of the last :meth:`find_grid` with their suggestions."""
+        from .plotting import plot_grid
+
+        if self.grid is None:
+            raise RuntimeError("call find_grid() before plot_grid()")
+        return plot_grid(self.grid, ax=ax, path=path, **kwargs)
 
     def plot_bands(self, path: Optional[Union[str, os.PathLike[str]]] = None, ax: Any = None, **kwargs: Any) -> Any:
         """Plot the median curve and 10%/90% bands of the last :meth:`find_repeated`."""
@@ -490,6 +655,24 @@ class LRFinder:
         """Read a saved curve back, so it can be re-plotted and re-suggested."""
         self.curve = LRCurve.load(path)
         return self.curve
+
+
+#: Optimizer attribute that plays the role of momentum, by optimizer class name.
+_MOMENTUM_ATTRIBUTES = {
+    "SGD": "momentum", "NAG": "momentum", "Signum": "momentum", "LARS": "momentum", "LBSGD": "momentum",
+    "DCASGD": "momentum", "Adam": "beta1", "Adamax": "beta1", "Nadam": "beta1", "LAMB": "beta1", "FTML": "beta1",
+}
+
+
+def momentum_attribute(optimizer: Any) -> str:
+    """``"momentum"`` or ``"beta1"``: the optimizer's momentum-like knob, or a ValueError."""
+    for cls in type(optimizer).__mro__:
+        if cls.__name__ in _MOMENTUM_ATTRIBUTES:
+            return _MOMENTUM_ATTRIBUTES[cls.__name__]
+    raise ValueError(
+        f"momentum: the {type(optimizer).__name__} optimizer has neither a momentum nor a beta1; "
+        f"use one of {', '.join(sorted(_MOMENTUM_ATTRIBUTES))} or leave momentum=None"
+    )
 
 
 def _reinitialize(net: Any, initializer: Any) -> None:

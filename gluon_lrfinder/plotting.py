@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any, Optional, Union
+from typing import Any, List, Optional, Tuple, Union
 
 import numpy as np
 
@@ -11,7 +11,7 @@ from .curve import LRCurve
 from .smoothing import zero_phase
 from .suggest import DEFAULT_METHOD, MIN_POINTS, lr_range, suggest
 
-__all__ = ["plot_curve", "plot_bands", "pyplot"]
+__all__ = ["plot_curve", "plot_bands", "plot_grid", "pyplot", "y_range"]
 
 
 def pyplot() -> Any:
@@ -33,17 +33,31 @@ def pyplot() -> Any:
     return plt
 
 
-def _y_limits(losses: np.ndarray, smooth: np.ndarray) -> Optional[tuple]:
-    """Keep the diverging tail from flattening the interesting part of the curve."""
+def y_range(low: float, start: float, top: float, headroom: float = 0.5) -> Tuple[float, float]:
+    """Y-limits that keep a diverging tail from flattening the interesting part of a curve.
+
+    From ``low`` (the lowest value shown) up to ``top`` (the highest) but at most ``headroom``
+    times the fall ``start - low`` above the starting level ``start``, with a 5% margin.
+
+    Examples
+    --------
+    >>> [round(v, 3) for v in y_range(1.0, 2.0, 100.0)]
+    [0.925, 2.575]
+    """
+    high = min(top, start + headroom * max(start - low, 1e-12))
+    margin = 0.05 * max(high - low, 1e-12)
+    return low - margin, high + margin
+
+
+def _y_limits(losses: np.ndarray, smooth: np.ndarray) -> Optional[Tuple[float, float]]:
+    """The limits of one curve's plot: raw losses and their smoothed curve."""
     finite = losses[np.isfinite(losses)]
     if finite.size == 0:
         return None
     low = float(np.nanmin(smooth)) if np.isfinite(smooth).any() else float(finite.min())
     low = min(low, float(np.percentile(finite, 2)))
     start = float(smooth[np.isfinite(smooth)][0]) if np.isfinite(smooth).any() else float(finite[0])
-    high = min(float(finite.max()), start + 0.5 * max(start - low, 1e-12))
-    margin = 0.05 * max(high - low, 1e-12)
-    return low - margin, high + margin
+    return y_range(low, start, float(finite.max()))
 
 
 def plot_curve(
@@ -192,15 +206,86 @@ def plot_bands(
                label=f"suggested lr = {result.lr:.2e} (stability {result.stability:.2f})")
     ax.set_xscale("log")
     if ok.any():
-        start = float(result.median[ok][0])
-        low = float(np.nanmin(result.low[ok]))
-        high = min(float(np.nanmax(result.high[ok])), start + 1.5 * max(start - low, 1e-12))
-        margin = 0.05 * max(high - low, 1e-12)
-        ax.set_ylim(low - margin, high + margin)
+        # the band's upper edge is wider than one curve: more headroom than plot_curve's
+        ax.set_ylim(*y_range(float(np.nanmin(result.low[ok])), float(result.median[ok][0]),
+                             float(np.nanmax(result.high[ok])), headroom=1.5))
     ax.set_xlabel("learning rate (log scale)")
     ax.set_ylabel("training loss (smoothed)")
     if title:
         ax.set_title(title)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(loc="best", fontsize="small")
+    if path is not None:
+        ax.figure.savefig(os.fspath(path), dpi=110, bbox_inches="tight")
+    return ax
+
+
+def plot_grid(
+    result: Any,
+    ax: Any = None,
+    path: Optional[Union[str, os.PathLike[str]]] = None,
+    title: Optional[str] = None,
+) -> Any:
+    """Overlay the smoothed curves of a weight-decay / momentum grid, each with its suggestion.
+
+    The recommended combination is drawn thick; every curve's suggested learning rate is a
+    marker on its own curve.
+
+    Parameters
+    ----------
+    result : GridResult
+        From :meth:`~gluon_lrfinder.LRFinder.find_grid` or
+        :func:`~gluon_lrfinder.grid.summarize_grid`.
+    ax : matplotlib.axes.Axes, optional
+        Where to draw; default: a new figure.
+    path : str, optional
+        Save the figure there.
+    title : str, optional
+        Axes title.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gluon_lrfinder.grid import summarize_grid
+    >>> lrs = list(np.logspace(-4, 0, 41))
+    >>> curves = [LRCurve(lrs=lrs, losses=list(2 - np.tanh(np.log10(lrs) + 2) + np.array(lrs) * k))
+    ...           for k in (3, 9)]
+    >>> ax = plot_grid(summarize_grid([{"weight_decay": 0.0}, {"weight_decay": 1e-4}], curves))
+    >>> len(ax.get_lines()) >= 2
+    True
+    """
+    plt = pyplot()
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 4.5))
+    lows: List[float] = []
+    starts: List[float] = []
+    tops: List[float] = []
+    for i, (curve, row) in enumerate(zip(result.curves, result.rows)):
+        lrs = np.asarray(curve.lrs, dtype=np.float64)
+        losses = np.asarray(curve.losses, dtype=np.float64)
+        ok = np.isfinite(losses)
+        if ok.sum() < 2:
+            continue
+        smooth = zero_phase(lrs[ok], losses[ok])
+        best = i == result.best_index
+        label = ", ".join(f"{k}={v:g}" for k, v in row.combination.items()) + (" (recommended)" if best else "")
+        (line,) = ax.plot(lrs[ok], smooth, "-", linewidth=2.4 if best else 1.1, label=label, zorder=3 if best else 2)
+        if row.lr is not None:
+            ax.plot([row.lr], [np.interp(np.log10(row.lr), np.log10(lrs[ok]), smooth)], "o",
+                    color=line.get_color(), markersize=7 if best else 5, zorder=4)
+        lows.append(float(smooth.min()))
+        starts.append(float(smooth[0]))
+        tops.append(float(smooth.max()))
+    ax.set_xscale("log")
+    if lows:
+        ax.set_ylim(*y_range(min(lows), max(starts), max(tops)))
+    ax.set_xlabel("learning rate (log scale)")
+    ax.set_ylabel("training loss (smoothed)")
+    ax.set_title(title or "Range tests per combination (dots: suggested lr)")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(loc="best", fontsize="small")
     if path is not None:

@@ -1,0 +1,291 @@
+"""Weight decay and momentum from the range test (Smith 2018, arXiv 1803.09820). No MXNet import.
+
+Leslie Smith's "disciplined approach" picks weight decay and momentum with the same tool as the
+learning rate: run the range test once per value, from the same starting weights and on the
+same data order, overlay the curves, and prefer the value whose curve reaches the lowest loss
+*and* stays stable up to the highest learning rate.
+:meth:`gluon_lrfinder.LRFinder.find_grid` runs the tests; this module holds the pure part:
+what each curve is reduced to (:class:`GridRow`), the recommendation rule
+(:func:`recommend`) and the result (:class:`GridResult`).
+
+Examples
+--------
+>>> import numpy as np
+>>> from gluon_lrfinder.curve import LRCurve
+>>> lrs = np.logspace(-4, 0, 41)
+>>> x = np.log10(lrs)
+>>> def curve(floor, blow_up):       # falls to ``floor``, diverges past lr = 10**blow_up
+...     return LRCurve(lrs=list(lrs), losses=list(floor + (2 - floor) * (1 - np.tanh(2 * (x + 3)))
+...                                         / 2 + np.exp(6 * (x - blow_up))))
+>>> result = summarize_grid([{"wd": 0.0}, {"wd": 1e-4}], [curve(0.5, -1.0), curve(0.5, -0.5)])
+>>> result.best
+{'wd': 0.0001}
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Sequence, Union
+
+import numpy as np
+
+from ._validate import check_nonnegative
+from .curve import LRCurve
+from .smoothing import zero_phase
+from .suggest import DEFAULT_METHOD, suggest
+
+__all__ = ["GridRow", "GridResult", "curve_summary", "recommend", "summarize_grid", "grid_values"]
+
+#: Curves whose lowest smoothed loss lies within this fraction of the best one count as reaching
+#: "the lowest loss" (Smith compares curves by eye; noise makes exact ties meaningless).
+DEFAULT_TOLERANCE = 0.05
+
+
+@dataclass
+class GridRow:
+    """One combination of the grid, reduced to the three numbers the recommendation reads.
+
+    Attributes
+    ----------
+    combination : dict
+        The knob values of this range test, e.g. ``{"wd": 1e-4, "momentum": 0.9}``.
+    lr : float or None
+        The suggested learning rate of its curve (None when no rule could read the curve).
+    lowest_loss : float
+        The lowest value of the zero-phase smoothed curve.
+    stable_lr : float
+        The highest learning rate up to which the smoothed curve stays below its starting level
+        (the mean of its first few smoothed values): where it starts to diverge.
+
+    With several data orders per combination (``repeats``), each number is the median over them.
+    """
+
+    combination: Dict[str, float]
+    lr: Optional[float]
+    lowest_loss: float
+    stable_lr: float
+
+
+def curve_summary(lrs: Sequence[float], losses: Sequence[float], method: str = DEFAULT_METHOD) -> Dict[str, Any]:
+    """The lowest smoothed loss, the highest stable rate and the suggestion of one curve.
+
+    Parameters
+    ----------
+    lrs, losses : sequence of float
+        The curve; non-finite losses (a NaN at divergence) are dropped.
+    method : str, default ``DEFAULT_METHOD``
+        Suggestion rule for ``lr``.
+
+    Returns
+    -------
+    dict
+        ``{"lr": float or None, "lowest_loss": float, "stable_lr": float}``.
+
+    Examples
+    --------
+    >>> lrs = np.logspace(-4, 1, 51)
+    >>> losses = 1.5 - np.tanh(np.log10(lrs) + 2) + lrs ** 2    # falls to ~0.5, diverges past lr ~1
+    >>> s = curve_summary(lrs, losses, method="minimum")
+    >>> s["lowest_loss"] < 0.8, 0.3 < s["stable_lr"] < 3.0
+    (True, True)
+    """
+    lr_arr = np.asarray(lrs, dtype=np.float64)
+    loss_arr = np.asarray(losses, dtype=np.float64)
+    keep = np.isfinite(loss_arr) & np.isfinite(lr_arr) & (lr_arr > 0)
+    lr_arr, loss_arr = lr_arr[keep], loss_arr[keep]
+    if lr_arr.size < 2:
+        raise ValueError(f"a grid curve needs at least 2 finite points, got {lr_arr.size}")
+    smooth = zero_phase(lr_arr, loss_arr)
+    start = float(np.mean(smooth[: max(1, min(5, smooth.size // 10))]))
+    low = int(np.argmin(smooth))
+    above = np.nonzero(smooth[low:] > start)[0]
+    stable = lr_arr[low + above[0] - 1] if above.size else lr_arr[-1]
+    try:
+        lr: Optional[float] = suggest(lr_arr, loss_arr, method=method, warn=False)
+    except ValueError:
+        lr = None
+    return {"lr": lr, "lowest_loss": float(smooth[low]), "stable_lr": float(stable)}
+
+
+def _describe(combination: Dict[str, float]) -> str:
+    return ", ".join(f"{k}={v:g}" for k, v in combination.items())
+
+
+def recommend(rows: Sequence[GridRow], tolerance: float = DEFAULT_TOLERANCE) -> Dict[str, Any]:
+    """Smith's rule over the grid: lowest loss first, then stable to the highest rate.
+
+    Every combination whose lowest smoothed loss is within ``tolerance`` (relative) of the best
+    one is a candidate; of those, the one that stays stable up to the highest learning rate wins
+    (ties: the lower loss).
+
+    Parameters
+    ----------
+    rows : sequence of GridRow
+        One per combination, at least one.
+    tolerance : float, default 0.05
+        Relative slack on the lowest loss, >= 0.
+
+    Returns
+    -------
+    dict
+        ``{"index": int, "reason": str}``: the winning row and why, in words.
+
+    Examples
+    --------
+    >>> rows = [GridRow({"wd": 0.0}, 0.1, 0.50, 0.3), GridRow({"wd": 1e-4}, 0.2, 0.51, 0.9),
+    ...         GridRow({"wd": 1e-3}, 0.3, 0.80, 2.0)]
+    >>> recommend(rows)["index"]
+    1
+    """
+    tolerance = check_nonnegative("tolerance", tolerance)
+    if not rows:
+        raise ValueError("rows must hold at least one combination, got none")
+    best_loss = min(r.lowest_loss for r in rows)
+    bound = best_loss + tolerance * abs(best_loss)
+    candidates = [i for i, r in enumerate(rows) if r.lowest_loss <= bound]
+    index = max(candidates, key=lambda i: (rows[i].stable_lr, -rows[i].lowest_loss))
+    row = rows[index]
+    reason = (
+        f"{_describe(row.combination)}: its lowest smoothed loss {row.lowest_loss:.4g} is within "
+        f"{tolerance:.0%} of the best ({best_loss:.4g}), and it stays below its starting loss up to "
+        f"lr {row.stable_lr:.3g}"
+    )
+    if len(candidates) > 1:
+        reason += f", the highest of the {len(candidates)} combinations that reach that loss"
+    elif len(rows) > 1:
+        reason += "; no other combination reaches that loss"
+    return {"index": index, "reason": reason}
+
+
+@dataclass
+class GridResult:
+    """The range tests of a weight-decay / momentum grid (see :meth:`LRFinder.find_grid`).
+
+    Attributes
+    ----------
+    combinations : list of dict
+        The knob values of each range test, in run order.
+    curves : list of LRCurve
+        One curve per combination (its first data order).
+    rows : list of GridRow
+        The table: suggestion, lowest smoothed loss and highest stable rate per combination.
+    best : dict
+        The recommended combination.
+    lr : float or None
+        The suggested learning rate of the recommended combination's curve.
+    reason : str
+        Why it was recommended, in words.
+    method : str
+        The suggestion rule used.
+    """
+
+    combinations: List[Dict[str, float]]
+    curves: List[LRCurve]
+    rows: List[GridRow]
+    best: Dict[str, float]
+    lr: Optional[float]
+    reason: str
+    method: str = DEFAULT_METHOD
+    best_index: int = 0
+    runs: List[List[LRCurve]] = field(default_factory=list)
+    """Every curve of every combination (several with ``repeats > 1``)."""
+
+    def table(self) -> List[Dict[str, Any]]:
+        """The rows as plain dicts (one per combination), e.g. for ``pandas.DataFrame``."""
+        return [
+            {**r.combination, "lr": r.lr, "lowest_loss": r.lowest_loss, "stable_lr": r.stable_lr}
+            for r in self.rows
+        ]
+
+    def __str__(self) -> str:
+        keys = list(self.combinations[0]) if self.combinations else []
+        head = [*keys, "suggested lr", "lowest loss", "stable to lr", ""]
+        lines = [head]
+        for i, r in enumerate(self.rows):
+            lr = "-" if r.lr is None else f"{r.lr:.3g}"
+            mark = "<- recommended" if i == self.best_index else ""
+            lines.append([*(f"{r.combination[k]:g}" for k in keys), lr, f"{r.lowest_loss:.4g}",
+                          f"{r.stable_lr:.3g}", mark])
+        widths = [max(len(row[c]) for row in lines) for c in range(len(head))]
+        per = f", {len(self.runs[0])} data orders each, medians" if self.runs and len(self.runs[0]) > 1 else ""
+        text = [f"{len(self.rows)} combinations ({self.method}{per}):"]
+        text += ["  " + "  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in lines]
+        lr = "none" if self.lr is None else f"{self.lr:.3g}"
+        text.append(f"Recommended: {self.reason}.")
+        text.append(f"Its suggested learning rate: {lr}.")
+        return "\n".join(text)
+
+
+def _median_row(combination: Dict[str, float], curves: Sequence[LRCurve], method: str) -> GridRow:
+    summaries = [curve_summary(cv.lrs, cv.losses, method=method) for cv in curves]
+    lrs = [s["lr"] for s in summaries if s["lr"] is not None]
+    return GridRow(
+        dict(combination),
+        lr=float(np.exp(np.median(np.log(lrs)))) if lrs else None,
+        lowest_loss=float(np.median([s["lowest_loss"] for s in summaries])),
+        stable_lr=float(np.exp(np.median(np.log([s["stable_lr"] for s in summaries])))),
+    )
+
+
+def summarize_grid(
+    combinations: Sequence[Dict[str, float]],
+    curves: Sequence[Union[LRCurve, Sequence[LRCurve]]],
+    method: str = DEFAULT_METHOD,
+    tolerance: float = DEFAULT_TOLERANCE,
+) -> GridResult:
+    """Reduce each combination's curve to a :class:`GridRow` and recommend one.
+
+    Parameters
+    ----------
+    combinations : sequence of dict
+        Knob values per range test.
+    curves : sequence of LRCurve, or of lists of LRCurve
+        The matching curves (same length); a list per combination for several data orders
+        (the same orders for every combination), whose figures are then medians.
+    method : str, default ``DEFAULT_METHOD``
+        Suggestion rule.
+    tolerance : float, default 0.05
+        See :func:`recommend`.
+
+    Returns
+    -------
+    GridResult
+    """
+    if len(combinations) != len(curves) or not curves:
+        raise ValueError(
+            f"combinations and curves must be non-empty and of the same length, got {len(combinations)} "
+            f"and {len(curves)}"
+        )
+    runs = [[cv] if isinstance(cv, LRCurve) else list(cv) for cv in curves]
+    rows = [_median_row(c, run, method) for c, run in zip(combinations, runs)]
+    choice = recommend(rows, tolerance=tolerance)
+    best = rows[choice["index"]]
+    return GridResult(
+        combinations=[dict(c) for c in combinations], curves=[run[0] for run in runs], rows=rows,
+        best=dict(best.combination), lr=best.lr, reason=choice["reason"], method=method,
+        best_index=choice["index"], runs=runs,
+    )
+
+
+def grid_values(name: str, values: Any) -> Optional[List[float]]:
+    """Check one knob's list: None, or a non-empty sequence of finite numbers >= 0.
+
+    Examples
+    --------
+    >>> grid_values("weight_decay", [0, 1e-4])
+    [0.0, 0.0001]
+    """
+    if values is None:
+        return None
+    if isinstance(values, (int, float)):
+        values = [values]
+    try:
+        out = [float(v) for v in values]
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a list of numbers >= 0, got {values!r}") from None
+    if not out:
+        raise ValueError(f"{name} must hold at least one value, got an empty list")
+    for v in out:
+        if not math.isfinite(v) or v < 0:
+            raise ValueError(f"{name} values must be finite numbers >= 0, got {v!r}")
+    return out

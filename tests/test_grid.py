@@ -1,0 +1,202 @@
+"""Weight decay / momentum grid: the pure summary and rule, and LRFinder.find_grid on real data."""
+import numpy as np
+import pytest
+
+from gluon_lrfinder import LRFinder
+from gluon_lrfinder.curve import LRCurve
+from gluon_lrfinder.grid import GridRow, curve_summary, grid_values, recommend, summarize_grid
+from gluon_lrfinder.plotting import pyplot
+
+FIND = dict(lr_start=1e-4, lr_end=20.0, progress=False)
+
+
+def shaped_curve(floor, blow_up, n=61):
+    """Falls from 2 to ``floor`` around lr 1e-3, diverges past lr 10**blow_up."""
+    lrs = np.logspace(-5, 1, n)
+    x = np.log10(lrs)
+    losses = floor + (2 - floor) * (1 - np.tanh(2 * (x + 3))) / 2 + np.exp(5 * (x - blow_up))
+    return LRCurve(lrs=list(lrs), losses=list(losses))
+
+
+# ---------------------------------------------------------------------- pure part
+def test_curve_summary_reads_the_floor_and_where_divergence_starts():
+    early, late = shaped_curve(0.5, -1.0), shaped_curve(0.5, 0.0)
+    s_early = curve_summary(early.lrs, early.losses)
+    s_late = curve_summary(late.lrs, late.losses)
+    assert 0.5 <= s_early["lowest_loss"] < 0.6  # the floor, lifted a little by the tanh and exp tails
+    assert s_early["stable_lr"] < s_late["stable_lr"]
+    # the curve has passed its start level (about 2) just after the reported stable rate
+    lrs = np.asarray(late.lrs)
+    assert 10 ** -0.5 < s_late["stable_lr"] < 10 ** 0.5
+    assert s_early["lr"] is not None and 1e-5 < s_early["lr"] < s_early["stable_lr"]
+    assert lrs[0] <= s_late["stable_lr"] <= lrs[-1]
+
+
+def test_curve_summary_needs_two_finite_points():
+    with pytest.raises(ValueError, match="at least 2 finite points, got 1"):
+        curve_summary([1e-3, 1e-2], [1.0, float("nan")])
+
+
+def test_recommend_prefers_lowest_loss_then_the_most_stable():
+    rows = [GridRow({"weight_decay": 0.0}, 0.1, 0.50, 0.3),
+            GridRow({"weight_decay": 1e-4}, 0.2, 0.51, 0.9),   # within 5% of the best, more stable
+            GridRow({"weight_decay": 1e-3}, 0.3, 0.80, 5.0)]   # most stable but a much higher loss
+    choice = recommend(rows)
+    assert choice["index"] == 1
+    assert "weight_decay=0.0001" in choice["reason"] and "0.9" in choice["reason"]
+    assert recommend(rows, tolerance=0.0)["index"] == 0       # no slack: the lowest loss wins
+    assert recommend(rows, tolerance=1.0)["index"] == 2       # loose: the most stable wins
+    with pytest.raises(ValueError, match="tolerance must be >= 0, got -0.1"):
+        recommend(rows, tolerance=-0.1)
+    with pytest.raises(ValueError, match="rows must hold at least one"):
+        recommend([])
+
+
+def test_summarize_grid_table_and_text():
+    combos = [{"weight_decay": 0.0}, {"weight_decay": 1e-4}, {"weight_decay": 1e-3}]
+    curves = [shaped_curve(0.5, -1.0), shaped_curve(0.5, -0.3), shaped_curve(1.2, 0.5)]
+    result = summarize_grid(combos, curves)
+    assert result.best == {"weight_decay": 1e-4} and result.best_index == 1
+    assert result.lr == result.rows[1].lr
+    table = result.table()
+    assert [t["weight_decay"] for t in table] == [0.0, 1e-4, 1e-3]
+    text = str(result)
+    assert "3 combinations" in text and "<- recommended" in text and "Recommended: weight_decay=0.0001" in text
+    assert text.count("<- recommended") == 1
+    with pytest.raises(ValueError, match="same length, got 3 and 2"):
+        summarize_grid(combos, curves[:2])
+
+
+def test_grid_values_checks():
+    assert grid_values("momentum", None) is None
+    assert grid_values("momentum", 0.9) == [0.9]
+    with pytest.raises(ValueError, match="weight_decay values must be finite numbers >= 0, got -1.0"):
+        grid_values("weight_decay", [0, -1])
+    with pytest.raises(ValueError, match="weight_decay must hold at least one value"):
+        grid_values("weight_decay", [])
+    with pytest.raises(TypeError, match="momentum must be a list of numbers"):
+        grid_values("momentum", ["fast"])
+
+
+def test_plot_grid_draws_every_curve(tmp_path):
+    from gluon_lrfinder.plotting import plot_grid
+
+    combos = [{"weight_decay": 0.0}, {"weight_decay": 1e-4}]
+    result = summarize_grid(combos, [shaped_curve(0.5, -1.0), shaped_curve(0.5, -0.3)])
+    plt = pyplot()
+    _, ax = plt.subplots()
+    out = plot_grid(result, ax=ax, path=tmp_path / "grid.png")
+    assert out is ax
+    labels = [line.get_label() for line in ax.get_lines()]
+    assert "weight_decay=0" in labels and "weight_decay=0.0001 (recommended)" in labels
+    assert (tmp_path / "grid.png").stat().st_size > 1000
+    plt.close("all")
+
+
+# ---------------------------------------------------------------------- find_grid on digits
+def test_find_grid_restores_everything_and_records_each_combination(make_learner, state_checker):
+    learner = make_learner(optimizer_params={"learning_rate": 0.05, "momentum": 0.9, "wd": 1e-5}, warm_steps=3)
+    checker = state_checker(learner)
+    finder = LRFinder(learner)
+    result = finder.find_grid(weight_decay=[0, 1e-3], momentum=[0.8, 0.95], **FIND)
+    checker.check()
+    opt = learner.trainer.optimizer
+    assert opt.wd == 1e-5 and opt.momentum == 0.9
+    assert [c for c in result.combinations] == [
+        {"weight_decay": 0.0, "momentum": 0.8}, {"weight_decay": 0.0, "momentum": 0.95},
+        {"weight_decay": 1e-3, "momentum": 0.8}, {"weight_decay": 1e-3, "momentum": 0.95}]
+    assert len(result.curves) == 4 and all(len(c) > 20 for c in result.curves)
+    for combo, curve in zip(result.combinations, result.curves):
+        assert curve.settings["weight_decay"] == combo["weight_decay"]
+        assert curve.settings["momentum"] == combo["momentum"]
+    assert result.best in result.combinations and finder.grid is result
+
+
+def test_find_grid_gives_every_combination_the_same_data_order(make_learner):
+    learner = make_learner(warm_steps=2)
+    finder = LRFinder(learner)
+    same = finder.find_grid(weight_decay=[1e-4, 1e-4, 0.3], **FIND)
+    a, b, heavy = same.curves
+    # equal knobs, equal start, equal data order: the curves are identical to the bit
+    assert a.lrs == b.lrs and a.losses == b.losses
+    # the knob really reaches the optimizer: a large weight decay changes the curve
+    n = min(len(a), len(heavy))
+    assert a.losses[:n] != heavy.losses[:n]
+    # another seed reads another data order
+    other = finder.find_grid(weight_decay=[1e-4], seed=1, **FIND)
+    n = min(len(a), len(other.curves[0]))
+    assert a.losses[:n] != other.curves[0].losses[:n]
+
+
+def test_find_grid_momentum_is_beta1_for_adam(make_learner, state_checker):
+    learner = make_learner(optimizer="adam", warm_steps=2)
+    checker = state_checker(learner)
+    result = LRFinder(learner).find_grid(momentum=[0.8, 0.95], **FIND)
+    checker.check()
+    assert learner.trainer.optimizer.beta1 == 0.9
+    assert [c["momentum"] for c in result.combinations] == [0.8, 0.95]
+    assert result.curves[0].losses != result.curves[1].losses
+
+
+def test_find_grid_refuses_bad_knobs_before_touching_anything(make_learner, state_checker):
+    learner = make_learner(optimizer="adagrad", optimizer_params={"learning_rate": 0.01}, warm_steps=1)
+    checker = state_checker(learner)
+    finder = LRFinder(learner)
+    with pytest.raises(ValueError, match="momentum: the AdaGrad optimizer has neither a momentum nor a beta1"):
+        finder.find_grid(momentum=[0.9], **FIND)
+    checker.check()
+    plain = make_learner(optimizer_params={"learning_rate": 0.05}, warm_steps=1)  # SGD, momentum 0, stepped
+    checker = state_checker(plain)
+    with pytest.raises(ValueError, match="momentum: this SGD trainer was created with momentum=0"):
+        LRFinder(plain).find_grid(momentum=[0.9], **FIND)
+    with pytest.raises(ValueError, match=r"momentum values must be in \[0, 1\), got 1.0"):
+        LRFinder(plain).find_grid(momentum=[1.0], **FIND)
+    with pytest.raises(ValueError, match="seed must be"):
+        LRFinder(plain).find_grid(weight_decay=[0.0], seed=-1, **FIND)
+    checker.check()
+    with pytest.raises(RuntimeError, match="call find_grid"):
+        finder.apply_grid()
+    with pytest.raises(RuntimeError, match="call find_grid"):
+        finder.plot_grid()
+
+
+def test_apply_grid_sets_the_recommendation(make_learner):
+    learner = make_learner(warm_steps=1)
+    finder = LRFinder(learner)
+    result = finder.find_grid(weight_decay=[0, 1e-3], momentum=[0.85, 0.95], **FIND)
+    applied = finder.apply_grid()
+    opt = learner.trainer.optimizer
+    assert opt.wd == result.best["weight_decay"] and opt.momentum == result.best["momentum"]
+    assert applied["lr"] == pytest.approx(result.lr) and learner.trainer.learning_rate == pytest.approx(result.lr)
+
+
+def test_find_grid_repeats_pairs_the_data_orders_and_reports_medians(make_learner, state_checker):
+    learner = make_learner(warm_steps=1)
+    checker = state_checker(learner)
+    result = LRFinder(learner).find_grid(weight_decay=[0.0, 1e-3], repeats=3, **FIND)
+    checker.check()
+    assert [len(run) for run in result.runs] == [3, 3]
+    assert [c.settings["seed"] for c in result.runs[0]] == [0, 1, 2] == [c.settings["seed"] for c in result.runs[1]]
+    assert result.runs[0][0].losses != result.runs[0][1].losses  # another seed, another data order
+    lows = sorted(curve_summary(c.lrs, c.losses)["lowest_loss"] for c in result.runs[1])
+    assert result.rows[1].lowest_loss == pytest.approx(lows[1])
+    assert result.curves == [run[0] for run in result.runs]
+    assert "3 data orders each" in str(result)
+    with pytest.raises(ValueError, match="repeats must be an integer >= 1, got 0"):
+        LRFinder(learner).find_grid(weight_decay=[0.0], repeats=0, **FIND)
+
+
+def test_the_docs_walk_through_runs(tmp_path, monkeypatch):
+    import re
+    from pathlib import Path
+
+    page = Path(__file__).resolve().parent.parent / "docs" / "weight_decay_momentum.md"
+    example = re.findall(r"```python\n(.*?)```", page.read_text(encoding="utf-8"), flags=re.S)[0]
+    monkeypatch.chdir(tmp_path)
+    scope = {}
+    exec(compile(example, str(page), "exec"), scope)
+    result, applied = scope["result"], scope["applied"]
+    assert len(result.combinations) == 6 and [len(r) for r in result.runs] == [3] * 6
+    assert (tmp_path / "grid.png").stat().st_size > 1000
+    assert applied["weight_decay"] == result.best["weight_decay"] and applied["lr"] == pytest.approx(result.lr)
+    pyplot().close("all")
