@@ -266,6 +266,15 @@ class KVStoreMeanReducer:
         return total / kv.num_workers
 
 
+def _horovod() -> Any:
+    """``horovod.mxnet``: the module the program imported (it has, to make a Horovod trainer),
+    else imported now."""
+    module = sys.modules.get("horovod.mxnet")
+    if module is None:
+        import horovod.mxnet as module
+    return module
+
+
 class HorovodMeanReducer:
     """Average a 1-element loss NDArray over the Horovod ranks with ``hvd.allreduce``.
 
@@ -313,21 +322,17 @@ class HorovodMeanReducer:
     @property
     def num_workers(self) -> int:
         """Number of Horovod ranks (``hvd.size()``)."""
-        import horovod.mxnet as hvd
-
-        return int(hvd.size())
+        return int(_horovod().size())
 
     @property
     def rank(self) -> int:
         """This process's Horovod rank."""
-        import horovod.mxnet as hvd
-
-        return int(hvd.rank())
+        return int(_horovod().rank())
 
     def __call__(self, loss: mx.nd.NDArray) -> mx.nd.NDArray:
-        import horovod.mxnet as hvd
         import mxnet as mx
 
+        hvd = _horovod()
         value = loss.reshape((1,)).as_in_context(mx.cpu()).astype("float32", copy=False)
         name = f"gluon_lrfinder.mean.{HorovodMeanReducer._calls % self.slots}"
         HorovodMeanReducer._calls += 1
@@ -338,8 +343,7 @@ class HorovodMeanReducer:
         that no other rank is left waiting for this one (see the class notes)."""
         if not self.shutdown_on_error:
             return
-        import horovod.mxnet as hvd
-
+        hvd = _horovod()
         logger.error(
             "the range test failed on Horovod rank %d; shutting Horovod down so that the other "
             "ranks, which wait for this one in a collective, fail too instead of hanging", hvd.rank(),

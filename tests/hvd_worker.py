@@ -7,12 +7,15 @@ so the ranks' losses differ. The trainer is ``hvd.DistributedTrainer`` (SGD with
 a BatchNorm MLP. Writes OUT_DIR/rank<r>.json.
 
 SCENARIO ``search``: 3 training steps, then two range tests (the second with a validation
-set of the rank's own), ``find_repeated``, and an Estimator fit with ``LRFinderHandler``;
-records the curves, suggestions, whether the state came back bitwise after each, and digests
-of what must be identical on all ranks.
+set of the rank's own), ``find_repeated``, an Estimator fit with ``LRFinderHandler``, and a
+range test with a plain ``gluon.Trainer`` on a kvstore of type ``horovod``; records the
+curves, suggestions, whether the state came back bitwise after each, and digests of what must
+be identical on all ranks.
 
 SCENARIO ``fault``: rank 1's data loader raises at its 12th batch of the search; each rank
-records the error it ended with and whether its state came back, then exits with status 1.
+records the error it ended with and whether its state came back, then exits with status 1
+(rank 1 first sleeps LINGER seconds, the optional third argument, as a program that caught
+the error and went on would: the other rank must not wait for it).
 """
 import json
 import os
@@ -22,15 +25,48 @@ import time
 import horovod.mxnet as hvd
 import mxnet as mx
 import numpy as np
+from dist_worker import differing, digest, state  # same directory (sys.path[0])
 from mxnet import gluon
 from mxnet.gluon.contrib.estimator import Estimator
 
-from dist_worker import differing, digest, state  # same directory (sys.path[0])
 from gluon_lrfinder import Learner, LRFinder, LRFinderHandler
 from gluon_lrfinder.datasets import build_net, load_task, make_loader
 from gluon_lrfinder.distributed import HorovodMeanReducer, is_horovod, loss_reducer_for
 
 FAULT_BATCH = 12
+
+
+@mx.kvstore.KVStoreBase.register
+class Horovod(mx.kvstore.KVStoreBase):
+    """A kvstore of type "horovod" (MXNet 1.9.1 has none built in; later MXNet has one like it):
+    broadcast from rank 0 and a summing allreduce, both through Horovod."""
+
+    def broadcast(self, key, value, out, priority=0):
+        result = hvd.broadcast(value, root_rank=0, name=f"kv.broadcast.{key}")
+        for o in out if isinstance(out, list) else [out]:
+            result.copyto(o)
+
+    def pushpull(self, key, value, out=None, priority=0):
+        values = value if isinstance(value, list) else [value]
+        total = hvd.allreduce(values[0], op=hvd.Sum, name=f"kv.pushpull.{key}")
+        for o in (out if isinstance(out, list) else [out]) if out is not None else values:
+            total.copyto(o)
+
+    @staticmethod
+    def is_capable(capability):
+        return False  # no optimizer on the store
+
+    @property
+    def type(self):
+        return "horovod"
+
+    @property
+    def rank(self):
+        return hvd.rank()
+
+    @property
+    def num_workers(self):
+        return hvd.size()
 
 
 def arrays(task_split, rank, size):
@@ -139,6 +175,19 @@ def main():
     res["handler"] = {"suggested_lr": handler.suggested_lr, "learning_rate": trainer.learning_rate,
                       "curve": curve_record(handler.finder.curve)}
     res["digest_after_fit"] = digest(state(net, trainer))
+
+    # a plain gluon.Trainer on a kvstore of type "horovod" (update_on_kvstore=False: the
+    # store has no optimizer, and a kvstore object that holds weights cannot be restored)
+    trainer = gluon.Trainer(params, "adam", {"learning_rate": 0.01},
+                            kvstore=mx.kv.create("horovod"), update_on_kvstore=False)
+    with Learner(net, make_loader(train, 32, seed=rank), trainer=trainer) as learner:
+        learner.iteration()
+        before = state(net, trainer)
+        finder = LRFinder(learner)
+        finder.find(lr_start=1e-4, lr_end=10.0, num_iter=60, progress=False)
+        res["kvstore"] = {"is_horovod": is_horovod(trainer), "curve": curve_record(finder.curve),
+                          "restored": differing(before, state(net, trainer)),
+                          "suggestion": finder.suggest(warn=False)}
     with open(path, "w") as f:
         json.dump(res, f)
 

@@ -103,7 +103,6 @@ def test_update_on_kvstore_under_dist_is_refused(uok):
 @pytest.mark.parametrize(
     "kvstore,match",
     [("dist_async", "dist_async lets workers run at their own pace"),
-     (_FakeKV("horovod"), "horovod kvstore is not supported.*loss_reducer"),
      (_FakeKV("byteps"), "byteps kvstore is not supported")],
 )
 def test_unsupported_multi_process_kvstores_are_refused(kvstore, match):
