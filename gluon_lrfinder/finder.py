@@ -40,8 +40,11 @@ class LRFinder:
         into the value the stopping rule and the curve see, before it is read. Default: for a
         trainer on a distributed kvstore (``dist_sync``, ``update_on_kvstore=False``) the
         average over the workers (:class:`~gluon_lrfinder.distributed.KVStoreMeanReducer`),
-        so that every worker stops on the same iteration; none for a local trainer. Pass one
-        for other ways of running several processes (e.g. a Horovod allreduce).
+        for a Horovod trainer the average over the ranks
+        (:class:`~gluon_lrfinder.distributed.HorovodMeanReducer`), so that every worker stops
+        on the same iteration; none for a local trainer. The held-out losses of
+        ``find(valid_data=...)`` go through it too. A reducer with an ``abort()`` method has
+        it called after a failed search, once the state is restored.
 
     Examples
     --------
