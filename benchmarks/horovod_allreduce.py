@@ -28,6 +28,7 @@ def rank_main(out_dir: str, iters: int, block: int) -> None:
     import horovod.mxnet as hvd
     import mxnet as mx
     import numpy as np
+    from dist_allreduce import time_iterations  # this script's folder is on sys.path
     from mxnet import gluon
 
     from gluon_lrfinder import Learner
@@ -50,18 +51,7 @@ def rank_main(out_dir: str, iters: int, block: int) -> None:
     variants = {"plain": None, "reducer": HorovodMeanReducer()}
 
     def run(n: int, variant: str) -> float:
-        reduce = variants[variant]
-        start = time.perf_counter()
-        pending = None
-        for _ in range(n):
-            loss = learner.iteration_async(0.01)
-            if reduce is not None:
-                loss = reduce(loss)
-            if pending is not None:
-                float(pending.asscalar())
-            pending = loss
-        float(pending.asscalar())
-        return (time.perf_counter() - start) / n
+        return time_iterations(learner, n, variants[variant])
 
     run(20, "reducer")  # warm-up
     times = {v: [] for v in variants}
