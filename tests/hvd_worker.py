@@ -22,7 +22,6 @@ import os
 import sys
 import time
 
-import horovod.mxnet as hvd
 import mxnet as mx
 import numpy as np
 from dist_worker import differing, digest, state  # same directory (sys.path[0])
@@ -34,9 +33,9 @@ from gluon_lrfinder.datasets import build_net, load_task, make_loader
 from gluon_lrfinder.distributed import HorovodMeanReducer, is_horovod, loss_reducer_for
 
 FAULT_BATCH = 12
+hvd = None  # horovod.mxnet, imported in main(): pytest's doctest run imports this file too
 
 
-@mx.kvstore.KVStoreBase.register
 class Horovod(mx.kvstore.KVStoreBase):
     """A kvstore of type "horovod" (MXNet 1.9.1 has none built in; later MXNet has one like it):
     broadcast from rank 0 and a summing allreduce, both through Horovod."""
@@ -97,6 +96,11 @@ def curve_record(curve):
 
 
 def main():
+    global hvd
+    import horovod.mxnet
+
+    hvd = horovod.mxnet
+    mx.kvstore.KVStoreBase.register(Horovod)
     out_dir, scenario = sys.argv[1], sys.argv[2]
     hvd.init()
     rank, size = hvd.rank(), hvd.size()
