@@ -279,11 +279,13 @@ class HorovodMeanReducer:
     """Average a 1-element loss NDArray over the Horovod ranks with ``hvd.allreduce``.
 
     The allreduce is queued on MXNet's engine like the iteration and read one iteration later.
-    Horovod matches the ranks' tensors by name, so each call uses the next name of a short
-    cycle (``gluon_lrfinder.mean.0`` .. ``.{slots-1}``; the counter is shared by all instances
-    of the process). Every rank must call it the same number of times, in the same order, as
-    the range test does; a name comes back round only after ``slots`` further calls, by when
-    the range test has long read its result (it keeps at most two unread).
+    Horovod matches the ranks' tensors by name, so each call uses the next name of a cycle
+    (``gluon_lrfinder.mean.0`` .. ``.{slots-1}``; the counter is shared by all instances of
+    the process). Every rank must call it the same number of times, in the same order, as the
+    range test does. Horovod refuses a name that is still in flight; a name comes back only
+    after ``slots`` further calls, and the range test waits for each loss average one
+    iteration after queuing it (its held-out averages are read at the end, but complete as
+    soon as every rank has submitted them), so the earlier use has long finished.
 
     ``horovod.mxnet`` is imported at the first call (``hvd.init()`` must have been called).
 
@@ -295,7 +297,7 @@ class HorovodMeanReducer:
 
     Parameters
     ----------
-    slots : int, default 16
+    slots : int, default 64
         Length of the name cycle, >= 2.
     shutdown_on_error : bool, default True
         Whether :meth:`abort` shuts Horovod down. With False, a fault on one rank leaves the
@@ -311,7 +313,7 @@ class HorovodMeanReducer:
 
     _calls = 0  # one counter per process, shared by every instance: names stay in step
 
-    def __init__(self, slots: int = 16, shutdown_on_error: bool = True) -> None:
+    def __init__(self, slots: int = 64, shutdown_on_error: bool = True) -> None:
         if isinstance(slots, bool) or not isinstance(slots, int) or slots < 2:
             raise ValueError(f"slots must be an int >= 2, got {slots!r}")
         if not isinstance(shutdown_on_error, bool):
@@ -345,10 +347,13 @@ class HorovodMeanReducer:
             return
         hvd = _horovod()
         logger.error(
-            "the range test failed on Horovod rank %d; shutting Horovod down so that the other "
-            "ranks, which wait for this one in a collective, fail too instead of hanging", hvd.rank(),
+            "the range test failed on this Horovod rank; shutting Horovod down so that the other "
+            "ranks, which wait for this one in a collective, fail too instead of hanging"
         )
-        hvd.shutdown()
+        try:
+            hvd.shutdown()
+        except Exception as err:  # never hide the fault being raised
+            logger.warning("hvd.shutdown() failed: %s", err)
 
 
 def loss_reducer_for(trainer: gluon.Trainer) -> Any:
