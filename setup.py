@@ -26,6 +26,13 @@ setup(
         "matplotlib>=3.3,<3.11",  # 3.11 needs NumPy >= 1.25
         "tqdm>=4.40",
     ],
+    # Horovod has no wheels: pip builds it from source against the installed MXNet, which
+    # needs the build variables and no build isolation (about 7 minutes on 2 cores):
+    #   pip install wheel setuptools cloudpickle psutil pyyaml packaging cffi
+    #   HOROVOD_WITH_MXNET=1 HOROVOD_WITHOUT_TENSORFLOW=1 HOROVOD_WITHOUT_PYTORCH=1 \
+    #   HOROVOD_WITH_GLOO=1 HOROVOD_WITHOUT_MPI=1 pip install --no-build-isolation ".[horovod]"
+    # (`make test-horovod` does this in .venv; see docs/distributed.md.)
+    extras_require={"horovod": ["horovod==0.28.1"]},
     entry_points={"console_scripts": ["gluon-lrfinder=gluon_lrfinder.cli:main"]},
     classifiers=[
         "Programming Language :: Python :: 3",

@@ -21,6 +21,22 @@ import tempfile
 import time
 
 
+def time_iterations(learner, n: int, reduce=None, lr: float = 0.01) -> float:
+    """Seconds per iteration of ``n`` iterations in the finder's pattern (iteration k's loss,
+    through ``reduce`` when given, is read after iteration k+1 is queued)."""
+    start = time.perf_counter()
+    pending = None
+    for _ in range(n):
+        loss = learner.iteration_async(lr)
+        if reduce is not None:
+            loss = reduce(loss)
+        if pending is not None:
+            float(pending.asscalar())
+        pending = loss
+    float(pending.asscalar())
+    return (time.perf_counter() - start) / n
+
+
 def worker(out_dir: str, iters: int, block: int) -> None:
     import mxnet as mx
     import numpy as np
@@ -53,18 +69,7 @@ def worker(out_dir: str, iters: int, block: int) -> None:
     variants = {"plain": None, "reducer": reduce, "push_pull": reduce_push_pull}
 
     def run(n: int, variant: str) -> float:
-        fn = variants[variant]
-        t = time.perf_counter()
-        pending = None
-        for _ in range(n):
-            loss = learner.iteration_async(0.01)
-            if fn is not None:
-                loss = fn(loss)
-            if pending is not None:
-                float(pending.asscalar())
-            pending = loss
-        float(pending.asscalar())
-        return (time.perf_counter() - t) / n
+        return time_iterations(learner, n, variants[variant])
 
     run(20, "reducer")  # warm-up (sets the kvstore and the reserved key up)
     times = {v: [] for v in variants}

@@ -1,4 +1,4 @@
-"""The range test on MXNet's distributed kvstore (``dist_sync``), and the local launcher.
+"""The range test over several processes (``dist_sync``, Horovod), and the local launcher.
 
 Under ``dist_sync`` every worker must run the same number of iterations: a worker that stops
 early leaves the others blocked in their next gradient push. So the finder averages each
@@ -11,6 +11,12 @@ optimizer on the servers (Gluon's default for a dist kvstore), ``save_states`` a
 ``set_learning_rate`` do not work and the servers would run the optimizer on the loss values
 too (see ``shared/mxnet-facts``). :func:`check_trainer` refuses such a trainer before anything
 is touched, with the change to make.
+
+Under Horovod (a ``hvd.DistributedTrainer``, or a trainer on a kvstore of type ``horovod``)
+the same holds for its collectives: a rank that stops early leaves the others waiting in
+their next gradient allreduce. The finder averages the loss with ``hvd.allreduce``
+(:class:`HorovodMeanReducer`) instead. Horovod is never imported to find out: a
+``DistributedTrainer`` can only exist once the program has imported ``horovod.mxnet``.
 
 The launcher (:func:`main`, ``python -m gluon_lrfinder.distributed -n 4 -- python train.py``)
 lives in :mod:`gluon_lrfinder.launcher`; this module imports MXNet only when a function
@@ -29,6 +35,7 @@ In each worker (started by the launcher, or with the ``DMLC_*`` variables set by
 """
 from __future__ import annotations
 
+import logging
 import sys
 import weakref
 from typing import TYPE_CHECKING, Any, Optional
@@ -39,9 +46,13 @@ if TYPE_CHECKING:  # pragma: no cover
     import mxnet as mx
     from mxnet import gluon
 
+logger = logging.getLogger(__name__)
+
 __all__ = [
     "RESERVED_KEY",
     "KVStoreMeanReducer",
+    "HorovodMeanReducer",
+    "is_horovod",
     "kvstore_type",
     "is_distributed",
     "check_trainer",
@@ -62,8 +73,6 @@ RESERVED_KEY = 199_999
 _UNSUPPORTED = {
     "dist_async": "dist_async lets workers run at their own pace, so they cannot agree on where "
                   "the loss diverges; run the range test with kvstore='dist_sync'",
-    "horovod": "the horovod kvstore is not supported; pass LRFinder(..., loss_reducer=f) with f "
-               "averaging the loss NDArray over workers (e.g. hvd.allreduce)",
     "byteps": "the byteps kvstore is not supported; pass LRFinder(..., loss_reducer=f) with f "
               "averaging the loss NDArray over workers",
 }
@@ -97,8 +106,30 @@ def kvstore_type(trainer: gluon.Trainer) -> Optional[str]:
     return kvstore_name(trainer_kvstore_config(trainer)["kvstore"])
 
 
+def is_horovod(trainer: gluon.Trainer) -> bool:
+    """Whether the trainer reduces its gradients with Horovod.
+
+    True for a ``horovod.mxnet.DistributedTrainer`` and for a trainer on a kvstore of type
+    ``"horovod"``. Horovod is not imported: when the program has not imported
+    ``horovod.mxnet`` itself, no trainer can be a ``DistributedTrainer``.
+
+    Examples
+    --------
+    >>> import mxnet as mx
+    >>> from mxnet import gluon
+    >>> net = gluon.nn.Dense(2, in_units=3); net.initialize()
+    >>> is_horovod(gluon.Trainer(net.collect_params(), "sgd"))
+    False
+    """
+    hvd = sys.modules.get("horovod.mxnet")
+    cls = getattr(hvd, "DistributedTrainer", None) if hvd is not None else None
+    if isinstance(cls, type) and isinstance(trainer, cls):
+        return True
+    return kvstore_type(trainer) == "horovod"
+
+
 def is_distributed(trainer: gluon.Trainer) -> bool:
-    """Whether the trainer reduces over several processes (a ``dist_*`` kvstore, horovod, byteps).
+    """Whether the trainer reduces over several processes (``dist_*`` kvstore, Horovod, byteps).
 
     Examples
     --------
@@ -109,21 +140,22 @@ def is_distributed(trainer: gluon.Trainer) -> bool:
     False
     """
     kind = kvstore_type(trainer)
-    return kind is not None and ("dist" in kind or kind in _UNSUPPORTED)
+    return is_horovod(trainer) or (kind is not None and ("dist" in kind or kind in _UNSUPPORTED))
 
 
 def check_trainer(trainer: gluon.Trainer) -> None:
     """Raise if the finder cannot drive ``trainer`` safely over several processes.
 
-    A local trainer always passes. A distributed one must use a ``dist_sync`` kvstore
-    (``dist_sync`` or ``dist_sync_device``) with ``update_on_kvstore=False``. Only the
-    trainer's settings are read: nothing is created or changed.
+    A local trainer and a Horovod one (:func:`is_horovod`) always pass. A ``dist_*`` one must
+    use a ``dist_sync`` kvstore (``dist_sync`` or ``dist_sync_device``) with
+    ``update_on_kvstore=False``. Only the trainer's settings are read: nothing is created or
+    changed.
 
     Raises
     ------
     ValueError
         ``update_on_kvstore`` is not False under a dist kvstore (Gluon's default is True), or
-        the kvstore type is ``dist_async``, ``horovod`` or ``byteps``.
+        the kvstore type is ``dist_async`` or ``byteps``.
 
     Examples
     --------
@@ -137,7 +169,7 @@ def check_trainer(trainer: gluon.Trainer) -> None:
     """
     from .state import trainer_kvstore_config
 
-    if not is_distributed(trainer):
+    if not is_distributed(trainer) or is_horovod(trainer):
         return
     kind = kvstore_type(trainer)
     assert kind is not None
@@ -234,8 +266,101 @@ class KVStoreMeanReducer:
         return total / kv.num_workers
 
 
-def loss_reducer_for(trainer: gluon.Trainer) -> Optional[KVStoreMeanReducer]:
+def _horovod() -> Any:
+    """``horovod.mxnet``: the module the program imported (it has, to make a Horovod trainer),
+    else imported now."""
+    module = sys.modules.get("horovod.mxnet")
+    if module is None:
+        import horovod.mxnet as module
+    return module
+
+
+class HorovodMeanReducer:
+    """Average a 1-element loss NDArray over the Horovod ranks with ``hvd.allreduce``.
+
+    The allreduce is queued on MXNet's engine like the iteration and read one iteration later.
+    Horovod matches the ranks' tensors by name, so each call uses the next name of a cycle
+    (``gluon_lrfinder.mean.0`` .. ``.{slots-1}``; the counter is shared by all instances of
+    the process). Every rank must call it the same number of times, in the same order, as the
+    range test does. Horovod refuses a name that is still in flight; a name comes back only
+    after ``slots`` further calls, and the range test waits for each loss average one
+    iteration after queuing it (its held-out averages are read at the end, but complete as
+    soon as every rank has submitted them), so the earlier use has long finished.
+
+    ``horovod.mxnet`` is imported at the first call (``hvd.init()`` must have been called).
+
+    When the search fails on this rank (an exception, a Ctrl-C), the other ranks are left
+    inside collectives this rank will never join, and nothing can put the ranks back in step.
+    So after this rank has restored its state, the finder calls :meth:`abort`, which shuts
+    Horovod down: the collectives the other ranks wait in then fail at once, they restore
+    their own state and raise too, instead of waiting forever.
+
+    Parameters
+    ----------
+    slots : int, default 64
+        Length of the name cycle, >= 2.
+    shutdown_on_error : bool, default True
+        Whether :meth:`abort` shuts Horovod down. With False, a fault on one rank leaves the
+        others waiting until this process exits (or until Horovod's own
+        ``HOROVOD_STALL_SHUTDOWN_TIME_SECONDS``, if set, ends the job).
+
+    Examples
+    --------
+    >>> reduce = HorovodMeanReducer()                          # doctest: +SKIP
+    >>> float(reduce(mx.nd.array([hvd.rank() + 1.0])).asscalar())  # 2 ranks: (1 + 2) / 2  # doctest: +SKIP
+    1.5
+    """
+
+    _calls = 0  # one counter per process, shared by every instance: names stay in step
+
+    def __init__(self, slots: int = 64, shutdown_on_error: bool = True) -> None:
+        if isinstance(slots, bool) or not isinstance(slots, int) or slots < 2:
+            raise ValueError(f"slots must be an int >= 2, got {slots!r}")
+        if not isinstance(shutdown_on_error, bool):
+            raise TypeError(f"shutdown_on_error must be a bool, got {type(shutdown_on_error).__name__}")
+        self.slots = slots
+        self.shutdown_on_error = shutdown_on_error
+
+    @property
+    def num_workers(self) -> int:
+        """Number of Horovod ranks (``hvd.size()``)."""
+        return int(_horovod().size())
+
+    @property
+    def rank(self) -> int:
+        """This process's Horovod rank."""
+        return int(_horovod().rank())
+
+    def __call__(self, loss: mx.nd.NDArray) -> mx.nd.NDArray:
+        import mxnet as mx
+
+        hvd = _horovod()
+        value = loss.reshape((1,)).as_in_context(mx.cpu()).astype("float32", copy=False)
+        name = f"gluon_lrfinder.mean.{HorovodMeanReducer._calls % self.slots}"
+        HorovodMeanReducer._calls += 1
+        return hvd.allreduce(value, op=hvd.Average, name=name)
+
+    def abort(self) -> None:
+        """Called by the finder after a failed search (state restored): shut Horovod down, so
+        that no other rank is left waiting for this one (see the class notes)."""
+        if not self.shutdown_on_error:
+            return
+        hvd = _horovod()
+        logger.error(
+            "the range test failed on this Horovod rank; shutting Horovod down so that the other "
+            "ranks, which wait for this one in a collective, fail too instead of hanging"
+        )
+        try:
+            hvd.shutdown()
+        except Exception as err:  # never hide the fault being raised
+            logger.warning("hvd.shutdown() failed: %s", err)
+
+
+def loss_reducer_for(trainer: gluon.Trainer) -> Any:
     """The loss reducer the finder needs for ``trainer``: None for a local trainer.
+
+    :class:`HorovodMeanReducer` for a Horovod trainer (:func:`is_horovod`),
+    :class:`KVStoreMeanReducer` for a ``dist_sync`` one.
 
     Checks the trainer first (:func:`check_trainer`), so a distributed trainer the finder
     cannot drive is refused here, before anything is touched.
@@ -249,6 +374,8 @@ def loss_reducer_for(trainer: gluon.Trainer) -> Optional[KVStoreMeanReducer]:
     True
     """
     check_trainer(trainer)
+    if is_horovod(trainer):
+        return HorovodMeanReducer()
     if not is_distributed(trainer):
         return None
     return KVStoreMeanReducer(trainer)

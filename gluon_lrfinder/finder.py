@@ -41,8 +41,11 @@ class LRFinder:
         into the value the stopping rule and the curve see, before it is read. Default: for a
         trainer on a distributed kvstore (``dist_sync``, ``update_on_kvstore=False``) the
         average over the workers (:class:`~gluon_lrfinder.distributed.KVStoreMeanReducer`),
-        so that every worker stops on the same iteration; none for a local trainer. Pass one
-        for other ways of running several processes (e.g. a Horovod allreduce).
+        for a Horovod trainer the average over the ranks
+        (:class:`~gluon_lrfinder.distributed.HorovodMeanReducer`), so that every worker stops
+        on the same iteration; none for a local trainer. The held-out losses of
+        ``find(valid_data=...)`` go through it too. A reducer with an ``abort()`` method has
+        it called after a failed search, once the state is restored.
 
     Examples
     --------
@@ -164,11 +167,6 @@ class LRFinder:
             if lr_end is None:
                 raise ValueError("lr_end must be given for mode='linear' (a finite number > lr_start)")
             lrs = list(sweep.linear(lr_start, lr_end, 100 if num_iter is None else num_iter))
-        signal = None
-        if valid_data is not None:
-            from .validation import ValidationSignal
-
-            signal = ValidationSignal(self.learner, valid_data, every=valid_every)
         if hasattr(stopping, "reset"):
             stopping.reset()
         # Refuse a trainer whose state could not be restored, or that several processes could
@@ -177,6 +175,12 @@ class LRFinder:
         check_restorable(self.learner.trainer)
         auto_reducer = loss_reducer_for(self.learner.trainer)
         reduce = self.loss_reducer if self.loss_reducer is not None else auto_reducer
+        signal = None
+        if valid_data is not None:
+            from .validation import ValidationSignal
+
+            # held-out losses averaged over the workers like the training loss
+            signal = ValidationSignal(self.learner, valid_data, every=valid_every, reduce=reduce)
 
         settings = {
             "lr_start": lrs[0],
@@ -202,6 +206,10 @@ class LRFinder:
         try:
             with StateSnapshot(self.learner.net, self.learner.trainer, tmp_dir=tmp_dir):
                 curve.stop_reason = self._sweep(lrs, stopping, curve, bar, reduce=reduce, hook=signal)
+        except BaseException:
+            # state restored; a Horovod reducer shuts Horovod down so no rank waits for this one
+            getattr(reduce, "abort", lambda: None)()
+            raise
         finally:
             bar.close()
         if signal is not None:

@@ -172,6 +172,22 @@ def _sigint_deferred() -> Any:
         raise KeyboardInterrupt
 
 
+def _drop_engine_errors() -> None:
+    """Wait for MXNet's queued work and drop the errors of operations that failed.
+
+    After a fault the engine may still hold failed operations (e.g. Horovod collectives that
+    fail once a rank has shut down). Each poisons the arrays it writes, so the restore's own
+    writes would fail too; one ``waitall`` that raises clears every stored error (MXNet 1.9).
+    The fault itself is already being raised, so these follow-on errors are only logged.
+    """
+    for _ in range(3):
+        try:
+            mx.nd.waitall()
+            return
+        except mx.base.MXNetError as err:
+            logger.debug("dropped an engine error before the restore: %s", err)
+
+
 class StateSnapshot:
     """Parameters (every context's copy) and trainer state, saved to files and restored bitwise.
 
@@ -312,6 +328,8 @@ class StateSnapshot:
     def __enter__(self) -> StateSnapshot:
         return self.save()
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, exc_type: Any, *exc: Any) -> None:
+        if exc_type is not None:
+            _drop_engine_errors()
         self.restore()  # a RestoreError keeps the files on purpose
         self.cleanup()

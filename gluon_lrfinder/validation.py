@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import itertools
 import logging
-from typing import Any, List, Optional, Tuple
+from typing import Any, Callable, List, Optional, Tuple
 
 import mxnet as mx
 from mxnet import autograd, gluon
@@ -42,6 +42,10 @@ class ValidationSignal:
         Batch size for a Dataset, >= 1.
     max_batches : int, default 20
         How many batches of a non-Dataset iterable to keep, >= 1.
+    reduce : callable, optional
+        Applied to each evaluation's 1-element loss NDArray, as the finder's loss reducer is
+        to the training loss (the mean over the workers of a distributed job, so that every
+        worker records the same held-out curve); none by default.
 
     Examples
     --------
@@ -59,7 +63,8 @@ class ValidationSignal:
     """
 
     def __init__(
-        self, learner: Any, data: Any, every: int = 10, batch_size: int = 256, max_batches: int = 20
+        self, learner: Any, data: Any, every: int = 10, batch_size: int = 256, max_batches: int = 20,
+        reduce: Optional[Callable[[Any], Any]] = None,
     ) -> None:
         self.every = check_int("valid_every", every, 1)
         batch_size = check_int("batch_size", batch_size, 1)
@@ -82,6 +87,7 @@ class ValidationSignal:
                 f"got {type(data).__name__}"
             )
         self.learner = learner
+        self.reduce = reduce
         self._parts: List[Tuple[List[Any], List[Any]]] = []
         self.num_samples = 0
         for batch in batches:
@@ -117,7 +123,8 @@ class ValidationSignal:
         """The sweep's per-iteration hook: after every ``every``-th iteration, queue an evaluation."""
         self._count += 1
         if self._count % self.every == 0:
-            self._pending.append((float(lr), self.evaluate_async()))
+            loss = self.evaluate_async()
+            self._pending.append((float(lr), loss if self.reduce is None else self.reduce(loss)))
 
     def flush(self, curve: LRCurve, last_lr: Optional[float] = None) -> None:
         """Read the queued evaluations into ``curve`` (those after ``last_lr`` are dropped: they

@@ -83,6 +83,10 @@ def main():
     X = np.stack([task.train[i][0] for i in range(len(task.train))])
     y = np.array([task.train[i][1] for i in range(len(task.train))], dtype=np.float32)
     shard = gluon.data.ArrayDataset(X[rank::nw], y[rank::nw])
+    Xv = np.stack([task.valid[i][0] for i in range(len(task.valid))])
+    yv = np.array([task.valid[i][1] for i in range(len(task.valid))], dtype=np.float32)
+    n = len(Xv) // nw * nw  # held-out shards of one size: the average is a plain mean
+    valid = gluon.data.ArrayDataset(Xv[:n][rank::nw], yv[:n][rank::nw])
 
     mx.random.seed(100 + rank)  # different initial weights: the trainer broadcasts rank 0's
     net = build_net("mlp_bn", task.num_outputs, hidden=32)
@@ -99,14 +103,17 @@ def main():
         reducer = KVStoreMeanReducer(trainer)
         res["mean_of_rank_plus_1"] = float(reducer(mx.nd.array([reducer.rank + 1.0])).asscalar())
         finder = LRFinder(learner)
-        for _ in range(2):  # twice: the reserved key must be set up only once
+        for run in range(2):  # twice: the reserved key must be set up only once
             before = state(net, trainer)
-            finder.find(lr_start=1e-3, lr_end=100.0, num_iter=60, progress=False)
+            # the second run with a held-out set of this worker's own, averaged like the loss
+            kwargs = {"valid_data": valid, "valid_every": 5} if run == 1 else {}
+            finder.find(lr_start=1e-3, lr_end=100.0, num_iter=60, progress=False, **kwargs)
             after = state(net, trainer)
             res["restored"].append(differing(before, after))
             curve = finder.curve
             res["curves"].append({"lrs": curve.lrs, "losses": curve.losses,
-                                  "stop_reason": curve.stop_reason})
+                                  "stop_reason": curve.stop_reason,
+                                  "valid_lrs": curve.valid_lrs, "valid_losses": curve.valid_losses})
         kvstore = KVStoreMeanReducer(trainer).kvstore
         res.update(kv_rank=kvstore.rank, kv_type=kvstore.type, kv_workers=kvstore.num_workers)
         res["digest"] = digest(state(net, trainer))

@@ -128,3 +128,45 @@ def test_arguments_and_order():
     with pytest.raises(RuntimeError, match="call save"):
         StateSnapshot(net, trainer).restore()
     assert trainer_kvstore_config(trainer) == {"kvstore": "device", "update_on_kvstore": None}
+
+
+class _FailingForward(mx.operator.CustomOp):
+    def forward(self, is_train, req, in_data, out_data, aux):
+        raise RuntimeError("injected engine failure")
+
+    def backward(self, req, out_grad, in_data, out_data, in_grad, aux):  # pragma: no cover
+        pass
+
+
+@mx.operator.register("gluon_lrfinder_test_fail")
+class _FailingForwardProp(mx.operator.CustomOpProp):
+    def list_arguments(self):
+        return ["data"]
+
+    def infer_shape(self, in_shape):
+        return in_shape, in_shape, []
+
+    def create_operator(self, ctx, shapes, dtypes):
+        return _FailingForward()
+
+
+@pytest.mark.parametrize("drop_errors", [True, False])
+def test_restore_after_a_fault_that_left_failed_operations_queued(monkeypatch, drop_errors):
+    """A fault can leave failed asynchronous operations behind (e.g. Horovod collectives after
+    a rank shut Horovod down), which poison the arrays they write. The restore after an
+    exception drops those errors first, so it still puts everything back."""
+    import gluon_lrfinder.state as state_module
+
+    if not drop_errors:  # shows what the drop is for
+        monkeypatch.setattr(state_module, "_drop_engine_errors", lambda: None)
+    net = mx.gluon.nn.Dense(3, in_units=4)
+    net.initialize()
+    trainer = mx.gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.1})
+    before = capture_params(net)
+    with pytest.raises(RuntimeError if drop_errors else RestoreError):
+        with StateSnapshot(net, trainer):
+            failed = mx.nd.Custom(net.weight.data(), op_type="gluon_lrfinder_test_fail")
+            net.weight.data()[:] = failed  # the weight's array now carries the engine error
+            raise RuntimeError("the fault")
+    if drop_errors:
+        assert_params_equal(before, capture_params(net))
