@@ -17,6 +17,8 @@ over the data orders, and its ratio to the constant run (below 1: the one-cycle 
 Run from the repository root (about a minute on one core)::
 
     OMP_NUM_THREADS=1 PYTHONPATH=. python benchmarks/range_vs_constant.py [--seeds 3]
+
+The Markdown table is printed and written to ``benchmarks/results/range_vs_constant.md``.
 """
 from __future__ import annotations
 
@@ -31,13 +33,14 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import numpy as np  # noqa: E402
+from suggestion_quality import SWEEP, TASKS, get_task, initial_weights, make_learner, validation_loss  # noqa: E402
 
 from gluon_lrfinder import LRFinder  # noqa: E402
 from gluon_lrfinder import suggest as suggest_mod  # noqa: E402
 from gluon_lrfinder.schedules import OneCycleSchedule  # noqa: E402
-from suggestion_quality import SWEEP, TASKS, get_task, initial_weights, make_learner, validation_loss  # noqa: E402
 
 Range = Tuple[float, float]
+RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "range_vs_constant.md")
 
 #: Candidate ranges from the suggestion ``s`` and the LR ``m`` at the smoothed minimum; the
 #: shipped rule is ``lr_range`` itself.
@@ -87,7 +90,7 @@ def run_task(spec, seeds: Sequence[int]) -> Dict[str, List[float]]:
         m = 10 * suggest_mod.minimum(lrs, losses)
         out["s"].append(s)
         out["m"].append(m)
-        out["constant at s"].append(train(spec, task, init, seed, lambda n: s))
+        out["constant at s"].append(train(spec, task, init, seed, lambda n, s=s: s))
         for name, rule in CANDIDATES.items():
             low, high = rule(s, m, lrs, losses)
             if not high > low:  # a degenerate candidate: the constant run stands in
@@ -141,6 +144,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, default=3, help="data orders (sweeps and runs) per task")
     parser.add_argument("--tasks", type=int, default=len(TASKS), help="the first N tasks of the benchmark")
+    parser.add_argument("--out", default=RESULTS, help="where to write the Markdown table ('' for nowhere)")
     args = parser.parse_args(argv)
     if args.seeds < 1 or not 2 <= args.tasks <= len(TASKS):
         parser.error(f"--seeds must be >= 1 and --tasks in [2, {len(TASKS)}]")
@@ -151,7 +155,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         for spec in TASKS[: args.tasks]:
             results[spec["name"]] = run_task(spec, seeds)
             print(f"  {spec['name']}: done", file=sys.stderr, flush=True)
-    print(report(results, seeds))
+    text = report(results, seeds)
+    print(text)
+    if args.out:
+        os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+        with open(args.out, "w", encoding="utf-8") as f:
+            f.write(text)
     return 0
 
 

@@ -376,7 +376,11 @@ def _npz_data(args: argparse.Namespace) -> _Data:
 
 def record_iter(path: str, data_shape: Tuple[int, ...], batch_size: int, seed: int = 0,
                 mean: Optional[Tuple[float, ...]] = None, std: Optional[Tuple[float, ...]] = None) -> Any:
-    """A shuffled ``mx.io.ImageRecordIter`` over ``path`` (with its ``.idx`` file when there is one)."""
+    """A shuffled ``mx.io.ImageRecordIter`` over ``path`` (with its ``.idx`` file when there is one).
+
+    The :class:`~gluon_lrfinder.Learner` reads it as it is: ``DataBatch`` split, padding dropped,
+    ``reset()`` at the end of each pass.
+    """
     import mxnet as mx
 
     if len(data_shape) != 3 or data_shape[0] not in (1, 3, 4):
@@ -396,24 +400,8 @@ def record_iter(path: str, data_shape: Tuple[int, ...], batch_size: int, seed: i
         return mx.io.ImageRecordIter(**kwargs)
     except mx.base.MXNetError as err:
         raise CLIError(f"--rec {path}: MXNet cannot read it as an image RecordIO file ({_one_line(err)})") from None
-
-
-class _RecordBatches:
-    """The ``DataIter`` as an endless iterable of ``(data, label)`` pairs (restarted by ``reset``)."""
-
-    def __init__(self, it: Any) -> None:
-        self.it = it
-
-    def __iter__(self):
-        while True:
-            self.it.reset()
-            empty = True
-            for batch in self.it:
-                empty = False
-                keep = batch.data[0].shape[0] - (batch.pad or 0)
-                yield batch.data[0][:keep], batch.label[0][:keep]
-            if empty:
-                return
+    except StopIteration:  # the iterator reads its first batch when it is created
+        raise CLIError(f"--rec {path}: holds no image records MXNet can read") from None
 
 
 def _rec_data(args: argparse.Namespace) -> _Data:
@@ -421,7 +409,7 @@ def _rec_data(args: argparse.Namespace) -> _Data:
     if args.data_shape is None:
         raise CLIError("--rec needs --data-shape (channels,height,width the images are resized to, e.g. 3,224,224)")
     it = record_iter(args.rec, args.data_shape, args.batch_size, args.seed, args.mean, args.std)
-    return _Data(_RecordBatches(it), os.path.basename(args.rec), "classification", tuple(args.data_shape), None, None,
+    return _Data(it, os.path.basename(args.rec), "classification", tuple(args.data_shape), None, None,
                  "softmax-ce", {"rec": os.path.abspath(args.rec), "data_shape": list(args.data_shape)})
 
 
@@ -486,11 +474,13 @@ def _load_net(args: argparse.Namespace, data: _Data, loss: str, ctx: Any) -> Tup
             raise CLIError(f"--params {args.params}: not an MXNet parameter file ({_one_line(err)})") from None
         inputs = [name for name in symbol.list_inputs() if name not in stored]
         if not inputs:
-            raise CLIError(f"--model {args.model}: every input of the symbol has a value in --params; no data input left")
+            raise CLIError(f"--model {args.model}: every input of the symbol has a value in --params, "
+                           "so none is left for the data")
         try:
             net = gluon.SymbolBlock.imports(args.model, inputs, args.params, ctx=ctx)
         except (mx.base.MXNetError, AssertionError, ValueError) as err:
-            raise CLIError(f"--model {args.model} with --params {args.params}: cannot load ({_one_line(err)})") from None
+            raise CLIError(f"--model {args.model} with --params {args.params}: cannot load "
+                           f"({_one_line(err)})") from None
         return net, os.path.basename(args.model)
     name = args.net
     if name is None:
