@@ -31,6 +31,7 @@ import math
 import os
 import re
 import sys
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
@@ -477,7 +478,9 @@ def _load_net(args: argparse.Namespace, data: _Data, loss: str, ctx: Any) -> Tup
             raise CLIError(f"--model {args.model}: every input of the symbol has a value in --params, "
                            "so none is left for the data")
         try:
-            net = gluon.SymbolBlock.imports(args.model, inputs, args.params, ctx=ctx)
+            with warnings.catch_warnings():  # "Cannot decide type for the following arguments: data"
+                warnings.filterwarnings("ignore", message="Cannot decide type", category=UserWarning)
+                net = gluon.SymbolBlock.imports(args.model, inputs, args.params, ctx=ctx)
         except (mx.base.MXNetError, AssertionError, ValueError) as err:
             raise CLIError(f"--model {args.model} with --params {args.params}: cannot load "
                            f"({_one_line(err)})") from None

@@ -191,7 +191,7 @@ def lr_range(
     minimum. When that minimum lies closer than a factor of 3 above the suggestion, the range
     is the factor of 3 below the minimum. ``benchmarks/range_vs_constant.py`` measures the rule:
     on the 6 tasks of the suggestion benchmark a one-cycle run over this range ends at a lower
-    validation loss than a constant rate at the suggestion on 4, and at 0.82 times it in the
+    validation loss than a constant rate at the suggestion on 4, and at 0.81 times it in the
     geometric mean (see docs/suggestions.md).
 
     Examples
