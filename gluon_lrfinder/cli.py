@@ -284,7 +284,7 @@ def build_parser() -> argparse.ArgumentParser:
     run = p.add_argument_group("run and output")
     run.add_argument("--ctx", type=parse_ctx, default="cpu", help="devices: 'cpu', 'gpu:0', 'cpu:0,cpu:1', ...")
     run.add_argument("--hybridize", action="store_true", help="hybridize the network (static graph)")
-    run.add_argument("--seed", type=int, default=0,
+    run.add_argument("--seed", type=_number_type(check_int, "--seed", 0, kind=int), default=0,
                      help="seed of MXNet's and NumPy's random numbers: initial weights, data order, split")
     run.add_argument("--out", default="lrfinder-output", help="output folder (created if missing)")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -570,7 +570,9 @@ def _run(args: argparse.Namespace) -> int:
             finder.find(lr_start=args.lr_start, lr_multiplier=args.lr_multiplier, smoothing=args.smoothing,
                         lr_end=args.lr_end, num_iter=args.num_iter, mode=args.mode, min_iter=args.min_iter,
                         threshold=args.threshold, progress=progress)
-    except mx.base.MXNetError as err:
+    except (mx.base.MXNetError, ValueError, TypeError) as err:
+        # the library's argument checks (raised before any work), or the user's network, data and
+        # loss not fitting together at the first iteration (the model state is restored by then)
         shape = f" (samples of shape {data.input_shape})" if data.input_shape else ""
         raise CLIError(f"training {net_name} on {data.name}{shape} with --loss {loss_name} failed: "
                        f"{_one_line(err)}; check that the data fit the network and the loss") from None
@@ -581,6 +583,15 @@ def _run(args: argparse.Namespace) -> int:
     curve.settings.update({"net": net_name, "loss": loss_name, "batch_size": args.batch_size, "seed": args.seed,
                            **data.settings})
 
+    try:
+        return _report(args, finder, data.name, net_name)
+    except OSError as err:
+        raise CLIError(f"--out {args.out}: cannot write the results ({err.strerror or err})") from None
+
+
+def _report(args: argparse.Namespace, finder: Any, data_name: str, net_name: str) -> int:
+    """Write the curve, the plot and summary.json to ``args.out`` and print the summary."""
+    curve = finder.curve
     csv_path = finder.save(os.path.join(args.out, "lr_finder.csv"))
     json_path = finder.save(os.path.join(args.out, "lr_finder.json"))
     flags = finder.diagnose()
@@ -592,7 +603,7 @@ def _run(args: argparse.Namespace) -> int:
         return 1
     png_path = os.path.join(args.out, "lr_finder.png")
     ax = finder.plot(path=png_path, method=args.method, show_range=True,
-                     title=f"{data.name} / {net_name} / {args.optimizer}")
+                     title=f"{data_name} / {net_name} / {args.optimizer}")
     from .plotting import pyplot
 
     pyplot().close(ax.figure)
@@ -610,7 +621,7 @@ def _run(args: argparse.Namespace) -> int:
     with open(summary_path, "w", encoding="utf-8") as f:
         json.dump(summary, f, indent=1)
     print(f"Swept {len(curve)} learning rates from {curve.lrs[0]:.2e} to {curve.lrs[-1]:.2e} "
-          f"({curve.stop_reason}) on {data.name} with {net_name}/{args.optimizer}.")
+          f"({curve.stop_reason}) on {data_name} with {net_name}/{args.optimizer}.")
     print(f"Suggested learning rate: {lr:.3g} (rule '{args.method}': {_describe_rule(args.method)})")
     print(f"Range for cyclical / one-cycle schedules: {low:.3g} .. {high:.3g} "
           "(min_lr .. max_lr of suggest_range(): start at the suggestion, peak below the loss minimum)")
@@ -649,11 +660,6 @@ def main(argv: Optional[List[str]] = None) -> int:
         if show_traceback:
             raise
         print(f"{PROG}: error: {err}", file=sys.stderr)
-        return 2
-    except (ValueError, TypeError) as err:  # the library's argument checks, raised before any work
-        if show_traceback:
-            raise
-        print(f"{PROG}: error: {_one_line(err)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)

@@ -13,6 +13,7 @@ from mxnet import gluon
 
 from gluon_lrfinder.cli import build_parser, main, optimizer_names, parse_ctx
 from gluon_lrfinder.datasets import build_net, load_task
+from gluon_lrfinder.suggest import DEFAULT_METHOD, SUGGESTERS
 from gluon_lrfinder.sweep import exponential
 
 #: A short sweep for the tests that only need the plumbing to work.
@@ -46,8 +47,9 @@ def test_demo_writes_plot_curve_and_summary(tmp_path, capsys):
     curve = json.loads((out / "lr_finder.json").read_text())
     assert curve["lrs"][0] <= low < high <= curve["lrs"][-1]
     assert low == lr  # the range starts at the suggestion
-    rule = "(rule 'steepest': the LR where the smoothed loss falls fastest per decade"
-    assert f"Suggested learning rate: {lr:.3g} {rule}" in printed
+    words = " ".join(SUGGESTERS[DEFAULT_METHOD].__doc__.split("\n\n")[0].split())[1:].rstrip(".")
+    assert f"Suggested learning rate: {lr:.3g} (rule '{DEFAULT_METHOD}': " in printed
+    assert words in " ".join(printed.split())  # the rule's docstring says what it looks for
     assert f"{low:.3g} .. {high:.3g} (min_lr .. max_lr" in printed
     assert (out / "lr_finder.png").stat().st_size > 5000
     assert (out / "lr_finder.csv").read_text().startswith("# format:")
@@ -86,7 +88,8 @@ def test_options_image_data_adam_two_contexts(tmp_path):
     (["--min-iter", "0"], r"--min-iter must be an integer >= 1, got 0"),
     (["--threshold", "0.5"], r"--threshold must be a finite number > 1.0, got 0.5"),
     (["--wd", "-1"], r"--wd must be >= 0, got -1.0"),
-    (["--seed", "x"], r"argument --seed: invalid int value: 'x'"),
+    (["--seed", "x"], r"--seed must be an integer, got 'x'"),
+    (["--seed", "-1"], r"--seed must be an integer >= 0, got -1"),
     (["--mode", "cubic"], r"argument --mode: invalid choice: 'cubic'"),
     (["--net", "cnn"], r"--net cnn needs image data \(channels, height, width\), not digits"),
     (["--bogus"], r"unrecognized arguments: --bogus"),
@@ -140,10 +143,10 @@ def test_non_terminal_log_has_a_bar_with_total_and_separate_summary(tmp_path):
                                str(tmp_path / "o")], stdout=f, stderr=subprocess.STDOUT, timeout=300,
                               env=dict(os.environ, MPLBACKEND="Agg", OMP_NUM_THREADS="1")).returncode
     assert code == 0
-    text = log.read_text()
+    text = log.read_bytes().decode("utf-8")  # as written: read_text() would turn "\r" into "\n"
     total = len(list(exponential(1e-3, lr_end=10.0)))  # the CLI's default --lr-end is 10
     assert f"/{total} [" in text  # the bar knows its total
-    lines = text.splitlines()
+    lines = text.split("\n")  # not splitlines(): a "\r" does not end a line in a log file
     assert any(line.startswith("Swept ") for line in lines)  # not glued behind the bar's last "\r"
 
 
