@@ -306,6 +306,7 @@ class _Data:
     target_size: Optional[int]  # its outputs under l2 / sigmoid-bce
     default_loss: str
     settings: Dict[str, Any] = field(default_factory=dict)
+    labels: Any = None  # the labels as an array, when they are all known up front (--npz)
 
     def num_outputs(self, loss: str) -> Optional[int]:
         return self.classes if loss == "softmax-ce" else self.target_size
@@ -372,7 +373,24 @@ def _npz_data(args: argparse.Namespace) -> _Data:
     loader = make_loader(gluon.data.ArrayDataset(X, y), args.batch_size, seed=args.seed)
     default = "softmax-ce" if kind == "classification" else "l2"
     return _Data(loader, os.path.basename(args.npz), kind, tuple(X.shape[1:]), classes, int(y[0].size), default,
-                 {"npz": os.path.abspath(args.npz), "samples": int(len(X))})
+                 {"npz": os.path.abspath(args.npz), "samples": int(len(X))}, labels=y)
+
+
+def _check_labels(data: _Data, loss: str) -> None:
+    """Labels that ``loss`` cannot read (known up front only for ``--npz``) are a user error."""
+    y = data.labels
+    if y is None:
+        return
+    if loss == "softmax-ce":
+        flat = y.ndim == 1 or (y.ndim == 2 and y.shape[1] == 1)
+        if not (flat and (y == y.round()).all() and y.min() >= 0):
+            hint = "; one-hot rows? store y.argmax(axis=1)" if y.ndim == 2 else ""
+            raise CLIError(f"--loss softmax-ce needs y of class indices 0, 1, 2, ... (one per sample), got y of "
+                           f"shape {y.shape} with values from {y.min():g} to {y.max():g}{hint}; "
+                           "--loss l2 is for regression targets")
+    elif loss == "sigmoid-bce" and (y.min() < 0 or y.max() > 1):
+        raise CLIError(f"--loss sigmoid-bce needs y in [0, 1] (binary targets), got values from {y.min():g} "
+                       f"to {y.max():g}; for class indices use --loss softmax-ce")
 
 
 def record_iter(path: str, data_shape: Tuple[int, ...], batch_size: int, seed: int = 0,
@@ -558,6 +576,7 @@ def _run(args: argparse.Namespace) -> int:
     np.random.seed(args.seed)
     data = _load_data(args)
     loss_name = args.loss or data.default_loss
+    _check_labels(data, loss_name)
     net, net_name = _load_net(args, data, loss_name, args.ctx)
     if args.hybridize and isinstance(net, mx.gluon.HybridBlock):
         net.hybridize(static_alloc=True, static_shape=True)
@@ -624,7 +643,7 @@ def _report(args: argparse.Namespace, finder: Any, data_name: str, net_name: str
           f"({curve.stop_reason}) on {data_name} with {net_name}/{args.optimizer}.")
     print(f"Suggested learning rate: {lr:.3g} (rule '{args.method}': {_describe_rule(args.method)})")
     print(f"Range for cyclical / one-cycle schedules: {low:.3g} .. {high:.3g} "
-          "(min_lr .. max_lr of suggest_range(): start at the suggestion, peak below the loss minimum)")
+          "(min_lr .. max_lr: from the suggestion to 3x it, capped at the loss minimum)")
     for flag in flags:
         print(f"Warning: {flag}")
     print(f"Wrote {png_path}, {csv_path}, {json_path}, {summary_path}")

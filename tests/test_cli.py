@@ -319,6 +319,12 @@ def test_npz_errors(tmp_path, capsys):
     assert_user_error(["--npz", tmp_path / "garbage.npz", "--dataset", "iris"] + base, capsys,
                       r"give one data source, got --dataset and --npz")
     assert_user_error(["--data-shape", "1,8,8"] + base, capsys, r"--data-shape applies to --rec only")
+    np.savez(tmp_path / "onehot.npz", X=np.ones((6, 3)), y=np.eye(3)[[0, 1, 2, 0, 1, 2]])
+    np.savez(tmp_path / "classes.npz", X=np.ones((6, 3)), y=np.array([0, 1, 2, 0, 1, 2]))
+    assert_user_error(["--npz", tmp_path / "onehot.npz", "--loss", "softmax-ce"] + base, capsys,
+                      r"--loss softmax-ce needs y of class indices .* shape \(6, 3\) .*one-hot rows\? store y.argmax")
+    assert_user_error(["--npz", tmp_path / "classes.npz", "--loss", "sigmoid-bce"] + base, capsys,
+                      r"--loss sigmoid-bce needs y in \[0, 1\] \(binary targets\), got values from 0 to 2")
 
 
 def test_rec_images_with_net_factory(factory_module, tmp_path, capsys):
