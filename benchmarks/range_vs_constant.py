@@ -4,6 +4,8 @@ For each task of ``benchmarks/suggestion_quality.py`` (same data, nets, optimize
 budgets and fixed initial weights), one range test per data order gives the curve; from it:
 
 * the suggestion ``s`` (the default rule) and the LR ``m`` at the smoothed loss minimum;
+  two more tasks repeat two of them mid-training (range test and runs from weights already
+  trained for some iterations, as ``LRFinderHandler`` at a later epoch sees them);
 * a constant run at ``s`` for the task's budget;
 * one-cycle runs (``OneCycleSchedule``, defaults: 45% up, 45% down, 10% cool-down to
   ``min_lr / 100``) for the budget over several candidate ranges: the shipped
@@ -27,7 +29,7 @@ import math
 import os
 import sys
 import warnings
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -50,15 +52,41 @@ def previous_range(s: float, m: float) -> Range:
     return min(low, high / 3), high
 
 
+def capped(s: float, m: float, divisor: float) -> Range:
+    """``s .. 3s`` with the top at most ``m / divisor``, then a factor of 3 below the top."""
+    high = min(3 * s, m / divisor)
+    return min(s, high / 3), high
+
+
 CANDIDATES: Dict[str, Callable[[float, float, Sequence[float], Sequence[float]], Range]] = {
     "lr_range() (shipped)": lambda s, m, lrs, losses: suggest_mod.lr_range(lrs, losses),
     "previous lr_range()": lambda s, m, lrs, losses: previous_range(s, m),
-    "s/3 .. s": lambda s, m, lrs, losses: (s / 3, s),
+    "s .. 3s, top <= m": lambda s, m, lrs, losses: capped(s, m, 1.0),
     "s .. sqrt(s m)": lambda s, m, lrs, losses: (s, math.sqrt(s * m)),
     "s .. m/3": lambda s, m, lrs, losses: (s, m / 3),
     "s .. m": lambda s, m, lrs, losses: (s, m),
     "m/10 .. m/3": lambda s, m, lrs, losses: (m / 10, m / 3),
 }
+
+#: The suggestion benchmark's tasks, and two of them searched mid-training (as the Estimator
+#: handler does at a later epoch): the range test and every run start from the weights after
+#: ``warm`` iterations at a constant rate.
+RANGE_TASKS: List[Dict[str, Any]] = TASKS + [
+    dict(TASKS[0], name="digits / MLP / SGD, after 60 iterations at 0.05", warm=(60, 0.05)),
+    dict(TASKS[1], name="digits 1x8x8 / CNN+BN / SGD momentum, after 60 iterations at 0.01", warm=(60, 0.01)),
+]
+
+
+def start_weights(spec, task) -> List[np.ndarray]:
+    """The task's initial weights, trained ``spec["warm"]`` iterations first when it has that."""
+    init = initial_weights(spec, task)
+    if "warm" not in spec:
+        return init
+    iterations, lr = spec["warm"]
+    with make_learner(spec, task, init, seed=1000, lr=lr) as learner:
+        for _ in range(iterations):
+            learner.iteration_async()
+        return [p.data().asnumpy().copy() for p in learner.net.collect_params().values()]
 
 
 def train(spec, task, init, seed: int, rate: Callable[[int], float]) -> float:
@@ -80,7 +108,7 @@ def sweep(spec, task, init, seed: int) -> Tuple[np.ndarray, np.ndarray]:
 
 def run_task(spec, seeds: Sequence[int]) -> Dict[str, List[float]]:
     task = get_task(spec)
-    init = initial_weights(spec, task)
+    init = start_weights(spec, task)
     out: Dict[str, List[float]] = {"constant at s": [], "s": [], "m": []}
     out.update({name: [] for name in CANDIDATES})
     ranges: Dict[str, List[Range]] = {name: [] for name in CANDIDATES}
@@ -107,7 +135,7 @@ def geo(values: Sequence[float]) -> float:
 
 
 def report(results: Dict[str, Dict[str, list]], seeds: Sequence[int]) -> str:
-    names = [spec["name"] for spec in TASKS if spec["name"] in results]
+    names = [spec["name"] for spec in RANGE_TASKS if spec["name"] in results]
     lines = ["# One-cycle over the range against a constant rate at the suggestion", "",
              f"Validation loss after the task's budget, mean over {len(seeds)} data orders; in brackets the "
              "ratio to the constant run at the suggestion s (below 1: better than constant). "
@@ -143,16 +171,16 @@ def report(results: Dict[str, Dict[str, list]], seeds: Sequence[int]) -> str:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, default=3, help="data orders (sweeps and runs) per task")
-    parser.add_argument("--tasks", type=int, default=len(TASKS), help="the first N tasks of the benchmark")
+    parser.add_argument("--tasks", type=int, default=len(RANGE_TASKS), help="the first N tasks")
     parser.add_argument("--out", default=RESULTS, help="where to write the Markdown table ('' for nowhere)")
     args = parser.parse_args(argv)
-    if args.seeds < 1 or not 2 <= args.tasks <= len(TASKS):
-        parser.error(f"--seeds must be >= 1 and --tasks in [2, {len(TASKS)}]")
+    if args.seeds < 1 or not 2 <= args.tasks <= len(RANGE_TASKS):
+        parser.error(f"--seeds must be >= 1 and --tasks in [2, {len(RANGE_TASKS)}]")
     seeds = tuple(range(args.seeds))
     results = {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        for spec in TASKS[: args.tasks]:
+        for spec in RANGE_TASKS[: args.tasks]:
             results[spec["name"]] = run_task(spec, seeds)
             print(f"  {spec['name']}: done", file=sys.stderr, flush=True)
     text = report(results, seeds)
