@@ -1,22 +1,22 @@
 """Does a one-cycle run over ``lr_range()`` train better than a constant rate at the suggestion?
 
-For each task of ``benchmarks/suggestion_quality.py`` (same data, nets, optimizers, batch sizes,
-budgets and fixed initial weights), one range test per data order gives the curve; from it:
+The tasks of ``benchmarks/suggestion_quality.py`` (same data, nets, optimizers, batch sizes,
+budgets and fixed initial weights), and two of them again mid-training (range test and runs
+from weights already trained for 60 iterations, as ``LRFinderHandler`` at a later epoch sees
+them). Per task, one range test per data order gives the curve; from it:
 
 * the suggestion ``s`` (the default rule) and the LR ``m`` at the smoothed loss minimum;
-  two more tasks repeat two of them mid-training (range test and runs from weights already
-  trained for some iterations, as ``LRFinderHandler`` at a later epoch sees them);
 * a constant run at ``s`` for the task's budget;
 * one-cycle runs (``OneCycleSchedule``, defaults: 45% up, 45% down, 10% cool-down to
   ``min_lr / 100``) for the budget over several candidate ranges: the shipped
-  :func:`gluon_lrfinder.suggest.lr_range` (``s .. min(3 s, m)``), the rule it replaced, and
+  :func:`gluon_lrfinder.suggest.lr_range` (top ``min(3 s, m / 2)``), the rule it replaced, and
   others between the suggestion and the minimum.
 
-Every run starts from the task's initial weights with the same data order as its sweep. The
+Every run starts from the task's starting weights with the same data order as its sweep. The
 table prints the validation loss (whole held-out split, predict mode) after the budget, mean
 over the data orders, and its ratio to the constant run (below 1: the one-cycle run is better).
 
-Run from the repository root (about a minute on one core)::
+Run from the repository root (about 6 minutes on one core)::
 
     OMP_NUM_THREADS=1 PYTHONPATH=. python benchmarks/range_vs_constant.py [--seeds 3]
 
