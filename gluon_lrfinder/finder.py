@@ -311,7 +311,8 @@ class LRFinder:
         return suggest(curve.lrs, curve.losses, method=method, bandwidth=bandwidth, warn=warn)
 
     def suggest_range(self, bandwidth: Optional[float] = None) -> Tuple[float, float]:
-        """``(min_lr, max_lr)`` for cyclical schedules: steepest descent to minimum / 10."""
+        """``(min_lr, max_lr)`` for cyclical schedules: up to 3x the suggestion, at most half the
+        LR at the loss minimum (:func:`gluon_lrfinder.suggest.lr_range`)."""
         curve = self._require_curve("suggest_range")
         return lr_range(curve.lrs, curve.losses, bandwidth)
 

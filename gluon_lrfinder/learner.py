@@ -8,10 +8,11 @@ from typing import Any, Callable, Iterator, List, Optional, Sequence, Tuple, Uni
 import mxnet as mx
 import numpy as np
 from mxnet import autograd, gluon
+from mxnet.util import is_np_array
 
 from .state import trainer_kvstore_config
 
-__all__ = ["Learner", "QueuedLoss", "as_context_list"]
+__all__ = ["Learner", "QueuedLoss", "as_context_list", "split_batch", "split_data_batch", "restartable"]
 
 logger = logging.getLogger(__name__)
 
@@ -34,17 +35,82 @@ def as_context_list(ctx: Optional[ContextLike], name: str = "ctx") -> List[mx.Co
     )
 
 
+def _in_mode(array: Any) -> Any:
+    """``array`` as the kind of array the net expects: under ``npx.set_np()`` an ``mx.np.ndarray``
+    (a DataIter always yields legacy NDArrays; the view is converted without a copy)."""
+    if is_np_array() and isinstance(array, mx.nd.NDArray) and not isinstance(array, mx.np.ndarray):
+        return array.as_np_ndarray()
+    return array
+
+
+def _split_array(array: Any, ctx: List[mx.Context]) -> List[Any]:
+    return [_in_mode(part) for part in gluon.utils.split_and_load(_in_mode(array), ctx, even_split=False)]
+
+
+def split_data_batch(batch: mx.io.DataBatch, ctx: List[mx.Context]) -> Tuple[List[Any], List[Any]]:
+    """Default ``batch_fn`` for an ``mx.io.DataBatch`` (what every ``mx.io.DataIter`` yields).
+
+    ``batch.data[0]`` is the input (several data arrays become a tuple of inputs, in order),
+    ``batch.label[0]`` the label. The ``batch.pad`` samples that fill up the last batch of a
+    pass (copies of other samples) are dropped, so they are not trained on twice.
+
+    Examples
+    --------
+    >>> import mxnet as mx
+    >>> batch = mx.io.DataBatch([mx.nd.ones((4, 2))], [mx.nd.zeros((4,))], pad=1)
+    >>> data, label = split_data_batch(batch, [mx.cpu()])
+    >>> data[0].shape, label[0].shape
+    ((3, 2), (3,))
+    """
+    if not batch.data:
+        raise ValueError("a DataBatch must hold at least one data array, got batch.data=[]")
+    if not batch.label:
+        raise ValueError(
+            "a DataBatch must hold a label (batch.label[0]) to compute the loss; create the DataIter "
+            "with labels, or pass batch_fn=... to Learner"
+        )
+    pad = int(batch.pad or 0)
+
+    def real(array: Any) -> Any:
+        return array[: array.shape[0] - pad] if pad else array
+
+    inputs = [_split_array(real(d), ctx) for d in batch.data]
+    data = [parts[0] if len(parts) == 1 else tuple(parts) for parts in zip(*inputs)]
+    return data, _split_array(real(batch.label[0]), ctx)
+
+
 def split_batch(batch: Any, ctx: List[mx.Context]) -> Tuple[List[Any], List[Any]]:
-    """Default ``batch_fn``: a ``(data, label)`` pair split along axis 0 over ``ctx``."""
+    """Default ``batch_fn``: a ``(data, label)`` pair, or a ``DataBatch``, split along axis 0 over ``ctx``.
+
+    Examples
+    --------
+    >>> import mxnet as mx
+    >>> data, label = split_batch((mx.nd.ones((4, 2)), mx.nd.zeros((4,))), [mx.cpu(0), mx.cpu(1)])
+    >>> [d.shape for d in data]
+    [(2, 2), (2, 2)]
+    """
+    if isinstance(batch, mx.io.DataBatch):
+        return split_data_batch(batch, ctx)
     if not isinstance(batch, (list, tuple)) or len(batch) != 2:
         raise TypeError(
-            "a batch must be a (data, label) pair; pass batch_fn=... to Learner for other layouts, "
-            f"got {type(batch).__name__}" + (f" of length {len(batch)}" if hasattr(batch, "__len__") else "")
+            "a batch must be a (data, label) pair or an mx.io.DataBatch; pass batch_fn=... to Learner for "
+            f"other layouts, got {type(batch).__name__}"
+            + (f" of length {len(batch)}" if hasattr(batch, "__len__") else "")
         )
     data, label = batch
-    data = gluon.utils.split_and_load(data, ctx, even_split=False)
-    label = gluon.utils.split_and_load(label, ctx, even_split=False)
-    return data, label
+    return _split_array(data, ctx), _split_array(label, ctx)
+
+
+def restartable(source: Any) -> bool:
+    """Whether ``source`` is its own iterator with a ``reset()`` that starts a new pass.
+
+    True for every ``mx.io.DataIter`` (``iter(it)`` returns ``it`` itself, which raises
+    ``StopIteration`` until ``it.reset()``); False for a DataLoader, which ``iter()`` restarts.
+    """
+    return isinstance(source, mx.io.DataIter) or (
+        callable(getattr(source, "reset", None)) and callable(getattr(source, "__next__", None))
+        and iter(source) is source
+    )
 
 
 def _param_is_uninitialized(param: gluon.Parameter) -> bool:
@@ -116,10 +182,13 @@ class Learner:
     net : gluon.Block
         The network. Parameters that are not initialized yet are initialized with
         ``initializer`` on ``ctx``; initialized (e.g. trained) parameters are left alone.
-    data_loader : iterable of batches
+    data_loader : iterable of batches, or an ``mx.io.DataIter``
         Usually a ``gluon.data.DataLoader`` over a
         :class:`~gluon_lrfinder.ContinuousBatchSampler`; a finite loader is restarted when it
-        runs out.
+        runs out. Any ``mx.io.DataIter`` (``NDArrayIter``, ``ImageRecordIter``, ``CSVIter``,
+        ``PrefetchingIter``, a subclass) works as it is: its ``DataBatch`` objects are split by
+        :func:`split_data_batch` (padding samples dropped) and it is ``reset()`` whenever it
+        runs out, so a search can span many passes.
     ctx : mx.Context or list of mx.Context, default ``mx.cpu()``
         Where to train. With several contexts each batch is split over them
         (``gluon.utils.split_and_load``) and the loss is averaged over all samples.
@@ -137,7 +206,7 @@ class Learner:
     batch_fn : callable, optional
         ``batch_fn(batch, ctx_list) -> (data_list, label_list)`` with one entry per context; an
         entry of ``data_list`` may be a tuple of several inputs. Default: split a
-        ``(data, label)`` pair.
+        ``(data, label)`` pair, or a ``DataBatch`` (:func:`split_batch`).
     kvstore : str, default ``"device"``
         Used only when ``trainer`` is not given.
 
@@ -242,6 +311,8 @@ class Learner:
                 return next(self._iter)
             except StopIteration:
                 self._iter = None  # the loader ran out: start a new pass
+                if restartable(self.data_loader):
+                    self.data_loader.reset()  # a DataIter stays exhausted until reset()
         raise ValueError("data_loader yielded no batches: the data set is empty")
 
     def _split(self, batch: Any) -> Tuple[List[Any], List[Any], int]:
@@ -356,6 +427,12 @@ class Learner:
         """Release the data iterator (and the prefetched batches of worker processes)."""
         self._pending = None
         it, self._iter = self._iter, None
+        if it is None:
+            return
+        if it is self.data_loader:  # the user's DataIter: not ours to close; the next pass starts anew
+            if restartable(it):
+                it.reset()
+            return
         shutdown = getattr(it, "shutdown", None) or getattr(it, "close", None)
         if callable(shutdown):
             shutdown()

@@ -19,10 +19,20 @@ from mxnet.gluon.data.dataloader import default_batchify_fn
 
 from ._validate import check_int
 from .curve import LRCurve
+from .learner import restartable
 
 __all__ = ["ValidationSignal"]
 
 logger = logging.getLogger(__name__)
+
+
+def _own_copy(batch: Any) -> Any:
+    """A DataBatch whose arrays are copies (not the iterator's reusable buffers)."""
+    if not isinstance(batch, mx.io.DataBatch):
+        return batch
+    return mx.io.DataBatch(
+        data=[d.copy() for d in batch.data or []], label=[y.copy() for y in batch.label or []], pad=batch.pad
+    )
 
 
 class ValidationSignal:
@@ -34,8 +44,8 @@ class ValidationSignal:
         Provides the network, the loss, ``batch_fn`` and the contexts.
     data : gluon.data.Dataset or iterable of batches
         A Dataset is evaluated whole, in batches of ``batch_size`` samples. Any other iterable
-        (a list of ``(data, label)`` batches, a DataLoader) is read once, at most ``max_batches``
-        batches, so an endless loader is fine.
+        (a list of ``(data, label)`` batches, a DataLoader, an ``mx.io.DataIter``, which is
+        reset first) is read once, at most ``max_batches`` batches, so an endless loader is fine.
     every : int, default 10
         Evaluate after every ``every``-th iteration, >= 1.
     batch_size : int, default 256
@@ -78,7 +88,12 @@ class ValidationSignal:
                 for start in range(0, len(data), batch_size)
             ]
         elif hasattr(data, "__iter__") and not isinstance(data, (str, bytes)):
+            if restartable(data):  # an mx.io.DataIter: read from its start
+                data.reset()
             batches = list(itertools.islice(iter(data), max_batches))
+            if isinstance(data, mx.io.DataIter):
+                # a C++ DataIter (ImageRecordIter...) may hand out the same buffers every batch
+                batches = [_own_copy(batch) for batch in batches]
             if not batches:
                 raise ValueError("valid_data yielded no batches: it needs at least one (data, label) batch")
         else:

@@ -133,3 +133,34 @@ def tiny_loader(n=8, features=4, classes=3, batch_size=4, seed=0):
     rng = np.random.RandomState(seed)
     ds = gluon.data.ArrayDataset(rng.rand(n, features).astype("float32"), (np.arange(n) % classes).astype("float32"))
     return gluon.data.DataLoader(ds, batch_size=batch_size, shuffle=False)
+
+
+def pack_digits_rec(folder, count=None):
+    """Pack scikit-learn's digits as 8x8 grayscale PNGs into ``folder/digits.rec`` + ``.idx``.
+
+    Uses ``mx.recordio`` and Pillow (no OpenCV). Returns ``(rec_path, idx_path, images, labels)``
+    with the uint8 images (N, 8, 8) and float labels exactly as packed.
+    """
+    import io
+
+    from PIL import Image
+    from sklearn.datasets import load_digits
+
+    X, y = load_digits(return_X_y=True)
+    count = len(X) if count is None else count
+    images = (X[:count].reshape(-1, 8, 8) * 15).astype(np.uint8)  # 0..16 -> 0..240
+    labels = y[:count].astype("float32")
+    rec, idx = os.path.join(str(folder), "digits.rec"), os.path.join(str(folder), "digits.idx")
+    writer = mx.recordio.MXIndexedRecordIO(idx, rec, "w")
+    for i, (image, label) in enumerate(zip(images, labels)):
+        buf = io.BytesIO()
+        Image.fromarray(image, mode="L").save(buf, format="PNG")
+        writer.write_idx(i, mx.recordio.pack(mx.recordio.IRHeader(0, float(label), i, 0), buf.getvalue()))
+    writer.close()
+    return rec, idx, images, labels
+
+
+@pytest.fixture(scope="session")
+def digits_rec(tmp_path_factory):
+    """``(rec_path, idx_path, images, labels)``: 512 digits packed once per session."""
+    return pack_digits_rec(tmp_path_factory.mktemp("rec"), count=512)

@@ -74,11 +74,19 @@ def test_rules_skip_non_finite_losses_and_need_enough_points():
         steepest([1e-3, 1e-2], [1.0])
 
 
-def test_lr_range_brackets_the_steepest_point():
+def test_lr_range_starts_at_the_suggestion_and_peaks_below_the_minimum():
     lrs, losses = textbook()
     low, high = lr_range(lrs, losses)
-    assert high / low >= 3
-    assert low <= steepest(lrs, losses) <= high * 1.0001 or low <= minimum(lrs, losses) <= high
+    assert low == suggest(lrs, losses, warn=False)  # min_lr is the suggestion
+    assert high == pytest.approx(3 * low)  # 3x it, still below half the loss minimum here
+    assert high < 10 * minimum(lrs, losses) / 2
+    # a curve whose minimum lies less than 6x above the steepest point: the top is half of it
+    lrs = np.logspace(-4, 0, 81)
+    x = np.log10(lrs)
+    losses = 2.0 - np.tanh(4 * (x + 2.0)) + np.where(x > -1.8, 40 * (x + 1.8) ** 2, 0.0)
+    s, at_min = steepest(lrs, losses, bandwidth=0), 10 * minimum(lrs, losses, bandwidth=0)
+    assert s < at_min < 3 * s
+    assert lr_range(lrs, losses, bandwidth=0) == (pytest.approx(at_min / 6), pytest.approx(at_min / 2))
 
 
 def test_diagnose_flags():
