@@ -71,6 +71,16 @@ def _number_type(check: Callable[..., Any], name: str, *bounds: Any, kind: Calla
     return convert
 
 
+def _number_list(check: Callable[..., Any], name: str, *bounds: Any):
+    """An argparse ``type``: one number or several separated by commas, each checked."""
+    single = _number_type(check, name, *bounds)
+
+    def convert(text: str) -> Tuple[float, ...]:
+        return tuple(single(part.strip()) for part in text.split(","))
+
+    return convert
+
+
 def _shape(text: str) -> Tuple[int, ...]:
     """``"3,224,224"`` -> ``(3, 224, 224)``."""
     try:
@@ -170,9 +180,27 @@ def _optimizer_params(args: argparse.Namespace) -> Dict[str, float]:
     params = {"learning_rate": args.lr_start}
     given = {"momentum": args.momentum, "wd": args.wd}
     accepted = _optimizer_options(name)
-    for key, value in given.items():
-        if value is None:
+    args.grid = {}
+    for key, values in given.items():
+        if values is None:
             continue
+        if len(values) > 1:  # several values: a find_grid over this knob
+            args.grid[key] = list(values)
+            if key == "momentum":
+                import mxnet as mx
+
+                from .finder import momentum_attribute
+
+                try:
+                    attribute = momentum_attribute(mx.optimizer.create(name))
+                except ValueError as err:
+                    raise CLIError(f"--momentum with several values needs {err.args[0].split(': ', 1)[1]}") from None
+                if attribute == "momentum":  # create the trainer with momentum buffers
+                    params["momentum"] = max(values)
+            else:
+                params[key] = values[0]
+            continue
+        value = values[0]
         if key not in accepted:
             raise CLIError(
                 f"--{key} is not an option of --optimizer {name} (it takes: {', '.join(accepted)}); "
@@ -254,9 +282,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     opt = p.add_argument_group("optimizer")
     opt.add_argument("--optimizer", default="sgd", help="an MXNet optimizer name (sgd, nag, adam, rmsprop, ...)")
-    opt.add_argument("--momentum", type=_number_type(check_unit_interval, "--momentum"), default=None,
-                     help="momentum, in [0, 1), for optimizers that take one (sgd, nag, ...)")
-    opt.add_argument("--wd", type=_number_type(check_nonnegative, "--wd"), default=None, help="weight decay, >= 0")
+    opt.add_argument("--momentum", type=_number_list(check_unit_interval, "--momentum"), default=None,
+                     metavar="M[,M...]",
+                     help="momentum, in [0, 1), for optimizers that take one (sgd, nag, ...); several values "
+                          "(0.85,0.9,0.95) run one range test per value (for Adam-like optimizers: beta1) "
+                          "and recommend one, see docs/weight_decay_momentum.md")
+    opt.add_argument("--wd", "--weight-decay", dest="wd", type=_number_list(check_nonnegative, "--wd"), default=None,
+                     metavar="WD[,WD...]",
+                     help="weight decay, >= 0; several values (0,1e-4,1e-3) run one range test per value")
+    opt.add_argument("--repeats", type=_number_type(check_int, "--repeats", 1, kind=int), default=1,
+                     help="with several --momentum / --wd values: data orders per combination (3 or more "
+                          "make the recommendation steadier)")
 
     sweep = p.add_argument_group("sweep")
     sweep.add_argument("--lr-start", type=_number_type(check_positive, "--lr-start"), default=1e-6,
@@ -586,9 +622,14 @@ def _run(args: argparse.Namespace) -> int:
         with Learner(net, data.loader, ctx=args.ctx, loss_fn=_loss(loss_name), optimizer=args.optimizer,
                      optimizer_params=opt_params) as learner:
             finder = LRFinder(learner)
-            finder.find(lr_start=args.lr_start, lr_multiplier=args.lr_multiplier, smoothing=args.smoothing,
-                        lr_end=args.lr_end, num_iter=args.num_iter, mode=args.mode, min_iter=args.min_iter,
-                        threshold=args.threshold, progress=progress)
+            sweep = dict(lr_start=args.lr_start, lr_multiplier=args.lr_multiplier, smoothing=args.smoothing,
+                         lr_end=args.lr_end, num_iter=args.num_iter, mode=args.mode, min_iter=args.min_iter,
+                         threshold=args.threshold, progress=progress)
+            if args.grid:
+                finder.find_grid(weight_decay=args.grid.get("wd"), momentum=args.grid.get("momentum"),
+                                 repeats=args.repeats, method=args.method, **sweep)
+            else:
+                finder.find(**sweep)
     except (mx.base.MXNetError, ValueError, TypeError) as err:
         # the library's argument checks (raised before any work), or the user's network, data and
         # loss not fitting together at the first iteration (the model state is restored by then)
@@ -603,6 +644,8 @@ def _run(args: argparse.Namespace) -> int:
                            **data.settings})
 
     try:
+        if args.grid:
+            return _report_grid(args, finder, data.name, net_name)
         return _report(args, finder, data.name, net_name)
     except OSError as err:
         raise CLIError(f"--out {args.out}: cannot write the results ({err.strerror or err})") from None
@@ -648,6 +691,24 @@ def _report(args: argparse.Namespace, finder: Any, data_name: str, net_name: str
         print(f"Warning: {flag}")
     print(f"Wrote {png_path}, {csv_path}, {json_path}, {summary_path}")
     return 0
+
+
+def _report_grid(args: argparse.Namespace, finder: Any, data_name: str, net_name: str) -> int:
+    """Write the grid's plot and ``grid.json`` to ``args.out`` and print its table."""
+    from .plotting import pyplot
+
+    result = finder.grid
+    png_path = os.path.join(args.out, "grid.png")
+    ax = finder.plot_grid(path=png_path, title=f"{data_name} / {net_name} / {args.optimizer}")
+    pyplot().close(ax.figure)
+    json_path = os.path.join(args.out, "grid.json")
+    with open(json_path, "w", encoding="utf-8") as f:
+        json.dump({"recommended": result.best, "suggested_lr": result.lr, "reason": result.reason,
+                   "method": result.method, "repeats": args.repeats, "table": result.table(),
+                   "files": {"plot": png_path, "json": json_path}}, f, indent=1)
+    print(result)
+    print(f"Wrote {png_path}, {json_path}")
+    return 0 if result.lr is not None else 1
 
 
 def main(argv: Optional[List[str]] = None) -> int:

@@ -89,6 +89,11 @@ def test_options_image_data_adam_two_contexts(tmp_path):
     (["--min-iter", "0"], r"--min-iter must be an integer >= 1, got 0"),
     (["--threshold", "0.5"], r"--threshold must be a finite number > 1.0, got 0.5"),
     (["--wd", "-1"], r"--wd must be >= 0, got -1.0"),
+    (["--weight-decay", "0,1e-4,-1"], r"--wd must be >= 0, got -1.0"),
+    (["--momentum", "0.9,x"], r"--momentum must be a number, got 'x'"),
+    (["--optimizer", "adagrad", "--momentum", "0.85,0.9"],
+     r"--momentum with several values needs .*AdaGrad optimizer has neither a momentum nor a beta1"),
+    (["--wd", "0,1e-3", "--repeats", "0"], r"--repeats must be an integer >= 1, got 0"),
     (["--seed", "x"], r"--seed must be an integer, got 'x'"),
     (["--seed", "-1"], r"--seed must be an integer >= 0, got -1"),
     (["--mode", "cubic"], r"argument --mode: invalid choice: 'cubic'"),
@@ -350,3 +355,26 @@ def test_rec_images_with_net_factory(factory_module, tmp_path, capsys):
     (tmp_path / "fake.rec").write_bytes(b"\0" * 64)
     assert_user_error(["--rec", tmp_path / "fake.rec", "--data-shape", "1,8,8", "--net",
                        f"{factory_module}:build_cnn", "--out", out] + SHORT, capsys, r"fake.rec")
+
+
+def test_weight_decay_and_momentum_grid(tmp_path, capsys):
+    out = tmp_path / "grid"
+    code, printed, err = run_cli(["--weight-decay", "0,1e-3", "--momentum", "0.85,0.95", "--out", out] + SHORT,
+                                 capsys)
+    assert code == 0, err
+    summary = json.loads((out / "grid.json").read_text())
+    assert [(row["weight_decay"], row["momentum"]) for row in summary["table"]] == [
+        (0.0, 0.85), (0.0, 0.95), (1e-3, 0.85), (1e-3, 0.95)]
+    assert summary["recommended"] in [{"weight_decay": r["weight_decay"], "momentum": r["momentum"]}
+                                      for r in summary["table"]]
+    assert 1e-4 <= summary["suggested_lr"] <= 10 and summary["reason"] in printed
+    assert "4 combinations" in printed and "<- recommended" in printed
+    assert (out / "grid.png").stat().st_size > 1000 and "Wrote" in printed
+
+
+def test_momentum_grid_is_beta1_for_adam(tmp_path, capsys):
+    out = tmp_path / "adam"
+    code, printed, err = run_cli(["--optimizer", "adam", "--momentum", "0.8,0.9", "--out", out] + SHORT, capsys)
+    assert code == 0, err
+    table = json.loads((out / "grid.json").read_text())["table"]
+    assert [row["momentum"] for row in table] == [0.8, 0.9]
