@@ -537,6 +537,8 @@ def _reinitialize(net: Any, initializer: Any) -> None:
 
 
 def _progress_bar(total: Optional[int], enabled: bool) -> Any:
-    from tqdm.auto import tqdm
-
+    if enabled:  # tqdm.auto picks the notebook widget, and warns at import when it cannot
+        from tqdm.auto import tqdm
+    else:
+        from tqdm import tqdm
     return tqdm(total=total, disable=not enabled, desc="LR range test", unit="it", leave=False)

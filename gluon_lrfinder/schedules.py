@@ -17,7 +17,7 @@ Giving a schedule to a trainer: ``schedule.optimizer_params()``
 ----------------------------------------------------------------
 ``base_lr`` of every schedule here is its peak rate. ``mx.optimizer.Optimizer.__init__``
 overwrites ``lr_scheduler.base_lr`` with the optimizer's ``learning_rate`` when both are set and
-differ, and Adam, Adamax, Ftrl, LAMB, Nadam, RMSProp and Signum set a default ``learning_rate``
+differ, and Adam, Adamax, LAMB, Nadam, RMSProp and Signum set a default ``learning_rate``
 of their own: ``gluon.Trainer(params, "adam", {"lr_scheduler": s})`` would train at Adam's
 0.001 instead of the schedule's peak. Pass the schedule's own rate with it, which
 :meth:`optimizer_params` does for every optimizer::
