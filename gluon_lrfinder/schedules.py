@@ -1,8 +1,9 @@
 """Learning-rate schedules built from a range test's ``(min_lr, max_lr)``.
 
 Every schedule here is an ``mx.lr_scheduler.LRScheduler``, so it plugs into
-``gluon.Trainer(params, "sgd", {"lr_scheduler": schedule})``, and a pure function of the update
-count: calling it twice with the same count gives the same rate, in any order.
+``gluon.Trainer(params, optimizer, schedule.optimizer_params())`` (see below), and a pure
+function of the update count: calling it twice with the same count gives the same rate, in any
+order.
 
 Step convention
 ---------------

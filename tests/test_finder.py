@@ -240,6 +240,18 @@ def test_settings_record_the_multiplier_and_length_used(make_learner):
     assert finder.curve.settings["lr_multiplier"] is None and finder.curve.settings["num_iter"] == 100
 
 
+def test_without_a_progress_bar_tqdm_auto_is_not_imported():
+    """tqdm.auto warns at import in a kernel without ipywidgets ("IProgress not found"): with
+    progress=False (as in the tutorials) that warning must not appear in their output."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from gluon_lrfinder.finder import _progress_bar; "
+            "bar = _progress_bar(None, False); bar.update(1); bar.close(); print('tqdm.auto' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
 def test_apply_before_find_names_apply(make_learner):
     with pytest.raises(RuntimeError, match=r"call find\(\) \(or load\(\)\) before apply\(\)"):
         LRFinder(make_learner()).apply()
