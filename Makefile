@@ -9,7 +9,7 @@ PYTHON ?= $(shell for p in python3.11 python3.10 python3.9 python3.8 python3; do
 	echo $$p; break; fi; done)
 OUT ?= demo-output
 
-.PHONY: venv demo test test-horovod horovod bench lint clean
+.PHONY: venv demo test test-horovod horovod docs bench lint clean
 
 $(BIN)/.installed: setup.py requirements.txt requirements-dev.txt
 	@if [ -z "$(PYTHON)" ]; then echo "error: need Python 3.8-3.11 for MXNet 1.9.1 (set PYTHON=/path/to/python3.x)"; exit 1; fi
@@ -44,6 +44,18 @@ test-horovod: horovod
 	MPLBACKEND=Agg OMP_NUM_THREADS=1 PATH="$(abspath $(BIN)):$$PATH" \
 		$(BIN)/python -m pytest tests/test_horovod.py -v -rs
 
+# The documentation site (Sphinx + myst-nb + napoleon) into docs/_build/html, warnings as errors.
+# The tutorial notebooks are executed during the build, in their fast, offline mode (docs/conf.py).
+DOCS_OUT ?= docs/_build/html
+
+$(BIN)/.docs-installed: requirements-docs.txt $(BIN)/.installed
+	$(BIN)/python -m pip install -q -r requirements-docs.txt
+	touch $@
+
+docs: $(BIN)/.docs-installed
+	$(BIN)/sphinx-build -W --keep-going -E -b html docs $(DOCS_OUT)
+	@echo "Open $(DOCS_OUT)/index.html"
+
 bench: venv
 	OMP_NUM_THREADS=1 MPLBACKEND=Agg $(BIN)/python benchmarks/suggestion_quality.py
 	OMP_NUM_THREADS=1 MPLBACKEND=Agg $(BIN)/python benchmarks/overhead.py --quick
@@ -53,4 +65,4 @@ lint: venv
 	$(BIN)/ruff check gluon_lrfinder tests benchmarks
 
 clean:
-	rm -rf $(VENV) $(OUT) build *.egg-info
+	rm -rf $(VENV) $(OUT) build *.egg-info docs/_build

@@ -21,7 +21,7 @@ from mxnet.gluon.contrib.estimator.event_handler import EpochBegin, TrainBegin, 
 from mxnet.lr_scheduler import LRScheduler
 
 from ._validate import check_int
-from .finder import LRFinder
+from .finder import INTERRUPTED, LRFinder
 from .learner import Learner
 from .schedules import OffsetSchedule
 from .suggest import DEFAULT_METHOD, SUGGESTERS
@@ -248,6 +248,8 @@ class LRFinderHandler(TrainBegin, EpochBegin, TrainEnd):
         finder = find_lr_with_estimator(estimator, self.train_data, self.batch_axis, **self.find_kwargs)
         self.finder = finder
         curve = finder.curve
+        if curve.stop_reason == INTERRUPTED:  # Ctrl-C inside fit(): stop fit too, nothing applied
+            raise KeyboardInterrupt
         log.info(
             "LRFinderHandler: range test over %d iterations, lr %.3g to %.3g (%s); model and trainer "
             "restored", len(curve), curve.lrs[0], curve.lrs[-1], curve.stop_reason,

@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import warnings
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import mxnet as mx
@@ -18,9 +19,12 @@ from .state import StateSnapshot, check_restorable
 from .stopping import StoppingCriteria
 from .suggest import DEFAULT_METHOD, SuggestionReport, diagnose, lr_range, report, suggest
 
-__all__ = ["LRFinder"]
+__all__ = ["LRFinder", "INTERRUPTED"]
 
 logger = logging.getLogger(__name__)
+
+#: ``curve.stop_reason`` of a search stopped by Ctrl-C (``KeyboardInterrupt``).
+INTERRUPTED = "interrupted (KeyboardInterrupt)"
 
 
 class LRFinder:
@@ -148,6 +152,13 @@ class LRFinder:
 
         Notes
         -----
+        **Ctrl-C** (``KeyboardInterrupt``) during the sweep ends it like a stop: the model and
+        trainer are restored as on every other path, the points recorded so far are kept
+        (``curve.stop_reason`` is :data:`INTERRUPTED`, a ``UserWarning`` says so) and returned,
+        so :meth:`plot`, :meth:`suggest` and :meth:`save` work on them. The interrupt is not
+        re-raised: in a notebook, stopping a long search early is how one gets its curve. A
+        second Ctrl-C during the restore is held until the restore is done and then raised.
+
         The loss of iteration k is read only after iteration k+1 has been queued on MXNet's
         engine, so the read itself never leaves the engine idle. The recorded pairs
         and the stop iteration are the same as reading each loss at once; after a stop, the one
@@ -161,12 +172,15 @@ class LRFinder:
             raise TypeError(f"stopping must be a StoppingCriteria (or callable), got {type(stopping).__name__}")
         if mode == "exponential":
             lrs = list(sweep.exponential(lr_start, lr_multiplier, lr_end, num_iter, max_iter))
+            # record the multiplier used (the default, or derived from lr_end and num_iter)
+            lr_multiplier = sweep.resolve_exponential(lr_start, lr_multiplier, lr_end, num_iter, max_iter)[1]
         else:
             if lr_multiplier is not None:
                 raise ValueError("lr_multiplier applies to mode='exponential' only; give lr_end and num_iter")
             if lr_end is None:
                 raise ValueError("lr_end must be given for mode='linear' (a finite number > lr_start)")
-            lrs = list(sweep.linear(lr_start, lr_end, 100 if num_iter is None else num_iter))
+            num_iter = 100 if num_iter is None else num_iter
+            lrs = list(sweep.linear(lr_start, lr_end, num_iter))
         if hasattr(stopping, "reset"):
             stopping.reset()
         # Refuse a trainer whose state could not be restored, or that several processes could
@@ -215,6 +229,12 @@ class LRFinder:
         if signal is not None:
             signal.flush(curve, curve.lrs[-1] if len(curve) else None)
         self.curve = curve
+        if curve.stop_reason == INTERRUPTED:
+            warnings.warn(
+                f"LR range test interrupted (Ctrl-C) after {len(curve)} recorded iterations: the model "
+                "and trainer were restored; results, plot(), suggest() and save() use the points recorded",
+                stacklevel=2,
+            )
         logger.info(
             "LR range test: %d iterations from lr=%.3g to lr=%.3g, stopped: %s",
             len(curve), curve.lrs[0] if len(curve) else lrs[0], curve.lrs[-1] if len(curve) else lrs[0],
@@ -250,18 +270,26 @@ class LRFinder:
             bar.update(1)
             return stop
 
-        for lr in lrs:
-            if reduce is None:
-                loss_nd = learner.queue_iteration(lr)  # no extra operator: averaged on the host when read
-            else:  # the reducer takes the mean loss as an NDArray
-                loss_nd = reduce(learner.iteration_async(lr))
-            if hook is not None:  # e.g. the validation signal (find(valid_data=...))
-                hook(lr)
+        try:
+            for lr in lrs:
+                if reduce is None:
+                    loss_nd = learner.queue_iteration(lr)  # no extra operator: averaged on the host when read
+                else:  # the reducer takes the mean loss as an NDArray
+                    loss_nd = reduce(learner.iteration_async(lr))
+                if hook is not None:  # e.g. the validation signal (find(valid_data=...))
+                    hook(lr)
+                if pending is not None and record(*pending):
+                    return getattr(stopping, "reason", None) or "stopping rule"
+                pending = (lr, loss_nd)
             if pending is not None and record(*pending):
                 return getattr(stopping, "reason", None) or "stopping rule"
-            pending = (lr, loss_nd)
-        if pending is not None and record(*pending):
-            return getattr(stopping, "reason", None) or "stopping rule"
+        except KeyboardInterrupt:
+            # Ctrl-C: keep the curve. The last fully queued iteration is read too, unless it
+            # was already recorded or its value depends on other workers (reduce), who may not
+            # have been interrupted. A second Ctrl-C here propagates; the restore runs anyway.
+            if pending is not None and reduce is None and not (len(curve) and curve.lrs[-1] == pending[0]):
+                record(*pending)
+            return INTERRUPTED
         lr_end = curve.settings["lr_end"]
         if lr_end is not None and curve.lrs[-1] >= lr_end * (1 - 1e-9):
             return "lr_end reached"
@@ -364,6 +392,7 @@ class LRFinder:
                 and self.repeated.method == method:
             lr = self.repeated.lr
         else:
+            self._require_curve("apply")
             lr = self.suggest(method=method, warn=False)
         trainer = self.learner.trainer
         scheduler = trainer.optimizer.lr_scheduler
@@ -468,6 +497,8 @@ class LRFinder:
                     setup(i)
                     self.learner.close()  # restart the data iterator: the permutation of this seed
                     self.find(**find_kwargs)
+                    if self.curve.stop_reason == INTERRUPTED:  # stop every run, not just this one
+                        raise KeyboardInterrupt
                     curves.append(self.curve)
         finally:
             np.random.set_state(np_state)
@@ -698,6 +729,8 @@ def _reinitialize(net: Any, initializer: Any) -> None:
 
 
 def _progress_bar(total: Optional[int], enabled: bool) -> Any:
-    from tqdm.auto import tqdm
-
+    if enabled:  # tqdm.auto picks the notebook widget, and warns at import when it cannot
+        from tqdm.auto import tqdm
+    else:
+        from tqdm import tqdm
     return tqdm(total=total, disable=not enabled, desc="LR range test", unit="it", leave=False)

@@ -1,8 +1,9 @@
 """Learning-rate schedules built from a range test's ``(min_lr, max_lr)``.
 
 Every schedule here is an ``mx.lr_scheduler.LRScheduler``, so it plugs into
-``gluon.Trainer(params, "sgd", {"lr_scheduler": schedule})``, and a pure function of the update
-count: calling it twice with the same count gives the same rate, in any order.
+``gluon.Trainer(params, optimizer, schedule.optimizer_params())`` (see below), and a pure
+function of the update count: calling it twice with the same count gives the same rate, in any
+order.
 
 Step convention
 ---------------
@@ -13,14 +14,23 @@ MXNet calls ``scheduler(num_update)`` where ``num_update`` is the optimizer's up
 a one-cycle schedule with ``total_steps=100`` returns its final rate at 100 (the 100th update)
 and keeps it for every later update.
 
-``base_lr`` and ``learning_rate``
----------------------------------
+Giving a schedule to a trainer: ``schedule.optimizer_params()``
+----------------------------------------------------------------
 ``base_lr`` of every schedule here is its peak rate. ``mx.optimizer.Optimizer.__init__``
-overwrites ``lr_scheduler.base_lr`` with the optimizer's ``learning_rate`` when both are given
-and differ (and prints a UserWarning). The schedules follow MXNet's meaning of that: the whole
-schedule is scaled by ``base_lr / peak``, so its shape and its ratios are kept and the peak
-becomes ``learning_rate``. Leave ``learning_rate`` out of the optimizer parameters (or give
-the peak) to get the schedule exactly as constructed.
+overwrites ``lr_scheduler.base_lr`` with the optimizer's ``learning_rate`` when both are set and
+differ, and Adam, Adamax, LAMB, Nadam, RMSProp and Signum set a default ``learning_rate``
+of their own: ``gluon.Trainer(params, "adam", {"lr_scheduler": s})`` would train at Adam's
+0.001 instead of the schedule's peak. Pass the schedule's own rate with it, which
+:meth:`optimizer_params` does for every optimizer::
+
+    trainer = gluon.Trainer(params, "adam", schedule.optimizer_params(wd=1e-4))
+    # the same as {"lr_scheduler": schedule, "learning_rate": schedule.base_lr, "wd": 1e-4}
+
+A schedule of this module refuses the overwrite: an optimizer constructed with a
+``learning_rate`` (its default or yours) that differs from the schedule's ``base_lr`` raises a
+``ValueError`` that says what to pass. Setting ``schedule.base_lr = lr`` yourself (as
+:meth:`gluon_lrfinder.LRFinder.apply` does) rescales the whole schedule by ``lr / peak``: the
+shape and the ratios are kept and the peak becomes ``lr``.
 
 Examples
 --------
@@ -31,9 +41,11 @@ Examples
 from __future__ import annotations
 
 import math
+import sys
 from typing import Any, Optional, Sequence, Tuple, Union
 
 from mxnet.lr_scheduler import LRScheduler
+from mxnet.optimizer import Optimizer
 
 from ._validate import check_choice, check_int, check_nonnegative, check_number, check_positive
 
@@ -109,6 +121,69 @@ def _interpolate(n: float, knots: Sequence[Tuple[float, float]], shape: str = "l
     return knots[-1][1]
 
 
+def _refuse_optimizer_overwrite(schedule: LRScheduler, value: float) -> None:
+    """Raise when ``value`` comes from an Optimizer's constructor and differs from the peak.
+
+    MXNet gives no public way to tell this assignment from any other: ``Optimizer.__init__``
+    runs ``self.lr_scheduler.base_lr = learning_rate`` when the two differ. So the frame that
+    assigned ``base_lr`` (two up: this function, then the ``base_lr`` setter) is compared with
+    that constructor's code object. Only that one assignment is refused.
+    """
+    frame = sys._getframe(2)
+    if frame.f_code is not Optimizer.__init__.__code__ or value == schedule.base_lr:
+        return
+    optimizer = type(frame.f_locals.get("self")).__name__
+    raise ValueError(
+        f"learning_rate={value!r} of the {optimizer} optimizer would replace the peak "
+        f"base_lr={schedule.base_lr!r} of {type(schedule).__name__} (MXNet overwrites "
+        "lr_scheduler.base_lr with the optimizer's learning_rate, and Adam, RMSProp, ... set one "
+        "by default); pass the schedule's own rate: gluon.Trainer(params, optimizer, "
+        "schedule.optimizer_params(...)), i.e. {'lr_scheduler': schedule, 'learning_rate': "
+        "schedule.base_lr}; for another peak, build the schedule with it"
+    )
+
+
+class _TrainerParams:
+    """``optimizer_params()`` shared by the schedules and the wrappers."""
+
+    base_lr: float
+
+    def optimizer_params(self, **params: Any) -> dict:
+        """The ``optimizer_params`` dict for ``gluon.Trainer`` that trains at this schedule's values.
+
+        ``{"lr_scheduler": self, "learning_rate": self.base_lr, **params}``: with the
+        schedule's own ``base_lr`` as ``learning_rate``, no optimizer (not even one with a
+        default ``learning_rate``, such as Adam's 0.001) replaces the schedule's peak.
+
+        Parameters
+        ----------
+        **params
+            Further optimizer parameters (``momentum``, ``wd``, ``beta1``...); not
+            ``learning_rate`` or ``lr_scheduler``.
+
+        Raises
+        ------
+        TypeError
+            ``learning_rate`` or ``lr_scheduler`` is among ``params``.
+
+        Examples
+        --------
+        >>> import mxnet as mx
+        >>> s = OneCycleSchedule(max_lr=0.3, total_steps=100)
+        >>> s.optimizer_params(wd=1e-4) == {"lr_scheduler": s, "learning_rate": 0.3, "wd": 1e-4}
+        True
+        >>> net = mx.gluon.nn.Dense(1); net.initialize()
+        >>> trainer = mx.gluon.Trainer(net.collect_params(), "adam", s.optimizer_params())
+        """
+        for name in ("learning_rate", "lr_scheduler"):
+            if name in params:
+                raise TypeError(
+                    f"optimizer_params() sets {name} itself, got {name}={params[name]!r}; "
+                    "to train at another peak, build the schedule with it"
+                )
+        return {"lr_scheduler": self, "learning_rate": self.base_lr, **params}
+
+
 def _repr(obj: Any) -> str:
     """``Name(field=value, ...)`` over the class's ``_fields``, floats to 4 significant digits."""
     parts = []
@@ -116,24 +191,34 @@ def _repr(obj: Any) -> str:
         value = getattr(obj, name)
         parts.append(f"{name}={value:.4g}" if isinstance(value, float) else f"{name}={value!r}")
     peak = getattr(obj, "peak", None)
-    if peak is not None and obj.base_lr != peak:  # rescaled by an Optimizer's learning_rate
+    if peak is not None and obj.base_lr != peak:  # rescaled by setting base_lr
         parts.append(f"base_lr={obj.base_lr:.4g}")
     return f"{type(obj).__name__}({', '.join(parts)})"
 
 
-class _Schedule(LRScheduler):
+class _Schedule(_TrainerParams, LRScheduler):
     """Base of the schedules: a pure ``_value(n)`` scaled by ``base_lr / peak``."""
 
     def __init__(self, peak: float) -> None:
-        super().__init__(base_lr=peak)
         self.peak = peak
+        super().__init__(base_lr=peak)
+
+    @property
+    def base_lr(self) -> float:  # type: ignore[override]
+        return self._base_lr
+
+    @base_lr.setter
+    def base_lr(self, value: float) -> None:
+        if "_base_lr" in vars(self):
+            _refuse_optimizer_overwrite(self, value)
+        self._base_lr = value
 
     def _value(self, n: float) -> float:  # pragma: no cover - abstract
         raise NotImplementedError
 
     def __call__(self, num_update: Any) -> float:
         value = self._value(_check_update(num_update))
-        if self.base_lr != self.peak:  # the Optimizer overwrote base_lr with its learning_rate
+        if self.base_lr != self.peak:  # base_lr was set (e.g. by LRFinder.apply): rescale
             value *= self.base_lr / self.peak
         return float(value)
 
@@ -410,9 +495,9 @@ class CosineAnnealingSchedule(_Schedule):
         return self.final_lr + (self.max_lr - self.final_lr) * (1.0 + math.cos(math.pi * t)) / 2.0
 
 
-class _Wrapper(LRScheduler):
-    """Base of the wrappers: ``base_lr`` reads and writes the wrapped schedule's, so an
-    Optimizer's ``learning_rate`` overwrite reaches the schedule that knows what it means."""
+class _Wrapper(_TrainerParams, LRScheduler):
+    """Base of the wrappers: ``base_lr`` reads and writes the wrapped schedule's, so setting it
+    (e.g. by :meth:`gluon_lrfinder.LRFinder.apply`) reaches the schedule that knows what it means."""
 
     def __init__(self, schedule: LRScheduler) -> None:
         if not isinstance(schedule, LRScheduler):
@@ -427,6 +512,7 @@ class _Wrapper(LRScheduler):
     @base_lr.setter
     def base_lr(self, value: float) -> None:
         if "schedule" in vars(self):
+            _refuse_optimizer_overwrite(self, value)
             self.schedule.base_lr = value
 
     def __repr__(self) -> str:

@@ -196,3 +196,27 @@ def test_schedule_factory_must_return_a_scheduler(digits):
         handler.train_begin(est)
     assert_params_equal(params, capture_params(est.net))
     assert est.trainer.learning_rate == 1e-5
+
+
+def test_ctrl_c_during_the_handlers_search_stops_fit_and_restores(digits):
+    """find() keeps an interrupted curve and returns; inside fit() the handler stops fit too."""
+    est, _ = make_estimator(digits)
+    data = loader(digits)
+    est.fit(data, batches=3)
+    params, states = capture_params(est.net), trainer_state_bytes(est.trainer)
+    inner, calls = est.loss, []
+
+    def interrupted_loss(output, label):
+        calls.append(1)
+        if len(calls) == 12:
+            raise KeyboardInterrupt
+        return inner(output, label)
+
+    est.loss = interrupted_loss
+    handler = LRFinderHandler(data, find_kwargs=FIND)
+    with pytest.raises(KeyboardInterrupt), pytest.warns(UserWarning, match="interrupted"):
+        est.fit(data, epochs=2, event_handlers=[handler])
+    assert len(calls) == 12 and len(handler.finder.results) == 11  # the curve is kept
+    assert handler.suggested_lr is None and est.trainer.learning_rate == 1e-5  # nothing applied
+    assert_params_equal(params, capture_params(est.net))
+    assert trainer_state_bytes(est.trainer) == states

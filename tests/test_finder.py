@@ -9,7 +9,9 @@ from conftest import capture_params
 from mxnet import autograd, gluon
 
 from gluon_lrfinder import Learner, LRFinder
+from gluon_lrfinder.finder import INTERRUPTED
 from gluon_lrfinder.smoothing import ema
+from gluon_lrfinder.stopping import StoppingCriteria
 
 
 def fixed_steps(learner, task, steps=3, lr=0.05):
@@ -142,7 +144,7 @@ class FailingLoss:
         return loss
 
 
-@pytest.mark.parametrize("error", [RuntimeError("boom in the loss"), KeyboardInterrupt()])
+@pytest.mark.parametrize("error", [RuntimeError("boom in the loss"), MemoryError()])
 def test_fault_mid_sweep_restores_and_cleans_up(make_learner, state_checker, tmp_path, error):
     learner = make_learner(net="mlp_bn", warm_steps=3)
     checker = state_checker(learner)
@@ -152,6 +154,107 @@ def test_fault_mid_sweep_restores_and_cleans_up(make_learner, state_checker, tmp
     assert learner.loss_fn.calls == 7
     checker.check()
     assert os.listdir(tmp_path) == []
+
+
+# ---------------------------------------------------------------------- Ctrl-C keeps the curve (issue 11)
+@pytest.mark.parametrize("k", [1, 6])
+def test_ctrl_c_at_iteration_k_keeps_k_points_and_restores(make_learner, state_checker, tmp_path, k):
+    """Ctrl-C while iteration k+1 is being queued: the k iterations run before it are kept."""
+    learner = make_learner(net="mlp_bn", warm_steps=3)
+    checker = state_checker(learner)
+    learner.loss_fn = FailingLoss(k=k + 1, error=KeyboardInterrupt())
+    finder = LRFinder(learner)
+    with pytest.warns(UserWarning, match=f"interrupted \\(Ctrl-C\\) after {k} recorded iterations"):
+        results = finder.find(lr_start=1e-4, lr_multiplier=1.2, progress=False, tmp_dir=str(tmp_path))
+    assert learner.loss_fn.calls == k + 1
+    expected_lrs = [1e-4 * 1.2**i for i in range(k)]
+    assert len(results) == k and finder.results == results
+    np.testing.assert_allclose([lr for lr, _ in results], expected_lrs, rtol=1e-12)
+    assert all(math.isfinite(loss) for _, loss in results)
+    assert finder.curve.stop_reason == INTERRUPTED
+    checker.check()  # parameters, BatchNorm statistics and trainer state bitwise as before
+    assert os.listdir(tmp_path) == []
+    # the kept curve is usable: save and load it back
+    finder.save(tmp_path / "run.json")
+    assert LRFinder(learner).load(tmp_path / "run.json").stop_reason == INTERRUPTED
+    os.remove(tmp_path / "run.json")
+
+
+def test_ctrl_c_keeps_a_curve_that_plots_and_suggests(make_learner, state_checker, tmp_path):
+    learner = make_learner(warm_steps=2)
+    checker = state_checker(learner)
+    learner.loss_fn = FailingLoss(k=46, error=KeyboardInterrupt())
+    finder = LRFinder(learner)
+    with pytest.warns(UserWarning, match="interrupted"):
+        finder.find(lr_start=1e-5, lr_end=10, num_iter=60, progress=False)
+    assert len(finder.results) == 45 and finder.curve.stop_reason == INTERRUPTED
+    checker.check()
+    assert 1e-5 <= finder.suggest(warn=False) <= finder.results[-1][0]
+    low, high = finder.suggest_range()
+    assert low < high
+    ax = finder.plot(path=tmp_path / "lr.png")
+    assert os.path.getsize(tmp_path / "lr.png") > 0 and len(ax.lines) >= 2
+
+
+def test_ctrl_c_while_reading_a_loss_keeps_that_point(make_learner, state_checker):
+    """The interrupt arrives in the loss read of iteration k (iteration k+1 already queued)."""
+    learner = make_learner(net="mlp_bn", warm_steps=2)
+    checker = state_checker(learner)
+
+    class InterruptedOnce(StoppingCriteria):
+        calls = 0
+
+        def __call__(self, loss):
+            self.calls += 1
+            if self.calls == 5:
+                raise KeyboardInterrupt
+            return super().__call__(loss)
+
+    finder = LRFinder(learner)
+    with pytest.warns(UserWarning, match="after 5 recorded iterations"):
+        results = finder.find(lr_start=1e-4, lr_multiplier=1.2, stopping=InterruptedOnce(), progress=False)
+    assert len(results) == 5 and finder.curve.stop_reason == INTERRUPTED
+    checker.check()
+
+
+def test_ctrl_c_during_find_repeated_stops_every_run(make_learner, state_checker):
+    learner = make_learner(warm_steps=2)
+    checker = state_checker(learner)
+    learner.loss_fn = FailingLoss(k=30, error=KeyboardInterrupt())
+    finder = LRFinder(learner)
+    with pytest.raises(KeyboardInterrupt), pytest.warns(UserWarning, match="interrupted"):
+        finder.find_repeated(repeats=3, lr_start=1e-4, lr_end=1.0, num_iter=20)
+    assert learner.loss_fn.calls == 30  # the second run was interrupted, no third one ran
+    assert finder.curve.stop_reason == INTERRUPTED and len(finder.results) == 9
+    checker.check()
+
+
+# ---------------------------------------------------------------------- recorded settings (issue 11)
+def test_settings_record_the_multiplier_and_length_used(make_learner):
+    finder = LRFinder(make_learner())
+    finder.find(lr_start=1e-4, num_iter=25, progress=False)
+    assert finder.curve.settings["lr_multiplier"] == 1.1  # the default, not None
+    finder.find(lr_start=1e-4, lr_end=1.0, num_iter=21, progress=False)
+    assert finder.curve.settings["lr_multiplier"] == pytest.approx(10 ** 0.2)  # derived
+    finder.find(lr_start=1e-4, lr_end=1.0, mode="linear", progress=False)
+    assert finder.curve.settings["lr_multiplier"] is None and finder.curve.settings["num_iter"] == 100
+
+
+def test_without_a_progress_bar_tqdm_auto_is_not_imported():
+    """tqdm.auto warns at import in a kernel without ipywidgets ("IProgress not found"): with
+    progress=False (as in the tutorials) that warning must not appear in their output."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from gluon_lrfinder.finder import _progress_bar; "
+            "bar = _progress_bar(None, False); bar.update(1); bar.close(); print('tqdm.auto' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_apply_before_find_names_apply(make_learner):
+    with pytest.raises(RuntimeError, match=r"call find\(\) \(or load\(\)\) before apply\(\)"):
+        LRFinder(make_learner()).apply()
 
 
 def test_nan_at_the_first_iteration(make_learner, state_checker, no_temp_leftovers):

@@ -22,3 +22,17 @@ def test_main_example_runs(tmp_path, monkeypatch):
     assert scope["low"] < scope["high"]
     assert isinstance(scope["loss"], float)
     assert (tmp_path / "lr.png").exists()
+
+
+def test_schedule_example_runs_after_the_main_example(tmp_path, monkeypatch):
+    blocks = python_blocks()
+    main = next(b for b in blocks if "ContinuousBatchSampler(" in b and "load_digits" in b)
+    schedule_block = next(b for b in blocks if "OneCycleSchedule.from_finder" in b)
+    monkeypatch.chdir(tmp_path)
+    scope = {}
+    exec(compile(main, "README.md", "exec"), scope)
+    exec(compile(schedule_block, "README.md", "exec"), scope)
+    schedule, trainer = scope["schedule"], scope["trainer"]
+    assert (schedule.min_lr, schedule.max_lr) == scope["finder"].suggest_range()
+    assert trainer.optimizer.lr_scheduler is schedule and trainer.learning_rate == schedule.min_lr
+    assert schedule.base_lr == schedule.max_lr  # the peak was not replaced by a default learning_rate

@@ -185,30 +185,110 @@ def test_trainer_calls_schedule_with_num_update_starting_at_1():
     assert trainer.optimizer.num_update == 5 and trainer.optimizer.lr_scheduler is s
 
 
-def _trainer_with(optimizer_params):
+def _trainer_with(optimizer_params, optimizer="sgd"):
     net = gluon.nn.Dense(1, in_units=1)
     net.initialize()
-    return gluon.Trainer(net.collect_params(), "sgd", optimizer_params)
+    return gluon.Trainer(net.collect_params(), optimizer, optimizer_params)
 
 
-def test_optimizer_learning_rate_overwrite_scales_the_schedule(capsys):
+MXNET_OPTIMIZERS = sorted(mx.optimizer.Optimizer.opt_registry)
+
+
+def _overwrites_base_lr(name):
+    """Whether MXNet's optimizer ``name`` replaces a scheduler's base_lr when given none (probed
+    with MXNet's own FactorScheduler, so the expectation comes from MXNet, not from a list)."""
+    probe = mx.lr_scheduler.FactorScheduler(step=10, base_lr=0.3)
+    mx.optimizer.create(name, lr_scheduler=probe)
+    return probe.base_lr != 0.3
+
+
+# MXNet's LBSGD reads its rate before counting the update, so its n-th step uses schedule(n - 1)
+# where every other optimizer uses schedule(n) (optimizer.py, LBSGD.update).
+LAGS = {"lbsgd": 1}
+
+
+def _steps_with(optimizer, optimizer_params, schedule=None, steps=4):
+    """Weights after ``steps`` real trainer steps on a fixed problem; with ``schedule`` given,
+    the twin way: no scheduler, ``set_learning_rate(schedule(n))`` before the n-th step."""
+    mx.random.seed(7)
+    net = gluon.nn.Dense(2, in_units=3, use_bias=False)  # 2-D weight: GroupAdaGrad needs one
+    net.initialize(mx.init.Xavier())
+    trainer = gluon.Trainer(net.collect_params(), optimizer, optimizer_params)
+    x = mx.nd.array(np.arange(12, dtype="float32").reshape(4, 3) / 10)
+    for n in range(1, steps + 1):
+        if schedule is not None:
+            trainer.set_learning_rate(schedule(n - LAGS.get(optimizer, 0)))
+        with autograd.record():
+            loss = (net(x) - 1.0).square().sum()
+        loss.backward()
+        mx.random.seed(100 + n)  # SGLD draws noise
+        trainer.step(4)
+    return net.weight.data().asnumpy(), trainer
+
+
+@pytest.mark.parametrize("optimizer", MXNET_OPTIMIZERS)
+def test_every_mxnet_optimizer_trains_at_the_schedule_values(optimizer):
+    s = OneCycleSchedule(max_lr=0.3, total_steps=8, min_lr=0.03)
+    values = [s(n) for n in range(10)]
+    weights, trainer = _steps_with(optimizer, s.optimizer_params())
+    assert trainer.optimizer.lr_scheduler is s and s.base_lr == 0.3
+    assert [s(n) for n in range(10)] == values  # not rescaled
+    assert trainer.learning_rate == s(trainer.optimizer.num_update)
+    # the rates the optimizer used are the schedule's: bitwise the same weights as a twin that
+    # sets schedule(n) by hand before its n-th step
+    twin, _ = _steps_with(optimizer, {"learning_rate": s(1)}, schedule=s)
+    assert np.array_equal(weights, twin), optimizer
+    # and the comparison can tell Adam's default 0.001 apart, for every optimizer that reads its
+    # rate at all (AdaDelta and MXNet's Test optimizer ignore it)
+    constant, _ = _steps_with(optimizer, {"learning_rate": 0.001})
+    reads_rate = not np.array_equal(constant, _steps_with(optimizer, {"learning_rate": 0.3})[0])
+    assert reads_rate == (optimizer not in ("adadelta", "test"))
+    if reads_rate:
+        assert not np.array_equal(weights, constant)
+
+
+@pytest.mark.parametrize("optimizer", MXNET_OPTIMIZERS)
+def test_readme_pattern_without_learning_rate_trains_at_the_schedule_or_refuses(optimizer, capsys):
+    s = WarmUp(OneCycleSchedule(max_lr=0.3, total_steps=8, min_lr=0.03), steps=2, begin_lr=0.01)
+    if _overwrites_base_lr(optimizer):  # Adam, RMSProp, ...: their default learning_rate
+        with pytest.raises(ValueError, match=r"learning_rate=.* would replace the peak base_lr=0\.3 .*"
+                           r"schedule\.optimizer_params"):
+            _trainer_with({"lr_scheduler": s}, optimizer)
+        assert s.base_lr == 0.3 and s.schedule.base_lr == 0.3  # untouched
+    else:
+        weights, _ = _steps_with(optimizer, {"lr_scheduler": s})
+        twin, _ = _steps_with(optimizer, {"learning_rate": s(1)}, schedule=s)
+        assert np.array_equal(weights, twin) and s.base_lr == 0.3
+    capsys.readouterr()
+
+
+def test_overwrite_refused_for_an_explicit_learning_rate_too():
+    s = OneCycleSchedule(max_lr=1.0, total_steps=100, min_lr=0.1)
+    with pytest.raises(ValueError, match=r"learning_rate=0\.5 of the SGD optimizer would replace"):
+        _trainer_with({"learning_rate": 0.5, "lr_scheduler": s})
+    assert s.base_lr == 1.0 and s(45) == 1.0
+    trainer = _trainer_with({"learning_rate": 1.0, "lr_scheduler": s})  # equal to the peak: fine
+    assert trainer.learning_rate == 0.1
+    with pytest.raises(TypeError, match="optimizer_params\\(\\) sets learning_rate itself, got learning_rate=0.1"):
+        s.optimizer_params(learning_rate=0.1)
+    with pytest.raises(TypeError, match="sets lr_scheduler itself"):
+        s.optimizer_params(lr_scheduler=s)
+
+
+def test_setting_base_lr_rescales_the_schedule():
+    """What LRFinder.apply does: the whole schedule is scaled by base_lr / peak."""
     exact = OneCycleSchedule(max_lr=1.0, total_steps=100, min_lr=0.1)
-    _trainer_with({"lr_scheduler": exact})
-    assert exact.base_lr == 1.0 and exact(45) == 1.0  # no learning_rate: untouched
-    assert "overwritten" not in capsys.readouterr().out
     scaled = OneCycleSchedule(max_lr=1.0, total_steps=100, min_lr=0.1)
-    trainer = _trainer_with({"learning_rate": 0.5, "lr_scheduler": scaled})
-    assert "overwritten" in capsys.readouterr().out  # MXNet's printed UserWarning
-    assert scaled.base_lr == 0.5 and trainer.learning_rate == pytest.approx(0.05)
+    scaled.base_lr = 0.5
     assert repr(scaled).endswith("anneal='linear', base_lr=0.5)") and "base_lr" not in repr(exact)
     assert scaled(45) == 0.5 and scaled(0) == pytest.approx(0.05) and scaled(100) == pytest.approx(0.0005)
-    same = OneCycleSchedule(max_lr=1.0, total_steps=100, min_lr=0.1)
-    _trainer_with({"learning_rate": 1.0, "lr_scheduler": same})
-    assert same(1) == exact(1)  # learning_rate equal to the peak: exact values
-    # a wrapper forwards the overwrite to the schedule it wraps
+    trainer = _trainer_with(scaled.optimizer_params(), "adam")
+    assert trainer.learning_rate == pytest.approx(0.05)
+    # a wrapper forwards it to the schedule it wraps
     wrapped = WarmUp(OneCycleSchedule(max_lr=1.0, total_steps=100), steps=10)
-    _trainer_with({"learning_rate": 2.0, "lr_scheduler": wrapped})
+    wrapped.base_lr = 2.0
     assert wrapped.schedule.base_lr == 2.0 and wrapped.base_lr == 2.0 and wrapped(55) == 2.0
+    assert wrapped.optimizer_params()["learning_rate"] == 2.0
 
 
 def test_survives_trainer_save_and_load_states(tmp_path):
