@@ -9,6 +9,7 @@ from typing import Any, Callable, List, Optional, Tuple, Union
 import mxnet as mx
 
 from . import sweep
+from ._arrays import like
 from ._validate import check_choice, check_int, check_positive
 from .curve import LRCurve, library_versions
 from .distributed import loss_reducer_for
@@ -499,7 +500,7 @@ def _reinitialize(net: Any, initializer: Any) -> None:
     own initializer when it has one (BatchNorm's ones and zeros), ``initializer`` otherwise.
     """
     for param in net.collect_params().values():
-        value = mx.nd.zeros(param.shape, dtype=param.dtype)
+        value = like(mx.nd.zeros(param.shape, dtype=param.dtype), param.list_data()[0])  # NumPy mode: mx.np
         init = param.init if param.init is not None else initializer
         mx.init.create(initializer)(mx.init.InitDesc(param.name, {"__init__": init}), value)
         param.set_data(value)

@@ -8,8 +8,8 @@ from typing import Any, Callable, Iterator, List, Optional, Sequence, Tuple, Uni
 import mxnet as mx
 import numpy as np
 from mxnet import autograd, gluon
-from mxnet.util import is_np_array
 
+from ._arrays import as_legacy, in_mode
 from .state import trainer_kvstore_config
 
 __all__ = ["Learner", "QueuedLoss", "as_context_list", "split_batch", "split_data_batch", "restartable"]
@@ -35,16 +35,8 @@ def as_context_list(ctx: Optional[ContextLike], name: str = "ctx") -> List[mx.Co
     )
 
 
-def _in_mode(array: Any) -> Any:
-    """``array`` as the kind of array the net expects: under ``npx.set_np()`` an ``mx.np.ndarray``
-    (a DataIter always yields legacy NDArrays; the view is converted without a copy)."""
-    if is_np_array() and isinstance(array, mx.nd.NDArray) and not isinstance(array, mx.np.ndarray):
-        return array.as_np_ndarray()
-    return array
-
-
 def _split_array(array: Any, ctx: List[mx.Context]) -> List[Any]:
-    return [_in_mode(part) for part in gluon.utils.split_and_load(_in_mode(array), ctx, even_split=False)]
+    return [in_mode(part) for part in gluon.utils.split_and_load(in_mode(array), ctx, even_split=False)]
 
 
 def split_data_batch(batch: mx.io.DataBatch, ctx: List[mx.Context]) -> Tuple[List[Any], List[Any]]:
@@ -383,7 +375,7 @@ class Learner:
             autograd.backward(losses)
             if take_step:
                 self.trainer.step(size)
-        return QueuedLoss(losses, size)
+        return QueuedLoss([as_legacy(loss) for loss in losses], size)
 
     def iteration_async(self, lr: Optional[float] = None, take_step: bool = True) -> mx.nd.NDArray:
         """Queue one iteration and return its mean loss as a 1-element NDArray, unread.

@@ -35,6 +35,8 @@ import mxnet as mx
 import numpy as np
 from mxnet import gluon
 
+from ._arrays import as_legacy, like
+
 __all__ = ["StateSnapshot", "trainer_kvstore_config", "check_restorable", "RestoreError"]
 
 logger = logging.getLogger(__name__)
@@ -94,6 +96,8 @@ def check_restorable(trainer: gluon.Trainer) -> None:
     --------
     >>> import mxnet as mx
     >>> from mxnet import gluon
+
+from ._arrays import as_legacy, like
     >>> net = gluon.nn.Dense(2, in_units=3); net.initialize()
     >>> check_restorable(gluon.Trainer(net.collect_params(), "sgd", kvstore="device"))
     """
@@ -193,6 +197,8 @@ class StateSnapshot:
     --------
     >>> import mxnet as mx
     >>> from mxnet import gluon
+
+from ._arrays import as_legacy, like
     >>> net = gluon.nn.Dense(2, in_units=3); net.initialize()
     >>> trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.1})
     >>> before = net.weight.data().asnumpy()
@@ -247,11 +253,11 @@ class StateSnapshot:
             others: Dict[int, Dict[str, mx.nd.NDArray]] = {}
             for name, param in params.items():
                 copies = param.list_data()
-                first[name] = copies[0]
+                first[name] = as_legacy(copies[0])  # NumPy mode: mx.nd.save takes legacy views
                 base = copies[0].asnumpy() if len(copies) > 1 else None  # one host copy per parameter
                 for k, copy in enumerate(copies[1:], start=1):
                     if not _same_bits(copy.asnumpy(), base):
-                        others.setdefault(k, {})[name] = copy
+                        others.setdefault(k, {})[name] = as_legacy(copy)
             mx.nd.save(self._path("params-ctx0.nd"), first)
             for k, arrays in others.items():
                 mx.nd.save(self._path(f"params-ctx{k}.nd"), arrays)
@@ -277,7 +283,8 @@ class StateSnapshot:
             with _sigint_deferred():
                 params = self.net.collect_params()
                 for name, value in mx.nd.load(self._path("params-ctx0.nd")).items():
-                    params[name].set_data(value)  # before load_states: it may reset the kvstore
+                    # before load_states: it may reset the kvstore
+                    params[name].set_data(like(value, params[name].list_data()[0]))
                 mx.nd.waitall()
                 _return_freed_memory()  # the loaded copies are gone: lower the peak of load_states
                 self.trainer.load_states(self._path("trainer.states"))
@@ -285,7 +292,8 @@ class StateSnapshot:
                 # of every parameter to the others, so the copies that differ go back last.
                 for k in self._other_contexts:
                     for name, value in mx.nd.load(self._path(f"params-ctx{k}.nd")).items():
-                        value.copyto(params[name].list_data()[k])
+                        target = params[name].list_data()[k]
+                        like(value, target).copyto(target)
                 self.trainer.optimizer.lr_scheduler = self._scheduler
                 mx.nd.waitall()
                 kvstore = trainer_kvstore_config(self.trainer)["kvstore"]

@@ -40,7 +40,7 @@ def _search_restores(learner, **find_kwargs):
     return finder
 
 
-def test_ndarrayiter_without_batch_fn_spans_many_passes():
+def test_ndarrayiter_without_batch_fn_spans_many_passes(array_mode):
     X, y = _digits_arrays(200)
     it = mx.io.NDArrayIter(X, y, batch_size=64, shuffle=True)  # 4 batches per pass, the last padded
     with Learner(_mlp(), it, optimizer_params={"learning_rate": 0.01, "momentum": 0.9}) as learner:
@@ -97,7 +97,7 @@ def test_several_data_arrays_become_the_net_inputs_in_order():
     assert np.isfinite(finder.curve.losses[:10]).all()
 
 
-def test_image_record_iter_over_a_packed_rec(digits_rec):
+def test_image_record_iter_over_a_packed_rec(array_mode, digits_rec):
     rec, idx, images, labels = digits_rec
     it = mx.io.ImageRecordIter(path_imgrec=rec, path_imgidx=idx, data_shape=(1, 8, 8), batch_size=64,
                                shuffle=False, preprocess_threads=1, scale=1 / 240)
