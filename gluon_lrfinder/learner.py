@@ -8,9 +8,10 @@ from typing import Any, Callable, Iterator, List, Optional, Sequence, Tuple, Uni
 import mxnet as mx
 import numpy as np
 from mxnet import autograd, gluon
+from mxnet.contrib import amp
 
 from ._arrays import as_legacy, in_mode
-from .state import trainer_kvstore_config
+from .state import amp_loss_scaler, trainer_kvstore_config
 
 __all__ = ["Learner", "QueuedLoss", "as_context_list", "split_batch", "split_data_batch", "restartable"]
 
@@ -193,6 +194,9 @@ class Learner:
     trainer : gluon.Trainer, optional
         An existing trainer over ``net``'s parameters (its optimizer state, momentum included, is
         what the range test starts from and what :class:`~gluon_lrfinder.LRFinder` restores).
+        A trainer that went through ``amp.init_trainer`` is driven as an AMP loop drives it:
+        each iteration runs backward on ``amp.scale_loss(loss, trainer)``; the loss scaler's
+        state is saved and restored with everything else.
     initializer : mx.init.Initializer, default ``mx.init.Xavier()``
         For uninitialized parameters only.
     batch_fn : callable, optional
@@ -369,10 +373,15 @@ class Learner:
         True
         """
         data, label, size = self._split(self._next_batch())
+        scaled_by_amp = amp_loss_scaler(self.trainer) is not None  # went through amp.init_trainer
         with lr_override(self.trainer, lr):
             with autograd.record():
                 losses = [self.loss_fn(self._forward(x), y) for x, y in zip(data, label)]
-            autograd.backward(losses)
+                if scaled_by_amp:  # as an AMP loop does: backward on the scaled loss, step unscales
+                    with amp.scale_loss(losses, self.trainer) as scaled:
+                        autograd.backward(scaled)
+            if not scaled_by_amp:
+                autograd.backward(losses)
             if take_step:
                 self.trainer.step(size)
         return QueuedLoss([as_legacy(loss) for loss in losses], size)

@@ -17,6 +17,10 @@ This is the one module that knows MXNet 1.9.1's save/load quirks (measured in
   stays live.
 * ``trainer.save_states`` works before the first ``step`` once no parameter is deferred (it
   initializes the kvstore itself), so no private ``_init_kvstore()`` call is needed.
+* With AMP (``amp.init_trainer``), the loss scaler and the trainer's gradient scale are not in
+  ``save_states``; :func:`amp_state` saves and restores them.
+* In NumPy mode (``npx.set_np()``) parameters are ``mx.np.ndarray``, which ``mx.nd.save``
+  refuses: they are saved through ``as_nd_ndarray()`` views and loaded back as ``as_np_ndarray()``.
 """
 from __future__ import annotations
 
@@ -37,7 +41,8 @@ from mxnet import gluon
 
 from ._arrays import as_legacy, like
 
-__all__ = ["StateSnapshot", "trainer_kvstore_config", "check_restorable", "RestoreError"]
+__all__ = ["StateSnapshot", "trainer_kvstore_config", "check_restorable", "RestoreError", "amp_loss_scaler",
+           "amp_state"]
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +60,35 @@ def trainer_kvstore_config(trainer: gluon.Trainer) -> Dict[str, Any]:
     """
     params = getattr(trainer, "_kvstore_params", None) or {}
     return {"kvstore": params.get("kvstore"), "update_on_kvstore": params.get("update_on_kvstore")}
+
+
+def amp_loss_scaler(trainer: gluon.Trainer) -> Any:
+    """The AMP loss scaler ``amp.init_trainer(trainer)`` attached, or None without AMP.
+
+    ``mxnet.contrib.amp`` keeps it in the private ``trainer._amp_loss_scaler`` (no public
+    accessor exists); this is the one place that reads it.
+    """
+    return getattr(trainer, "_amp_loss_scaler", None)
+
+
+def amp_state(trainer: gluon.Trainer, state: Optional[Dict[str, Any]] = None) -> Optional[Dict[str, Any]]:
+    """Read (``state`` None) or put back the AMP state that ``save_states`` does not hold.
+
+    That is the loss scaler's fields (``_loss_scale``, ``_next_loss_scale``, ``_unskipped``...:
+    an overflow at a high learning rate halves the scale, every step counts towards doubling
+    it) and the trainer's gradient scale ``_scale``, which ``amp.scale_loss`` sets to
+    ``original / loss_scale``. All private attributes of MXNet 1.9.1's AMP, read and written only
+    here. Returns None for a trainer without AMP.
+    """
+    scaler = amp_loss_scaler(trainer)
+    if scaler is None:
+        return None
+    if state is None:
+        return {"scaler": dict(vars(scaler)), "scale": trainer._scale}
+    vars(scaler).clear()
+    vars(scaler).update(state["scaler"])
+    trainer._scale = state["scale"]
+    return state
 
 
 @functools.lru_cache(maxsize=None)
@@ -220,6 +254,7 @@ from ._arrays import as_legacy, like
         self._other_contexts: List[int] = []
         self._scheduler = None
         self._was_fresh = False
+        self._amp: Optional[Dict[str, Any]] = None
 
     # ------------------------------------------------------------------ paths
     def _path(self, name: str) -> str:
@@ -246,6 +281,7 @@ from ._arrays import as_legacy, like
             # as the first step would; the parameters saved next are then those the training
             # really continues from.
             self._was_fresh = not _kvstore_is_set_up(self.trainer)
+            self._amp = amp_state(self.trainer)  # AMP's loss scaler is not in save_states
             self.trainer.save_states(self._path("trainer.states"))
             _return_freed_memory()
             params = self.net.collect_params()
@@ -295,6 +331,8 @@ from ._arrays import as_legacy, like
                         target = params[name].list_data()[k]
                         like(value, target).copyto(target)
                 self.trainer.optimizer.lr_scheduler = self._scheduler
+                if self._amp is not None:
+                    amp_state(self.trainer, self._amp)
                 mx.nd.waitall()
                 kvstore = trainer_kvstore_config(self.trainer)["kvstore"]
                 # only a kvstore given by name can be set up again (an object refuses a second
