@@ -8,9 +8,11 @@ from typing import Any, Callable, Iterator, List, Optional, Sequence, Tuple, Uni
 import mxnet as mx
 import numpy as np
 from mxnet import autograd, gluon
+from mxnet.base import MXNetError
 from mxnet.contrib import amp
 
 from ._arrays import as_legacy, in_mode
+from ._validate import check_int
 from .state import amp_loss_scaler, trainer_kvstore_config
 
 __all__ = ["Learner", "QueuedLoss", "as_context_list", "split_batch", "split_data_batch", "restartable"]
@@ -136,6 +138,46 @@ def lr_override(trainer: gluon.Trainer, lr: Optional[float]) -> Iterator[None]:
         optimizer.lr_scheduler = scheduler
 
 
+def _zero_grads(params: List[gluon.Parameter]) -> None:
+    """Zero the gradient buffers of ``params`` on every context (one operator per context)."""
+    by_context: dict = {}
+    for param in params:
+        for grad in param.list_grad():
+            by_context.setdefault(grad.ctx, []).append(as_legacy(grad))
+    for grads in by_context.values():
+        mx.nd.reset_arrays(*grads, num_arrays=len(grads))
+
+
+def _shape_of(value: Any) -> Any:
+    if isinstance(value, (list, tuple)):
+        return [_shape_of(v) for v in value]
+    return getattr(value, "shape", type(value).__name__)
+
+
+def _loss_failure_message(loss_fn: Any, output: Any, label: Any, err: Exception) -> str:
+    """Why ``loss_fn(output, label)`` failed, in the user's terms: shapes, ``loss_fn``, the likely fix."""
+    out_shape, label_shape = _shape_of(output), _shape_of(label)
+    first = str(err).strip().splitlines()
+    detail = next((line for line in first if "Error" in line or "inconsistent" in line), first[0] if first else "")
+    message = (
+        f"loss_fn ({type(loss_fn).__name__}) failed on the network's output and the batch's label: "
+        f"output shape {out_shape}, label shape {label_shape}. "
+    )
+    if isinstance(loss_fn, gluon.loss.SoftmaxCrossEntropyLoss) and out_shape == label_shape:
+        message += (
+            "The label has the output's shape, as one-hot (or probability) labels do, but "
+            "SoftmaxCrossEntropyLoss expects class indices by default; pass "
+            "loss_fn=gluon.loss.SoftmaxCrossEntropyLoss(sparse_label=False), or give class indices "
+            "(label.argmax(axis=1)). "
+        )
+    else:
+        message += (
+            "Check that loss_fn fits this output and label (class indices vs one-hot labels: "
+            "sparse_label=False; regression targets shaped like the output). "
+        )
+    return message + f"MXNet said: {detail.strip()}"
+
+
 class QueuedLoss:
     """The per-sample losses of one queued iteration, not read yet (see ``Learner.queue_iteration``).
 
@@ -205,6 +247,13 @@ class Learner:
         ``(data, label)`` pair, or a ``DataBatch`` (:func:`split_batch`).
     kvstore : str, default ``"device"``
         Used only when ``trainer`` is not given.
+    accumulation_steps : int, default 1
+        Batches whose gradients make up one step, >= 1 (gradient accumulation: each learning
+        rate of a sweep is then one step over ``accumulation_steps`` batches, and the loss is
+        their mean). Values above 1 need ``grad_req='add'`` on every trainable parameter. With
+        ``grad_req='add'`` every iteration starts from zeroed gradients; the gradients the
+        user had accumulated are restored with the rest of the state by
+        :class:`~gluon_lrfinder.LRFinder`.
 
     Attributes
     ----------
@@ -237,6 +286,7 @@ class Learner:
         initializer: Optional[mx.init.Initializer] = None,
         batch_fn: Optional[BatchFn] = None,
         kvstore: str = "device",
+        accumulation_steps: int = 1,
     ) -> None:
         if not isinstance(net, gluon.Block):
             raise TypeError(f"net must be a gluon.Block (e.g. a HybridSequential), got {type(net).__name__}")
@@ -256,7 +306,16 @@ class Learner:
         if initializer is not None and not isinstance(initializer, mx.init.Initializer):
             raise TypeError(f"initializer must be an mx.init.Initializer, got {type(initializer).__name__}")
 
+        self.accumulation_steps = check_int("accumulation_steps", accumulation_steps, 1)
         params = net.collect_params()
+        if self.accumulation_steps > 1:
+            writing = [name for name, p in params.items() if p.grad_req == "write"]
+            if writing:
+                raise ValueError(
+                    f"accumulation_steps={self.accumulation_steps} needs grad_req='add' on every trainable "
+                    f"parameter (gradients that add up over the micro-batches), but {writing[0]!r} has "
+                    "grad_req='write'; call net.collect_params().setattr('grad_req', 'add') first"
+                )
         for name, param in params.items():
             if not _param_is_uninitialized(param):
                 placed = param.list_ctx()
@@ -372,20 +431,54 @@ class Learner:
         >>> all(isinstance(x, float) for x in losses)
         True
         """
-        data, label, size = self._split(self._next_batch())
         scaled_by_amp = amp_loss_scaler(self.trainer) is not None  # went through amp.init_trainer
         with lr_override(self.trainer, lr):
-            with autograd.record():
-                losses = [self.loss_fn(self._forward(x), y) for x, y in zip(data, label)]
-                if scaled_by_amp:  # as an AMP loop does: backward on the scaled loss, step unscales
-                    with amp.scale_loss(losses, self.trainer) as scaled:
-                        autograd.backward(scaled)
-            if not scaled_by_amp:
-                autograd.backward(losses)
+            accumulated = [p for p in self.net.collect_params().values() if p.grad_req == "add"]
+            if accumulated:  # grad_req='add': every iteration is one whole step from zeroed gradients
+                _zero_grads(accumulated)
+            losses: List[Any] = []
+            size = 0
+            for _micro_batch in range(self.accumulation_steps):
+                part, count = self._backward_one_batch(scaled_by_amp)
+                losses.extend(part)
+                size += count
             if take_step:
                 self.trainer.step(size)
         return QueuedLoss([as_legacy(loss) for loss in losses], size)
 
+    def _backward_one_batch(self, scaled_by_amp: bool) -> Tuple[List[Any], int]:
+        """Forward, loss and backward of one batch (gradients add up under grad_req='add')."""
+        data, label, size = self._split(self._next_batch())
+        with autograd.record():
+            losses = [self._loss(self._forward(x), y) for x, y in zip(data, label)]
+            if scaled_by_amp:  # as an AMP loop does: backward on the scaled loss, step unscales
+                with amp.scale_loss(losses, self.trainer) as scaled:
+                    autograd.backward(scaled)
+        if not scaled_by_amp:
+            autograd.backward(losses)
+        return losses, size
+
+    def _loss(self, output: Any, label: Any) -> Any:
+        """``loss_fn(output, label)``, checked to be per-sample losses; a failure says why."""
+        try:
+            loss = self.loss_fn(output, label)
+        except MXNetError as err:
+            raise ValueError(_loss_failure_message(self.loss_fn, output, label, err)) from err
+        if not isinstance(loss, mx.nd.NDArray):
+            raise TypeError(
+                f"loss_fn must return an MXNet array of per-sample losses (one per sample of the batch), "
+                f"got {type(loss).__name__}: a Python number cannot be differentiated; return the "
+                "loss array itself (e.g. gluon.loss.L2Loss()(output, label)), not loss.mean().asscalar()"
+            )
+        samples = label.shape[0] if getattr(label, "ndim", 0) else None
+        if samples is not None and samples > 1 and (loss.ndim == 0 or loss.shape[0] != samples):
+            raise ValueError(
+                f"loss_fn must return one loss per sample (shape ({samples}, ...)), got shape {loss.shape} for a "
+                f"batch of {samples}: a loss_fn that averages over the batch (e.g. ends in .mean()) would be "
+                "divided by the batch size a second time by trainer.step, shifting the suggestion by that "
+                "factor. Return the per-sample losses (gluon.loss.* losses do)"
+            )
+        return loss
     def iteration_async(self, lr: Optional[float] = None, take_step: bool = True) -> mx.nd.NDArray:
         """Queue one iteration and return its mean loss as a 1-element NDArray, unread.
 

@@ -17,6 +17,8 @@ This is the one module that knows MXNet 1.9.1's save/load quirks (measured in
   stays live.
 * ``trainer.save_states`` works before the first ``step`` once no parameter is deferred (it
   initializes the kvstore itself), so no private ``_init_kvstore()`` call is needed.
+* With ``grad_req='add'`` the gradient buffers hold what the user has accumulated so far
+  (``trainer.step`` does not zero them): they are saved and restored too.
 * With AMP (``amp.init_trainer``), the loss scaler and the trainer's gradient scale are not in
   ``save_states``; :func:`amp_state` saves and restores them.
 * In NumPy mode (``npx.set_np()``) parameters are ``mx.np.ndarray``, which ``mx.nd.save``
@@ -211,7 +213,8 @@ def _sigint_deferred() -> Any:
 
 
 class StateSnapshot:
-    """Parameters (every context's copy) and trainer state, saved to files and restored bitwise.
+    """Parameters (every context's copy), accumulated gradients (``grad_req='add'``), trainer
+    state and AMP's loss scaler, saved to files and restored bitwise.
 
     The files live in a private temporary folder (``tempfile.mkdtemp`` under ``tmp_dir``), never
     under fixed names in the working directory; :meth:`cleanup` removes it. Used as a context
@@ -255,6 +258,7 @@ from ._arrays import as_legacy, like
         self._scheduler = None
         self._was_fresh = False
         self._amp: Optional[Dict[str, Any]] = None
+        self._has_grads = False
 
     # ------------------------------------------------------------------ paths
     def _path(self, name: str) -> str:
@@ -298,6 +302,15 @@ from ._arrays import as_legacy, like
             for k, arrays in others.items():
                 mx.nd.save(self._path(f"params-ctx{k}.nd"), arrays)
             self._other_contexts = sorted(others)
+            # grad_req='add': the gradients accumulated so far are state too (every context)
+            grads = {
+                f"{name}@{k}": as_legacy(grad)
+                for name, param in params.items() if param.grad_req == "add"
+                for k, grad in enumerate(param.list_grad())
+            }
+            if grads:
+                mx.nd.save(self._path("grads.nd"), grads)
+            self._has_grads = bool(grads)
             self._scheduler = self.trainer.optimizer.lr_scheduler
         except BaseException:
             self.cleanup()
@@ -329,6 +342,11 @@ from ._arrays import as_legacy, like
                 for k in self._other_contexts:
                     for name, value in mx.nd.load(self._path(f"params-ctx{k}.nd")).items():
                         target = params[name].list_data()[k]
+                        like(value, target).copyto(target)
+                if self._has_grads:
+                    for key, value in mx.nd.load(self._path("grads.nd")).items():
+                        name, k = key.rsplit("@", 1)
+                        target = params[name].list_grad()[int(k)]
                         like(value, target).copyto(target)
                 self.trainer.optimizer.lr_scheduler = self._scheduler
                 if self._amp is not None:
