@@ -192,11 +192,12 @@ class QueuedLoss:
     3.0
     """
 
-    __slots__ = ("losses", "size")
+    __slots__ = ("losses", "size", "batches")
 
-    def __init__(self, losses: List[mx.nd.NDArray], size: int) -> None:
+    def __init__(self, losses: List[mx.nd.NDArray], size: int, batches: Optional[List[Any]] = None) -> None:
         self.losses = losses
         self.size = size
+        self.batches = batches or []  # the (data, label) parts trained on, for a diagnosis of NaN losses
 
     def asscalar(self) -> float:
         """The mean per-sample loss; blocks until the iteration has run."""
@@ -437,16 +438,18 @@ class Learner:
             if accumulated:  # grad_req='add': every iteration is one whole step from zeroed gradients
                 _zero_grads(accumulated)
             losses: List[Any] = []
+            batches: List[Any] = []
             size = 0
             for _micro_batch in range(self.accumulation_steps):
-                part, count = self._backward_one_batch(scaled_by_amp)
+                part, count, batch = self._backward_one_batch(scaled_by_amp)
                 losses.extend(part)
+                batches.append(batch)
                 size += count
             if take_step:
                 self.trainer.step(size)
-        return QueuedLoss([as_legacy(loss) for loss in losses], size)
+        return QueuedLoss([as_legacy(loss) for loss in losses], size, batches)
 
-    def _backward_one_batch(self, scaled_by_amp: bool) -> Tuple[List[Any], int]:
+    def _backward_one_batch(self, scaled_by_amp: bool) -> Tuple[List[Any], int, Any]:
         """Forward, loss and backward of one batch (gradients add up under grad_req='add')."""
         data, label, size = self._split(self._next_batch())
         with autograd.record():
@@ -456,7 +459,7 @@ class Learner:
                     autograd.backward(scaled)
         if not scaled_by_amp:
             autograd.backward(losses)
-        return losses, size
+        return losses, size, (data, label)
 
     def _loss(self, output: Any, label: Any) -> Any:
         """``loss_fn(output, label)``, checked to be per-sample losses; a failure says why."""
