@@ -34,14 +34,20 @@ def _learner(ds, activation="relu", batch_size=64, **kwargs):
     return Learner(net, loader, optimizer_params={"learning_rate": 0.01, "momentum": 0.9}, **kwargs)
 
 
-def test_one_hot_labels_with_the_default_loss_name_loss_fn_shapes_and_fix(state_checker):
-    learner = _learner(_digits(one_hot=True))
+def _find_is_refused(learner, state_checker, match):
+    """find() raises ValueError(match) and leaves the state bitwise as it was; returns the checker."""
     learner.prepare()
     checker = state_checker(learner)
-    with pytest.raises(ValueError, match=r"loss_fn \(SoftmaxCrossEntropyLoss\).*output shape \(64, 10\), "
-                                         r"label shape \(64, 10\).*sparse_label=False"):
+    with pytest.raises(ValueError, match=match):
         LRFinder(learner).find(**SWEEP)
     checker.check()
+    return checker
+
+
+def test_one_hot_labels_with_the_default_loss_name_loss_fn_shapes_and_fix(state_checker):
+    learner = _learner(_digits(one_hot=True))
+    checker = _find_is_refused(learner, state_checker, r"loss_fn \(SoftmaxCrossEntropyLoss\).*output shape "
+                               r"\(64, 10\), label shape \(64, 10\).*sparse_label=False")
     learner.loss_fn = gluon.loss.SoftmaxCrossEntropyLoss(sparse_label=False)  # the fix it names works
     LRFinder(learner).find(num_iter=10, **SWEEP)
     checker.check()
@@ -56,12 +62,8 @@ def test_other_shape_misfits_name_loss_fn_and_both_shapes():
 
 def test_a_batch_mean_loss_is_refused_naming_loss_fn(state_checker):
     learner = _learner(_digits(), loss_fn=lambda out, y: gluon.loss.SoftmaxCrossEntropyLoss()(out, y).mean())
-    learner.prepare()
-    checker = state_checker(learner)
-    with pytest.raises(ValueError, match=r"loss_fn must return one loss per sample \(shape \(64, \.\.\.\)\), got "
-                                         r"shape \(1,\)"):
-        LRFinder(learner).find(**SWEEP)
-    checker.check()
+    _find_is_refused(learner, state_checker,
+                     r"loss_fn must return one loss per sample \(shape \(64, \.\.\.\)\), got shape \(1,\)")
 
 
 def test_a_python_float_loss_is_a_type_error():
