@@ -173,3 +173,44 @@ def test_dataiter_as_validation_data():
         expected = gluon.loss.SoftmaxCrossEntropyLoss()(learner.net(mx.nd.array(X[192:])), mx.nd.array(y[192:]))
         assert signal.evaluate() == pytest.approx(float(expected.mean().asscalar()), rel=1e-5)
     assert len(finder.curve.valid_losses) == 4
+
+
+class SparseLinear(gluon.HybridBlock):
+    """A linear model on CSR input (what LibSVMIter yields)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.w = self.params.get("w", shape=(64, 10))
+        self.b = self.params.get("b", shape=(10,), init="zeros")
+
+    def hybrid_forward(self, F, x, w, b):
+        return F.broadcast_add(F.sparse.dot(x, w), b)
+
+
+def test_libsvm_iter_with_sparse_batches(tmp_path, monkeypatch):
+    monkeypatch.setenv("MXNET_STORAGE_FALLBACK_LOG_VERBOSE", "0")
+    X, y = _digits_arrays(200)  # 200 = 3 batches of 64 + 8 samples (+56 padding)
+    path = tmp_path / "digits.libsvm"
+    path.write_text("".join(f"{int(label)} " + " ".join(f"{j}:{v:.4f}" for j, v in enumerate(row) if v) + "\n"
+                            for row, label in zip(X, y)))
+    it = mx.io.LibSVMIter(data_libsvm=str(path), data_shape=(64,), batch_size=64)
+    mx.random.seed(0)
+    with Learner(SparseLinear(), it) as learner:
+        sizes = [learner.queue_iteration(take_step=False).size for _ in range(5)]
+        finder = _search_restores(learner, lr_start=1e-3, lr_end=1, num_iter=12)
+    assert sizes == [64, 64, 64, 8, 64]  # the padded 4th batch trains on its 8 real samples
+    assert len(finder.curve) == 12 and np.isfinite(finder.curve.losses).all()
+
+
+def test_dataiter_over_two_contexts_restores_every_copy():
+    X, y = _digits_arrays(300)
+    it = mx.io.NDArrayIter(X, y, batch_size=64, shuffle=True)  # last batch: 44 real samples, split 22/22
+    ctx = [mx.cpu(0), mx.cpu(1)]
+    net = gluon.nn.HybridSequential()
+    mx.random.seed(0)
+    net.add(gluon.nn.Dense(32, activation="relu"), gluon.nn.BatchNorm(), gluon.nn.Dense(10))
+    with Learner(net, it, ctx=ctx, optimizer_params={"learning_rate": 0.05, "momentum": 0.9}) as learner:
+        for _ in range(3):
+            learner.iteration()  # per-device BatchNorm statistics and momentum to restore
+        finder = _search_restores(learner, lr_start=1e-4, lr_end=10, num_iter=30)
+    assert len(finder.curve) > 5
