@@ -53,5 +53,10 @@ def in_mode(array: Any) -> Any:
     'NDArray'
     """
     if is_np_array() and isinstance(array, mx.nd.NDArray) and not isinstance(array, mx.np.ndarray):
+        if array.stype != "default":
+            raise TypeError(
+                f"a {array.stype} (sparse) batch, e.g. from mx.io.LibSVMIter, cannot be used in NumPy mode: "
+                "MXNet 1.9.1's mx.np has no sparse arrays; run this model in NDArray mode (npx.reset_np())"
+            )
         return array.as_np_ndarray()
     return array

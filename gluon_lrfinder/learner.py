@@ -356,6 +356,7 @@ class Learner:
         self.iteration_loss: Optional[float] = None
         self._iter: Optional[Iterator] = None
         self._pending: Optional[Any] = None
+        self._reset_before_read = False  # a DataIter to restart at its next read (after close())
 
     # ------------------------------------------------------------------ data
     def _next_batch(self) -> Any:
@@ -364,6 +365,9 @@ class Learner:
             return batch
         for _attempt in range(2):
             if self._iter is None:
+                if self._reset_before_read:
+                    self._reset_before_read = False
+                    self.data_loader.reset()
                 self._iter = iter(self.data_loader)
             try:
                 return next(self._iter)
@@ -523,14 +527,19 @@ class Learner:
 
     # ------------------------------------------------------------------ lifetime
     def close(self) -> None:
-        """Release the data iterator (and the prefetched batches of worker processes)."""
+        """Release the data iterator (and the prefetched batches of worker processes).
+
+        A user's ``mx.io.DataIter`` is not closed: it is ``reset()`` right before its next read,
+        so the next iteration starts a new pass.
+        """
         self._pending = None
         it, self._iter = self._iter, None
         if it is None:
             return
         if it is self.data_loader:  # the user's DataIter: not ours to close; the next pass starts anew
-            if restartable(it):
-                it.reset()
+            # reset() right before the next read, not now: MXNet 1.9.1's LibSVMIter crashes
+            # (segfault) when it is freed just after a reset()
+            self._reset_before_read = restartable(it)
             return
         shutdown = getattr(it, "shutdown", None) or getattr(it, "close", None)
         if callable(shutdown):

@@ -4,8 +4,9 @@ from __future__ import annotations
 import mxnet as mx
 import numpy as np
 import pytest
-from conftest import capture_params, trainer_state_bytes
+from conftest import capture_params, mode_array, trainer_state_bytes
 from mxnet import gluon
+from mxnet.util import is_np_array
 
 from gluon_lrfinder import Learner, LRFinder
 from gluon_lrfinder.learner import split_data_batch
@@ -61,7 +62,7 @@ def test_padded_samples_of_the_last_batch_are_not_trained_on():
             queued = learner.queue_iteration(take_step=False)
             sizes.append(queued.size)
             losses.append(queued.asscalar())
-        expected = gluon.loss.SoftmaxCrossEntropyLoss()(net(mx.nd.array(X[8:10])), mx.nd.array(y[8:10]))
+        expected = gluon.loss.SoftmaxCrossEntropyLoss()(net(mode_array(X[8:10])), mode_array(y[8:10]))
     assert sizes == [4, 4, 2, 4]
     assert losses[2] == pytest.approx(float(expected.asnumpy().astype(np.float64).mean()), rel=1e-6)
     assert losses[3] == pytest.approx(losses[0], rel=1e-6)  # a new pass starts from sample 0
@@ -79,10 +80,11 @@ class TwoInputs(gluon.nn.HybridBlock):
         super().__init__(**kwargs)
         self.a = gluon.nn.Dense(16, activation="relu")
         self.b = gluon.nn.Dense(16, activation="relu")
-        self.out = gluon.nn.Dense(10)
+        self.out_a = gluon.nn.Dense(10)
+        self.out_b = gluon.nn.Dense(10)
 
-    def hybrid_forward(self, F, x1, x2):
-        return self.out(F.concat(self.a(x1), self.b(x2), dim=1))
+    def hybrid_forward(self, F, x1, x2):  # no F.concat: the same code runs in both array modes
+        return self.out_a(self.a(x1)) + self.out_b(self.b(x2))
 
 
 def test_several_data_arrays_become_the_net_inputs_in_order():
@@ -170,8 +172,8 @@ def test_dataiter_as_validation_data():
 
         signal = ValidationSignal(learner, valid)
         assert signal.num_samples == 64
-        expected = gluon.loss.SoftmaxCrossEntropyLoss()(learner.net(mx.nd.array(X[192:])), mx.nd.array(y[192:]))
-        assert signal.evaluate() == pytest.approx(float(expected.mean().asscalar()), rel=1e-5)
+        expected = gluon.loss.SoftmaxCrossEntropyLoss()(learner.net(mode_array(X[192:])), mode_array(y[192:]))
+        assert signal.evaluate() == pytest.approx(float(expected.asnumpy().mean()), rel=1e-5)
     assert len(finder.curve.valid_losses) == 4
 
 
@@ -195,6 +197,11 @@ def test_libsvm_iter_with_sparse_batches(tmp_path, monkeypatch):
                             for row, label in zip(X, y)))
     it = mx.io.LibSVMIter(data_libsvm=str(path), data_shape=(64,), batch_size=64)
     mx.random.seed(0)
+    if is_np_array():  # --np-mode: MXNet's mx.np has no sparse arrays
+        with Learner(SparseLinear(), it) as learner, pytest.raises(TypeError, match=r"csr \(sparse\) batch.*"
+                                                                                      r"cannot be used in NumPy mode"):
+            learner.iteration()
+        return
     with Learner(SparseLinear(), it) as learner:
         sizes = [learner.queue_iteration(take_step=False).size for _ in range(5)]
         finder = _search_restores(learner, lr_start=1e-3, lr_end=1, num_iter=12)
@@ -214,3 +221,13 @@ def test_dataiter_over_two_contexts_restores_every_copy():
             learner.iteration()  # per-device BatchNorm statistics and momentum to restore
         finder = _search_restores(learner, lr_start=1e-4, lr_end=10, num_iter=30)
     assert len(finder.curve) > 5
+
+
+def test_close_restarts_a_dataiter_at_its_next_read():
+    X, y = _digits_arrays(96)
+    it = mx.io.NDArrayIter(X, y, batch_size=32)
+    with Learner(_mlp(), it) as learner:
+        first = [learner.queue_iteration(take_step=False).asscalar() for _ in range(2)]
+        learner.close()  # as find_repeated does between runs
+        again = learner.queue_iteration(take_step=False).asscalar()
+    assert again == first[0] != first[1]

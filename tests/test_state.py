@@ -4,7 +4,7 @@ import signal
 import mxnet as mx
 import numpy as np
 import pytest
-from conftest import assert_params_equal, capture_params, trainer_state_bytes
+from conftest import assert_params_equal, capture_params, mode_array, trainer_state_bytes
 from mxnet import autograd
 
 from gluon_lrfinder.state import RestoreError, StateSnapshot, trainer_kvstore_config
@@ -111,7 +111,7 @@ def test_deferred_parameters_cannot_be_saved(digits):
     with pytest.raises(mx.base.MXNetError):
         StateSnapshot(net, trainer).save()
     with autograd.predict_mode():
-        net(mx.nd.zeros((1, 4)))
+        net(mode_array(np.zeros((1, 4))))
     StateSnapshot(net, trainer).save().cleanup()
 
 
