@@ -480,7 +480,7 @@ class Learner:
                 "loss array itself (e.g. gluon.loss.L2Loss()(output, label)), not loss.mean().asscalar()"
             )
         samples = label.shape[0] if getattr(label, "ndim", 0) else None
-        if samples is not None and samples > 1 and (loss.ndim == 0 or loss.shape[0] != samples):
+        if samples is not None and samples > 1 and loss.size == 1:  # one number for the whole batch
             raise ValueError(
                 f"loss_fn must return one loss per sample (shape ({samples}, ...)), got shape {loss.shape} for a "
                 f"batch of {samples}: a loss_fn that averages over the batch (e.g. ends in .mean()) would be "

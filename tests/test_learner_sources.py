@@ -231,3 +231,15 @@ def test_close_restarts_a_dataiter_at_its_next_read():
         learner.close()  # as find_repeated does between runs
         again = learner.queue_iteration(take_step=False).asscalar()
     assert again == first[0] != first[1]
+
+
+def test_a_dataiter_with_a_batch_fn_is_reset_too():
+    X, y = _digits_arrays(64)
+    it = mx.io.NDArrayIter(X, y, batch_size=32)  # 2 batches per pass
+
+    def batch_fn(batch, ctx):  # the pre-DataIter-support workaround: read batch.data[0] by hand
+        return [batch.data[0].as_in_context(ctx[0])], [batch.label[0].as_in_context(ctx[0])]
+
+    with Learner(_mlp(), it, batch_fn=batch_fn) as learner:
+        finder = _search_restores(learner, lr_start=1e-3, lr_end=1, num_iter=7)
+    assert len(finder.curve) == 7
