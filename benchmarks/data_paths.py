@@ -12,6 +12,10 @@ ndarrayiter
 numpy
     NumPy-mode Gluon (``npx.set_np()``, ``mx.np`` arrays), same DataLoader as the reference.
 
+and, to tell the finder's cost from MXNet's, the plain Gluon loop (next batch, forward and
+backward under ``autograd.record``, ``trainer.step``, the loss read one iteration behind) over
+the same DataLoader in each mode: ``raw-ndarray`` and ``raw-numpy``.
+
 Repeats are interleaved (dataloader, ndarrayiter, numpy, then the next repeat) in one process
 so that a slow spell of a shared machine hits all three alike; reported are the per-iteration
 medians and the medians of the per-repeat ratios to the DataLoader path.
@@ -26,17 +30,17 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
-from typing import Callable, Dict, List
+from typing import Any, Callable, Dict, List
 
 import mxnet as mx
 import numpy as np
-from mxnet import gluon, npx
+from mxnet import autograd, gluon, npx
 from sklearn.datasets import load_digits
 
 from gluon_lrfinder import ContinuousBatchSampler, Learner
 
 BATCH = 64
-PATHS = ("dataloader", "ndarrayiter", "numpy")
+PATHS = ("dataloader", "ndarrayiter", "numpy", "raw-ndarray", "raw-numpy")
 
 
 def _data():
@@ -58,6 +62,29 @@ def _learner(path: str, X: np.ndarray, y: np.ndarray) -> Learner:
     return Learner(net, source, optimizer_params={"learning_rate": 0.01, "momentum": 0.9})
 
 
+def _time_raw(learner: Learner, n: int) -> float:
+    """Seconds per iteration of the plain Gluon loop on the learner's net, trainer and loader."""
+    net, trainer, loss_fn = learner.net, learner.trainer, learner.loss_fn
+    batches = iter(learner.data_loader)
+
+    def step() -> Any:
+        data, label = next(batches)
+        with autograd.record():
+            loss = loss_fn(net(data), label)
+        loss.backward()
+        trainer.step(data.shape[0])
+        return loss
+
+    pending = step()
+    start = time.perf_counter()
+    for _ in range(n):
+        queued = step()
+        pending.asnumpy()
+        pending = queued
+    pending.asnumpy()
+    return (time.perf_counter() - start) / n
+
+
 def _time_iterations(learner: Learner, n: int) -> float:
     """Seconds per iteration for ``n`` iterations run as LRFinder runs them (read one behind)."""
     pending = learner.queue_iteration(1e-3)
@@ -71,7 +98,7 @@ def _time_iterations(learner: Learner, n: int) -> float:
 
 
 def _in_mode(path: str, fn: Callable[[], float]) -> float:
-    if path == "numpy":
+    if path.endswith("numpy"):
         npx.set_np()
     try:
         return fn()
@@ -89,9 +116,10 @@ def main() -> None:
     for _ in range(repeats):
         for path in PATHS:
             def run(path: str = path) -> float:
-                learner = _learner(path, X, y)
-                _time_iterations(learner, 20)  # warm-up: first-call allocations
-                seconds = _time_iterations(learner, iterations)
+                learner = _learner("dataloader" if path.startswith("raw") else path, X, y)
+                timer = _time_raw if path.startswith("raw") else _time_iterations
+                timer(learner, 20)  # warm-up: first-call allocations
+                seconds = timer(learner, iterations)
                 learner.close()
                 return seconds
 
@@ -103,6 +131,8 @@ def main() -> None:
     for path in PATHS:
         ratio = statistics.median(t / r for t, r in zip(times[path], times["dataloader"]))
         print(f"| {path} | {1e3 * statistics.median(times[path]):.3f} | {ratio:.2f} |")
+    raw = statistics.median(t / r for t, r in zip(times["raw-numpy"], times["raw-ndarray"]))
+    print(f"\nplain Gluon loop, NumPy mode / NDArray mode: {raw:.2f}")
 
 
 if __name__ == "__main__":

@@ -453,7 +453,7 @@ class Learner:
                 size += count
             if take_step:
                 self.trainer.step(size)
-        return QueuedLoss([as_legacy(loss) for loss in losses], size, batches)
+        return QueuedLoss(losses, size, batches)
 
     def _backward_one_batch(self, scaled_by_amp: bool) -> Tuple[List[Any], int, Any]:
         """Forward, loss and backward of one batch (gradients add up under grad_req='add')."""
@@ -497,7 +497,7 @@ class Learner:
         the number is needed, :meth:`queue_iteration` is cheaper (no reduction operators).
         """
         queued = self.queue_iteration(lr, take_step)
-        losses, size = queued.losses, queued.size
+        losses, size = [as_legacy(loss) for loss in queued.losses], queued.size  # NumPy mode: legacy views
         if len(losses) == 1:
             return losses[0].mean()  # one operator; nothing to gather
         home = self.ctx[0]
