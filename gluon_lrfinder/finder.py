@@ -10,14 +10,16 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 import mxnet as mx
 
 from . import sweep
+from ._arrays import like
 from ._validate import check_choice, check_int, check_nonnegative, check_positive
 from .curve import LRCurve, library_versions
+from .datacheck import bad_data_message, nonfinite_parts, params_are_finite
 from .distributed import loss_reducer_for
 from .grid import GridResult
 from .learner import Learner
 from .state import StateSnapshot, check_restorable
 from .stopping import StoppingCriteria
-from .suggest import DEFAULT_METHOD, SuggestionReport, diagnose, lr_range, report, suggest
+from .suggest import DEFAULT_METHOD, SuggestionReport, SuggestionWarning, diagnose, lr_range, report, suggest
 
 __all__ = ["LRFinder", "INTERRUPTED"]
 
@@ -25,6 +27,9 @@ logger = logging.getLogger(__name__)
 
 #: ``curve.stop_reason`` of a search stopped by Ctrl-C (``KeyboardInterrupt``).
 INTERRUPTED = "interrupted (KeyboardInterrupt)"
+
+#: Key of ``curve.settings`` holding the diagnosis of non-finite data (see ``datacheck.py``).
+DATA_PROBLEM = "data_problem"
 
 
 class LRFinder:
@@ -220,12 +225,15 @@ class LRFinder:
         try:
             with StateSnapshot(self.learner.net, self.learner.trainer, tmp_dir=tmp_dir):
                 curve.stop_reason = self._sweep(lrs, stopping, curve, bar, reduce=reduce, hook=signal)
+                _check_hidden_nan(self.learner.net, curve)  # before the restore: the swept parameters
         except BaseException:
             # state restored; a Horovod reducer shuts Horovod down so no rank waits for this one
             getattr(reduce, "abort", lambda: None)()
             raise
         finally:
             bar.close()
+        if DATA_PROBLEM in curve.settings:
+            warnings.warn(f"LR range test: {curve.settings[DATA_PROBLEM]}", SuggestionWarning, stacklevel=2)
         if signal is not None:
             signal.flush(curve, curve.lrs[-1] if len(curve) else None)
         self.curve = curve
@@ -264,6 +272,10 @@ class LRFinder:
         def record(lr: float, loss_nd: Any) -> bool:
             loss = float(loss_nd.asscalar())
             learner.iteration_loss = loss
+            if not math.isfinite(loss) and DATA_PROBLEM not in curve.settings:
+                parts = [p for data, label in getattr(loss_nd, "batches", []) for p in nonfinite_parts(data, label)]
+                if parts:  # NaN in the batch itself, not the learning rate: the curve is meaningless
+                    curve.settings[DATA_PROBLEM] = bad_data_message(lr, len(curve) + 1, sorted(set(parts)))
             stop = bool(stopping(loss))
             smoothed = getattr(stopping, "smoothed_loss", None) if math.isfinite(loss) else None
             curve.append(lr, loss, smoothed)
@@ -332,6 +344,8 @@ class LRFinder:
         """
         curve = self._require_curve("suggest")
         check_choice("source", source, ("train", "valid"))
+        if DATA_PROBLEM in curve.settings:
+            raise ValueError(f"no suggestion from this curve: {curve.settings[DATA_PROBLEM]}")
         if source == "valid":
             if not curve.valid_lrs:
                 raise RuntimeError("source='valid' needs a validation signal: call find(valid_data=...) first")
@@ -347,7 +361,8 @@ class LRFinder:
     def diagnose(self) -> List[str]:
         """Plain flags about the last curve (``[]`` when it looks fine)."""
         curve = self._require_curve("diagnose")
-        return diagnose(curve.lrs, curve.losses)
+        problem = [curve.settings[DATA_PROBLEM]] if DATA_PROBLEM in curve.settings else []
+        return problem + diagnose(curve.lrs, curve.losses)
 
     def report(self, method: str = DEFAULT_METHOD, bandwidth: Optional[float] = None) -> SuggestionReport:
         """Every rule's LR for the last curve, how far they agree, the range and the flags.
@@ -357,6 +372,9 @@ class LRFinder:
         :func:`gluon_lrfinder.suggest.report`.
         """
         curve = self._require_curve("report")
+        if DATA_PROBLEM in curve.settings:  # no confident suggestion: say why instead
+            nan = float("nan")
+            return SuggestionReport(method, nan, {}, nan, (nan, nan), flags=self.diagnose())
         return report(
             curve.lrs, curve.losses, method=method, bandwidth=bandwidth,
             valid_lrs=curve.valid_lrs or None, valid_losses=curve.valid_losses or None,
@@ -715,6 +733,19 @@ def momentum_attribute(optimizer: Any) -> str:
     )
 
 
+def _check_hidden_nan(net: Any, curve: LRCurve) -> None:
+    """Flag parameters that went NaN/inf while every loss stayed finite and nothing diverged.
+
+    A ReLU turns NaN inputs into zeros in the forward pass, so a NaN sample can leave the loss
+    finite (and flat) while the gradients it produced spoil the weights; only bad data does
+    that. One reduction per parameter, after the sweep.
+    """
+    if DATA_PROBLEM in curve.settings or not len(curve) or curve.stop_reason in ("diverged", "non-finite loss"):
+        return
+    if all(math.isfinite(x) for x in curve.losses) and not params_are_finite(net):
+        curve.settings[DATA_PROBLEM] = bad_data_message(curve.lrs[-1], len(curve))
+
+
 def _reinitialize(net: Any, initializer: Any) -> None:
     """Draw fresh values for every parameter of ``net`` (each context gets the same values).
 
@@ -722,7 +753,7 @@ def _reinitialize(net: Any, initializer: Any) -> None:
     own initializer when it has one (BatchNorm's ones and zeros), ``initializer`` otherwise.
     """
     for param in net.collect_params().values():
-        value = mx.nd.zeros(param.shape, dtype=param.dtype)
+        value = like(mx.nd.zeros(param.shape, dtype=param.dtype), param.list_data()[0])  # NumPy mode: mx.np
         init = param.init if param.init is not None else initializer
         mx.init.create(initializer)(mx.init.InitDesc(param.name, {"__init__": init}), value)
         param.set_data(value)

@@ -8,9 +8,12 @@ from typing import Any, Callable, Iterator, List, Optional, Sequence, Tuple, Uni
 import mxnet as mx
 import numpy as np
 from mxnet import autograd, gluon
-from mxnet.util import is_np_array
+from mxnet.base import MXNetError
+from mxnet.contrib import amp
 
-from .state import trainer_kvstore_config
+from ._arrays import as_legacy, in_mode
+from ._validate import check_int
+from .state import amp_loss_scaler, trainer_kvstore_config
 
 __all__ = ["Learner", "QueuedLoss", "as_context_list", "split_batch", "split_data_batch", "restartable"]
 
@@ -35,16 +38,8 @@ def as_context_list(ctx: Optional[ContextLike], name: str = "ctx") -> List[mx.Co
     )
 
 
-def _in_mode(array: Any) -> Any:
-    """``array`` as the kind of array the net expects: under ``npx.set_np()`` an ``mx.np.ndarray``
-    (a DataIter always yields legacy NDArrays; the view is converted without a copy)."""
-    if is_np_array() and isinstance(array, mx.nd.NDArray) and not isinstance(array, mx.np.ndarray):
-        return array.as_np_ndarray()
-    return array
-
-
 def _split_array(array: Any, ctx: List[mx.Context]) -> List[Any]:
-    return [_in_mode(part) for part in gluon.utils.split_and_load(_in_mode(array), ctx, even_split=False)]
+    return [in_mode(part) for part in gluon.utils.split_and_load(in_mode(array), ctx, even_split=False)]
 
 
 def split_data_batch(batch: mx.io.DataBatch, ctx: List[mx.Context]) -> Tuple[List[Any], List[Any]]:
@@ -143,6 +138,46 @@ def lr_override(trainer: gluon.Trainer, lr: Optional[float]) -> Iterator[None]:
         optimizer.lr_scheduler = scheduler
 
 
+def _zero_grads(params: List[gluon.Parameter]) -> None:
+    """Zero the gradient buffers of ``params`` on every context (one operator per context)."""
+    by_context: dict = {}
+    for param in params:
+        for grad in param.list_grad():
+            by_context.setdefault(grad.ctx, []).append(as_legacy(grad))
+    for grads in by_context.values():
+        mx.nd.reset_arrays(*grads, num_arrays=len(grads))
+
+
+def _shape_of(value: Any) -> Any:
+    if isinstance(value, (list, tuple)):
+        return [_shape_of(v) for v in value]
+    return getattr(value, "shape", type(value).__name__)
+
+
+def _loss_failure_message(loss_fn: Any, output: Any, label: Any, err: Exception) -> str:
+    """Why ``loss_fn(output, label)`` failed, in the user's terms: shapes, ``loss_fn``, the likely fix."""
+    out_shape, label_shape = _shape_of(output), _shape_of(label)
+    first = str(err).strip().splitlines()
+    detail = next((line for line in first if "Error" in line or "inconsistent" in line), first[0] if first else "")
+    message = (
+        f"loss_fn ({type(loss_fn).__name__}) failed on the network's output and the batch's label: "
+        f"output shape {out_shape}, label shape {label_shape}. "
+    )
+    if isinstance(loss_fn, gluon.loss.SoftmaxCrossEntropyLoss) and out_shape == label_shape:
+        message += (
+            "The label has the output's shape, as one-hot (or probability) labels do, but "
+            "SoftmaxCrossEntropyLoss expects class indices by default; pass "
+            "loss_fn=gluon.loss.SoftmaxCrossEntropyLoss(sparse_label=False), or give class indices "
+            "(label.argmax(axis=1)). "
+        )
+    else:
+        message += (
+            "Check that loss_fn fits this output and label (class indices vs one-hot labels: "
+            "sparse_label=False; regression targets shaped like the output). "
+        )
+    return message + f"MXNet said: {detail.strip()}"
+
+
 class QueuedLoss:
     """The per-sample losses of one queued iteration, not read yet (see ``Learner.queue_iteration``).
 
@@ -157,11 +192,12 @@ class QueuedLoss:
     3.0
     """
 
-    __slots__ = ("losses", "size")
+    __slots__ = ("losses", "size", "batches")
 
-    def __init__(self, losses: List[mx.nd.NDArray], size: int) -> None:
+    def __init__(self, losses: List[mx.nd.NDArray], size: int, batches: Optional[List[Any]] = None) -> None:
         self.losses = losses
         self.size = size
+        self.batches = batches or []  # the (data, label) parts trained on, for a diagnosis of NaN losses
 
     def asscalar(self) -> float:
         """The mean per-sample loss; blocks until the iteration has run."""
@@ -201,6 +237,9 @@ class Learner:
     trainer : gluon.Trainer, optional
         An existing trainer over ``net``'s parameters (its optimizer state, momentum included, is
         what the range test starts from and what :class:`~gluon_lrfinder.LRFinder` restores).
+        A trainer that went through ``amp.init_trainer`` is driven as an AMP loop drives it:
+        each iteration runs backward on ``amp.scale_loss(loss, trainer)``; the loss scaler's
+        state is saved and restored with everything else.
     initializer : mx.init.Initializer, default ``mx.init.Xavier()``
         For uninitialized parameters only.
     batch_fn : callable, optional
@@ -209,6 +248,13 @@ class Learner:
         ``(data, label)`` pair, or a ``DataBatch`` (:func:`split_batch`).
     kvstore : str, default ``"device"``
         Used only when ``trainer`` is not given.
+    accumulation_steps : int, default 1
+        Batches whose gradients make up one step, >= 1 (gradient accumulation: each learning
+        rate of a sweep is then one step over ``accumulation_steps`` batches, and the loss is
+        their mean). Values above 1 need ``grad_req='add'`` on every trainable parameter. With
+        ``grad_req='add'`` every iteration starts from zeroed gradients; the gradients the
+        user had accumulated are restored with the rest of the state by
+        :class:`~gluon_lrfinder.LRFinder`.
 
     Attributes
     ----------
@@ -241,6 +287,7 @@ class Learner:
         initializer: Optional[mx.init.Initializer] = None,
         batch_fn: Optional[BatchFn] = None,
         kvstore: str = "device",
+        accumulation_steps: int = 1,
     ) -> None:
         if not isinstance(net, gluon.Block):
             raise TypeError(f"net must be a gluon.Block (e.g. a HybridSequential), got {type(net).__name__}")
@@ -260,7 +307,16 @@ class Learner:
         if initializer is not None and not isinstance(initializer, mx.init.Initializer):
             raise TypeError(f"initializer must be an mx.init.Initializer, got {type(initializer).__name__}")
 
+        self.accumulation_steps = check_int("accumulation_steps", accumulation_steps, 1)
         params = net.collect_params()
+        if self.accumulation_steps > 1:
+            writing = [name for name, p in params.items() if p.grad_req == "write"]
+            if writing:
+                raise ValueError(
+                    f"accumulation_steps={self.accumulation_steps} needs grad_req='add' on every trainable "
+                    f"parameter (gradients that add up over the micro-batches), but {writing[0]!r} has "
+                    "grad_req='write'; call net.collect_params().setattr('grad_req', 'add') first"
+                )
         for name, param in params.items():
             if not _param_is_uninitialized(param):
                 placed = param.list_ctx()
@@ -295,9 +351,12 @@ class Learner:
                 kvstore=kvstore,
             )
         self.trainer = trainer
+        # collect_params() walks every block (about 6 ms for a ResNet-50): once, not per iteration
+        self._params = list(params.values())
         self.iteration_loss: Optional[float] = None
         self._iter: Optional[Iterator] = None
         self._pending: Optional[Any] = None
+        self._reset_before_read = False  # a DataIter to restart at its next read (after close())
 
     # ------------------------------------------------------------------ data
     def _next_batch(self) -> Any:
@@ -306,6 +365,9 @@ class Learner:
             return batch
         for _attempt in range(2):
             if self._iter is None:
+                if self._reset_before_read:
+                    self._reset_before_read = False
+                    self.data_loader.reset()
                 self._iter = iter(self.data_loader)
             try:
                 return next(self._iter)
@@ -376,15 +438,56 @@ class Learner:
         >>> all(isinstance(x, float) for x in losses)
         True
         """
-        data, label, size = self._split(self._next_batch())
+        scaled_by_amp = amp_loss_scaler(self.trainer) is not None  # went through amp.init_trainer
         with lr_override(self.trainer, lr):
-            with autograd.record():
-                losses = [self.loss_fn(self._forward(x), y) for x, y in zip(data, label)]
-            autograd.backward(losses)
+            accumulated = [p for p in self._params if p.grad_req == "add"]
+            if accumulated:  # grad_req='add': every iteration is one whole step from zeroed gradients
+                _zero_grads(accumulated)
+            losses: List[Any] = []
+            batches: List[Any] = []
+            size = 0
+            for _micro_batch in range(self.accumulation_steps):
+                part, count, batch = self._backward_one_batch(scaled_by_amp)
+                losses.extend(part)
+                batches.append(batch)
+                size += count
             if take_step:
                 self.trainer.step(size)
-        return QueuedLoss(losses, size)
+        return QueuedLoss(losses, size, batches)
 
+    def _backward_one_batch(self, scaled_by_amp: bool) -> Tuple[List[Any], int, Any]:
+        """Forward, loss and backward of one batch (gradients add up under grad_req='add')."""
+        data, label, size = self._split(self._next_batch())
+        with autograd.record():
+            losses = [self._loss(self._forward(x), y) for x, y in zip(data, label)]
+            if scaled_by_amp:  # as an AMP loop does: backward on the scaled loss, step unscales
+                with amp.scale_loss(losses, self.trainer) as scaled:
+                    autograd.backward(scaled)
+        if not scaled_by_amp:
+            autograd.backward(losses)
+        return losses, size, (data, label)
+
+    def _loss(self, output: Any, label: Any) -> Any:
+        """``loss_fn(output, label)``, checked to be per-sample losses; a failure says why."""
+        try:
+            loss = self.loss_fn(output, label)
+        except MXNetError as err:
+            raise ValueError(_loss_failure_message(self.loss_fn, output, label, err)) from err
+        if not isinstance(loss, mx.nd.NDArray):
+            raise TypeError(
+                f"loss_fn must return an MXNet array of per-sample losses (one per sample of the batch), "
+                f"got {type(loss).__name__}: a Python number cannot be differentiated; return the "
+                "loss array itself (e.g. gluon.loss.L2Loss()(output, label)), not loss.mean().asscalar()"
+            )
+        samples = label.shape[0] if getattr(label, "ndim", 0) else None
+        if samples is not None and samples > 1 and loss.size == 1:  # one number for the whole batch
+            raise ValueError(
+                f"loss_fn must return one loss per sample (shape ({samples}, ...)), got shape {loss.shape} for a "
+                f"batch of {samples}: a loss_fn that averages over the batch (e.g. ends in .mean()) would be "
+                "divided by the batch size a second time by trainer.step, shifting the suggestion by that "
+                "factor. Return the per-sample losses (gluon.loss.* losses do)"
+            )
+        return loss
     def iteration_async(self, lr: Optional[float] = None, take_step: bool = True) -> mx.nd.NDArray:
         """Queue one iteration and return its mean loss as a 1-element NDArray, unread.
 
@@ -394,7 +497,7 @@ class Learner:
         the number is needed, :meth:`queue_iteration` is cheaper (no reduction operators).
         """
         queued = self.queue_iteration(lr, take_step)
-        losses, size = queued.losses, queued.size
+        losses, size = [as_legacy(loss) for loss in queued.losses], queued.size  # NumPy mode: legacy views
         if len(losses) == 1:
             return losses[0].mean()  # one operator; nothing to gather
         home = self.ctx[0]
@@ -424,14 +527,19 @@ class Learner:
 
     # ------------------------------------------------------------------ lifetime
     def close(self) -> None:
-        """Release the data iterator (and the prefetched batches of worker processes)."""
+        """Release the data iterator (and the prefetched batches of worker processes).
+
+        A user's ``mx.io.DataIter`` is not closed: it is ``reset()`` right before its next read,
+        so the next iteration starts a new pass.
+        """
         self._pending = None
         it, self._iter = self._iter, None
         if it is None:
             return
         if it is self.data_loader:  # the user's DataIter: not ours to close; the next pass starts anew
-            if restartable(it):
-                it.reset()
+            # reset() right before the next read, not now: MXNet 1.9.1's LibSVMIter crashes
+            # (segfault) when it is freed just after a reset()
+            self._reset_before_read = restartable(it)
             return
         shutdown = getattr(it, "shutdown", None) or getattr(it, "close", None)
         if callable(shutdown):

@@ -191,7 +191,8 @@ def summarize_sweeps(
         envelope_high=env_high,
         method=method,
         suggestions=[float(s) for s in suggestions],
-        lr=float(10 ** np.median(logs)),
+        # 10 ** log10(x) can miss x by an ulp: keep the median inside the interval it summarises
+        lr=float(np.clip(10 ** np.median(logs), min(suggestions), max(suggestions))),
         interval=(float(min(suggestions)), float(max(suggestions))),
         stability=stability_score(suggestions),
         seeds=[int(s) for s in seeds] if seeds is not None else [],

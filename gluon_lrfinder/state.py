@@ -17,6 +17,12 @@ This is the one module that knows MXNet 1.9.1's save/load quirks (measured in
   stays live.
 * ``trainer.save_states`` works before the first ``step`` once no parameter is deferred (it
   initializes the kvstore itself), so no private ``_init_kvstore()`` call is needed.
+* With ``grad_req='add'`` the gradient buffers hold what the user has accumulated so far
+  (``trainer.step`` does not zero them): they are saved and restored too.
+* With AMP (``amp.init_trainer``), the loss scaler and the trainer's gradient scale are not in
+  ``save_states``; :func:`amp_state` saves and restores them.
+* In NumPy mode (``npx.set_np()``) parameters are ``mx.np.ndarray``, which ``mx.nd.save``
+  refuses: they are saved through ``as_nd_ndarray()`` views and loaded back as ``as_np_ndarray()``.
 """
 from __future__ import annotations
 
@@ -35,7 +41,10 @@ import mxnet as mx
 import numpy as np
 from mxnet import gluon
 
-__all__ = ["StateSnapshot", "trainer_kvstore_config", "check_restorable", "RestoreError"]
+from ._arrays import as_legacy, like
+
+__all__ = ["StateSnapshot", "trainer_kvstore_config", "check_restorable", "RestoreError", "amp_loss_scaler",
+           "amp_state"]
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +62,35 @@ def trainer_kvstore_config(trainer: gluon.Trainer) -> Dict[str, Any]:
     """
     params = getattr(trainer, "_kvstore_params", None) or {}
     return {"kvstore": params.get("kvstore"), "update_on_kvstore": params.get("update_on_kvstore")}
+
+
+def amp_loss_scaler(trainer: gluon.Trainer) -> Any:
+    """The AMP loss scaler ``amp.init_trainer(trainer)`` attached, or None without AMP.
+
+    ``mxnet.contrib.amp`` keeps it in the private ``trainer._amp_loss_scaler`` (no public
+    accessor exists); this is the one place that reads it.
+    """
+    return getattr(trainer, "_amp_loss_scaler", None)
+
+
+def amp_state(trainer: gluon.Trainer, state: Optional[Dict[str, Any]] = None) -> Optional[Dict[str, Any]]:
+    """Read (``state`` None) or put back the AMP state that ``save_states`` does not hold.
+
+    That is the loss scaler's fields (``_loss_scale``, ``_next_loss_scale``, ``_unskipped``...:
+    an overflow at a high learning rate halves the scale, every step counts towards doubling
+    it) and the trainer's gradient scale ``_scale``, which ``amp.scale_loss`` sets to
+    ``original / loss_scale``. All private attributes of MXNet 1.9.1's AMP, read and written only
+    here. Returns None for a trainer without AMP.
+    """
+    scaler = amp_loss_scaler(trainer)
+    if scaler is None:
+        return None
+    if state is None:
+        return {"scaler": dict(vars(scaler)), "scale": trainer._scale}
+    vars(scaler).clear()
+    vars(scaler).update(state["scaler"])
+    trainer._scale = state["scale"]
+    return state
 
 
 @functools.lru_cache(maxsize=None)
@@ -94,6 +132,8 @@ def check_restorable(trainer: gluon.Trainer) -> None:
     --------
     >>> import mxnet as mx
     >>> from mxnet import gluon
+
+from ._arrays import as_legacy, like
     >>> net = gluon.nn.Dense(2, in_units=3); net.initialize()
     >>> check_restorable(gluon.Trainer(net.collect_params(), "sgd", kvstore="device"))
     """
@@ -189,7 +229,8 @@ def _drop_engine_errors() -> None:
 
 
 class StateSnapshot:
-    """Parameters (every context's copy) and trainer state, saved to files and restored bitwise.
+    """Parameters (every context's copy), accumulated gradients (``grad_req='add'``), trainer
+    state and AMP's loss scaler, saved to files and restored bitwise.
 
     The files live in a private temporary folder (``tempfile.mkdtemp`` under ``tmp_dir``), never
     under fixed names in the working directory; :meth:`cleanup` removes it. Used as a context
@@ -209,6 +250,8 @@ class StateSnapshot:
     --------
     >>> import mxnet as mx
     >>> from mxnet import gluon
+
+from ._arrays import as_legacy, like
     >>> net = gluon.nn.Dense(2, in_units=3); net.initialize()
     >>> trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.1})
     >>> before = net.weight.data().asnumpy()
@@ -230,6 +273,8 @@ class StateSnapshot:
         self._other_contexts: List[int] = []
         self._scheduler = None
         self._was_fresh = False
+        self._amp: Optional[Dict[str, Any]] = None
+        self._has_grads = False
 
     # ------------------------------------------------------------------ paths
     def _path(self, name: str) -> str:
@@ -256,6 +301,7 @@ class StateSnapshot:
             # as the first step would; the parameters saved next are then those the training
             # really continues from.
             self._was_fresh = not _kvstore_is_set_up(self.trainer)
+            self._amp = amp_state(self.trainer)  # AMP's loss scaler is not in save_states
             self.trainer.save_states(self._path("trainer.states"))
             _return_freed_memory()
             params = self.net.collect_params()
@@ -263,15 +309,24 @@ class StateSnapshot:
             others: Dict[int, Dict[str, mx.nd.NDArray]] = {}
             for name, param in params.items():
                 copies = param.list_data()
-                first[name] = copies[0]
+                first[name] = as_legacy(copies[0])  # NumPy mode: mx.nd.save takes legacy views
                 base = copies[0].asnumpy() if len(copies) > 1 else None  # one host copy per parameter
                 for k, copy in enumerate(copies[1:], start=1):
                     if not _same_bits(copy.asnumpy(), base):
-                        others.setdefault(k, {})[name] = copy
+                        others.setdefault(k, {})[name] = as_legacy(copy)
             mx.nd.save(self._path("params-ctx0.nd"), first)
             for k, arrays in others.items():
                 mx.nd.save(self._path(f"params-ctx{k}.nd"), arrays)
             self._other_contexts = sorted(others)
+            # grad_req='add': the gradients accumulated so far are state too (every context)
+            grads = {
+                f"{name}@{k}": as_legacy(grad)
+                for name, param in params.items() if param.grad_req == "add"
+                for k, grad in enumerate(param.list_grad())
+            }
+            if grads:
+                mx.nd.save(self._path("grads.nd"), grads)
+            self._has_grads = bool(grads)
             self._scheduler = self.trainer.optimizer.lr_scheduler
         except BaseException:
             self.cleanup()
@@ -293,7 +348,8 @@ class StateSnapshot:
             with _sigint_deferred():
                 params = self.net.collect_params()
                 for name, value in mx.nd.load(self._path("params-ctx0.nd")).items():
-                    params[name].set_data(value)  # before load_states: it may reset the kvstore
+                    # before load_states: it may reset the kvstore
+                    params[name].set_data(like(value, params[name].list_data()[0]))
                 mx.nd.waitall()
                 _return_freed_memory()  # the loaded copies are gone: lower the peak of load_states
                 self.trainer.load_states(self._path("trainer.states"))
@@ -301,8 +357,16 @@ class StateSnapshot:
                 # of every parameter to the others, so the copies that differ go back last.
                 for k in self._other_contexts:
                     for name, value in mx.nd.load(self._path(f"params-ctx{k}.nd")).items():
-                        value.copyto(params[name].list_data()[k])
+                        target = params[name].list_data()[k]
+                        like(value, target).copyto(target)
+                if self._has_grads:
+                    for key, value in mx.nd.load(self._path("grads.nd")).items():
+                        name, k = key.rsplit("@", 1)
+                        target = params[name].list_grad()[int(k)]
+                        like(value, target).copyto(target)
                 self.trainer.optimizer.lr_scheduler = self._scheduler
+                if self._amp is not None:
+                    amp_state(self.trainer, self._amp)
                 mx.nd.waitall()
                 kvstore = trainer_kvstore_config(self.trainer)["kvstore"]
                 # only a kvstore given by name can be set up again (an object refuses a second

@@ -17,6 +17,7 @@ import mxnet as mx
 from mxnet import autograd, gluon
 from mxnet.gluon.data.dataloader import default_batchify_fn
 
+from ._arrays import as_legacy
 from ._validate import check_int
 from .curve import LRCurve
 from .learner import restartable
@@ -121,7 +122,8 @@ class ValidationSignal:
         with autograd.predict_mode():  # outside autograd.record(): nothing is recorded
             for data_parts, label_parts in self._parts:
                 for x, y in zip(data_parts, label_parts):
-                    sums.append(learner.loss_fn(learner._forward(x), y).sum().as_in_context(home))
+                    loss = as_legacy(learner.loss_fn(learner._forward(x), y))  # NumPy mode: a legacy view
+                    sums.append(loss.sum().as_in_context(home))
         total = sums[0] if len(sums) == 1 else mx.nd.add_n(*sums)
         return total / self.num_samples
 

@@ -15,6 +15,41 @@ from gluon_lrfinder.datasets import build_net, load_task, loss_for, make_loader
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 
+def pytest_addoption(parser):
+    parser.addoption(
+        "--np-mode", action="store_true", default=False,
+        help="run every test under npx.set_np() (NumPy-mode Gluon); tests using array_mode run both anyway",
+    )
+
+
+@pytest.fixture(autouse=True)
+def _array_mode_does_not_leak(request):
+    """Each test starts in NDArray mode (NumPy mode with --np-mode) and leaves the mode as it found it."""
+    from mxnet.util import is_np_array
+
+    wanted = request.config.getoption("--np-mode")
+    if wanted:
+        mx.npx.set_np()
+    try:
+        yield
+        leaked = is_np_array() != wanted
+    finally:
+        mx.npx.reset_np()
+    assert not leaked, "the test changed MXNet's array mode (npx.set_np / npx.reset_np) and did not put it back"
+
+
+@pytest.fixture(params=["ndarray", "numpy"])
+def array_mode(request):
+    """Run the test in NDArray mode and again in NumPy mode (``npx.set_np()``, ``mx.np`` arrays)."""
+    if request.param == "numpy":
+        mx.npx.set_np()
+    try:
+        yield request.param
+    finally:
+        if request.param == "numpy" and not request.config.getoption("--np-mode"):
+            mx.npx.reset_np()
+
+
 @pytest.fixture(scope="session")
 def digits():
     """scikit-learn's handwritten digits, standardized, as flat 64-vectors."""
@@ -164,3 +199,13 @@ def pack_digits_rec(folder, count=None):
 def digits_rec(tmp_path_factory):
     """``(rec_path, idx_path, images, labels)``: 512 digits packed once per session."""
     return pack_digits_rec(tmp_path_factory.mktemp("rec"), count=512)
+
+
+def mode_array(values, ctx=None):
+    """An MXNet array of the current mode: ``mx.np.array`` under ``npx.set_np()``, else ``mx.nd.array``
+    (float64 input becomes float32 in both, as ``mx.nd.array`` does)."""
+    from mxnet.util import is_np_array
+
+    if isinstance(values, np.ndarray) and values.dtype == np.float64:
+        values = values.astype(np.float32)
+    return (mx.np.array if is_np_array() else mx.nd.array)(values, ctx=ctx)

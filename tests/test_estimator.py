@@ -4,10 +4,11 @@ import math
 import mxnet as mx
 import numpy as np
 import pytest
-from conftest import assert_params_equal, capture_params, trainer_state_bytes
+from conftest import assert_params_equal, capture_params, mode_array, trainer_state_bytes
 from mxnet import gluon
 from mxnet.gluon.contrib.estimator import Estimator
 from mxnet.gluon.contrib.estimator.event_handler import EpochBegin, TrainBegin
+from mxnet.util import is_np_array
 
 from gluon_lrfinder import LRFinderHandler, find_lr_with_estimator, learner_from_estimator
 from gluon_lrfinder.datasets import build_net, loss_for
@@ -39,16 +40,34 @@ class Spy(TrainBegin, EpochBegin):
         self.seen.append(("epoch", capture_params(estimator.net), estimator.trainer.learning_rate))
 
 
+class NumpyModeLoss(mx.metric.EvalMetric):
+    """Mean loss for NumPy-mode Gluon: reads the mx.np arrays on the host."""
+
+    def __init__(self):
+        super().__init__("loss")
+
+    def update(self, _, preds):
+        for pred in preds if isinstance(preds, (list, tuple)) else [preds]:
+            values = pred.asnumpy()
+            self.sum_metric += float(values.sum())
+            self.global_sum_metric += float(values.sum())
+            self.num_inst += values.size
+            self.global_num_inst += values.size
+
+
 def make_estimator(digits, lr=1e-5, seed=0, scheduler=None):
     mx.random.seed(seed)
     np.random.seed(seed)
     net = build_net("mlp", digits.num_outputs)
     net.initialize(mx.init.Xavier(), ctx=mx.cpu())
-    net(mx.nd.zeros((1,) + digits.input_shape))  # resolve the deferred shapes (for the spies)
+    net(mode_array(np.zeros((1,) + digits.input_shape)))  # resolve the deferred shapes (for the spies)
     params = {"momentum": 0.9}
     params.update({"learning_rate": lr} if scheduler is None else {"lr_scheduler": scheduler})
     trainer = gluon.Trainer(net.collect_params(), "sgd", params)
-    est = Estimator(net, loss_for(digits), trainer=trainer, context=mx.cpu())
+    # MXNet 1.9.1's default Estimator metrics (Accuracy, Loss) call legacy operators, which refuse
+    # mx.np arrays: in NumPy mode the user passes a metric that reads them (as here)
+    metrics = [NumpyModeLoss()] if is_np_array() else None
+    est = Estimator(net, loss_for(digits), train_metrics=metrics, trainer=trainer, context=mx.cpu())
     messages = Messages()
     est.logger.addHandler(messages)
     est.logger.setLevel(logging.INFO)
@@ -62,12 +81,12 @@ def loader(digits, seed=0, batch_size=64):
 
 
 def mean_loss(est, dataset):
-    X = mx.nd.array(np.stack([dataset[i][0] for i in range(len(dataset))]))
-    y = mx.nd.array(np.array([dataset[i][1] for i in range(len(dataset))]))
-    return float(est.loss(est.net(X), y).mean().asscalar())
+    X = mode_array(np.stack([dataset[i][0] for i in range(len(dataset))]))
+    y = mode_array(np.array([dataset[i][1] for i in range(len(dataset))]))
+    return float(est.loss(est.net(X), y).mean().asnumpy().item())
 
 
-def test_find_lr_with_estimator_restores_and_suggests(digits):
+def test_find_lr_with_estimator_restores_and_suggests(array_mode, digits):
     est, _ = make_estimator(digits)
     data = loader(digits)
     est.fit(data, batches=3)  # some momentum to keep
@@ -82,7 +101,7 @@ def test_find_lr_with_estimator_restores_and_suggests(digits):
     assert est.trainer.learning_rate == 1e-5
 
 
-def test_handler_at_train_begin_applies_the_suggestion_in_fit(digits):
+def test_handler_at_train_begin_applies_the_suggestion_in_fit(array_mode, digits):
     est, messages = make_estimator(digits)
     data = loader(digits)
     start_loss = mean_loss(est, digits.valid)
@@ -108,7 +127,7 @@ def test_handler_at_train_begin_applies_the_suggestion_in_fit(digits):
     assert mean_loss(twin, digits.valid) > 0.9 * start_loss
 
 
-def test_handler_mid_training_attaches_an_offset_schedule(digits):
+def test_handler_mid_training_attaches_an_offset_schedule(array_mode, digits):
     est, messages = make_estimator(digits, lr=0.05)
     data = loader(digits)
     batches_per_epoch = len(data)

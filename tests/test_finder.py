@@ -5,7 +5,7 @@ import warnings
 import mxnet as mx
 import numpy as np
 import pytest
-from conftest import capture_params
+from conftest import capture_params, mode_array
 from mxnet import autograd, gluon
 
 from gluon_lrfinder import Learner, LRFinder
@@ -18,7 +18,7 @@ def fixed_steps(learner, task, steps=3, lr=0.05):
     """Train on fixed batches (no data loader involved) so two runs can be compared bitwise."""
     for i in range(steps):
         X, y = task.train[i * 32:(i + 1) * 32]
-        data, label = mx.nd.array(X, ctx=learner.ctx[0]), mx.nd.array(y, ctx=learner.ctx[0])
+        data, label = mode_array(X, ctx=learner.ctx[0]), mode_array(y, ctx=learner.ctx[0])
         learner.trainer.set_learning_rate(lr)
         with autograd.record():
             loss = learner.loss_fn(learner.net(data), label)
@@ -32,7 +32,7 @@ def fixed_steps(learner, task, steps=3, lr=0.05):
     ("mlp_bn", "adam", True),
     ("cnn", "rmsprop", True),
 ])
-def test_find_restores_state_bitwise_and_training_continues_identically(
+def test_find_restores_state_bitwise_and_training_continues_identically(array_mode,
         make_learner, state_checker, digits, digits_image, tmp_path, net, optimizer, hybridize):
     task = digits_image if net == "cnn" else digits
     learner = make_learner(net=net, optimizer=optimizer, hybridize=hybridize, task=task, warm_steps=3)
@@ -53,7 +53,7 @@ def test_find_restores_state_bitwise_and_training_continues_identically(
         assert np.array_equal(reference[name][0], after[name][0]), name
 
 
-def test_sweep_records_the_tutorial_curve_and_stops_on_divergence(make_learner):
+def test_sweep_records_the_tutorial_curve_and_stops_on_divergence(array_mode, make_learner):
     learner = make_learner(net="mlp", warm_steps=0, optimizer_params={"learning_rate": 0.01})
     finder = LRFinder(learner)
     results = finder.find(lr_start=1e-4, lr_multiplier=1.15, smoothing=0.3, progress=False)
@@ -145,7 +145,7 @@ class FailingLoss:
 
 
 @pytest.mark.parametrize("error", [RuntimeError("boom in the loss"), MemoryError()])
-def test_fault_mid_sweep_restores_and_cleans_up(make_learner, state_checker, tmp_path, error):
+def test_fault_mid_sweep_restores_and_cleans_up(array_mode, make_learner, state_checker, tmp_path, error):
     learner = make_learner(net="mlp_bn", warm_steps=3)
     checker = state_checker(learner)
     learner.loss_fn = FailingLoss(k=7, error=error)
@@ -257,7 +257,7 @@ def test_apply_before_find_names_apply(make_learner):
         LRFinder(make_learner()).apply()
 
 
-def test_nan_at_the_first_iteration(make_learner, state_checker, no_temp_leftovers):
+def test_nan_at_the_first_iteration(array_mode, make_learner, state_checker, no_temp_leftovers):
     learner = make_learner(net="mlp_bn", warm_steps=2)
     checker = state_checker(learner)
     learner.loss_fn = FailingLoss(k=1, nan=True)
@@ -314,7 +314,7 @@ def test_default_temp_folder_is_private_and_removed(make_learner, no_temp_leftov
     assert set(os.listdir(".")) == cwd_before
 
 
-def test_trainer_with_lr_scheduler(digits):
+def test_trainer_with_lr_scheduler(array_mode, digits):
     mx.random.seed(0)
     from gluon_lrfinder.datasets import build_net, make_loader
 
@@ -336,7 +336,7 @@ def test_trainer_with_lr_scheduler(digits):
     assert trainer.optimizer.num_update == updates
 
 
-def test_fresh_deferred_net_is_initialized_and_left_fresh(digits):
+def test_fresh_deferred_net_is_initialized_and_left_fresh(array_mode, digits):
     from gluon_lrfinder.datasets import build_net, make_loader
 
     net = build_net("mlp_bn", 10)  # no in_units: shapes are deferred until a forward pass
@@ -365,7 +365,7 @@ def test_save_and_reload_a_run(make_learner, tmp_path):
 
 
 # ---------------------------------------------------------------------- report() and apply() (issue 3)
-def test_report_and_apply_set_the_suggested_rate(make_learner):
+def test_report_and_apply_set_the_suggested_rate(array_mode, make_learner):
     learner = make_learner()
     finder = LRFinder(learner)
     with pytest.raises(RuntimeError, match=r"call find\(\) \(or load\(\)\) before report"):

@@ -1,21 +1,21 @@
 import mxnet as mx
 import numpy as np
 import pytest
-from conftest import capture_params, tiny_loader
+from conftest import capture_params, mode_array, tiny_loader
 from mxnet import gluon
 
 from gluon_lrfinder import Learner
 from gluon_lrfinder.datasets import build_net
 
 
-def test_iteration_returns_mean_batch_loss_before_the_update(digits):
+def test_iteration_returns_mean_batch_loss_before_the_update(array_mode, digits):
     mx.random.seed(1)
     net = build_net("mlp", 10)
     X, y = digits.train[:32]
-    loader = [(mx.nd.array(X), mx.nd.array(y))]
+    loader = [(mode_array(X), mode_array(y))]
     learner = Learner(net, loader, optimizer_params={"learning_rate": 0.1})
     learner.prepare()  # initializes deferred shapes with a predict-mode forward, no update
-    expected = gluon.loss.SoftmaxCrossEntropyLoss()(net(mx.nd.array(X)), mx.nd.array(y)).mean().asscalar()
+    expected = gluon.loss.SoftmaxCrossEntropyLoss()(net(mode_array(X)), mode_array(y)).mean().asnumpy().item()
     loss = learner.iteration(lr=0.1)
     assert isinstance(loss, float) and loss == learner.iteration_loss
     assert np.isclose(loss, expected, rtol=1e-6)
@@ -23,7 +23,7 @@ def test_iteration_returns_mean_batch_loss_before_the_update(digits):
     assert learner.trainer.learning_rate == 0.1
 
 
-def test_take_step_false_leaves_parameters_alone(make_learner):
+def test_take_step_false_leaves_parameters_alone(array_mode, make_learner):
     learner = make_learner(warm_steps=1)
     before = capture_params(learner.net)
     learner.iteration(lr=0.5, take_step=False)
@@ -74,7 +74,7 @@ def test_batch_fn_for_other_layouts():
     assert np.isfinite(learner.iteration(lr=0.01))
 
 
-def test_lr_with_an_lr_scheduler_attached():
+def test_lr_with_an_lr_scheduler_attached(array_mode, ):
     net = gluon.nn.Dense(3, in_units=4)
     net.initialize()
     sched = mx.lr_scheduler.FactorScheduler(step=1, factor=0.5, base_lr=1.0)

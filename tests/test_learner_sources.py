@@ -4,8 +4,9 @@ from __future__ import annotations
 import mxnet as mx
 import numpy as np
 import pytest
-from conftest import capture_params, trainer_state_bytes
+from conftest import capture_params, mode_array, trainer_state_bytes
 from mxnet import gluon
+from mxnet.util import is_np_array
 
 from gluon_lrfinder import Learner, LRFinder
 from gluon_lrfinder.learner import split_data_batch
@@ -40,7 +41,7 @@ def _search_restores(learner, **find_kwargs):
     return finder
 
 
-def test_ndarrayiter_without_batch_fn_spans_many_passes():
+def test_ndarrayiter_without_batch_fn_spans_many_passes(array_mode):
     X, y = _digits_arrays(200)
     it = mx.io.NDArrayIter(X, y, batch_size=64, shuffle=True)  # 4 batches per pass, the last padded
     with Learner(_mlp(), it, optimizer_params={"learning_rate": 0.01, "momentum": 0.9}) as learner:
@@ -61,7 +62,7 @@ def test_padded_samples_of_the_last_batch_are_not_trained_on():
             queued = learner.queue_iteration(take_step=False)
             sizes.append(queued.size)
             losses.append(queued.asscalar())
-        expected = gluon.loss.SoftmaxCrossEntropyLoss()(net(mx.nd.array(X[8:10])), mx.nd.array(y[8:10]))
+        expected = gluon.loss.SoftmaxCrossEntropyLoss()(net(mode_array(X[8:10])), mode_array(y[8:10]))
     assert sizes == [4, 4, 2, 4]
     assert losses[2] == pytest.approx(float(expected.asnumpy().astype(np.float64).mean()), rel=1e-6)
     assert losses[3] == pytest.approx(losses[0], rel=1e-6)  # a new pass starts from sample 0
@@ -79,10 +80,11 @@ class TwoInputs(gluon.nn.HybridBlock):
         super().__init__(**kwargs)
         self.a = gluon.nn.Dense(16, activation="relu")
         self.b = gluon.nn.Dense(16, activation="relu")
-        self.out = gluon.nn.Dense(10)
+        self.out_a = gluon.nn.Dense(10)
+        self.out_b = gluon.nn.Dense(10)
 
-    def hybrid_forward(self, F, x1, x2):
-        return self.out(F.concat(self.a(x1), self.b(x2), dim=1))
+    def hybrid_forward(self, F, x1, x2):  # no F.concat: the same code runs in both array modes
+        return self.out_a(self.a(x1)) + self.out_b(self.b(x2))
 
 
 def test_several_data_arrays_become_the_net_inputs_in_order():
@@ -97,7 +99,7 @@ def test_several_data_arrays_become_the_net_inputs_in_order():
     assert np.isfinite(finder.curve.losses[:10]).all()
 
 
-def test_image_record_iter_over_a_packed_rec(digits_rec):
+def test_image_record_iter_over_a_packed_rec(array_mode, digits_rec):
     rec, idx, images, labels = digits_rec
     it = mx.io.ImageRecordIter(path_imgrec=rec, path_imgidx=idx, data_shape=(1, 8, 8), batch_size=64,
                                shuffle=False, preprocess_threads=1, scale=1 / 240)
@@ -170,6 +172,74 @@ def test_dataiter_as_validation_data():
 
         signal = ValidationSignal(learner, valid)
         assert signal.num_samples == 64
-        expected = gluon.loss.SoftmaxCrossEntropyLoss()(learner.net(mx.nd.array(X[192:])), mx.nd.array(y[192:]))
-        assert signal.evaluate() == pytest.approx(float(expected.mean().asscalar()), rel=1e-5)
+        expected = gluon.loss.SoftmaxCrossEntropyLoss()(learner.net(mode_array(X[192:])), mode_array(y[192:]))
+        assert signal.evaluate() == pytest.approx(float(expected.asnumpy().mean()), rel=1e-5)
     assert len(finder.curve.valid_losses) == 4
+
+
+class SparseLinear(gluon.HybridBlock):
+    """A linear model on CSR input (what LibSVMIter yields)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.w = self.params.get("w", shape=(64, 10))
+        self.b = self.params.get("b", shape=(10,), init="zeros")
+
+    def hybrid_forward(self, F, x, w, b):
+        return F.broadcast_add(F.sparse.dot(x, w), b)
+
+
+def test_libsvm_iter_with_sparse_batches(tmp_path, monkeypatch):
+    monkeypatch.setenv("MXNET_STORAGE_FALLBACK_LOG_VERBOSE", "0")
+    X, y = _digits_arrays(200)  # 200 = 3 batches of 64 + 8 samples (+56 padding)
+    path = tmp_path / "digits.libsvm"
+    path.write_text("".join(f"{int(label)} " + " ".join(f"{j}:{v:.4f}" for j, v in enumerate(row) if v) + "\n"
+                            for row, label in zip(X, y)))
+    it = mx.io.LibSVMIter(data_libsvm=str(path), data_shape=(64,), batch_size=64)
+    mx.random.seed(0)
+    if is_np_array():  # --np-mode: MXNet's mx.np has no sparse arrays
+        with Learner(SparseLinear(), it) as learner, pytest.raises(TypeError, match=r"csr \(sparse\) batch.*"
+                                                                                      r"cannot be used in NumPy mode"):
+            learner.iteration()
+        return
+    with Learner(SparseLinear(), it) as learner:
+        sizes = [learner.queue_iteration(take_step=False).size for _ in range(5)]
+        finder = _search_restores(learner, lr_start=1e-3, lr_end=1, num_iter=12)
+    assert sizes == [64, 64, 64, 8, 64]  # the padded 4th batch trains on its 8 real samples
+    assert len(finder.curve) == 12 and np.isfinite(finder.curve.losses).all()
+
+
+def test_dataiter_over_two_contexts_restores_every_copy():
+    X, y = _digits_arrays(300)
+    it = mx.io.NDArrayIter(X, y, batch_size=64, shuffle=True)  # last batch: 44 real samples, split 22/22
+    ctx = [mx.cpu(0), mx.cpu(1)]
+    net = gluon.nn.HybridSequential()
+    mx.random.seed(0)
+    net.add(gluon.nn.Dense(32, activation="relu"), gluon.nn.BatchNorm(), gluon.nn.Dense(10))
+    with Learner(net, it, ctx=ctx, optimizer_params={"learning_rate": 0.05, "momentum": 0.9}) as learner:
+        for _ in range(3):
+            learner.iteration()  # per-device BatchNorm statistics and momentum to restore
+        finder = _search_restores(learner, lr_start=1e-4, lr_end=10, num_iter=30)
+    assert len(finder.curve) > 5
+
+
+def test_close_restarts_a_dataiter_at_its_next_read():
+    X, y = _digits_arrays(96)
+    it = mx.io.NDArrayIter(X, y, batch_size=32)
+    with Learner(_mlp(), it) as learner:
+        first = [learner.queue_iteration(take_step=False).asscalar() for _ in range(2)]
+        learner.close()  # as find_repeated does between runs
+        again = learner.queue_iteration(take_step=False).asscalar()
+    assert again == first[0] != first[1]
+
+
+def test_a_dataiter_with_a_batch_fn_is_reset_too():
+    X, y = _digits_arrays(64)
+    it = mx.io.NDArrayIter(X, y, batch_size=32)  # 2 batches per pass
+
+    def batch_fn(batch, ctx):  # the pre-DataIter-support workaround: read batch.data[0] by hand
+        return [batch.data[0].as_in_context(ctx[0])], [batch.label[0].as_in_context(ctx[0])]
+
+    with Learner(_mlp(), it, batch_fn=batch_fn) as learner:
+        finder = _search_restores(learner, lr_start=1e-3, lr_end=1, num_iter=7)
+    assert len(finder.curve) == 7

@@ -13,6 +13,7 @@ import pickle
 import mxnet as mx
 import numpy as np
 import pytest
+from conftest import mode_array
 from mxnet import autograd, gluon
 
 from gluon_lrfinder import Learner, LRFinder
@@ -58,8 +59,8 @@ def train_steps(net, trainer, ctx, X, y, loss_fn, steps, offset):
     """Fixed batches (not from a loader), so two runs see exactly the same data."""
     for s in range(steps):
         lo = ((offset + s) * BATCH) % (len(X) - BATCH)
-        xs = gluon.utils.split_and_load(mx.nd.array(X[lo:lo + BATCH]), ctx, even_split=False)
-        ys = gluon.utils.split_and_load(mx.nd.array(y[lo:lo + BATCH]), ctx, even_split=False)
+        xs = gluon.utils.split_and_load(mode_array(X[lo:lo + BATCH]), ctx, even_split=False)
+        ys = gluon.utils.split_and_load(mode_array(y[lo:lo + BATCH]), ctx, even_split=False)
         with autograd.record():
             losses = [loss_fn(net(a), b) for a, b in zip(xs, ys)]
         autograd.backward(losses)
@@ -150,7 +151,7 @@ CASES = [
 
 
 @pytest.mark.parametrize("net_name,optimizer,uok,hybridize", CASES)
-def test_find_restores_every_context_bitwise(tasks, net_name, optimizer, uok, hybridize):
+def test_find_restores_every_context_bitwise(array_mode, tasks, net_name, optimizer, uok, hybridize):
     task, X, y, net, trainer = make_model(tasks, net_name, CTX2, optimizer, uok, hybridize)
     train_steps(net, trainer, CTX2, X, y, loss_for(task), steps=3, offset=0)
     assert running_stats_differ(net), "setup: the devices' BatchNorm statistics should differ"
@@ -177,7 +178,7 @@ def test_three_contexts_restore_bitwise(tasks, optimizer, uok):
     [("mlp_bn", "sgd", True, False), ("mlp_bn", "adam", False, True), ("cnn", "sgd", False, False),
      ("cnn", "adam", True, True)],
 )
-def test_training_after_find_equals_never_searched(
+def test_training_after_find_equals_never_searched(array_mode,
     tasks, tmp_path, net_name, optimizer, uok, hybridize
 ):
     runs = []
@@ -190,7 +191,7 @@ def test_training_after_find_equals_never_searched(
             # in the running statistics, with update_on_kvstore True or False). Setting the
             # kvstore up first removes the race.
             for c in CTX2:
-                net(mx.nd.array(X[:2], ctx=c))
+                net(mode_array(X[:2], ctx=c))
             trainer.save_states(str(tmp_path / "warm.states"))
         train_steps(net, trainer, CTX2, X, y, loss_fn, steps=3, offset=0)
         if search:
@@ -205,8 +206,8 @@ def test_find_on_fresh_trainer_restores_and_continues(tasks):
     runs = []
     for search in (True, False):
         task, X, y, net, trainer = make_model(tasks, "mlp_bn", CTX2, "sgd", True, False)
-        net(mx.nd.array(X[:2], ctx=CTX2[0]))  # resolve the deferred shapes on one context
-        net(mx.nd.array(X[:2], ctx=CTX2[1]))
+        net(mode_array(X[:2], ctx=CTX2[0]))  # resolve the deferred shapes on one context
+        net(mode_array(X[:2], ctx=CTX2[1]))
         if search:
             run_find(task, net, trainer, CTX2)
         train_steps(net, trainer, CTX2, X, y, loss_for(task), steps=3, offset=0)
@@ -229,7 +230,7 @@ def test_loss_is_mean_over_all_samples_of_all_devices(tasks):
         got = learner.iteration(lr=0.1, take_step=False)
     parts = [(0, 17), (17, 33)]  # split_and_load(even_split=False) over 2 contexts
     per_sample = np.concatenate([
-        loss_fn(net(mx.nd.array(X[a:b], ctx=c)), mx.nd.array(y[a:b], ctx=c)).asnumpy()
+        loss_fn(net(mode_array(X[a:b], ctx=c)), mode_array(y[a:b], ctx=c)).asnumpy()
         for (a, b), c in zip(parts, CTX2)
     ])
     mean_of_means = np.mean([per_sample[a:b].mean() for a, b in parts])
@@ -295,7 +296,7 @@ def test_kvstore_object_updating_on_the_workers(tasks, fresh):
                                 kvstore=mx.kv.create("device"), update_on_kvstore=False)
         if fresh:
             for c in CTX2:
-                net(mx.nd.array(X[:2], ctx=c))
+                net(mode_array(X[:2], ctx=c))
         else:
             train_steps(net, trainer, CTX2, X, y, loss_for(task), steps=3, offset=0)
         if search:

@@ -49,7 +49,7 @@ def test_headless_backend_is_agg():
     assert matplotlib.get_backend().lower() == "agg"
 
 
-def test_finder_plot_uses_the_curve(make_learner, tmp_path):
+def test_finder_plot_uses_the_curve(array_mode, make_learner, tmp_path):
     from gluon_lrfinder import LRFinder
 
     finder = LRFinder(make_learner())

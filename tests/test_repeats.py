@@ -106,7 +106,7 @@ def assert_same_state(a, b):
 
 
 @pytest.mark.parametrize("vary_init", [False, True])
-def test_find_repeated_restores_state_bitwise_and_varies_the_runs(make_learner, tmp_path, vary_init):
+def test_find_repeated_restores_state_bitwise_and_varies_the_runs(array_mode, make_learner, tmp_path, vary_init):
     learner = make_learner(net="mlp_bn", warm_steps=3)  # momentum and BN statistics to restore
     before = snapshot_state(learner, tmp_path, "before")
     np.random.seed(123)

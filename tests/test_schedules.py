@@ -5,7 +5,7 @@ import warnings
 import mxnet as mx
 import numpy as np
 import pytest
-from conftest import assert_params_equal, capture_params, trainer_state_bytes
+from conftest import assert_params_equal, capture_params, mode_array, trainer_state_bytes
 from mxnet import autograd, gluon
 
 from gluon_lrfinder import LRFinder
@@ -111,7 +111,7 @@ def test_from_finder_pair_and_range_from():
     assert (cos(0), cos(3), cos(30)) == (low, high, 0.0)
 
 
-def test_from_finder_uses_suggest_range(make_learner):
+def test_from_finder_uses_suggest_range(array_mode, make_learner):
     learner = make_learner(net="mlp")
     finder = LRFinder(learner)
     finder.find(lr_start=1e-4, lr_end=10, num_iter=60, progress=False)
@@ -160,14 +160,14 @@ def _linear_problem():
     exactly -lr per step (in float32)."""
     net = gluon.nn.Dense(1, in_units=1, use_bias=False)
     net.initialize(mx.init.Constant(0.0))
-    x = mx.nd.ones((1, 1))
+    x = mode_array(np.ones((1, 1)))
 
     def step(trainer):
         with autograd.record():
             loss = net(x).sum()
         loss.backward()
         trainer.step(1)
-        return float(net.weight.data().asscalar())
+        return float(net.weight.data().asnumpy().item())
 
     return net, step
 
@@ -291,7 +291,7 @@ def test_setting_base_lr_rescales_the_schedule():
     assert wrapped.optimizer_params()["learning_rate"] == 2.0
 
 
-def test_survives_trainer_save_and_load_states(tmp_path):
+def test_survives_trainer_save_and_load_states(array_mode, tmp_path):
     s = CoolDown(WarmUp(TriangularSchedule(0.01, 0.1, step_size=3, decay=0.5), steps=2), start=20, steps=4)
     restored = pickle.loads(pickle.dumps(s))
     assert [restored(n) for n in range(30)] == [s(n) for n in range(30)]
@@ -315,9 +315,9 @@ def _train_steps(net, trainer, X, y, loss_fn, steps):
         trainer.step(16)
 
 
-def test_finder_leaves_an_attached_schedule_and_training_untouched(digits, make_learner):
-    X = mx.nd.array(np.stack([digits.train[i][0] for i in range(96)]))
-    y = mx.nd.array(np.array([digits.train[i][1] for i in range(96)]))
+def test_finder_leaves_an_attached_schedule_and_training_untouched(array_mode, digits, make_learner):
+    X = mode_array(np.stack([digits.train[i][0] for i in range(96)]))
+    y = mode_array(np.array([digits.train[i][1] for i in range(96)]))
     loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
 
     def setup(seed=3):

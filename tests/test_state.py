@@ -4,7 +4,7 @@ import signal
 import mxnet as mx
 import numpy as np
 import pytest
-from conftest import assert_params_equal, capture_params, trainer_state_bytes
+from conftest import assert_params_equal, capture_params, mode_array, trainer_state_bytes
 from mxnet import autograd
 
 from gluon_lrfinder.state import RestoreError, StateSnapshot, trainer_kvstore_config
@@ -16,7 +16,7 @@ def scramble(learner, steps=3, lr=0.5):
 
 
 @pytest.mark.parametrize("optimizer", ["sgd", "adam"])
-def test_restore_is_bitwise(make_learner, state_checker, tmp_path, optimizer):
+def test_restore_is_bitwise(array_mode, make_learner, state_checker, tmp_path, optimizer):
     learner = make_learner(net="mlp_bn", optimizer=optimizer, warm_steps=3)
     checker = state_checker(learner)
     snap = StateSnapshot(learner.net, learner.trainer, tmp_dir=str(tmp_path)).save()
@@ -32,7 +32,7 @@ def test_restore_is_bitwise(make_learner, state_checker, tmp_path, optimizer):
     assert os.listdir(tmp_path) == []
 
 
-def test_context_manager_restores_after_an_exception(make_learner, state_checker, tmp_path):
+def test_context_manager_restores_after_an_exception(array_mode, make_learner, state_checker, tmp_path):
     learner = make_learner(net="mlp_bn", warm_steps=2)
     checker = state_checker(learner)
     with pytest.raises(ZeroDivisionError):
@@ -43,7 +43,7 @@ def test_context_manager_restores_after_an_exception(make_learner, state_checker
     assert os.listdir(tmp_path) == []
 
 
-def test_per_context_copies_that_differ_are_restored(make_learner, tmp_path):
+def test_per_context_copies_that_differ_are_restored(array_mode, make_learner, tmp_path):
     ctx = [mx.cpu(0), mx.cpu(1)]
     learner = make_learner(net="mlp_bn", ctx=ctx, warm_steps=3)
     before = capture_params(learner.net)
@@ -111,7 +111,7 @@ def test_deferred_parameters_cannot_be_saved(digits):
     with pytest.raises(mx.base.MXNetError):
         StateSnapshot(net, trainer).save()
     with autograd.predict_mode():
-        net(mx.nd.zeros((1, 4)))
+        net(mode_array(np.zeros((1, 4))))
     StateSnapshot(net, trainer).save().cleanup()
 
 

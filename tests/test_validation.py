@@ -1,9 +1,9 @@
 """The optional validation signal: ValidationSignal, find(valid_data=...), its record and plot."""
 import json
 
-import mxnet as mx
 import numpy as np
 import pytest
+from conftest import mode_array
 from mxnet import autograd, gluon
 
 from gluon_lrfinder import LRCurve, LRFinder
@@ -18,14 +18,14 @@ def params_of(net):
     return {n: [d.asnumpy().copy() for d in p.list_data()] for n, p in net.collect_params().items()}
 
 
-def test_evaluate_is_the_mean_held_out_loss_and_touches_nothing(make_learner, digits):
+def test_evaluate_is_the_mean_held_out_loss_and_touches_nothing(array_mode, make_learner, digits):
     learner = make_learner(net="mlp_bn", warm_steps=2)
     before = params_of(learner.net)
     signal = ValidationSignal(learner, digits.valid, every=3, batch_size=100)
-    X = mx.nd.array(np.stack([digits.valid[i][0] for i in range(len(digits.valid))]))
-    y = mx.nd.array(np.stack([digits.valid[i][1] for i in range(len(digits.valid))]))
+    X = mode_array(np.stack([digits.valid[i][0] for i in range(len(digits.valid))]))
+    y = mode_array(np.stack([digits.valid[i][1] for i in range(len(digits.valid))]))
     with autograd.predict_mode():
-        expected = learner.loss_fn(learner.net(X), y).mean().asscalar()
+        expected = learner.loss_fn(learner.net(X), y).mean().asnumpy().item()
     assert signal.num_samples == len(digits.valid)
     assert signal.evaluate() == pytest.approx(float(expected), rel=1e-5)
     after = params_of(learner.net)
@@ -35,8 +35,8 @@ def test_evaluate_is_the_mean_held_out_loss_and_touches_nothing(make_learner, di
 
 def test_signal_accepts_a_list_of_batches_and_caps_an_endless_loader(make_learner, digits):
     learner = make_learner()
-    batches = [(mx.nd.array(np.stack([digits.valid[i][0] for i in range(k, k + 20)])),
-                mx.nd.array(np.stack([digits.valid[i][1] for i in range(k, k + 20)]))) for k in (0, 20)]
+    batches = [(mode_array(np.stack([digits.valid[i][0] for i in range(k, k + 20)])),
+                mode_array(np.stack([digits.valid[i][1] for i in range(k, k + 20)]))) for k in (0, 20)]
     assert ValidationSignal(learner, batches).num_samples == 40
     endless = learner.data_loader  # a ContinuousBatchSampler loader never ends
     assert ValidationSignal(learner, endless, max_batches=3).num_samples == 3 * 32
@@ -54,7 +54,7 @@ def test_signal_rejects_bad_input(make_learner):
         ValidationSignal(learner, gluon.data.ArrayDataset(np.zeros((0, 64), "float32"), np.zeros(0, "float32")))
 
 
-def test_find_with_validation_records_it_without_changing_the_sweep(make_learner, digits):
+def test_find_with_validation_records_it_without_changing_the_sweep(array_mode, make_learner, digits):
     plain = LRFinder(make_learner(seed=3))
     plain.find(**SWEEP)
     learner = make_learner(seed=3)
