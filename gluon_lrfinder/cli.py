@@ -646,6 +646,13 @@ def _run(args: argparse.Namespace) -> int:
     try:
         if args.grid:
             return _report_grid(args, finder, data.name, net_name)
+        from .finder import INTERRUPTED
+
+        if curve.stop_reason == INTERRUPTED:  # Ctrl-C: the model is restored; keep what was recorded
+            print(f"{PROG}: interrupted after {len(curve)} iterations; writing what was recorded",
+                  file=sys.stderr)
+            code = _report(args, finder, data.name, net_name)
+            return 130 if code == 0 else code
         return _report(args, finder, data.name, net_name)
     except OSError as err:
         raise CLIError(f"--out {args.out}: cannot write the results ({err.strerror or err})") from None

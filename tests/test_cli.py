@@ -378,3 +378,30 @@ def test_momentum_grid_is_beta1_for_adam(tmp_path, capsys):
     assert code == 0, err
     table = json.loads((out / "grid.json").read_text())["table"]
     assert [row["momentum"] for row in table] == [0.8, 0.9]
+
+
+def test_ctrl_c_writes_what_was_recorded_and_exits_130(tmp_path, capsys, monkeypatch):
+    import gluon_lrfinder.cli as cli
+
+    real = cli._loss
+
+    def interrupting(name):
+        loss = real(name)
+        calls = {"n": 0}
+
+        def call(*args):
+            calls["n"] += 1
+            if calls["n"] == 30:
+                raise KeyboardInterrupt
+            return loss(*args)
+
+        return call
+
+    monkeypatch.setattr(cli, "_loss", interrupting)
+    out = tmp_path / "o"
+    code, printed, err = run_cli(["--out", out] + SHORT, capsys)
+    assert code == 130, err
+    assert "interrupted after" in err
+    curve = json.loads((out / "lr_finder.json").read_text())
+    assert curve["stop_reason"].startswith("interrupted") and 20 <= len(curve["lrs"]) < 30
+    assert (out / "lr_finder.png").exists() and "Suggested learning rate" in printed
