@@ -132,8 +132,6 @@ def check_restorable(trainer: gluon.Trainer) -> None:
     --------
     >>> import mxnet as mx
     >>> from mxnet import gluon
-
-from ._arrays import as_legacy, like
     >>> net = gluon.nn.Dense(2, in_units=3); net.initialize()
     >>> check_restorable(gluon.Trainer(net.collect_params(), "sgd", kvstore="device"))
     """
@@ -250,8 +248,6 @@ class StateSnapshot:
     --------
     >>> import mxnet as mx
     >>> from mxnet import gluon
-
-from ._arrays import as_legacy, like
     >>> net = gluon.nn.Dense(2, in_units=3); net.initialize()
     >>> trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.1})
     >>> before = net.weight.data().asnumpy()
