@@ -43,6 +43,10 @@ __all__ = [
 
 #: Fewest finite points a curve needs before any rule answers.
 MIN_POINTS = 5
+#: A curve spanning fewer decades of LR than this is flagged as a short sweep.
+MIN_DECADES = 1.5
+#: Rules whose suggestions lie further apart than this (decades) are flagged as disagreeing.
+DISAGREE_DECADES = 1.0
 
 
 class SuggestionWarning(UserWarning):
@@ -210,14 +214,23 @@ def diagnose(
 ) -> List[str]:
     """Plain-language flags about a curve: ``[]`` when it looks like a textbook range test.
 
-    Possible flags: ``"too few points"``, ``"loss never fell"``,
-    ``"never diverged: raise lr_end"``.
+    Possible flags (each starts with a fixed phrase, some go on with what to change):
+
+    * ``"too few points"``: fewer than :data:`MIN_POINTS` finite losses.
+    * ``"loss never fell"``: the smoothed loss never went 5% below where it started.
+    * ``"stopped before the loss fell: ..."``: it never fell *and* the sweep ended on a rise, after
+      fewer than 3 decades: most likely a stop on noise (a lucky first batch) or a start above
+      the useful range.
+    * ``"short sweep: ..."``: the curve spans less than :data:`MIN_DECADES` decades of LR.
+    * ``"never diverged: raise lr_end"``: the curve never turned up again.
 
     Examples
     --------
     >>> import numpy as np
     >>> diagnose(np.logspace(-3, 0, 20), np.linspace(1.0, 2.0, 20))
     ['loss never fell']
+    >>> [flag.split(":")[0] for flag in diagnose(np.logspace(-6, -5, 24), np.linspace(1.0, 2.0, 24))]
+    ['loss never fell', 'stopped before the loss fell', 'short sweep']
     """
     try:
         lrs, smooth = _smoothed(lrs, losses, bandwidth)
@@ -227,8 +240,22 @@ def diagnose(
     lowest = float(np.nanmin(smooth))
     first = float(smooth[0])
     spread = float(np.nanmax(smooth) - lowest)
-    if _descent_end(smooth) == 0 or first - lowest < 0.05 * max(abs(first), 1e-12):
+    decades = float(math.log10(lrs[-1] / lrs[0]))
+    never_fell = _descent_end(smooth) == 0 or first - lowest < 0.05 * max(abs(first), 1e-12)
+    if never_fell:
         flags.append("loss never fell")
+        if float(smooth[-1]) > first and decades < 3.0:
+            flags.append(
+                f"stopped before the loss fell: the sweep ended on a rise after {lrs.size} points "
+                f"({decades:.1f} decades, at lr {lrs[-1]:.3g}); if the first batches are noisy (small "
+                "batches), use the default StoppingCriteria (median reference, patience) rather than "
+                "LRFinderStoppingCriteria, raise min_iter or the batch size; otherwise lower lr_start"
+            )
+    if decades < MIN_DECADES:
+        flags.append(
+            f"short sweep: the curve spans {decades:.2f} decades of lr (fewer than {MIN_DECADES:g}); "
+            "lower lr_start or raise lr_end"
+        )
     # Diverged: the curve ends clearly above its minimum (a third of the way back up at least).
     if spread > 0 and (float(smooth[-1]) - lowest) < max(0.33 * (first - lowest), 0.05 * abs(lowest)):
         flags.append("never diverged: raise lr_end")
