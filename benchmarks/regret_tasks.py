@@ -37,26 +37,28 @@ def _spec(name, data, net, optimizer, batch_size, budget, **params):
             "batch_size": batch_size, "budget": budget}
 
 
-#: The benchmark tasks. Budgets are in iterations; "plateau" is checked in the report (the best
-#: LR's validation loss at half the budget against the end).
+#: The benchmark tasks. Budgets are in iterations. A first pass with 150-400 iterations left the
+#: CNN, AdaGrad, LSTM and GRU tasks still improving by 77-117% over the second half of the budget
+#: at their best LR, and five more by 13-21%; those budgets were raised (x2 to x3). The report
+#: shows, per task, how much the best LR's loss still changes over the second half.
 TASKS: List[Dict[str, Any]] = [
-    _spec("digits CNN+BN / NAG 0.9, wd 5e-4 / b32", "digits_image", "cnn", "nag", 32, 300,
+    _spec("digits CNN+BN / NAG 0.9, wd 5e-4 / b32", "digits_image", "cnn", "nag", 32, 600,
           momentum=0.9, wd=5e-4),
     _spec("digits MLP+BN / SGD 0.9, wd 5e-4 / b256", "digits", "mlp_bn", "sgd", 256, 200,
           momentum=0.9, wd=5e-4),
-    _spec("digits / logistic / SGD / b32", "digits", "linear", "sgd", 32, 400),
+    _spec("digits / logistic / SGD / b32", "digits", "linear", "sgd", 32, 800),
     _spec("breast cancer / logistic / SGD / b16", "breast_cancer", "linear", "sgd", 16, 400),
-    _spec("diabetes / linear regression / SGD 0.9 / b32", "diabetes", "linear", "sgd", 32, 300,
+    _spec("diabetes / linear regression / SGD 0.9 / b32", "diabetes", "linear", "sgd", 32, 600,
           momentum=0.9),
     _spec("diabetes / MLP regression / Adam / b16", "diabetes", "mlp", "adam", 16, 300),
-    _spec("digits / MLP / Adam / b32", "digits", "mlp", "adam", 32, 300),
-    _spec("breast cancer / MLP / RMSProp / b32", "breast_cancer", "mlp", "rmsprop", 32, 300),
-    _spec("wine / MLP / AdaGrad / b16", "wine", "mlp", "adagrad", 16, 300),
-    _spec("digits rows / LSTM / Adam / b32", "digits_seq", "lstm", "adam", 32, 300),
-    _spec("digits rows / GRU / SGD 0.9 / b64", "digits_seq", "gru", "sgd", 64, 300, momentum=0.9),
+    _spec("digits / MLP / Adam / b32", "digits", "mlp", "adam", 32, 600),
+    _spec("breast cancer / MLP / RMSProp / b32", "breast_cancer", "mlp", "rmsprop", 32, 600),
+    _spec("wine / MLP / AdaGrad / b16", "wine", "mlp", "adagrad", 16, 900),
+    _spec("digits rows / LSTM / Adam / b32", "digits_seq", "lstm", "adam", 32, 900),
+    _spec("digits rows / GRU / SGD 0.9 / b64", "digits_seq", "gru", "sgd", 64, 900, momentum=0.9),
     _spec("noisy blobs / MLP+BN / SGD 0.9, wd 1e-4 / b512", "noisy_blobs", "mlp_bn", "sgd", 512, 150,
           momentum=0.9, wd=1e-4),
-    _spec("iris / linear / RMSProp / b16", "iris", "linear", "rmsprop", 16, 300),
+    _spec("iris / linear / RMSProp / b16", "iris", "linear", "rmsprop", 16, 600),
     _spec("digits / MLP / SGD / b16", "digits", "mlp", "sgd", 16, 400),
 ]
 

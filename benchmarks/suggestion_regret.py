@@ -208,9 +208,11 @@ def families() -> Dict[str, Tuple[Sequence[float], Callable[[float], Rule]]]:
     return {
         "minimum / k": ([2, 2.5, 3, 4, 5, 6, 8, 10, 15], lambda k: lambda a, b: S.minimum(a, b) * 10 / k),
         "steepest x m": ([1, 1.5, 2, 3, 4, 6], lambda m: lambda a, b: S.steepest(a, b) * m),
-        "between steepest and minimum, fraction f": (
-            [0.0, 0.2, 0.4, 0.5, 0.6, 0.7, 0.8, 1.0],
-            lambda f: lambda a, b: S.steepest(a, b) ** (1 - f) * (10 * S.minimum(a, b)) ** f),
+        "blend, fraction f": (
+            [0.0, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5, 0.6, 0.8, 1.0],
+            lambda f: lambda a, b: S.blend(a, b, fraction=f)),
+        "max(steepest, minimum / k)": (
+            [3, 4, 5, 6, 8, 10, 12], lambda k: lambda a, b: max(S.steepest(a, b), S.minimum(a, b) * 10 / k)),
     }
 
 

@@ -25,6 +25,8 @@ import numpy as np
 from .smoothing import ema, zero_phase
 
 __all__ = [
+    "blend",
+    "BLEND_FRACTION",
     "steepest",
     "valley",
     "minimum",
@@ -33,6 +35,10 @@ __all__ = [
     "lr_range",
     "diagnose",
     "suggest",
+    "disagreement",
+    "COMPARED",
+    "DISAGREE_DECADES",
+    "MIN_DECADES",
     "SUGGESTERS",
     "DEFAULT_METHOD",
     "MIN_POINTS",
@@ -45,6 +51,9 @@ __all__ = [
 MIN_POINTS = 5
 #: A curve spanning fewer decades of LR than this is flagged as a short sweep.
 MIN_DECADES = 1.5
+#: How far :func:`blend` goes from the steepest descent towards the minimum (in log-LR), chosen
+#: by leave-one-task-out validation in ``benchmarks/suggestion_regret.py``.
+BLEND_FRACTION = 0.2
 #: Rules whose suggestions lie further apart than this (decades) are flagged as disagreeing.
 DISAGREE_DECADES = 1.0
 
@@ -105,19 +114,60 @@ def steepest(lrs: Sequence[float], losses: Sequence[float], bandwidth: Optional[
     0.01
     """
     lrs, smooth = _smoothed(lrs, losses, bandwidth)
+    return float(lrs[_steepest_index(lrs, smooth)])
+
+
+def _steepest_index(lrs: np.ndarray, smooth: np.ndarray) -> int:
     end = _descent_end(smooth)
     if end < 1:
-        return float(lrs[0])
-    slope = np.gradient(smooth[: end + 1], np.log10(lrs[: end + 1]))
-    return float(lrs[int(np.argmin(slope))])
+        return 0
+    return int(np.argmin(np.gradient(smooth[: end + 1], np.log10(lrs[: end + 1]))))
+
+
+def blend(
+    lrs: Sequence[float], losses: Sequence[float], bandwidth: Optional[float] = None, fraction: float = BLEND_FRACTION
+) -> float:
+    """The LR ``fraction`` of the way, in log-LR, from the steepest descent to the loss minimum.
+
+    ``lr = steepest ** (1 - fraction) * lr_at_minimum ** fraction``. It adapts to the curve's
+    shape: where the loss falls off a cliff (Adam, most MLPs), the steepest point and the
+    minimum are close and so is the answer; where the descent is broad (SGD on a BatchNorm net
+    or a linear model), the answer moves towards the bottom of the curve, where those recipes
+    train best. ``fraction=0`` is :func:`steepest`, ``fraction=1`` the LR at the minimum.
+
+    Parameters
+    ----------
+    lrs, losses : sequence of float
+        The range-test curve; non-finite losses are dropped.
+    bandwidth : float, optional
+        Smoothing width in decades (see :func:`~gluon_lrfinder.smoothing.zero_phase`).
+    fraction : float, default :data:`BLEND_FRACTION`
+        In [0, 1].
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> lrs = np.logspace(-4, 0, 41)
+    >>> losses = 2 - np.tanh(2 * (np.log10(lrs) + 3)) + np.where(lrs > 0.1, 50 * (lrs - 0.1), 0)
+    >>> steepest(lrs, losses, bandwidth=0), 10 * minimum(lrs, losses, bandwidth=0)
+    (0.001, 0.1)
+    >>> round(float(blend(lrs, losses, bandwidth=0, fraction=0.5)), 6)
+    0.01
+    """
+    if not 0.0 <= fraction <= 1.0:
+        raise ValueError(f"fraction must be in [0, 1], got {fraction!r}")
+    lrs, smooth = _smoothed(lrs, losses, bandwidth)
+    low, high = math.log10(lrs[_steepest_index(lrs, smooth)]), math.log10(lrs[_descent_end(smooth)])
+    return float(10 ** (low + fraction * (high - low)))
 
 
 def valley(lrs: Sequence[float], losses: Sequence[float], bandwidth: Optional[float] = None) -> float:
     """The middle (in log-LR) of the longest descending stretch of the smoothed curve.
 
-    The stretch is the longest strictly decreasing subsequence of the smoothed losses, the idea
-    behind fastai's ``valley`` rule; the suggestion sits halfway along it in log-LR, well inside
-    the region where the loss is still falling.
+    The stretch is the longest strictly decreasing subsequence of the smoothed losses, counted
+    as fastai's ``valley`` rule counts it (as many points as the subsequence has, ending where it
+    ends); the suggestion sits halfway along it, well inside the region where the loss is still
+    falling.
 
     Examples
     --------
@@ -125,28 +175,23 @@ def valley(lrs: Sequence[float], losses: Sequence[float], bandwidth: Optional[fl
     >>> lrs = np.logspace(-4, 0, 41)
     >>> losses = np.concatenate([np.full(10, 2.0), np.linspace(2.0, 0.5, 21), np.linspace(0.6, 5, 10)])
     >>> round(float(np.log10(valley(lrs, losses, bandwidth=0))), 1)
-    -2.0
+    -2.1
     """
     lrs, smooth = _smoothed(lrs, losses, bandwidth)
     n = smooth.size
     # A step counts as "down" only if it drops by more than a sliver of the curve's range, so
     # that rounding noise on a flat plateau does not stretch the valley into it.
     tol = 1e-3 * float(np.nanmax(smooth) - np.nanmin(smooth))
-    length = np.ones(n, dtype=np.int64)  # longest decreasing run ending at i
-    start = np.arange(n)  # where that run starts
+    length = np.ones(n, dtype=np.int64)  # longest decreasing subsequence ending at i
     for i in range(1, n):
         higher = np.flatnonzero(smooth[:i] > smooth[i] + tol)
         if higher.size:
-            best = length[higher]
-            # among equally long runs take the one starting latest: a flat plateau before the
-            # descent is not part of the valley
-            j = higher[len(best) - 1 - int(np.argmax(best[::-1]))]
-            length[i] = length[j] + 1
-            start[i] = start[j]
+            length[i] = int(length[higher].max()) + 1
     end = int(np.argmax(length))
-    first = int(start[end])
-    log_mid = 0.5 * (math.log10(lrs[first]) + math.log10(lrs[end]))
-    return float(lrs[int(np.argmin(np.abs(np.log10(lrs) - log_mid)))])
+    # as fastai counts it: the valley is as many points as the subsequence has, ending at its end
+    # (a subsequence that skips noisy points on a plateau does not stretch the valley into it)
+    first = max(0, end - int(length[end]))
+    return float(lrs[first + (end - first) // 2])
 
 
 def minimum(lrs: Sequence[float], losses: Sequence[float], bandwidth: Optional[float] = None) -> float:
@@ -264,6 +309,7 @@ def diagnose(
 
 #: Every rule by name; ``suggest(method=...)`` and ``LRFinder.suggest(method=...)`` accept these.
 SUGGESTERS: Dict[str, Callable[..., float]] = {
+    "blend": blend,
     "steepest": steepest,
     "valley": valley,
     "minimum": minimum,
@@ -271,10 +317,56 @@ SUGGESTERS: Dict[str, Callable[..., float]] = {
     "ema_steepest": ema_steepest,
 }
 
-#: The rule ``suggest()`` uses by default, chosen by ``benchmarks/suggestion_quality.py``: on its 6
-#: tasks it lands 0.36 decades from the best fixed-budget LR on average, the next rule 0.65
-#: (see docs/suggestions.md).
-DEFAULT_METHOD = "steepest"
+#: The rule ``suggest()`` uses by default, chosen by leave-one-task-out validation on the 14
+#: training recipes of ``benchmarks/suggestion_regret.py`` (see docs/suggestions.md).
+DEFAULT_METHOD = "blend"
+
+
+#: The rules that read the zero-phase curve; their disagreement is what :func:`disagreement`
+#: measures (the two baselines are noisy by design and left out).
+COMPARED = ("blend", "steepest", "valley", "minimum")
+
+
+def disagreement(answers: Dict[str, float], method: str = DEFAULT_METHOD) -> Optional[str]:
+    """A flag when the rules of :data:`COMPARED` disagree by more than :data:`DISAGREE_DECADES`.
+
+    Parameters
+    ----------
+    answers : dict of str to float
+        Rule name -> suggested LR (at least the rules of :data:`COMPARED`).
+    method : str
+        The recommended rule.
+
+    Returns
+    -------
+    str or None
+        ``"rules disagree by X decades: ..."`` with which way to lean, or None.
+
+    Examples
+    --------
+    >>> print(disagreement({"blend": 0.03, "steepest": 0.01, "valley": 1e-4, "minimum": 0.05}))  # doctest: +ELLIPSIS
+    rules disagree by 2.7 decades (valley 0.0001 .. minimum 0.05): lean towards blend (0.03)...
+    """
+    compared = {name: answers[name] for name in COMPARED if name in answers}
+    if len(compared) < 2:
+        return None
+    low = min(compared, key=compared.get)
+    high = max(compared, key=compared.get)
+    spread = math.log10(compared[high] / compared[low])
+    if spread <= DISAGREE_DECADES:
+        return None
+    lean = answers.get(method, compared.get(DEFAULT_METHOD))
+    return (
+        f"rules disagree by {spread:.1f} decades ({low} {compared[low]:.3g} .. {high} {compared[high]:.3g}): "
+        f"lean towards {method} ({lean:.3g}), the rule with the lowest regret in the benchmark, and "
+        f"away from the lowest answers (a rule that lands on the plateau before the descent trains "
+        f"slowly); if in doubt, train a few dozen iterations at a few rates from {compared[low]:.3g} "
+        f"to {compared[high]:.3g} and keep the best"
+    )
+
+
+def _rule_answers(lrs, losses, bandwidth, names) -> Dict[str, float]:
+    return {name: float(SUGGESTERS[name](lrs, losses, bandwidth)) for name in names}
 
 
 def suggest(
@@ -295,7 +387,8 @@ def suggest(
     bandwidth : float, optional
         Smoothing width in decades.
     warn : bool, default True
-        Emit a :class:`SuggestionWarning` for each flag of :func:`diagnose`.
+        Emit a :class:`SuggestionWarning` for each flag of :func:`diagnose`, and when the rules
+        disagree by more than :data:`DISAGREE_DECADES` (:func:`disagreement`).
 
     Raises
     ------
@@ -314,7 +407,9 @@ def suggest(
         raise ValueError(f"method must be one of {', '.join(map(repr, SUGGESTERS))}, got {method!r}")
     lr = SUGGESTERS[method](lrs, losses, bandwidth)
     if warn:
-        for flag in diagnose(lrs, losses, bandwidth):
+        flags = diagnose(lrs, losses, bandwidth)
+        disagree = disagreement(_rule_answers(lrs, losses, bandwidth, set(COMPARED) | {method}), method)
+        for flag in flags + ([disagree] if disagree else []):
             warnings.warn(f"LR range test: {flag}", SuggestionWarning, stacklevel=2)
     return lr
 
@@ -416,7 +511,10 @@ def report(
     flags = diagnose(lrs, losses, bandwidth)
     if "too few points" in flags:
         return SuggestionReport(method, math.nan, {}, math.nan, (math.nan, math.nan), flags)
-    answers = {name: float(rule(lrs, losses, bandwidth)) for name, rule in SUGGESTERS.items()}
+    answers = _rule_answers(lrs, losses, bandwidth, SUGGESTERS)
+    disagree = disagreement(answers, method)
+    if disagree:
+        flags = flags + [disagree]
     logs = np.log10(list(answers.values()))
     valid_lr = None
     if valid_lrs is not None and valid_losses is not None:

@@ -5,11 +5,15 @@ import numpy as np
 import pytest
 
 from gluon_lrfinder.suggest import (
+    BLEND_FRACTION,
+    COMPARED,
     DEFAULT_METHOD,
     SUGGESTERS,
     SuggestionReport,
     SuggestionWarning,
+    blend,
     diagnose,
+    disagreement,
     ema_steepest,
     lr_range,
     minimum,
@@ -36,10 +40,64 @@ def test_steepest_finds_the_centre_of_the_drop_despite_noise():
     assert math.log10(steepest(clean_lrs, clean, bandwidth=0)) == pytest.approx(-2.5, abs=0.04)
 
 
-def test_valley_sits_in_the_middle_of_the_descent():
+def issue11_curve():
+    """Flat, a straight descent from 1e-3.5 to 1e-1.5, then a rise (issue 11's example)."""
     lrs = np.logspace(-4, 0, 41)
-    losses = np.concatenate([np.full(10, 2.0), np.linspace(2.0, 0.5, 21), np.linspace(0.6, 5, 10)])
-    assert math.log10(valley(lrs, losses, bandwidth=0)) == pytest.approx(-2.0, abs=0.06)
+    return lrs, np.concatenate([np.full(10, 2.0), np.linspace(2.0, 0.5, 21), np.linspace(0.6, 5, 10)])
+
+
+def test_valley_sits_in_the_middle_of_the_descent():
+    lrs, losses = issue11_curve()
+    # the descent spans indices 9..30; counted as fastai counts the valley (as many points as
+    # the decreasing subsequence, 21, ending at 30), its middle is index 19: 10**-2.1
+    assert math.log10(valley(lrs, losses, bandwidth=0)) == pytest.approx(-2.1, abs=1e-9)
+
+
+@pytest.mark.parametrize("name", sorted(SUGGESTERS))
+def test_no_rule_is_moved_by_one_huge_last_loss(name):
+    """Issue 11: with the last loss at 1e8, valley answered lr_start (1e-4) instead of 0.005 and
+    the smoothed curve rose far before the raw losses did."""
+    lrs, losses = issue11_curve()
+    outlier = losses.copy()
+    outlier[-1] = 1e8
+    rule = SUGGESTERS[name]
+    assert rule(lrs, outlier) == rule(lrs, losses)
+    assert rule(lrs, outlier) > lrs[0]
+
+
+def test_one_huge_loss_inside_the_curve_moves_no_smoothed_rule():
+    lrs, losses = textbook(noise=0.02)
+    spiked = losses.copy()
+    spiked[30] = 1e6  # inside the descent
+    for name in COMPARED:
+        assert SUGGESTERS[name](lrs, spiked) == pytest.approx(SUGGESTERS[name](lrs, losses), rel=0.2), name
+
+
+def test_blend_goes_from_the_steepest_point_towards_the_minimum():
+    lrs, losses = textbook(noise=0.02)
+    low, high = steepest(lrs, losses), 10 * minimum(lrs, losses)
+    assert blend(lrs, losses, fraction=0.0) == pytest.approx(low)
+    assert blend(lrs, losses, fraction=1.0) == pytest.approx(high)
+    half = blend(lrs, losses, fraction=0.5)
+    assert half == pytest.approx(math.sqrt(low * high))
+    assert blend(lrs, losses) == pytest.approx(low ** (1 - BLEND_FRACTION) * high ** BLEND_FRACTION)
+    with pytest.raises(ValueError, match=r"fraction must be in \[0, 1\], got 1\.5"):
+        blend(lrs, losses, fraction=1.5)
+
+
+def test_blend_follows_the_shape_of_the_descent():
+    """A cliff keeps the answer near the steepest point; a broad descent moves it towards the bottom."""
+    lrs = np.logspace(-6, 1, 141)
+    x = np.log10(lrs)
+    rise = np.where(lrs > 0.5, 20 * (lrs - 0.5), 0.0)
+    cliff = 2.0 - np.tanh(6 * (x + 1.0)) + rise
+    broad = 2.0 - np.tanh(0.8 * (x + 3.0)) + rise
+    for losses in (cliff, broad):
+        s, m = steepest(lrs, losses), 10 * minimum(lrs, losses)
+        assert s < blend(lrs, losses) < m
+    shift_cliff = math.log10(blend(lrs, cliff) / steepest(lrs, cliff))
+    shift_broad = math.log10(blend(lrs, broad) / steepest(lrs, broad))
+    assert shift_cliff < 0.2 and shift_broad > 2 * shift_cliff + 0.2
 
 
 def test_minimum_is_a_tenth_of_the_lowest_point():
@@ -88,6 +146,36 @@ def test_diagnose_flags():
     falling = np.linspace(2.0, 0.5, 30)
     assert diagnose(np.logspace(-5, -2, 30), falling) == ["never diverged: raise lr_end"]
     assert diagnose([1e-3, 1e-2], [1.0, 0.5]) == ["too few points"]
+    # a search cut short by a spurious stop: it never fell, ended on a rise, over one decade
+    short = diagnose(np.logspace(-6, -5, 24), 0.5 + 0.01 * np.arange(24))
+    assert short[0] == "loss never fell"
+    assert short[1].startswith("stopped before the loss fell: the sweep ended on a rise after 24 points")
+    assert "StoppingCriteria" in short[1] and "lr_start" in short[1]
+    assert short[2].startswith("short sweep: the curve spans 1.00 decades")
+
+
+def two_descents():
+    """A small early drop, a long slow slide, then the main drop: the rules disagree."""
+    lrs = np.logspace(-6, 0, 121)
+    x = np.log10(lrs)
+    losses = 2 - 0.3 * np.tanh(4 * (x + 5)) - 1.0 * np.tanh(4 * (x + 1.5)) + np.where(lrs > 0.3, 30 * (lrs - 0.3), 0)
+    return lrs, losses
+
+
+def test_disagreement_is_flagged_with_which_way_to_lean():
+    lrs, losses = two_descents()
+    answers = {name: SUGGESTERS[name](lrs, losses) for name in SUGGESTERS}
+    flag = disagreement(answers)
+    spread = math.log10(max(answers[n] for n in COMPARED) / min(answers[n] for n in COMPARED))
+    assert spread > 1 and flag.startswith(f"rules disagree by {spread:.1f} decades")
+    assert f"lean towards {DEFAULT_METHOD}" in flag
+    r = report(lrs, losses)
+    assert flag in r.flags and flag in str(r)
+    with pytest.warns(SuggestionWarning, match="rules disagree by"):
+        suggest(lrs, losses)
+    # agreeing rules: no flag, no warning
+    assert disagreement({"blend": 0.01, "steepest": 0.005, "valley": 0.002, "minimum": 0.01}) is None
+    assert not any(f.startswith("rules disagree") for f in report(*textbook()).flags)
 
 
 def test_suggest_warns_and_rejects_unknown_methods():
