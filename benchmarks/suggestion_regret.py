@@ -171,9 +171,10 @@ class Bench:
         out = {}
         for name in names or self.names:
             truth, rows = self.truth[name], []
+            extra = {"optimizer": truth.spec["optimizer"]} if getattr(rule, "reads_optimizer", False) else {}
             for lrs, losses in self.searches[name]:
                 try:
-                    lr = float(rule(lrs, losses))
+                    lr = float(rule(lrs, losses, **extra))
                 except ValueError:  # too few points: the user is left with lr_start
                     lr = float(lrs[0])
                 rows.append(truth.regret(lr))
@@ -189,18 +190,27 @@ def stats(regrets: Dict[str, np.ndarray]) -> Dict[str, float]:
 
 
 # ------------------------------------------------------------------------------- rules
+def finder_default(lrs: Sequence[float], losses: Sequence[float], optimizer: Optional[str] = None) -> float:
+    """What ``LRFinder.suggest()`` returns: the default rule, told the trainer's optimizer."""
+    return S.suggest(lrs, losses, warn=False, optimizer=optimizer)
+
+
+finder_default.reads_optimizer = True  # type: ignore[attr-defined]
+
+
 def rule_table() -> Dict[str, Rule]:
     """Every rule of SUGGESTERS, labelled; the anchors say whose idea they follow."""
     labels = {"valley": "valley (fastai-style anchor)", "minimum": "minimum / 10 (anchor)",
               "ema_steepest": "EMA steepest (Lightning-style anchor)",
               "raw_steepest": "raw steepest (the tutorial's plain plot)"}
-    table = {}
+    table = {f"**{S.DEFAULT_METHOD} (default), as LRFinder.suggest() applies it (reads the optimizer)**":
+             finder_default}
     for key, rule in S.SUGGESTERS.items():
         label = labels.get(key, key)
         if key == S.DEFAULT_METHOD:
-            label = f"**{key} (default)**"
+            label = f"{key} without the optimizer (fraction {S.BLEND_FRACTION:g})"
         table[label] = rule
-    return dict(sorted(table.items(), key=lambda kv: not kv[0].startswith("**")))
+    return table
 
 
 def families() -> Dict[str, Tuple[Sequence[float], Callable[[float], Rule]]]:
@@ -227,6 +237,27 @@ def loto(bench: Bench, candidates: Dict[str, Rule], criterion: str = "mean") -> 
         pick = min(candidates, key=lambda label, others=others: stats({n: per[label][n] for n in others})[criterion])
         picks[name] = pick
         held[name] = per[pick][name]
+    return {"regrets": held, "picks": picks}
+
+
+#: Optimizers that divide the step by a moving average of squared gradients (their loss falls off
+#: a cliff in a range test); every other optimizer (SGD, NAG, AdaGrad's accumulated sum) is "rest".
+EMA_NORMALISED = {"adam", "rmsprop", "nadam", "adadelta", "ftml", "lamb", "adamw"}
+
+
+def loto_by_optimizer(bench: Bench, fractions: Sequence[float]) -> Dict[str, Any]:
+    """The optimizer as a signal: blend with one fraction for EMA-normalised optimizers and one
+    for the rest, each tuned (lowest mean regret) on the other tasks of its kind."""
+    per = {f: bench.regrets(lambda a, b, f=f: S.blend(a, b, fraction=f)) for f in fractions}
+
+    def kind(name: str) -> bool:
+        return bench.truth[name].spec["optimizer"] in EMA_NORMALISED
+
+    held, picks = {}, {}
+    for name in bench.names:
+        others = [n for n in bench.names if n != name and kind(n) == kind(name)]
+        pick = min(fractions, key=lambda f: float(np.mean(np.concatenate([per[f][n] for n in others]))))
+        held[name], picks[name] = per[pick][name], (kind(name), pick)
     return {"regrets": held, "picks": picks}
 
 
@@ -284,6 +315,11 @@ def report() -> str:
         result = loto(bench, members)
         picked = sorted(set(result["picks"].values()))
         held[f"{fam}, tuned held out (picked: {', '.join(p.split(' = ')[1] for p in picked)})"] = result["regrets"]
+    fractions = families()["blend, fraction f"][0]
+    result = loto_by_optimizer(bench, fractions)
+    ema = sorted({f for k, f in result["picks"].values() if k})
+    rest = sorted({f for k, f in result["picks"].values() if not k})
+    held[f"blend by optimizer kind, tuned held out (picked: Adam/RMSProp {ema}, others {rest})"] = result["regrets"]
     result = loto(bench, everything)
     held[f"any rule, chosen held out (picked: {', '.join(sorted(set(result['picks'].values())))})"] = \
         result["regrets"]
@@ -306,9 +342,33 @@ def report() -> str:
                 lowest = full_lrs[int(np.argmin(zero_phase(full_lrs, full_losses)))]
                 early += lrs[-1] < lowest
                 shortest = min(shortest, len(lrs))
-        s = stats(b.regrets(S.SUGGESTERS[S.DEFAULT_METHOD]))
+        s = stats(b.regrets(finder_default))
         out.append(f"| {label} | {early}/{s['n']} | {shortest} | {s['mean']:.2f} | {s['worst']:.2f} |")
+
+    out += ["", "## Saying when unsure", "",
+            f"`suggest()` warns and the report flags when {', '.join(S.COMPARED)} disagree by more than "
+            f"{S.DISAGREE_DECADES:g} decade. Is the flag informative? Regret of the default on the "
+            "searches it flags and on the others:", "",
+            "| rules compared | searches flagged | default's mean regret, flagged | not flagged |",
+            "|---|---|---|---|"]
+    for compared in (S.COMPARED, tuple(S.COMPARED) + ("valley",)):
+        flagged, quiet = [], []
+        for name in bench.names:
+            for lrs, losses in bench.searches[name]:
+                optimizer = bench.truth[name].spec["optimizer"]
+                answers = {key: S.SUGGESTERS[key](lrs, losses) for key in compared}
+                answers[S.DEFAULT_METHOD] = finder_default(lrs, losses, optimizer)
+                r = bench.truth[name].regret(answers[S.DEFAULT_METHOD])
+                (flagged if _spread(answers, compared) > S.DISAGREE_DECADES else quiet).append(r)
+        mean = f"{np.mean(flagged):.2f}" if flagged else "-"
+        out.append(f"| {', '.join(compared)} | {len(flagged)}/{len(flagged) + len(quiet)} | {mean} | "
+                   f"{np.mean(quiet):.2f} |")
     return "\n".join(out) + "\n"
+
+
+def _spread(answers: Dict[str, float], names: Sequence[str]) -> float:
+    values = [answers[n] for n in names]
+    return math.log10(max(values) / min(values))
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

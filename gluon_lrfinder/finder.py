@@ -276,8 +276,9 @@ class LRFinder:
         Parameters
         ----------
         method : str, default ``DEFAULT_METHOD``
-            A rule of :data:`gluon_lrfinder.suggest.SUGGESTERS`: ``"valley"``, ``"steepest"``,
-            ``"minimum"`` (minimum / 10) or the baselines ``"raw_steepest"``, ``"ema_steepest"``.
+            A rule of :data:`gluon_lrfinder.suggest.SUGGESTERS`: ``"blend"`` (the default; it
+            reads the optimizer the sweep recorded), ``"steepest"``, ``"valley"``, ``"minimum"``
+            (minimum / 10) or the baselines ``"raw_steepest"``, ``"ema_steepest"``.
         bandwidth : float, optional
             Smoothing width in decades of LR.
         warn : bool, default True
@@ -297,8 +298,10 @@ class LRFinder:
         if source == "valid":
             if not curve.valid_lrs:
                 raise RuntimeError("source='valid' needs a validation signal: call find(valid_data=...) first")
-            return suggest(curve.valid_lrs, curve.valid_losses, method=method, bandwidth=bandwidth, warn=warn)
-        return suggest(curve.lrs, curve.losses, method=method, bandwidth=bandwidth, warn=warn)
+            return suggest(curve.valid_lrs, curve.valid_losses, method=method, bandwidth=bandwidth, warn=warn,
+                           optimizer=curve.settings.get("optimizer"))
+        return suggest(curve.lrs, curve.losses, method=method, bandwidth=bandwidth, warn=warn,
+                       optimizer=curve.settings.get("optimizer"))
 
     def suggest_range(self, bandwidth: Optional[float] = None) -> Tuple[float, float]:
         """``(min_lr, max_lr)`` for cyclical schedules: steepest descent to minimum / 10."""
@@ -321,6 +324,7 @@ class LRFinder:
         return report(
             curve.lrs, curve.losses, method=method, bandwidth=bandwidth,
             valid_lrs=curve.valid_lrs or None, valid_losses=curve.valid_losses or None,
+            optimizer=curve.settings.get("optimizer"),
         )
 
     def apply(self, lr: Optional[float] = None, method: str = DEFAULT_METHOD) -> float:

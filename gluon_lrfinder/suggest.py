@@ -26,7 +26,10 @@ from .smoothing import ema, zero_phase
 
 __all__ = [
     "blend",
+    "blend_fraction",
     "BLEND_FRACTION",
+    "BLEND_FRACTION_BY_KIND",
+    "EMA_NORMALISED",
     "steepest",
     "valley",
     "minimum",
@@ -51,9 +54,19 @@ __all__ = [
 MIN_POINTS = 5
 #: A curve spanning fewer decades of LR than this is flagged as a short sweep.
 MIN_DECADES = 1.5
-#: How far :func:`blend` goes from the steepest descent towards the minimum (in log-LR), chosen
-#: by leave-one-task-out validation in ``benchmarks/suggestion_regret.py``.
-BLEND_FRACTION = 0.2
+#: How far :func:`blend` goes from the steepest descent towards the minimum (in log-LR) when the
+#: optimizer is not known. Without the optimizer, no fraction above 0 did better on
+#: ``benchmarks/suggestion_regret.py`` (leave-one-task-out picks 0 or 0.1, mean regret 0.21 at 0
+#: against 0.28 at 0.2): the blend is then the steepest point.
+BLEND_FRACTION = 0.0
+#: Optimizers (lower-case class names) that divide each step by a moving average of squared
+#: gradients. In a range test their loss falls off a cliff and the best rate sits at the steepest
+#: point; with every other optimizer (SGD, NAG, AdaGrad's ever-growing sum, ...) the useful range
+#: is broad and the best rate sits further towards the bottom of the curve.
+EMA_NORMALISED = frozenset({"adam", "adamw", "adamax", "nadam", "rmsprop", "adadelta", "ftml", "lamb"})
+#: :func:`blend`'s fraction when the optimizer is known: for :data:`EMA_NORMALISED` optimizers
+#: and for the others (chosen by leave-one-task-out validation, see docs/suggestions.md).
+BLEND_FRACTION_BY_KIND = {"ema_normalised": 0.0, "other": 0.3}
 #: Rules whose suggestions lie further apart than this (decades) are flagged as disagreeing.
 DISAGREE_DECADES = 1.0
 
@@ -194,6 +207,30 @@ def valley(lrs: Sequence[float], losses: Sequence[float], bandwidth: Optional[fl
     return float(lrs[first + (end - first) // 2])
 
 
+def blend_fraction(optimizer: Optional[str] = None) -> float:
+    """:func:`blend`'s fraction for an optimizer (its class name, e.g. ``"Adam"``, ``"NAG"``).
+
+    :data:`BLEND_FRACTION_BY_KIND` for known kinds, :data:`BLEND_FRACTION` when ``optimizer`` is
+    None. :class:`~gluon_lrfinder.LRFinder` passes the trainer's optimizer.
+
+    Examples
+    --------
+    >>> blend_fraction("Adam"), blend_fraction("SGD"), blend_fraction(None) == BLEND_FRACTION
+    (0.0, 0.3, True)
+    """
+    if optimizer is None:
+        return BLEND_FRACTION
+    kind = "ema_normalised" if str(optimizer).lower() in EMA_NORMALISED else "other"
+    return BLEND_FRACTION_BY_KIND[kind]
+
+
+def _apply(method: str, lrs, losses, bandwidth, optimizer: Optional[str]) -> float:
+    """``method``'s answer; the default rule reads the optimizer's kind when it is known."""
+    if method == "blend" and optimizer is not None:
+        return blend(lrs, losses, bandwidth, fraction=blend_fraction(optimizer))
+    return float(SUGGESTERS[method](lrs, losses, bandwidth))
+
+
 def minimum(lrs: Sequence[float], losses: Sequence[float], bandwidth: Optional[float] = None) -> float:
     """One tenth of the LR at the smoothed curve's minimum ("minimum / 10").
 
@@ -322,9 +359,11 @@ SUGGESTERS: Dict[str, Callable[..., float]] = {
 DEFAULT_METHOD = "blend"
 
 
-#: The rules that read the zero-phase curve; their disagreement is what :func:`disagreement`
-#: measures (the two baselines are noisy by design and left out).
-COMPARED = ("blend", "steepest", "valley", "minimum")
+#: The rules whose disagreement :func:`disagreement` measures. ``valley`` is left out: in
+#: ``benchmarks/suggestion_regret.py`` it lies more than a decade from the others on about half
+#: of the searches without those searches being any worse, so it would flag noise; the two
+#: baselines are noisy by design.
+COMPARED = ("blend", "steepest", "minimum")
 
 
 def disagreement(answers: Dict[str, float], method: str = DEFAULT_METHOD) -> Optional[str]:
@@ -335,17 +374,18 @@ def disagreement(answers: Dict[str, float], method: str = DEFAULT_METHOD) -> Opt
     answers : dict of str to float
         Rule name -> suggested LR (at least the rules of :data:`COMPARED`).
     method : str
-        The recommended rule.
+        The rule the caller asked for; the flag leans towards :data:`DEFAULT_METHOD`'s answer
+        when ``answers`` has it, else towards ``method``'s.
 
     Returns
     -------
     str or None
-        ``"rules disagree by X decades: ..."`` with which way to lean, or None.
+        ``"rules disagree by X decades (...): ..."`` with which way to lean, or None.
 
     Examples
     --------
-    >>> print(disagreement({"blend": 0.03, "steepest": 0.01, "valley": 1e-4, "minimum": 0.05}))  # doctest: +ELLIPSIS
-    rules disagree by 2.7 decades (valley 0.0001 .. minimum 0.05): lean towards blend (0.03)...
+    >>> print(disagreement({"blend": 0.005, "steepest": 0.001, "minimum": 0.05}))  # doctest: +ELLIPSIS
+    rules disagree by 1.7 decades (steepest 0.001 .. minimum 0.05): ... lean towards blend (0.005)...
     """
     compared = {name: answers[name] for name in COMPARED if name in answers}
     if len(compared) < 2:
@@ -355,18 +395,18 @@ def disagreement(answers: Dict[str, float], method: str = DEFAULT_METHOD) -> Opt
     spread = math.log10(compared[high] / compared[low])
     if spread <= DISAGREE_DECADES:
         return None
-    lean = answers.get(method, compared.get(DEFAULT_METHOD))
+    lean = answers.get(DEFAULT_METHOD, answers.get(method))
+    lean_name = DEFAULT_METHOD if DEFAULT_METHOD in answers else method
     return (
         f"rules disagree by {spread:.1f} decades ({low} {compared[low]:.3g} .. {high} {compared[high]:.3g}): "
-        f"lean towards {method} ({lean:.3g}), the rule with the lowest regret in the benchmark, and "
-        f"away from the lowest answers (a rule that lands on the plateau before the descent trains "
-        f"slowly); if in doubt, train a few dozen iterations at a few rates from {compared[low]:.3g} "
-        f"to {compared[high]:.3g} and keep the best"
+        f"the descent is broad and the best rate is uncertain; lean towards {lean_name} ({lean:.3g}), "
+        f"which had the lowest regret in the benchmark, and if you can, train a few dozen "
+        f"iterations at a few rates from {compared[low]:.3g} to {compared[high]:.3g} and keep the best"
     )
 
 
-def _rule_answers(lrs, losses, bandwidth, names) -> Dict[str, float]:
-    return {name: float(SUGGESTERS[name](lrs, losses, bandwidth)) for name in names}
+def _rule_answers(lrs, losses, bandwidth, names, optimizer: Optional[str] = None) -> Dict[str, float]:
+    return {name: _apply(name, lrs, losses, bandwidth, optimizer) for name in names}
 
 
 def suggest(
@@ -375,6 +415,7 @@ def suggest(
     method: str = DEFAULT_METHOD,
     bandwidth: Optional[float] = None,
     warn: bool = True,
+    optimizer: Optional[str] = None,
 ) -> float:
     """Apply the rule ``method`` to a curve, warning about suspicious curves.
 
@@ -389,6 +430,9 @@ def suggest(
     warn : bool, default True
         Emit a :class:`SuggestionWarning` for each flag of :func:`diagnose`, and when the rules
         disagree by more than :data:`DISAGREE_DECADES` (:func:`disagreement`).
+    optimizer : str, optional
+        The optimizer's class name (``"Adam"``, ``"SGD"``...): with ``method="blend"``, picks the
+        fraction by the optimizer's kind (:func:`blend_fraction`). ``LRFinder.suggest`` passes it.
 
     Raises
     ------
@@ -405,10 +449,10 @@ def suggest(
     """
     if method not in SUGGESTERS:
         raise ValueError(f"method must be one of {', '.join(map(repr, SUGGESTERS))}, got {method!r}")
-    lr = SUGGESTERS[method](lrs, losses, bandwidth)
+    lr = _apply(method, lrs, losses, bandwidth, optimizer)
     if warn:
         flags = diagnose(lrs, losses, bandwidth)
-        disagree = disagreement(_rule_answers(lrs, losses, bandwidth, set(COMPARED) | {method}), method)
+        disagree = disagreement(_rule_answers(lrs, losses, bandwidth, set(COMPARED) | {method}, optimizer), method)
         for flag in flags + ([disagree] if disagree else []):
             warnings.warn(f"LR range test: {flag}", SuggestionWarning, stacklevel=2)
     return lr
@@ -470,6 +514,7 @@ def report(
     bandwidth: Optional[float] = None,
     valid_lrs: Optional[Sequence[float]] = None,
     valid_losses: Optional[Sequence[float]] = None,
+    optimizer: Optional[str] = None,
 ) -> SuggestionReport:
     """Apply every rule to a curve and summarise: recommendation, agreement, range, flags.
 
@@ -483,6 +528,8 @@ def report(
         Smoothing width in decades.
     valid_lrs, valid_losses : sequence of float, optional
         A validation signal; when it has enough points, ``valid_lr`` is ``method`` applied to it.
+    optimizer : str, optional
+        The optimizer's class name, as for :func:`suggest`.
 
     Returns
     -------
@@ -511,7 +558,7 @@ def report(
     flags = diagnose(lrs, losses, bandwidth)
     if "too few points" in flags:
         return SuggestionReport(method, math.nan, {}, math.nan, (math.nan, math.nan), flags)
-    answers = _rule_answers(lrs, losses, bandwidth, SUGGESTERS)
+    answers = _rule_answers(lrs, losses, bandwidth, SUGGESTERS, optimizer)
     disagree = disagreement(answers, method)
     if disagree:
         flags = flags + [disagree]
@@ -520,7 +567,7 @@ def report(
     if valid_lrs is not None and valid_losses is not None:
         finite = np.isfinite(np.asarray(valid_losses, dtype=np.float64)).sum()
         if finite >= MIN_POINTS:
-            valid_lr = float(SUGGESTERS[method](valid_lrs, valid_losses, bandwidth))
+            valid_lr = _apply(method, valid_lrs, valid_losses, bandwidth, optimizer)
     return SuggestionReport(
         method=method,
         lr=answers[method],

@@ -6,12 +6,14 @@ import pytest
 
 from gluon_lrfinder.suggest import (
     BLEND_FRACTION,
+    BLEND_FRACTION_BY_KIND,
     COMPARED,
     DEFAULT_METHOD,
     SUGGESTERS,
     SuggestionReport,
     SuggestionWarning,
     blend,
+    blend_fraction,
     diagnose,
     disagreement,
     ema_steepest,
@@ -92,11 +94,12 @@ def test_blend_follows_the_shape_of_the_descent():
     rise = np.where(lrs > 0.5, 20 * (lrs - 0.5), 0.0)
     cliff = 2.0 - np.tanh(6 * (x + 1.0)) + rise
     broad = 2.0 - np.tanh(0.8 * (x + 3.0)) + rise
+    sgd = blend_fraction("SGD")
     for losses in (cliff, broad):
         s, m = steepest(lrs, losses), 10 * minimum(lrs, losses)
-        assert s < blend(lrs, losses) < m
-    shift_cliff = math.log10(blend(lrs, cliff) / steepest(lrs, cliff))
-    shift_broad = math.log10(blend(lrs, broad) / steepest(lrs, broad))
+        assert s < blend(lrs, losses, fraction=sgd) < m
+    shift_cliff = math.log10(blend(lrs, cliff, fraction=sgd) / steepest(lrs, cliff))
+    shift_broad = math.log10(blend(lrs, broad, fraction=sgd) / steepest(lrs, broad))
     assert shift_cliff < 0.2 and shift_broad > 2 * shift_cliff + 0.2
 
 
@@ -154,16 +157,33 @@ def test_diagnose_flags():
     assert short[2].startswith("short sweep: the curve spans 1.00 decades")
 
 
-def two_descents():
-    """A small early drop, a long slow slide, then the main drop: the rules disagree."""
-    lrs = np.logspace(-6, 0, 121)
+def test_the_default_reads_the_optimizer_kind():
+    """Adam-like optimizers (a moving average of squared gradients) get the steepest point,
+    the others (SGD, NAG, AdaGrad) a point further towards the minimum."""
+    lrs, losses = broad_descent()
+    s, m = steepest(lrs, losses), 10 * minimum(lrs, losses)
+    for name in ("Adam", "RMSProp", "nadam"):
+        assert blend_fraction(name) == BLEND_FRACTION_BY_KIND["ema_normalised"] == 0.0
+        assert suggest(lrs, losses, optimizer=name, warn=False) == pytest.approx(s)
+    for name in ("SGD", "NAG", "AdaGrad"):
+        f = blend_fraction(name)
+        assert f == BLEND_FRACTION_BY_KIND["other"] > 0
+        assert suggest(lrs, losses, optimizer=name, warn=False) == pytest.approx(s ** (1 - f) * m ** f)
+    assert suggest(lrs, losses, warn=False) == blend(lrs, losses, fraction=BLEND_FRACTION)
+    assert report(lrs, losses, optimizer="NAG").lr == suggest(lrs, losses, optimizer="NAG", warn=False)
+    # other rules ignore it
+    assert suggest(lrs, losses, method="minimum", optimizer="SGD", warn=False) == minimum(lrs, losses)
+
+
+def broad_descent():
+    """A slow slide over five decades: the steepest point and minimum / 10 lie far apart."""
+    lrs = np.logspace(-6, 1, 141)
     x = np.log10(lrs)
-    losses = 2 - 0.3 * np.tanh(4 * (x + 5)) - 1.0 * np.tanh(4 * (x + 1.5)) + np.where(lrs > 0.3, 30 * (lrs - 0.3), 0)
-    return lrs, losses
+    return lrs, 2.0 - np.tanh(0.5 * (x + 3.0)) + np.where(lrs > 2, 20 * (lrs - 2), 0.0)
 
 
 def test_disagreement_is_flagged_with_which_way_to_lean():
-    lrs, losses = two_descents()
+    lrs, losses = broad_descent()
     answers = {name: SUGGESTERS[name](lrs, losses) for name in SUGGESTERS}
     flag = disagreement(answers)
     spread = math.log10(max(answers[n] for n in COMPARED) / min(answers[n] for n in COMPARED))
@@ -174,7 +194,7 @@ def test_disagreement_is_flagged_with_which_way_to_lean():
     with pytest.warns(SuggestionWarning, match="rules disagree by"):
         suggest(lrs, losses)
     # agreeing rules: no flag, no warning
-    assert disagreement({"blend": 0.01, "steepest": 0.005, "valley": 0.002, "minimum": 0.01}) is None
+    assert disagreement({"blend": 0.01, "steepest": 0.005, "valley": 1e-5, "minimum": 0.02}) is None
     assert not any(f.startswith("rules disagree") for f in report(*textbook()).flags)
 
 
