@@ -6,7 +6,8 @@ import pytest
 
 from gluon_lrfinder import Learner, LRFinder, LRFinderStoppingCriteria, StoppingCriteria
 from gluon_lrfinder.datasets import build_net, load_task, loss_for, make_loader
-from gluon_lrfinder.suggest import diagnose
+from gluon_lrfinder.repeats import summarize_sweeps
+from gluon_lrfinder.suggest import diagnose, suggest
 
 #: The tutorial's rule and the robust one, both with the tutorial's behaviour where they agree.
 BOTH = [LRFinderStoppingCriteria, StoppingCriteria]
@@ -123,6 +124,7 @@ def test_real_batch16_search_no_longer_stops_before_the_loss_fell():
             finder = LRFinder(learner)
             finder.find(lr_end=10.0, progress=False, stopping=rule())
             curves[rule] = finder.curve
+            suggested = finder.suggest(warn=False)
     early = curves[LRFinderStoppingCriteria]
     assert early.stop_reason == "diverged" and len(early) < 40
     flags = diagnose(early.lrs, early.losses)
@@ -131,6 +133,11 @@ def test_real_batch16_search_no_longer_stops_before_the_loss_fell():
     assert len(full) > 140 and full.lrs[-1] > 0.5
     assert full.losses[: len(early)] == early.losses  # same sweep, only the stop differs
     assert not any(f.startswith("stopped before") for f in diagnose(full.lrs, full.losses))
+    # the finder's suggestion reads the optimizer it recorded (plain SGD: towards the minimum)
+    assert full.settings["optimizer"] == "SGD"
+    assert suggested == suggest(full.lrs, full.losses, optimizer="SGD", warn=False)
+    assert suggested > suggest(full.lrs, full.losses, optimizer="Adam", warn=False)
+    assert summarize_sweeps([full, full]).suggestions == [suggested, suggested]
 
 
 @pytest.mark.parametrize(
