@@ -282,7 +282,8 @@ class LRFinder:
         bandwidth : float, optional
             Smoothing width in decades of LR.
         warn : bool, default True
-            Warn (``SuggestionWarning``) when the loss never fell or never diverged.
+            Warn (``SuggestionWarning``) for each flag of :meth:`diagnose` and when the rules
+            disagree by more than a decade.
         source : {"train", "valid"}, default "train"
             Read the training curve, or the validation signal of ``find(valid_data=...)``.
 

@@ -299,17 +299,18 @@ def diagnose(
     Possible flags (each starts with a fixed phrase, some go on with what to change):
 
     * ``"too few points"``: fewer than :data:`MIN_POINTS` finite losses.
-    * ``"loss never fell"``: the smoothed loss never went 5% below where it started.
+    * ``"loss never fell: ..."``: the smoothed loss never went 5% below where it started.
     * ``"stopped before the loss fell: ..."``: it never fell *and* the sweep ended on a rise, after
       fewer than 3 decades: most likely a stop on noise (a lucky first batch) or a start above
       the useful range.
     * ``"short sweep: ..."``: the curve spans less than :data:`MIN_DECADES` decades of LR.
-    * ``"never diverged: raise lr_end"``: the curve never turned up again.
+    * ``"never diverged: raise lr_end; ..."``: the curve never turned up again, so the
+      suggestion leans low.
 
     Examples
     --------
     >>> import numpy as np
-    >>> diagnose(np.logspace(-3, 0, 20), np.linspace(1.0, 2.0, 20))
+    >>> [flag.split(":")[0] for flag in diagnose(np.logspace(-3, 0, 20), np.linspace(1.0, 2.0, 20))]
     ['loss never fell']
     >>> [flag.split(":")[0] for flag in diagnose(np.logspace(-6, -5, 24), np.linspace(1.0, 2.0, 24))]
     ['loss never fell', 'stopped before the loss fell', 'short sweep']
@@ -325,7 +326,10 @@ def diagnose(
     decades = float(math.log10(lrs[-1] / lrs[0]))
     never_fell = _descent_end(smooth) == 0 or first - lowest < 0.05 * max(abs(first), 1e-12)
     if never_fell:
-        flags.append("loss never fell")
+        flags.append(
+            "loss never fell: no rule's answer means much; lower lr_start, or check that the model "
+            "learns at all"
+        )
         if float(smooth[-1]) > first and decades < 3.0:
             flags.append(
                 f"stopped before the loss fell: the sweep ended on a rise after {lrs.size} points "
@@ -340,7 +344,10 @@ def diagnose(
         )
     # Diverged: the curve ends clearly above its minimum (a third of the way back up at least).
     if spread > 0 and (float(smooth[-1]) - lowest) < max(0.33 * (first - lowest), 0.05 * abs(lowest)):
-        flags.append("never diverged: raise lr_end")
+        flags.append(
+            "never diverged: raise lr_end; the minimum is not known, so the suggestion leans low "
+            "(the best rate may be higher)"
+        )
     return flags
 
 
