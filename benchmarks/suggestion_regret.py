@@ -4,7 +4,7 @@ The tasks and the MXNet work are in ``regret_tasks.py``. Two caches in ``benchma
 
 * ``regret_ground_truth.json``: per task, the validation loss after training at each of 25
   constant LRs (1e-5 .. 10, 4 per decade) for the task's budget, 3 data orders each, measured at
-  half the budget and at the end, from one fixed set of initial weights (about 15-25 minutes
+  half the budget and at the end, from one fixed set of initial weights (about 17 minutes
   of CPU on a shared 2-core machine).
 * ``regret_curves.json``: per task, 5 real ``LRFinder`` sweeps (the finder's default sweep,
   lr 1e-6 x1.1 per iteration, up to 10) from the same weights, recorded in full; each stopping
@@ -388,7 +388,7 @@ def _spread(answers: Dict[str, float], names: Sequence[str]) -> float:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--recompute", action="store_true",
-                        help="retrain the ground truth and redo the searches (15-25 min)")
+                        help="retrain the ground truth and redo the searches (about 18 min)")
     parser.add_argument("--compute-only", action="store_true", help="fill the caches and stop")
     parser.add_argument("--out", default=RESULTS, help="where to write the Markdown report")
     args = parser.parse_args(argv)
