@@ -123,7 +123,8 @@ class LRFinderStoppingCriteria:
     def load_state_dict(self, state: Dict[str, Any]) -> None:
         """Restore what :meth:`state_dict` returned."""
         settings = self._settings()
-        fresh = type(self)(**{k: state[k] for k in settings})
+        # a state saved before a setting existed restores with that setting's default
+        fresh = type(self)(**{k: state[k] for k in settings if k in state})
         self.__dict__.update(fresh.__dict__)
         for key in self.__dict__:
             if key not in settings and key in state:

@@ -2,8 +2,10 @@
 
 Every rule has the signature ``rule(lrs, losses, bandwidth=None) -> float``. The rules read the
 zero-phase smoothed curve (:func:`gluon_lrfinder.smoothing.zero_phase`), after dropping
-non-finite losses, so they neither lag the curve nor react to one noisy batch. ``raw_steepest``
-and ``ema_steepest`` reproduce what other finders do and exist for comparison.
+non-finite losses, so they neither lag the curve nor react to one noisy batch (or one huge
+loss). ``raw_steepest`` and ``ema_steepest`` reproduce what other finders do and exist for
+comparison. The default, :func:`blend`, also reads the optimizer's kind when :func:`suggest` is
+told it (:class:`~gluon_lrfinder.LRFinder` passes the optimizer the sweep recorded).
 
 Examples
 --------

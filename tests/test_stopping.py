@@ -71,6 +71,16 @@ def test_reset_and_state_dict_round_trip(rule):
     assert stop.first_loss is None and stop.num_seen == 0 and stop.reference_loss is None
 
 
+def test_a_state_saved_by_the_tutorial_rule_loads_into_the_robust_one():
+    tutorial = LRFinderStoppingCriteria(0.5, 2, 1.5)
+    for x in (1.0, 1.2):
+        tutorial(x)
+    robust = StoppingCriteria()
+    robust.load_state_dict(tutorial.state_dict())
+    assert (robust.smoothing, robust.min_iter, robust.threshold) == (0.5, 2, 1.5)
+    assert (robust.reference_iter, robust.patience) == (10, 3) and robust.num_seen == 2
+
+
 def test_tutorial_rule_keeps_its_name_and_defaults():
     tutorial = LRFinderStoppingCriteria()
     assert (tutorial.smoothing, tutorial.min_iter, tutorial.threshold) == (0.3, 20, 2.0)
