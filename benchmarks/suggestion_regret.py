@@ -237,19 +237,13 @@ def loto(bench: Bench, candidates: Dict[str, Rule], criterion: str = "mean") -> 
     held, picks = {}, {}
     for name in bench.names:
         others = [n for n in bench.names if n != name]
-
         pick = min(candidates, key=lambda label, others=others: stats({n: per[label][n] for n in others})[criterion])
         picks[name] = pick
         held[name] = per[pick][name]
     return {"regrets": held, "picks": picks}
 
 
-#: Optimizers that divide the step by a moving average of squared gradients (their loss falls off
-#: a cliff in a range test); every other optimizer (SGD, NAG, AdaGrad's accumulated sum) is "rest".
-EMA_NORMALISED = {"adam", "rmsprop", "nadam", "adadelta", "ftml", "lamb", "adamw"}
-
-
-def loto_by_optimizer(bench: Bench, fractions: Sequence[float], group=EMA_NORMALISED) -> Dict[str, Any]:
+def loto_by_optimizer(bench: Bench, fractions: Sequence[float], group=S.EMA_NORMALISED) -> Dict[str, Any]:
     """The optimizer as a signal: blend with one fraction for the optimizers in ``group`` and one
     for the rest, each tuned (lowest mean regret) on the other tasks of its kind."""
     per = {f: bench.regrets(lambda a, b, f=f: S.blend(a, b, fraction=f)) for f in fractions}
@@ -327,7 +321,7 @@ def report() -> str:
         picked = sorted(set(result["picks"].values()))
         held[f"{fam}, tuned held out (picked: {', '.join(p.split(' = ')[1] for p in picked)})"] = result["regrets"]
     fractions = families()["blend, fraction f"][0]
-    for group, what in ((EMA_NORMALISED, "Adam, RMSProp"), (EMA_NORMALISED | {"adagrad"}, "Adam, RMSProp, AdaGrad")):
+    for group, what in ((S.EMA_NORMALISED, "Adam, RMSProp"), (S.EMA_NORMALISED | {"adagrad"}, "Adam, RMSProp, AdaGrad")):
         result = loto_by_optimizer(bench, fractions, group)
         ema = ", ".join(f"{f:g}" for f in sorted({f for k, f in result["picks"].values() if k}))
         rest = ", ".join(f"{f:g}" for f in sorted({f for k, f in result["picks"].values() if not k}))
