@@ -321,7 +321,8 @@ def report() -> str:
         picked = sorted(set(result["picks"].values()))
         held[f"{fam}, tuned held out (picked: {', '.join(p.split(' = ')[1] for p in picked)})"] = result["regrets"]
     fractions = families()["blend, fraction f"][0]
-    for group, what in ((S.EMA_NORMALISED, "Adam, RMSProp"), (S.EMA_NORMALISED | {"adagrad"}, "Adam, RMSProp, AdaGrad")):
+    groupings = ((S.EMA_NORMALISED, "Adam, RMSProp"), (S.EMA_NORMALISED | {"adagrad"}, "Adam, RMSProp, AdaGrad"))
+    for group, what in groupings:
         result = loto_by_optimizer(bench, fractions, group)
         ema = ", ".join(f"{f:g}" for f in sorted({f for k, f in result["picks"].values() if k}))
         rest = ", ".join(f"{f:g}" for f in sorted({f for k, f in result["picks"].values() if not k}))
