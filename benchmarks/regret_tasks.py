@@ -230,6 +230,42 @@ def search_curves(spec, seeds: Sequence[int] = SEARCH_SEEDS) -> Dict[str, Any]:
     return {"spec": spec, "sweep": SWEEP, "curves": curves, "seconds": time.time() - start}
 
 
+# ---------------------------------------------------------------------------------- trials
+def short_trial(spec, arrays, init, lr: float, seed: int, iters: int) -> float:
+    """Mean training loss of the last third of ``iters`` iterations at ``lr`` from ``init``."""
+    net = fresh_net(spec, arrays, init)
+    net.hybridize(static_alloc=True, static_shape=True)
+    loss_fn = arrays.loss_fn()
+    trainer = gluon.Trainer(net.collect_params(), spec["optimizer"],
+                            dict(spec["params"], learning_rate=lr), kvstore=None)
+    rng = np.random.RandomState(1000 + seed)
+    n, bs = len(arrays.X), spec["batch_size"]
+    losses = []
+    for _ in range(iters):
+        idx = rng.choice(n, bs, replace=False)
+        x, y = mx.nd.array(arrays.X[idx]), mx.nd.array(arrays.y[idx])
+        with autograd.record():
+            loss = loss_fn(net(x), y)
+        loss.backward()
+        trainer.step(bs)
+        losses.append(loss.mean())
+    tail = [float(v.asscalar()) for v in losses[-max(1, iters // 3):]]
+    value = float(np.mean(tail))
+    return value if math.isfinite(value) else math.inf
+
+
+def trials(spec, candidates: Sequence[Sequence[float]], iters: int) -> Dict[str, Any]:
+    """Per search (seed), a short trial at each candidate rate: the cost and signal of refining."""
+    start = time.time()
+    arrays = load_arrays(spec["data"])
+    init = initial_weights(spec, arrays)
+    rows = [[short_trial(spec, arrays, init, lr, seed, iters) for lr in lrs]
+            for seed, lrs in zip(SEARCH_SEEDS, candidates)]
+    return {"spec": spec, "candidates": [list(map(float, c)) for c in candidates], "iters": iters,
+            "train_loss": [[v if math.isfinite(v) else None for v in row] for row in rows],
+            "seconds": time.time() - start}
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """``python regret_tasks.py time``: seconds per ground-truth iteration of each task."""
     for spec in TASKS:
