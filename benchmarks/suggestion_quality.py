@@ -1,5 +1,8 @@
 """How close does each suggestion rule land to the learning rate that actually trains best?
 
+Superseded for rule quality by ``suggestion_regret.py`` (14 tasks, validation-loss regret, the
+default rule told the optimizer); kept for the cost of the held-out signal it measures.
+
 Ground truth, per task: from one fixed set of initial weights, train for a fixed budget at every
 LR of a log grid (several data orders each) and record the validation loss. The best LR is the
 grid point (refined by a parabola in log-LR) with the lowest mean validation loss; the 10% and
@@ -239,7 +242,8 @@ def finder_curves(spec, seeds=FINDER_SEEDS, valid_every: int = 5):
 # ---------------------------------------------------------------------- scoring
 #: The rules compared: ours, then what other finders do (name in the table -> SUGGESTERS key).
 RULES = {
-    "ours: steepest on the zero-phase curve": "steepest",
+    "blend (no optimizer given: the steepest point)": "blend",
+    "steepest on the zero-phase curve": "steepest",
     "valley (fastai-style)": "valley",
     "minimum / 10": "minimum",
     "raw steepest (tutorial's plain curve)": "raw_steepest",

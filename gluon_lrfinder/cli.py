@@ -693,7 +693,7 @@ def _report(args: argparse.Namespace, finder: Any, data_name: str, net_name: str
           f"({curve.stop_reason}) on {data_name} with {net_name}/{args.optimizer}.")
     print(f"Suggested learning rate: {lr:.3g} (rule '{args.method}': {_describe_rule(args.method)})")
     print(f"Range for cyclical / one-cycle schedules: {low:.3g} .. {high:.3g} "
-          "(min_lr .. max_lr: up to 3x the suggestion, at most half the loss minimum)")
+          "(min_lr .. max_lr: from the steepest point up to 3x it, at most half the loss minimum)")
     for flag in flags:
         print(f"Warning: {flag}")
     print(f"Wrote {png_path}, {csv_path}, {json_path}, {summary_path}")

@@ -326,12 +326,14 @@ class LRFinder:
         Parameters
         ----------
         method : str, default ``DEFAULT_METHOD``
-            A rule of :data:`gluon_lrfinder.suggest.SUGGESTERS`: ``"valley"``, ``"steepest"``,
-            ``"minimum"`` (minimum / 10) or the baselines ``"raw_steepest"``, ``"ema_steepest"``.
+            A rule of :data:`gluon_lrfinder.suggest.SUGGESTERS`: ``"blend"`` (the default; it
+            reads the optimizer the sweep recorded), ``"steepest"``, ``"valley"``, ``"minimum"``
+            (minimum / 10) or the baselines ``"raw_steepest"``, ``"ema_steepest"``.
         bandwidth : float, optional
             Smoothing width in decades of LR.
         warn : bool, default True
-            Warn (``SuggestionWarning``) when the loss never fell or never diverged.
+            Warn (``SuggestionWarning``) for each flag of :meth:`diagnose` and when the rules
+            disagree by more than a decade.
         source : {"train", "valid"}, default "train"
             Read the training curve, or the validation signal of ``find(valid_data=...)``.
 
@@ -349,12 +351,14 @@ class LRFinder:
         if source == "valid":
             if not curve.valid_lrs:
                 raise RuntimeError("source='valid' needs a validation signal: call find(valid_data=...) first")
-            return suggest(curve.valid_lrs, curve.valid_losses, method=method, bandwidth=bandwidth, warn=warn)
-        return suggest(curve.lrs, curve.losses, method=method, bandwidth=bandwidth, warn=warn)
+            return suggest(curve.valid_lrs, curve.valid_losses, method=method, bandwidth=bandwidth, warn=warn,
+                           optimizer=curve.settings.get("optimizer"))
+        return suggest(curve.lrs, curve.losses, method=method, bandwidth=bandwidth, warn=warn,
+                       optimizer=curve.settings.get("optimizer"))
 
     def suggest_range(self, bandwidth: Optional[float] = None) -> Tuple[float, float]:
-        """``(min_lr, max_lr)`` for cyclical schedules: up to 3x the suggestion, at most half the
-        LR at the loss minimum (:func:`gluon_lrfinder.suggest.lr_range`)."""
+        """``(min_lr, max_lr)`` for cyclical schedules: from the steepest point up to 3x it, at most
+        half the LR at the loss minimum (:func:`gluon_lrfinder.suggest.lr_range`)."""
         curve = self._require_curve("suggest_range")
         return lr_range(curve.lrs, curve.losses, bandwidth)
 
@@ -378,6 +382,7 @@ class LRFinder:
         return report(
             curve.lrs, curve.losses, method=method, bandwidth=bandwidth,
             valid_lrs=curve.valid_lrs or None, valid_losses=curve.valid_losses or None,
+            optimizer=curve.settings.get("optimizer"),
         )
 
     def apply(self, lr: Optional[float] = None, method: str = DEFAULT_METHOD) -> float:

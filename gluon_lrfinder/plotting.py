@@ -116,7 +116,8 @@ def plot_curve(
         smooth[finite] = zero_phase(lrs[finite], losses[finite], bandwidth)
         ax.plot(lrs[finite], smooth[finite], "-", color="C0", linewidth=2, label="smoothed")
     if method is not None and finite.sum() >= MIN_POINTS:
-        lr = suggest(lrs, losses, method=method, bandwidth=bandwidth, warn=False)
+        lr = suggest(lrs, losses, method=method, bandwidth=bandwidth, warn=False,
+                     optimizer=(getattr(curve, "settings", None) or {}).get("optimizer"))
         ax.axvline(lr, color="C3", linestyle="--", linewidth=1.2, label=f"suggested lr = {lr:.2e} ({method})")
         at = np.interp(np.log10(lr), np.log10(lrs[finite]), smooth[finite])
         ax.plot([lr], [at], "o", color="C3", markersize=7)
@@ -127,7 +128,8 @@ def plot_curve(
         ax.plot(valid_lrs[ok], valid_losses[ok], "s-", color="C1", markersize=4, linewidth=1.2,
                 label="held-out loss")
         if method is not None and ok.sum() >= MIN_POINTS:
-            vlr = suggest(valid_lrs, valid_losses, method=method, bandwidth=bandwidth, warn=False)
+            vlr = suggest(valid_lrs, valid_losses, method=method, bandwidth=bandwidth, warn=False,
+                          optimizer=(getattr(curve, "settings", None) or {}).get("optimizer"))
             ax.axvline(vlr, color="C1", linestyle=":", linewidth=1.2, label=f"held-out suggestion = {vlr:.2e}")
     if show_range and finite.sum() >= MIN_POINTS:
         low, high = lr_range(lrs, losses, bandwidth)

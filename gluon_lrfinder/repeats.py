@@ -159,7 +159,8 @@ def summarize_sweeps(
         raise ValueError(f"curves must hold at least 2 range tests to summarise, got {len(curves)}")
     if method not in SUGGESTERS:
         raise ValueError(f"method must be one of {', '.join(map(repr, SUGGESTERS))}, got {method!r}")
-    suggestions = [suggest(c.lrs, c.losses, method=method, bandwidth=bandwidth, warn=False) for c in curves]
+    suggestions = [suggest(c.lrs, c.losses, method=method, bandwidth=bandwidth, warn=False,
+                           optimizer=(getattr(c, "settings", None) or {}).get("optimizer")) for c in curves]
     longest = max(curves, key=len)
     grid = np.asarray(longest.lrs, dtype=np.float64)
     grid = np.unique(grid[grid > 0])

@@ -6,7 +6,9 @@ Two kinds, for two jobs:
   rule can use it during the sweep. It lags the curve (by about ``1 / (1 - smoothing)``
   iterations), which is why suggestions do not read it.
 * :func:`zero_phase` is *non-causal*: a Gaussian kernel over log10(LR), normalised at every
-  point, so it does not shift the curve to the right. Suggestions read this one.
+  point, so it does not shift the curve to the right. Suggestions read this one. By default it
+  is *robust* (:func:`despike` first): one huge loss, or a blow-up at the end of the sweep, does
+  not leak into the descent before it.
 
 Examples
 --------
@@ -23,7 +25,10 @@ import numpy as np
 
 from ._validate import check_number, check_unit_interval
 
-__all__ = ["ema", "ema_step", "zero_phase", "default_bandwidth"]
+__all__ = ["ema", "ema_step", "zero_phase", "despike", "default_bandwidth", "DESPIKE_WIDTH"]
+
+#: Points in the running median of :func:`despike`: an outlier run of up to 2 points vanishes.
+DESPIKE_WIDTH = 5
 
 
 def ema_step(previous: Optional[float], loss: float, smoothing: float) -> float:
@@ -80,8 +85,54 @@ def default_bandwidth(lrs: Sequence[float]) -> float:
     return max(span / 20.0, 1.5 * step)
 
 
+def despike(losses: Sequence[float], width: int = DESPIKE_WIDTH) -> np.ndarray:
+    """Remove outliers from a loss curve: a running median, then a cap on the blow-up.
+
+    1. Each finite loss becomes the median of the finite losses among the ``width`` points
+       centred on it (a narrower symmetric window near the ends; at the two end points the
+       median of the point, its neighbour and their linear extrapolation), so that a run of up
+       to ``width // 2`` outliers inside the curve, or one at either end, however large,
+       disappears, while a straight line passes unchanged.
+    2. Values above ``low + 3 * (high - low)`` are capped there, where ``low`` is the lowest
+       value and ``high`` the highest value *before* it: the curve keeps its descent and its
+       turn upwards, but a blow-up by orders of magnitude cannot pull a Gaussian average of the
+       descent up. (No cap when the lowest value comes first.)
+
+    Non-finite losses stay as they are (the smoother gives them no weight). ``losses`` must be
+    in increasing-LR order.
+
+    Examples
+    --------
+    >>> despike([2.0, 1.9, 1.8, 1e8, 1.6, 1.5, 1.4]).tolist()
+    [1.9, 1.9, 1.9, 1.8, 1.6, 1.5, 1.4]
+    >>> out = despike([2.0, 1.8, 1.5, 1.2, 1.0, 1.1, 3.0, 50.0, 1e3, 1e5])
+    >>> [round(x, 2) for x in out]     # capped at 1.2 + 3 * (2.0 - 1.2)
+    [2.0, 1.8, 1.5, 1.2, 1.2, 1.2, 3.0, 3.6, 3.6, 3.6]
+    """
+    losses = np.asarray(losses, dtype=np.float64)
+    out = losses.copy()
+    finite = np.flatnonzero(np.isfinite(losses))
+    if finite.size < 3:
+        return out
+    values = losses[finite]
+    n, half = values.size, width // 2
+    # symmetric windows, narrower near the ends, so that a straight line passes unchanged
+    filtered = np.array([np.median(values[i - h: i + h + 1]) for i, h in
+                         ((i, min(half, i, n - 1 - i)) for i in range(n))])
+    # the end points: Tukey's rule, the median of the point, its neighbour and their extrapolation
+    for end, a, b in ((0, 1, 2), (n - 1, n - 2, n - 3)):
+        filtered[end] = np.median([values[end], filtered[a], 2 * filtered[a] - filtered[b]])
+    low_at = int(np.argmin(filtered))
+    low = float(filtered[low_at])
+    high = float(np.max(filtered[: low_at + 1]))
+    if high > low:
+        filtered = np.minimum(filtered, low + 3.0 * (high - low))
+    out[finite] = filtered
+    return out
+
+
 def zero_phase(
-    lrs: Sequence[float], losses: Sequence[float], bandwidth: Optional[float] = None
+    lrs: Sequence[float], losses: Sequence[float], bandwidth: Optional[float] = None, robust: bool = True
 ) -> np.ndarray:
     """Zero-phase (non-lagging) smoothing of a loss curve over log10(LR).
 
@@ -99,6 +150,9 @@ def zero_phase(
     bandwidth : float, optional
         Kernel standard deviation in decades, >= 0 (0 returns the raw losses). Default
         :func:`default_bandwidth`.
+    robust : bool, default True
+        Pass the losses (sorted by LR) through :func:`despike` first, so that no single
+        outlier moves the curve. ``False`` gives the plain Gaussian average.
 
     Returns
     -------
@@ -125,6 +179,11 @@ def zero_phase(
         raise ValueError(f"bandwidth must be >= 0 (decades), got {bandwidth!r}")
     if bandwidth == 0 or losses.size < 2:
         return losses.copy()
+    if robust:
+        order = np.argsort(lrs, kind="stable")
+        cleaned = np.empty_like(losses)
+        cleaned[order] = despike(losses[order])
+        losses = cleaned
     x = np.log10(lrs)
     finite = np.isfinite(losses)
     weights = np.exp(-0.5 * ((x[:, None] - x[None, :]) / bandwidth) ** 2) * finite[None, :]

@@ -1,8 +1,30 @@
-"""The stopping rule of the range test. No MXNet import."""
+"""The stopping rules of the range test. No MXNet import.
+
+Two rules:
+
+* :class:`StoppingCriteria` (what :meth:`~gluon_lrfinder.LRFinder.find` uses): divergence is
+  measured against a *robust reference*, the median of the first ``reference_iter`` losses, and
+  must last ``patience`` iterations in a row. One lucky first batch, or one unlucky batch later,
+  cannot end the sweep before the loss had a chance to fall.
+* :class:`LRFinderStoppingCriteria`: the rule of the MXNet "Learning Rate Finder" tutorial, with
+  its defaults, kept under its name: the moving average against the *first* loss, one
+  iteration above the threshold is enough. With small noisy batches a low first loss makes it
+  stop after ~20 iterations (measured in ``benchmarks/suggestion_regret.py``).
+
+Examples
+--------
+>>> lucky_first = [0.26] + [0.45, 0.98, 0.5, 1.1, 0.45, 0.5, 0.4, 0.6, 0.5] * 3
+>>> tutorial, robust = LRFinderStoppingCriteria(min_iter=5), StoppingCriteria(min_iter=5)
+>>> [i for i, x in enumerate(lucky_first) if tutorial(x)][:1]    # stops at the 5th loss
+[4]
+>>> any(robust(x) for x in lucky_first)
+False
+"""
 from __future__ import annotations
 
 import math
-from typing import Any, Dict, Optional
+import statistics
+from typing import Any, Dict, List, Optional
 
 from ._validate import check_greater, check_int, check_unit_interval
 from .smoothing import ema_step
@@ -10,13 +32,15 @@ from .smoothing import ema_step
 __all__ = ["StoppingCriteria", "LRFinderStoppingCriteria"]
 
 
-class StoppingCriteria:
-    """Decide, loss by loss, when the range test has diverged.
+class LRFinderStoppingCriteria:
+    """The MXNet tutorial's stopping rule: the moving average against the first loss.
 
     Called once per iteration with that iteration's loss; returns ``True`` when the sweep should
     stop: either the loss is NaN or infinite (at once, whatever ``min_iter``), or at least
     ``min_iter`` losses have been seen and the causal moving average of the loss exceeds
-    ``threshold`` times the first loss.
+    ``threshold`` times the first loss. Kept for code written against the tutorial; the finder
+    uses the robust :class:`StoppingCriteria` (pass ``stopping=LRFinderStoppingCriteria()`` to
+    :meth:`~gluon_lrfinder.LRFinder.find` for the tutorial's behaviour).
 
     Parameters
     ----------
@@ -31,6 +55,8 @@ class StoppingCriteria:
     ----------
     first_loss, smoothed_loss : float or None
         The first loss and the current moving average.
+    reference_loss : float or None
+        What divergence is measured against: here the first loss.
     num_seen : int
         Losses seen so far.
     reason : str or None
@@ -38,12 +64,12 @@ class StoppingCriteria:
 
     Examples
     --------
-    >>> stop = StoppingCriteria(smoothing=0.0, min_iter=2, threshold=2.0)
+    >>> stop = LRFinderStoppingCriteria(smoothing=0.0, min_iter=2, threshold=2.0)
     >>> [stop(x) for x in (1.0, 1.5, 2.5)]
     [False, False, True]
     >>> stop.reason
     'diverged'
-    >>> StoppingCriteria()(float("nan"))
+    >>> LRFinderStoppingCriteria()(float("nan"))
     True
     """
 
@@ -60,47 +86,128 @@ class StoppingCriteria:
         self.num_seen = 0
         self.reason: Optional[str] = None
 
+    @property
+    def reference_loss(self) -> Optional[float]:
+        return self.first_loss
+
+    def _update(self, loss: float) -> None:
+        """Record a finite loss (the smoothed loss and whatever the reference needs)."""
+        if self.first_loss is None:
+            self.first_loss = loss
+        self.smoothed_loss = ema_step(self.smoothed_loss, loss, self.smoothing)
+
+    def _diverged(self) -> bool:
+        return self.smoothed_loss > self.threshold * self.first_loss
+
     def __call__(self, loss: float) -> bool:
         loss = float(loss)
         self.num_seen += 1
         if not math.isfinite(loss):
             self.reason = "non-finite loss"
             return True
-        if self.first_loss is None:
-            self.first_loss = loss
-        self.smoothed_loss = ema_step(self.smoothed_loss, loss, self.smoothing)
-        if self.num_seen >= self.min_iter and self.smoothed_loss > self.threshold * self.first_loss:
+        self._update(loss)
+        if self.num_seen >= self.min_iter and self._diverged():
             self.reason = "diverged"
             return True
         return False
 
+    def _settings(self) -> Dict[str, Any]:
+        return {"smoothing": self.smoothing, "min_iter": self.min_iter, "threshold": self.threshold}
+
     def state_dict(self) -> Dict[str, Any]:
         """Settings and progress, for logging or resuming."""
-        return {
-            "smoothing": self.smoothing,
-            "min_iter": self.min_iter,
-            "threshold": self.threshold,
-            "first_loss": self.first_loss,
-            "smoothed_loss": self.smoothed_loss,
-            "num_seen": self.num_seen,
-            "reason": self.reason,
-        }
+        state = dict(self._settings())
+        state.update((k, v) for k, v in self.__dict__.items() if k not in state)
+        return {k: list(v) if isinstance(v, list) else v for k, v in state.items()}
 
     def load_state_dict(self, state: Dict[str, Any]) -> None:
         """Restore what :meth:`state_dict` returned."""
-        fresh = type(self)(state["smoothing"], state["min_iter"], state["threshold"])
+        settings = self._settings()
+        # a state saved before a setting existed restores with that setting's default
+        fresh = type(self)(**{k: state[k] for k in settings if k in state})
         self.__dict__.update(fresh.__dict__)
-        self.first_loss = state["first_loss"]
-        self.smoothed_loss = state["smoothed_loss"]
-        self.num_seen = state["num_seen"]
-        self.reason = state["reason"]
+        for key in self.__dict__:
+            if key not in settings and key in state:
+                value = state[key]
+                setattr(self, key, list(value) if isinstance(value, list) else value)
 
     def __repr__(self) -> str:
-        return (
-            f"{type(self).__name__}(smoothing={self.smoothing}, min_iter={self.min_iter}, "
-            f"threshold={self.threshold})"
-        )
+        args = ", ".join(f"{k}={v}" for k, v in self._settings().items())
+        return f"{type(self).__name__}({args})"
 
 
-#: Alias kept so code written against the MXNet "Learning Rate Finder" tutorial keeps working.
-LRFinderStoppingCriteria = StoppingCriteria
+class StoppingCriteria(LRFinderStoppingCriteria):
+    """Decide, loss by loss, when the range test has diverged, without being fooled by noise.
+
+    Returns ``True`` when the sweep should stop: at once on a NaN or infinite loss, or, after
+    at least ``min_iter`` losses, once the causal moving average of the loss has stayed above
+    ``threshold`` times the *reference loss* for ``patience`` iterations in a row. The
+    reference is the median of the first ``reference_iter`` finite losses (of those seen so
+    far, until there are that many), so a lucky first batch does not lower it and one noisy
+    batch does not end the sweep.
+
+    Parameters
+    ----------
+    smoothing : float, default 0.3
+        Weight of the history in the moving average, in [0, 1).
+    min_iter : int, default 20
+        Minimum number of iterations before a divergence stop, >= 1.
+    threshold : float, default 2.0
+        Divergence factor over the reference loss, > 1.
+    reference_iter : int, default 10
+        How many first losses the reference is the median of, >= 1 (1 gives the first loss).
+    patience : int, default 3
+        Iterations in a row the moving average must stay above the threshold, >= 1.
+
+    Attributes
+    ----------
+    reference_loss : float or None
+        The median of the first ``reference_iter`` finite losses (so far).
+    first_loss, smoothed_loss : float or None
+        The first loss and the current moving average.
+    num_seen : int
+        Losses seen so far.
+    reason : str or None
+        Why it said stop: ``"non-finite loss"`` or ``"diverged"``.
+
+    Examples
+    --------
+    >>> stop = StoppingCriteria(smoothing=0.0, min_iter=2, threshold=2.0, patience=2)
+    >>> [stop(x) for x in (1.0, 1.0, 1.0, 2.5, 1.0, 2.5, 3.0)]
+    [False, False, False, False, False, False, True]
+    >>> stop.reason, stop.reference_loss
+    ('diverged', 1.0)
+    """
+
+    def __init__(
+        self,
+        smoothing: float = 0.3,
+        min_iter: int = 20,
+        threshold: float = 2.0,
+        reference_iter: int = 10,
+        patience: int = 3,
+    ) -> None:
+        self.reference_iter = check_int("reference_iter", reference_iter, 1)
+        self.patience = check_int("patience", patience, 1)
+        super().__init__(smoothing, min_iter, threshold)
+
+    def reset(self) -> None:
+        super().reset()
+        self.first_losses: List[float] = []
+        self.above = 0
+
+    @property
+    def reference_loss(self) -> Optional[float]:
+        return statistics.median(self.first_losses) if self.first_losses else None
+
+    def _update(self, loss: float) -> None:
+        super()._update(loss)
+        if len(self.first_losses) < self.reference_iter:
+            self.first_losses.append(loss)
+
+    def _diverged(self) -> bool:
+        self.above = self.above + 1 if self.smoothed_loss > self.threshold * self.reference_loss else 0
+        return self.above >= self.patience
+
+    def _settings(self) -> Dict[str, Any]:
+        return dict(super()._settings(), reference_iter=self.reference_iter, patience=self.patience)

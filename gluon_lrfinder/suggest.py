@@ -2,8 +2,10 @@
 
 Every rule has the signature ``rule(lrs, losses, bandwidth=None) -> float``. The rules read the
 zero-phase smoothed curve (:func:`gluon_lrfinder.smoothing.zero_phase`), after dropping
-non-finite losses, so they neither lag the curve nor react to one noisy batch. ``raw_steepest``
-and ``ema_steepest`` reproduce what other finders do and exist for comparison.
+non-finite losses, so they neither lag the curve nor react to one noisy batch (or one huge
+loss). ``raw_steepest`` and ``ema_steepest`` reproduce what other finders do and exist for
+comparison. The default, :func:`blend`, also reads the optimizer's kind when :func:`suggest` is
+told it (:class:`~gluon_lrfinder.LRFinder` passes the optimizer the sweep recorded).
 
 Examples
 --------
@@ -25,6 +27,11 @@ import numpy as np
 from .smoothing import ema, zero_phase
 
 __all__ = [
+    "blend",
+    "blend_fraction",
+    "BLEND_FRACTION",
+    "BLEND_FRACTION_BY_KIND",
+    "EMA_NORMALISED",
     "steepest",
     "valley",
     "minimum",
@@ -33,6 +40,10 @@ __all__ = [
     "lr_range",
     "diagnose",
     "suggest",
+    "disagreement",
+    "COMPARED",
+    "DISAGREE_DECADES",
+    "MIN_DECADES",
     "SUGGESTERS",
     "DEFAULT_METHOD",
     "MIN_POINTS",
@@ -43,6 +54,23 @@ __all__ = [
 
 #: Fewest finite points a curve needs before any rule answers.
 MIN_POINTS = 5
+#: A curve spanning fewer decades of LR than this is flagged as a short sweep.
+MIN_DECADES = 1.5
+#: How far :func:`blend` goes from the steepest descent towards the minimum (in log-LR) when the
+#: optimizer is not known. Without the optimizer, no fraction above 0 did better on
+#: ``benchmarks/suggestion_regret.py`` (leave-one-task-out picks 0 or 0.1, mean regret 0.21 at 0
+#: against 0.28 at 0.2): the blend is then the steepest point.
+BLEND_FRACTION = 0.0
+#: Optimizers (lower-case class names) that divide each step by a moving average of squared
+#: gradients. In a range test their loss falls off a cliff and the best rate sits at the steepest
+#: point; with every other optimizer (SGD, NAG, AdaGrad's ever-growing sum, ...) the useful range
+#: is broad and the best rate sits further towards the bottom of the curve.
+EMA_NORMALISED = frozenset({"adam", "adamw", "adamax", "nadam", "rmsprop", "adadelta", "ftml", "lamb"})
+#: :func:`blend`'s fraction when the optimizer is known: for :data:`EMA_NORMALISED` optimizers
+#: and for the others (chosen by leave-one-task-out validation, see docs/suggestions.md).
+BLEND_FRACTION_BY_KIND = {"ema_normalised": 0.0, "other": 0.3}
+#: Rules whose suggestions lie further apart than this (decades) are flagged as disagreeing.
+DISAGREE_DECADES = 1.0
 
 
 class SuggestionWarning(UserWarning):
@@ -101,19 +129,60 @@ def steepest(lrs: Sequence[float], losses: Sequence[float], bandwidth: Optional[
     0.01
     """
     lrs, smooth = _smoothed(lrs, losses, bandwidth)
+    return float(lrs[_steepest_index(lrs, smooth)])
+
+
+def _steepest_index(lrs: np.ndarray, smooth: np.ndarray) -> int:
     end = _descent_end(smooth)
     if end < 1:
-        return float(lrs[0])
-    slope = np.gradient(smooth[: end + 1], np.log10(lrs[: end + 1]))
-    return float(lrs[int(np.argmin(slope))])
+        return 0
+    return int(np.argmin(np.gradient(smooth[: end + 1], np.log10(lrs[: end + 1]))))
+
+
+def blend(
+    lrs: Sequence[float], losses: Sequence[float], bandwidth: Optional[float] = None, fraction: float = BLEND_FRACTION
+) -> float:
+    """The LR ``fraction`` of the way, in log-LR, from the steepest descent to the loss minimum.
+
+    ``lr = steepest ** (1 - fraction) * lr_at_minimum ** fraction``. It adapts to the curve's
+    shape: where the loss falls off a cliff (Adam, most MLPs), the steepest point and the
+    minimum are close and so is the answer; where the descent is broad (SGD on a BatchNorm net
+    or a linear model), the answer moves towards the bottom of the curve, where those recipes
+    train best. ``fraction=0`` is :func:`steepest`, ``fraction=1`` the LR at the minimum.
+
+    Parameters
+    ----------
+    lrs, losses : sequence of float
+        The range-test curve; non-finite losses are dropped.
+    bandwidth : float, optional
+        Smoothing width in decades (see :func:`~gluon_lrfinder.smoothing.zero_phase`).
+    fraction : float, default :data:`BLEND_FRACTION`
+        In [0, 1].
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> lrs = np.logspace(-4, 0, 41)
+    >>> losses = 2 - np.tanh(2 * (np.log10(lrs) + 3)) + np.where(lrs > 0.1, 50 * (lrs - 0.1), 0)
+    >>> steepest(lrs, losses, bandwidth=0), 10 * minimum(lrs, losses, bandwidth=0)
+    (0.001, 0.1)
+    >>> round(float(blend(lrs, losses, bandwidth=0, fraction=0.5)), 6)
+    0.01
+    """
+    if not 0.0 <= fraction <= 1.0:
+        raise ValueError(f"fraction must be in [0, 1], got {fraction!r}")
+    lrs, smooth = _smoothed(lrs, losses, bandwidth)
+    low, high = math.log10(lrs[_steepest_index(lrs, smooth)]), math.log10(lrs[_descent_end(smooth)])
+    return float(10 ** (low + fraction * (high - low)))
 
 
 def valley(lrs: Sequence[float], losses: Sequence[float], bandwidth: Optional[float] = None) -> float:
     """The middle (in log-LR) of the longest descending stretch of the smoothed curve.
 
-    The stretch is the longest strictly decreasing subsequence of the smoothed losses, the idea
-    behind fastai's ``valley`` rule; the suggestion sits halfway along it in log-LR, well inside
-    the region where the loss is still falling.
+    The stretch is the longest strictly decreasing subsequence of the smoothed losses, counted
+    as fastai's ``valley`` rule counts it (as many points as the subsequence has, ending where it
+    ends); the suggestion sits halfway along it, well inside the region where the loss is still
+    falling.
 
     Examples
     --------
@@ -121,28 +190,47 @@ def valley(lrs: Sequence[float], losses: Sequence[float], bandwidth: Optional[fl
     >>> lrs = np.logspace(-4, 0, 41)
     >>> losses = np.concatenate([np.full(10, 2.0), np.linspace(2.0, 0.5, 21), np.linspace(0.6, 5, 10)])
     >>> round(float(np.log10(valley(lrs, losses, bandwidth=0))), 1)
-    -2.0
+    -2.1
     """
     lrs, smooth = _smoothed(lrs, losses, bandwidth)
     n = smooth.size
     # A step counts as "down" only if it drops by more than a sliver of the curve's range, so
     # that rounding noise on a flat plateau does not stretch the valley into it.
     tol = 1e-3 * float(np.nanmax(smooth) - np.nanmin(smooth))
-    length = np.ones(n, dtype=np.int64)  # longest decreasing run ending at i
-    start = np.arange(n)  # where that run starts
+    length = np.ones(n, dtype=np.int64)  # longest decreasing subsequence ending at i
     for i in range(1, n):
         higher = np.flatnonzero(smooth[:i] > smooth[i] + tol)
         if higher.size:
-            best = length[higher]
-            # among equally long runs take the one starting latest: a flat plateau before the
-            # descent is not part of the valley
-            j = higher[len(best) - 1 - int(np.argmax(best[::-1]))]
-            length[i] = length[j] + 1
-            start[i] = start[j]
+            length[i] = int(length[higher].max()) + 1
     end = int(np.argmax(length))
-    first = int(start[end])
-    log_mid = 0.5 * (math.log10(lrs[first]) + math.log10(lrs[end]))
-    return float(lrs[int(np.argmin(np.abs(np.log10(lrs) - log_mid)))])
+    # as fastai counts it: the valley is as many points as the subsequence has, ending at its end
+    # (a subsequence that skips noisy points on a plateau does not stretch the valley into it)
+    first = max(0, end - int(length[end]))
+    return float(lrs[first + (end - first) // 2])
+
+
+def blend_fraction(optimizer: Optional[str] = None) -> float:
+    """:func:`blend`'s fraction for an optimizer (its class name, e.g. ``"Adam"``, ``"NAG"``).
+
+    :data:`BLEND_FRACTION_BY_KIND` for known kinds, :data:`BLEND_FRACTION` when ``optimizer`` is
+    None. :class:`~gluon_lrfinder.LRFinder` passes the trainer's optimizer.
+
+    Examples
+    --------
+    >>> blend_fraction("Adam"), blend_fraction("SGD"), blend_fraction(None) == BLEND_FRACTION
+    (0.0, 0.3, True)
+    """
+    if optimizer is None:
+        return BLEND_FRACTION
+    kind = "ema_normalised" if str(optimizer).lower() in EMA_NORMALISED else "other"
+    return BLEND_FRACTION_BY_KIND[kind]
+
+
+def _apply(method: str, lrs, losses, bandwidth, optimizer: Optional[str]) -> float:
+    """``method``'s answer; the default rule reads the optimizer's kind when it is known."""
+    if method == "blend" and optimizer is not None:
+        return blend(lrs, losses, bandwidth, fraction=blend_fraction(optimizer))
+    return float(SUGGESTERS[method](lrs, losses, bandwidth))
 
 
 def minimum(lrs: Sequence[float], losses: Sequence[float], bandwidth: Optional[float] = None) -> float:
@@ -184,16 +272,17 @@ def ema_steepest(lrs: Sequence[float], losses: Sequence[float], bandwidth: Optio
 def lr_range(
     lrs: Sequence[float], losses: Sequence[float], bandwidth: Optional[float] = None
 ) -> Tuple[float, float]:
-    """A ``(min_lr, max_lr)`` range for cyclical and one-cycle schedules, up from the suggestion.
+    """A ``(min_lr, max_lr)`` range for cyclical and one-cycle schedules, up from the steepest point.
 
-    ``max_lr`` is three times the suggestion of :data:`DEFAULT_METHOD` (the factor of Smith's
-    cyclical-LR rule of thumb), but at most half the LR at the smoothed loss minimum; ``min_lr``
-    is the suggestion, or ``max_lr / 3`` when that is lower (the range always spans a factor of
-    3). So the suggestion is the lower end when the minimum lies 6x or more above it, and inside
-    or just above the range when the minimum is closer. ``benchmarks/range_vs_constant.py``
-    measures the rule: on 8 tasks (the suggestion benchmark's 6, two of them also mid-training)
-    a one-cycle run over this range ends at a lower validation loss than a constant rate at the
-    suggestion on 6, and at 0.81 times it in the geometric mean; a peak at the minimum itself
+    ``max_lr`` is three times the steepest-descent LR ``s`` (:func:`steepest`; the factor of
+    Smith's cyclical-LR rule of thumb), but at most half the LR at the smoothed loss minimum;
+    ``min_lr`` is ``s``, or ``max_lr / 3`` when that is lower (the range always spans a factor
+    of 3). The default suggestion (:func:`blend`) is ``s`` itself for Adam-like optimizers, so it
+    is the lower end; for SGD-like ones it lies 0.3 of the way from ``s`` to the minimum, inside
+    the range unless the minimum lies about 40x or more above ``s``. ``benchmarks/range_vs_constant.py``
+    measures the rule: on 8 tasks (the first suggestion benchmark's 6, two of them also
+    mid-training) a one-cycle run over this range ends at a lower validation loss than a constant
+    rate at ``s`` on 6, and at 0.81 times it in the geometric mean; a peak at the minimum itself
     diverged in mid-training runs (see docs/suggestions.md).
 
     Examples
@@ -202,10 +291,10 @@ def lr_range(
     >>> lrs = np.logspace(-5, 0, 51)
     >>> losses = 2.0 - np.tanh(2 * (np.log10(lrs) + 3.0)) + np.where(lrs > 0.1, 40 * (lrs - 0.1), 0)
     >>> low, high = lr_range(lrs, losses)
-    >>> bool(low == suggest(lrs, losses, warn=False)), round(high / low, 6)   # minimum far above
+    >>> bool(low == steepest(lrs, losses)), round(high / low, 6)   # minimum far above
     (True, 3.0)
     """
-    low = SUGGESTERS[DEFAULT_METHOD](lrs, losses, bandwidth)
+    low = steepest(lrs, losses, bandwidth)
     at_minimum = 10.0 * minimum(lrs, losses, bandwidth)
     high = min(3.0 * low, at_minimum / 2.0)
     low = min(low, high / 3.0)
@@ -217,14 +306,24 @@ def diagnose(
 ) -> List[str]:
     """Plain-language flags about a curve: ``[]`` when it looks like a textbook range test.
 
-    Possible flags: ``"too few points"``, ``"loss never fell"``,
-    ``"never diverged: raise lr_end"``.
+    Possible flags (each starts with a fixed phrase, some go on with what to change):
+
+    * ``"too few points"``: fewer than :data:`MIN_POINTS` finite losses.
+    * ``"loss never fell: ..."``: the smoothed loss never went 5% below where it started.
+    * ``"stopped before the loss fell: ..."``: it never fell *and* the sweep ended on a rise, after
+      fewer than 3 decades: most likely a stop on noise (a lucky first batch) or a start above
+      the useful range.
+    * ``"short sweep: ..."``: the curve spans less than :data:`MIN_DECADES` decades of LR.
+    * ``"never diverged: raise lr_end; ..."``: the curve never turned up again, so the
+      suggestion leans low.
 
     Examples
     --------
     >>> import numpy as np
-    >>> diagnose(np.logspace(-3, 0, 20), np.linspace(1.0, 2.0, 20))
+    >>> [flag.split(":")[0] for flag in diagnose(np.logspace(-3, 0, 20), np.linspace(1.0, 2.0, 20))]
     ['loss never fell']
+    >>> [flag.split(":")[0] for flag in diagnose(np.logspace(-6, -5, 24), np.linspace(1.0, 2.0, 24))]
+    ['loss never fell', 'stopped before the loss fell', 'short sweep']
     """
     try:
         lrs, smooth = _smoothed(lrs, losses, bandwidth)
@@ -234,16 +333,37 @@ def diagnose(
     lowest = float(np.nanmin(smooth))
     first = float(smooth[0])
     spread = float(np.nanmax(smooth) - lowest)
-    if _descent_end(smooth) == 0 or first - lowest < 0.05 * max(abs(first), 1e-12):
-        flags.append("loss never fell")
+    decades = float(math.log10(lrs[-1] / lrs[0]))
+    never_fell = _descent_end(smooth) == 0 or first - lowest < 0.05 * max(abs(first), 1e-12)
+    if never_fell:
+        flags.append(
+            "loss never fell: no rule's answer means much; lower lr_start, or check that the model "
+            "learns at all"
+        )
+        if float(smooth[-1]) > first and decades < 3.0:
+            flags.append(
+                f"stopped before the loss fell: the sweep ended on a rise after {lrs.size} points "
+                f"({decades:.1f} decades, at lr {lrs[-1]:.3g}); if the first batches are noisy (small "
+                "batches), use the default StoppingCriteria (median reference, patience) rather than "
+                "LRFinderStoppingCriteria, raise min_iter or the batch size; otherwise lower lr_start"
+            )
+    if decades < MIN_DECADES:
+        flags.append(
+            f"short sweep: the curve spans {decades:.2f} decades of lr (fewer than {MIN_DECADES:g}); "
+            "lower lr_start or raise lr_end"
+        )
     # Diverged: the curve ends clearly above its minimum (a third of the way back up at least).
     if spread > 0 and (float(smooth[-1]) - lowest) < max(0.33 * (first - lowest), 0.05 * abs(lowest)):
-        flags.append("never diverged: raise lr_end")
+        flags.append(
+            "never diverged: raise lr_end; the minimum is not known, so the suggestion leans low "
+            "(the best rate may be higher)"
+        )
     return flags
 
 
 #: Every rule by name; ``suggest(method=...)`` and ``LRFinder.suggest(method=...)`` accept these.
 SUGGESTERS: Dict[str, Callable[..., float]] = {
+    "blend": blend,
     "steepest": steepest,
     "valley": valley,
     "minimum": minimum,
@@ -251,10 +371,59 @@ SUGGESTERS: Dict[str, Callable[..., float]] = {
     "ema_steepest": ema_steepest,
 }
 
-#: The rule ``suggest()`` uses by default, chosen by ``benchmarks/suggestion_quality.py``: on its 6
-#: tasks it lands 0.36 decades from the best fixed-budget LR on average, the next rule 0.65
-#: (see docs/suggestions.md).
-DEFAULT_METHOD = "steepest"
+#: The rule ``suggest()`` uses by default, chosen by leave-one-task-out validation on the 14
+#: training recipes of ``benchmarks/suggestion_regret.py`` (see docs/suggestions.md).
+DEFAULT_METHOD = "blend"
+
+
+#: The rules whose disagreement :func:`disagreement` measures. ``valley`` is left out: in
+#: ``benchmarks/suggestion_regret.py`` it lies more than a decade from the others on about half
+#: of the searches without those searches being any worse, so it would flag noise; the two
+#: baselines are noisy by design.
+COMPARED = ("blend", "steepest", "minimum")
+
+
+def disagreement(answers: Dict[str, float], method: str = DEFAULT_METHOD) -> Optional[str]:
+    """A flag when the rules of :data:`COMPARED` disagree by more than :data:`DISAGREE_DECADES`.
+
+    Parameters
+    ----------
+    answers : dict of str to float
+        Rule name -> suggested LR (at least the rules of :data:`COMPARED`).
+    method : str
+        The rule the caller asked for; the flag leans towards :data:`DEFAULT_METHOD`'s answer
+        when ``answers`` has it, else towards ``method``'s.
+
+    Returns
+    -------
+    str or None
+        ``"rules disagree by X decades (...): ..."`` with which way to lean, or None.
+
+    Examples
+    --------
+    >>> print(disagreement({"blend": 0.005, "steepest": 0.001, "minimum": 0.05}))  # doctest: +ELLIPSIS
+    rules disagree by 1.7 decades (steepest 0.001 .. minimum 0.05): ... lean towards blend (0.005)...
+    """
+    compared = {name: answers[name] for name in COMPARED if name in answers}
+    if len(compared) < 2:
+        return None
+    low = min(compared, key=compared.get)
+    high = max(compared, key=compared.get)
+    spread = math.log10(compared[high] / compared[low])
+    if spread <= DISAGREE_DECADES:
+        return None
+    lean = answers.get(DEFAULT_METHOD, answers.get(method))
+    lean_name = DEFAULT_METHOD if DEFAULT_METHOD in answers else method
+    return (
+        f"rules disagree by {spread:.1f} decades ({low} {compared[low]:.3g} .. {high} {compared[high]:.3g}): "
+        f"the descent is broad and the best rate is uncertain; lean towards {lean_name} ({lean:.3g}), "
+        f"which had the lowest regret in the benchmark, and if you can, train a few dozen "
+        f"iterations at a few rates from {compared[low]:.3g} to {compared[high]:.3g} and keep the best"
+    )
+
+
+def _rule_answers(lrs, losses, bandwidth, names, optimizer: Optional[str] = None) -> Dict[str, float]:
+    return {name: _apply(name, lrs, losses, bandwidth, optimizer) for name in names}
 
 
 def suggest(
@@ -263,6 +432,7 @@ def suggest(
     method: str = DEFAULT_METHOD,
     bandwidth: Optional[float] = None,
     warn: bool = True,
+    optimizer: Optional[str] = None,
 ) -> float:
     """Apply the rule ``method`` to a curve, warning about suspicious curves.
 
@@ -275,7 +445,11 @@ def suggest(
     bandwidth : float, optional
         Smoothing width in decades.
     warn : bool, default True
-        Emit a :class:`SuggestionWarning` for each flag of :func:`diagnose`.
+        Emit a :class:`SuggestionWarning` for each flag of :func:`diagnose`, and when the rules
+        disagree by more than :data:`DISAGREE_DECADES` (:func:`disagreement`).
+    optimizer : str, optional
+        The optimizer's class name (``"Adam"``, ``"SGD"``...): with ``method="blend"``, picks the
+        fraction by the optimizer's kind (:func:`blend_fraction`). ``LRFinder.suggest`` passes it.
 
     Raises
     ------
@@ -292,9 +466,11 @@ def suggest(
     """
     if method not in SUGGESTERS:
         raise ValueError(f"method must be one of {', '.join(map(repr, SUGGESTERS))}, got {method!r}")
-    lr = SUGGESTERS[method](lrs, losses, bandwidth)
+    lr = _apply(method, lrs, losses, bandwidth, optimizer)
     if warn:
-        for flag in diagnose(lrs, losses, bandwidth):
+        flags = diagnose(lrs, losses, bandwidth)
+        disagree = disagreement(_rule_answers(lrs, losses, bandwidth, set(COMPARED) | {method}, optimizer), method)
+        for flag in flags + ([disagree] if disagree else []):
             warnings.warn(f"LR range test: {flag}", SuggestionWarning, stacklevel=2)
     return lr
 
@@ -355,6 +531,7 @@ def report(
     bandwidth: Optional[float] = None,
     valid_lrs: Optional[Sequence[float]] = None,
     valid_losses: Optional[Sequence[float]] = None,
+    optimizer: Optional[str] = None,
 ) -> SuggestionReport:
     """Apply every rule to a curve and summarise: recommendation, agreement, range, flags.
 
@@ -368,6 +545,8 @@ def report(
         Smoothing width in decades.
     valid_lrs, valid_losses : sequence of float, optional
         A validation signal; when it has enough points, ``valid_lr`` is ``method`` applied to it.
+    optimizer : str, optional
+        The optimizer's class name, as for :func:`suggest`.
 
     Returns
     -------
@@ -396,13 +575,16 @@ def report(
     flags = diagnose(lrs, losses, bandwidth)
     if "too few points" in flags:
         return SuggestionReport(method, math.nan, {}, math.nan, (math.nan, math.nan), flags)
-    answers = {name: float(rule(lrs, losses, bandwidth)) for name, rule in SUGGESTERS.items()}
+    answers = _rule_answers(lrs, losses, bandwidth, SUGGESTERS, optimizer)
+    disagree = disagreement(answers, method)
+    if disagree:
+        flags = flags + [disagree]
     logs = np.log10(list(answers.values()))
     valid_lr = None
     if valid_lrs is not None and valid_losses is not None:
         finite = np.isfinite(np.asarray(valid_losses, dtype=np.float64)).sum()
         if finite >= MIN_POINTS:
-            valid_lr = float(SUGGESTERS[method](valid_lrs, valid_losses, bandwidth))
+            valid_lr = _apply(method, valid_lrs, valid_losses, bandwidth, optimizer)
     return SuggestionReport(
         method=method,
         lr=answers[method],

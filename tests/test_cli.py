@@ -46,7 +46,7 @@ def test_demo_writes_plot_curve_and_summary(tmp_path, capsys):
     low, high = summary["lr_range"]
     curve = json.loads((out / "lr_finder.json").read_text())
     assert curve["lrs"][0] <= low < high <= curve["lrs"][-1]
-    assert low <= lr and high <= 3 * lr * (1 + 1e-12)  # up to 3x the suggestion
+    assert low <= lr and high <= 3 * lr * (1 + 1e-12)  # the SGD suggestion lies at or above the steepest point
     assert high / low >= 3 * (1 - 1e-12)  # and a factor of 3 wide
     words = " ".join(SUGGESTERS[DEFAULT_METHOD].__doc__.split("\n\n")[0].split())[1:].rstrip(".")
     assert f"Suggested learning rate: {lr:.3g} (rule '{DEFAULT_METHOD}': " in printed

@@ -5,11 +5,17 @@ import numpy as np
 import pytest
 
 from gluon_lrfinder.suggest import (
+    BLEND_FRACTION,
+    BLEND_FRACTION_BY_KIND,
+    COMPARED,
     DEFAULT_METHOD,
     SUGGESTERS,
     SuggestionReport,
     SuggestionWarning,
+    blend,
+    blend_fraction,
     diagnose,
+    disagreement,
     ema_steepest,
     lr_range,
     minimum,
@@ -36,10 +42,65 @@ def test_steepest_finds_the_centre_of_the_drop_despite_noise():
     assert math.log10(steepest(clean_lrs, clean, bandwidth=0)) == pytest.approx(-2.5, abs=0.04)
 
 
-def test_valley_sits_in_the_middle_of_the_descent():
+def issue11_curve():
+    """Flat, a straight descent from 1e-3.5 to 1e-1.5, then a rise (issue 11's example)."""
     lrs = np.logspace(-4, 0, 41)
-    losses = np.concatenate([np.full(10, 2.0), np.linspace(2.0, 0.5, 21), np.linspace(0.6, 5, 10)])
-    assert math.log10(valley(lrs, losses, bandwidth=0)) == pytest.approx(-2.0, abs=0.06)
+    return lrs, np.concatenate([np.full(10, 2.0), np.linspace(2.0, 0.5, 21), np.linspace(0.6, 5, 10)])
+
+
+def test_valley_sits_in_the_middle_of_the_descent():
+    lrs, losses = issue11_curve()
+    # the descent spans indices 9..30; counted as fastai counts the valley (as many points as
+    # the decreasing subsequence, 21, ending at 30), its middle is index 19: 10**-2.1
+    assert math.log10(valley(lrs, losses, bandwidth=0)) == pytest.approx(-2.1, abs=1e-9)
+
+
+@pytest.mark.parametrize("name", sorted(SUGGESTERS))
+def test_no_rule_is_moved_by_one_huge_last_loss(name):
+    """Issue 11: with the last loss at 1e8, valley answered lr_start (1e-4) instead of 0.005 and
+    the smoothed curve rose far before the raw losses did."""
+    lrs, losses = issue11_curve()
+    outlier = losses.copy()
+    outlier[-1] = 1e8
+    rule = SUGGESTERS[name]
+    assert rule(lrs, outlier) == rule(lrs, losses)
+    assert rule(lrs, outlier) > lrs[0]
+
+
+def test_one_huge_loss_inside_the_curve_moves_no_smoothed_rule():
+    lrs, losses = textbook(noise=0.02)
+    spiked = losses.copy()
+    spiked[30] = 1e6  # inside the descent
+    for name in COMPARED:
+        assert SUGGESTERS[name](lrs, spiked) == pytest.approx(SUGGESTERS[name](lrs, losses), rel=0.2), name
+
+
+def test_blend_goes_from_the_steepest_point_towards_the_minimum():
+    lrs, losses = textbook(noise=0.02)
+    low, high = steepest(lrs, losses), 10 * minimum(lrs, losses)
+    assert blend(lrs, losses, fraction=0.0) == pytest.approx(low)
+    assert blend(lrs, losses, fraction=1.0) == pytest.approx(high)
+    half = blend(lrs, losses, fraction=0.5)
+    assert half == pytest.approx(math.sqrt(low * high))
+    assert blend(lrs, losses) == pytest.approx(low ** (1 - BLEND_FRACTION) * high ** BLEND_FRACTION)
+    with pytest.raises(ValueError, match=r"fraction must be in \[0, 1\], got 1\.5"):
+        blend(lrs, losses, fraction=1.5)
+
+
+def test_blend_follows_the_shape_of_the_descent():
+    """A cliff keeps the answer near the steepest point; a broad descent moves it towards the bottom."""
+    lrs = np.logspace(-6, 1, 141)
+    x = np.log10(lrs)
+    rise = np.where(lrs > 0.5, 20 * (lrs - 0.5), 0.0)
+    cliff = 2.0 - np.tanh(6 * (x + 1.0)) + rise
+    broad = 2.0 - np.tanh(0.8 * (x + 3.0)) + rise
+    sgd = blend_fraction("SGD")
+    for losses in (cliff, broad):
+        s, m = steepest(lrs, losses), 10 * minimum(lrs, losses)
+        assert s < blend(lrs, losses, fraction=sgd) < m
+    shift_cliff = math.log10(blend(lrs, cliff, fraction=sgd) / steepest(lrs, cliff))
+    shift_broad = math.log10(blend(lrs, broad, fraction=sgd) / steepest(lrs, broad))
+    assert shift_cliff < 0.2 and shift_broad > 2 * shift_cliff + 0.2
 
 
 def test_minimum_is_a_tenth_of_the_lowest_point():
@@ -77,7 +138,8 @@ def test_rules_skip_non_finite_losses_and_need_enough_points():
 def test_lr_range_starts_at_the_suggestion_and_peaks_below_the_minimum():
     lrs, losses = textbook()
     low, high = lr_range(lrs, losses)
-    assert low == suggest(lrs, losses, warn=False)  # min_lr is the suggestion
+    assert low == steepest(lrs, losses)  # min_lr is the steepest point
+    assert low == suggest(lrs, losses, warn=False)  # which is the default rule's answer without an optimizer
     assert high == pytest.approx(3 * low)  # 3x it, still below half the loss minimum here
     assert high < 10 * minimum(lrs, losses) / 2
     # a curve whose minimum lies less than 6x above the steepest point: the top is half of it
@@ -92,10 +154,60 @@ def test_lr_range_starts_at_the_suggestion_and_peaks_below_the_minimum():
 def test_diagnose_flags():
     lrs, losses = textbook()
     assert diagnose(lrs, losses) == []
-    assert diagnose(np.logspace(-3, 0, 20), np.linspace(1.0, 2.0, 20)) == ["loss never fell"]
+    never_fell = diagnose(np.logspace(-3, 0, 20), np.linspace(1.0, 2.0, 20))
+    assert len(never_fell) == 1 and never_fell[0].startswith("loss never fell: ") and "lr_start" in never_fell[0]
     falling = np.linspace(2.0, 0.5, 30)
-    assert diagnose(np.logspace(-5, -2, 30), falling) == ["never diverged: raise lr_end"]
+    never_diverged = diagnose(np.logspace(-5, -2, 30), falling)
+    assert len(never_diverged) == 1 and never_diverged[0].startswith("never diverged: raise lr_end; ")
+    assert "leans low" in never_diverged[0]
     assert diagnose([1e-3, 1e-2], [1.0, 0.5]) == ["too few points"]
+    # a search cut short by a spurious stop: it never fell, ended on a rise, over one decade
+    short = diagnose(np.logspace(-6, -5, 24), 0.5 + 0.01 * np.arange(24))
+    assert short[0].startswith("loss never fell: ")
+    assert short[1].startswith("stopped before the loss fell: the sweep ended on a rise after 24 points")
+    assert "StoppingCriteria" in short[1] and "lr_start" in short[1]
+    assert short[2].startswith("short sweep: the curve spans 1.00 decades")
+
+
+def test_the_default_reads_the_optimizer_kind():
+    """Adam-like optimizers (a moving average of squared gradients) get the steepest point,
+    the others (SGD, NAG, AdaGrad) a point further towards the minimum."""
+    lrs, losses = broad_descent()
+    s, m = steepest(lrs, losses), 10 * minimum(lrs, losses)
+    for name in ("Adam", "RMSProp", "nadam"):
+        assert blend_fraction(name) == BLEND_FRACTION_BY_KIND["ema_normalised"] == 0.0
+        assert suggest(lrs, losses, optimizer=name, warn=False) == pytest.approx(s)
+    for name in ("SGD", "NAG", "AdaGrad"):
+        f = blend_fraction(name)
+        assert f == BLEND_FRACTION_BY_KIND["other"] > 0
+        assert suggest(lrs, losses, optimizer=name, warn=False) == pytest.approx(s ** (1 - f) * m ** f)
+    assert suggest(lrs, losses, warn=False) == blend(lrs, losses, fraction=BLEND_FRACTION)
+    assert report(lrs, losses, optimizer="NAG").lr == suggest(lrs, losses, optimizer="NAG", warn=False)
+    # other rules ignore it
+    assert suggest(lrs, losses, method="minimum", optimizer="SGD", warn=False) == minimum(lrs, losses)
+
+
+def broad_descent():
+    """A slow slide over five decades: the steepest point and minimum / 10 lie far apart."""
+    lrs = np.logspace(-6, 1, 141)
+    x = np.log10(lrs)
+    return lrs, 2.0 - np.tanh(0.5 * (x + 3.0)) + np.where(lrs > 2, 20 * (lrs - 2), 0.0)
+
+
+def test_disagreement_is_flagged_with_which_way_to_lean():
+    lrs, losses = broad_descent()
+    answers = {name: SUGGESTERS[name](lrs, losses) for name in SUGGESTERS}
+    flag = disagreement(answers)
+    spread = math.log10(max(answers[n] for n in COMPARED) / min(answers[n] for n in COMPARED))
+    assert spread > 1 and flag.startswith(f"rules disagree by {spread:.1f} decades")
+    assert f"lean towards {DEFAULT_METHOD}" in flag
+    r = report(lrs, losses)
+    assert flag in r.flags and flag in str(r)
+    with pytest.warns(SuggestionWarning, match="rules disagree by"):
+        suggest(lrs, losses)
+    # agreeing rules: no flag, no warning
+    assert disagreement({"blend": 0.01, "steepest": 0.005, "valley": 1e-5, "minimum": 0.02}) is None
+    assert not any(f.startswith("rules disagree") for f in report(*textbook()).flags)
 
 
 def test_suggest_warns_and_rejects_unknown_methods():
