@@ -580,12 +580,16 @@ def _one_line(err: BaseException) -> str:
     return lines[-1][:400]
 
 
-def _describe_rule(method: str) -> str:
-    """The first sentence of the rule's docstring, lower-cased for use after a colon."""
-    from .suggest import SUGGESTERS
+def _describe_rule(method: str, optimizer: Optional[str] = None) -> str:
+    """The first sentence of the rule's docstring, lower-cased for use after a colon; for
+    ``blend``, with the fraction used for ``optimizer`` in place of ``fraction``."""
+    from .suggest import SUGGESTERS, blend_fraction
 
     doc = (SUGGESTERS[method].__doc__ or "").strip().split("\n\n")[0]
     text = " ".join(doc.split()).rstrip(".")
+    if method == "blend":
+        text = text.replace("``fraction``", f"{blend_fraction(optimizer):g}")
+    text = text.replace("``", "")
     return text[:1].lower() + text[1:]
 
 
@@ -691,7 +695,7 @@ def _report(args: argparse.Namespace, finder: Any, data_name: str, net_name: str
         json.dump(summary, f, indent=1)
     print(f"Swept {len(curve)} learning rates from {curve.lrs[0]:.2e} to {curve.lrs[-1]:.2e} "
           f"({curve.stop_reason}) on {data_name} with {net_name}/{args.optimizer}.")
-    print(f"Suggested learning rate: {lr:.3g} (rule '{args.method}': {_describe_rule(args.method)})")
+    print(f"Suggested learning rate: {lr:.3g} (rule '{args.method}': {_describe_rule(args.method, curve.settings.get('optimizer'))})")
     print(f"Range for cyclical / one-cycle schedules: {low:.3g} .. {high:.3g} "
           "(min_lr .. max_lr: from the steepest point up to 3x it, at most half the loss minimum)")
     for flag in flags:

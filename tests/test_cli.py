@@ -49,6 +49,7 @@ def test_demo_writes_plot_curve_and_summary(tmp_path, capsys):
     assert low <= lr and high <= 3 * lr * (1 + 1e-12)  # the SGD suggestion lies at or above the steepest point
     assert high / low >= 3 * (1 - 1e-12)  # and a factor of 3 wide
     words = " ".join(SUGGESTERS[DEFAULT_METHOD].__doc__.split("\n\n")[0].split())[1:].rstrip(".")
+    words = words.replace("``fraction``", "0.3").replace("``", "")  # blend's fraction for SGD
     assert f"Suggested learning rate: {lr:.3g} (rule '{DEFAULT_METHOD}': " in printed
     assert words in " ".join(printed.split())  # the rule's docstring says what it looks for
     assert f"{low:.3g} .. {high:.3g} (min_lr .. max_lr" in printed
