@@ -12,7 +12,7 @@ from typing import Any
 from .curve import LRCurve
 from .grid import GridResult, summarize_grid
 from .repeats import RepeatedSweeps, summarize_sweeps
-from .stopping import LRFinderStoppingCriteria, StoppingCriteria
+from .stopping import LRFinderStoppingCriteria, StoppingCriteria, StoppingRule
 from .suggest import SuggestionReport, SuggestionWarning
 
 __version__ = "0.1.0"
@@ -46,6 +46,7 @@ __all__ = [
     "LRFinder",
     "StoppingCriteria",
     "LRFinderStoppingCriteria",
+    "StoppingRule",
     "LRCurve",
     "StateSnapshot",
     "SuggestionWarning",

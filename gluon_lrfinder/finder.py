@@ -18,7 +18,7 @@ from .distributed import loss_reducer_for
 from .grid import GridResult
 from .learner import Learner
 from .state import StateSnapshot, check_restorable
-from .stopping import StoppingCriteria
+from .stopping import StoppingCriteria, StoppingRule, as_stopping_rule, rule_settings
 from .suggest import DEFAULT_METHOD, SuggestionReport, SuggestionWarning, diagnose, lr_range, report, suggest
 
 __all__ = ["LRFinder", "INTERRUPTED"]
@@ -100,7 +100,7 @@ class LRFinder:
         min_iter: int = 20,
         threshold: float = 2.0,
         max_iter: int = sweep.DEFAULT_MAX_ITER,
-        stopping: Optional[StoppingCriteria] = None,
+        stopping: Optional[Union[StoppingRule, Callable[[float], bool]]] = None,
         progress: bool = True,
         tmp_dir: Optional[str] = None,
         valid_data: Any = None,
@@ -127,11 +127,14 @@ class LRFinder:
         min_iter : int, default 20
             No divergence stop before this many iterations, >= 1.
         threshold : float, default 2.0
-            Stop when the smoothed loss exceeds ``threshold`` times the first loss, > 1.
+            Stop when the smoothed loss stays above ``threshold`` times the reference loss (the
+            median of the first 10 losses, see :class:`StoppingCriteria`), > 1.
         max_iter : int, default 1000
             Cap on the iterations of an exponential sweep without ``num_iter``, >= 1.
-        stopping : StoppingCriteria, optional
-            A custom stopping rule (then ``smoothing``, ``min_iter`` and ``threshold`` are
+        stopping : StoppingRule or callable, optional
+            A custom stopping rule (a :class:`~gluon_lrfinder.stopping.StoppingRule`, such as
+            ``LRFinderStoppingCriteria()``, or a plain ``callable(loss) -> bool``; then
+            ``smoothing``, ``min_iter`` and ``threshold`` are
             ignored); it is reset before the sweep.
         progress : bool, default True
             Show a tqdm progress bar.
@@ -171,10 +174,8 @@ class LRFinder:
         the data loader).
         """
         check_choice("mode", mode, ("exponential", "linear"))
-        if stopping is None:
-            stopping = StoppingCriteria(smoothing=smoothing, min_iter=min_iter, threshold=threshold)
-        elif not callable(stopping):
-            raise TypeError(f"stopping must be a StoppingCriteria (or callable), got {type(stopping).__name__}")
+        rule = (StoppingCriteria(smoothing=smoothing, min_iter=min_iter, threshold=threshold)
+                if stopping is None else as_stopping_rule(stopping))
         if mode == "exponential":
             lrs = list(sweep.exponential(lr_start, lr_multiplier, lr_end, num_iter, max_iter))
             # record the multiplier used (the default, or derived from lr_end and num_iter)
@@ -186,8 +187,7 @@ class LRFinder:
                 raise ValueError("lr_end must be given for mode='linear' (a finite number > lr_start)")
             num_iter = 100 if num_iter is None else num_iter
             lrs = list(sweep.linear(lr_start, lr_end, num_iter))
-        if hasattr(stopping, "reset"):
-            stopping.reset()
+        rule.reset()
         # Refuse a trainer whose state could not be restored, or that several processes could
         # not drive in step (before anything is touched); pick the cross-worker loss average
         # (see distributed.py).
@@ -207,9 +207,7 @@ class LRFinder:
             "lr_end": lr_end,
             "num_iter": num_iter,
             "mode": mode,
-            "smoothing": getattr(stopping, "smoothing", smoothing),
-            "min_iter": getattr(stopping, "min_iter", min_iter),
-            "threshold": getattr(stopping, "threshold", threshold),
+            **rule_settings(rule),
             "max_iter": max_iter,
             "contexts": [str(c) for c in self.learner.ctx],
             "optimizer": type(self.learner.trainer.optimizer).__name__,
@@ -224,7 +222,7 @@ class LRFinder:
         bar = _progress_bar(len(lrs) if bounded else None, progress)
         try:
             with StateSnapshot(self.learner.net, self.learner.trainer, tmp_dir=tmp_dir):
-                curve.stop_reason = self._sweep(lrs, stopping, curve, bar, reduce=reduce, hook=signal)
+                curve.stop_reason = self._sweep(lrs, rule, curve, bar, reduce=reduce, hook=signal)
                 _check_hidden_nan(self.learner.net, curve)  # before the restore: the swept parameters
         except BaseException:
             # state restored; a Horovod reducer shuts Horovod down so no rank waits for this one
@@ -253,7 +251,7 @@ class LRFinder:
     def _sweep(
         self,
         lrs: List[float],
-        stopping: Any,
+        stopping: StoppingRule,
         curve: LRCurve,
         bar: Any,
         reduce: Optional[Callable[[Any], Any]] = None,
@@ -277,7 +275,7 @@ class LRFinder:
                 if parts:  # NaN in the batch itself, not the learning rate: the curve is meaningless
                     curve.settings[DATA_PROBLEM] = bad_data_message(lr, len(curve) + 1, sorted(set(parts)))
             stop = bool(stopping(loss))
-            smoothed = getattr(stopping, "smoothed_loss", None) if math.isfinite(loss) else None
+            smoothed = stopping.smoothed_loss if math.isfinite(loss) else None
             curve.append(lr, loss, smoothed)
             bar.update(1)
             return stop
@@ -291,10 +289,10 @@ class LRFinder:
                 if hook is not None:  # e.g. the validation signal (find(valid_data=...))
                     hook(lr)
                 if pending is not None and record(*pending):
-                    return getattr(stopping, "reason", None) or "stopping rule"
+                    return stopping.reason or "stopping rule"
                 pending = (lr, loss_nd)
             if pending is not None and record(*pending):
-                return getattr(stopping, "reason", None) or "stopping rule"
+                return stopping.reason or "stopping rule"
         except KeyboardInterrupt:
             # Ctrl-C: keep the curve. The last fully queued iteration is read too, unless it
             # was already recorded or its value depends on other workers (reduce), who may not

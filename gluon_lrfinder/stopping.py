@@ -24,12 +24,90 @@ from __future__ import annotations
 
 import math
 import statistics
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Protocol, runtime_checkable
 
 from ._validate import check_greater, check_int, check_unit_interval
 from .smoothing import ema_step
 
-__all__ = ["StoppingCriteria", "LRFinderStoppingCriteria"]
+__all__ = ["StoppingRule", "StoppingCriteria", "LRFinderStoppingCriteria", "as_stopping_rule", "rule_settings"]
+
+
+@runtime_checkable
+class StoppingRule(Protocol):
+    """What :meth:`~gluon_lrfinder.LRFinder.find` needs of a stopping rule.
+
+    ``rule(loss) -> bool`` is called once per iteration and says whether to stop; ``reset()``
+    starts a new sweep; ``smoothed_loss`` is the value recorded in the curve's smoothed column
+    (None when the rule smooths nothing); ``reason`` says why it stopped (None before).
+    :class:`StoppingCriteria` and :class:`LRFinderStoppingCriteria` are such rules; a plain
+    callable is wrapped by :func:`as_stopping_rule`.
+
+    Examples
+    --------
+    >>> isinstance(StoppingCriteria(), StoppingRule), isinstance(abs, StoppingRule)
+    (True, False)
+    """
+
+    smoothed_loss: Optional[float]
+    reason: Optional[str]
+
+    def __call__(self, loss: float) -> bool: ...
+
+    def reset(self) -> None: ...
+
+
+class _CallableRule:
+    """A plain ``callable(loss) -> bool`` seen as a :class:`StoppingRule`."""
+
+    def __init__(self, fn: Callable[[float], Any]) -> None:
+        self.fn = fn
+        self.reset()
+
+    def reset(self) -> None:
+        self.smoothed_loss: Optional[float] = None
+        self.reason: Optional[str] = None
+        reset = getattr(self.fn, "reset", None)  # the one place a custom rule is probed
+        if callable(reset):
+            reset()
+
+    def __call__(self, loss: float) -> bool:
+        stop = bool(self.fn(loss))
+        if stop:
+            self.reason = "stopping rule"
+        return stop
+
+    def settings(self) -> Dict[str, Any]:
+        return {"stopping": repr(self.fn)}
+
+    def __repr__(self) -> str:
+        return f"as_stopping_rule({self.fn!r})"
+
+
+def as_stopping_rule(rule: Any) -> StoppingRule:
+    """``rule`` itself when it is a :class:`StoppingRule`, a wrapper when it is only callable.
+
+    Raises
+    ------
+    TypeError
+        When ``rule`` is not callable.
+
+    Examples
+    --------
+    >>> rule = as_stopping_rule(lambda loss: loss > 3.0)
+    >>> rule(1.0), rule(4.0), rule.reason
+    (False, True, 'stopping rule')
+    """
+    if isinstance(rule, StoppingRule):
+        return rule
+    if not callable(rule):
+        raise TypeError(f"stopping must be a StoppingCriteria (or callable), got {type(rule).__name__}")
+    return _CallableRule(rule)
+
+
+def rule_settings(rule: StoppingRule) -> Dict[str, Any]:
+    """The settings a curve records for ``rule``: its own ``settings()``, or its repr."""
+    settings = getattr(rule, "settings", None)
+    return dict(settings()) if callable(settings) else {"stopping": repr(rule)}
 
 
 class LRFinderStoppingCriteria:
@@ -111,18 +189,19 @@ class LRFinderStoppingCriteria:
             return True
         return False
 
-    def _settings(self) -> Dict[str, Any]:
+    def settings(self) -> Dict[str, Any]:
+        """The rule's parameters (recorded in the curve's settings)."""
         return {"smoothing": self.smoothing, "min_iter": self.min_iter, "threshold": self.threshold}
 
     def state_dict(self) -> Dict[str, Any]:
         """Settings and progress, for logging or resuming."""
-        state = dict(self._settings())
+        state = dict(self.settings())
         state.update((k, v) for k, v in self.__dict__.items() if k not in state)
         return {k: list(v) if isinstance(v, list) else v for k, v in state.items()}
 
     def load_state_dict(self, state: Dict[str, Any]) -> None:
         """Restore what :meth:`state_dict` returned."""
-        settings = self._settings()
+        settings = self.settings()
         # a state saved before a setting existed restores with that setting's default
         fresh = type(self)(**{k: state[k] for k in settings if k in state})
         self.__dict__.update(fresh.__dict__)
@@ -132,7 +211,7 @@ class LRFinderStoppingCriteria:
                 setattr(self, key, list(value) if isinstance(value, list) else value)
 
     def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v}" for k, v in self._settings().items())
+        args = ", ".join(f"{k}={v}" for k, v in self.settings().items())
         return f"{type(self).__name__}({args})"
 
 
@@ -209,5 +288,6 @@ class StoppingCriteria(LRFinderStoppingCriteria):
         self.above = self.above + 1 if self.smoothed_loss > self.threshold * self.reference_loss else 0
         return self.above >= self.patience
 
-    def _settings(self) -> Dict[str, Any]:
-        return dict(super()._settings(), reference_iter=self.reference_iter, patience=self.patience)
+    def settings(self) -> Dict[str, Any]:
+        """The rule's parameters (recorded in the curve's settings)."""
+        return dict(super().settings(), reference_iter=self.reference_iter, patience=self.patience)

@@ -168,3 +168,35 @@ def test_bad_arguments(kwargs, exc, match):
         StoppingCriteria(reference_iter=0)
     with pytest.raises(TypeError, match=r"patience must be an integer >= 1, got 1\.5"):
         StoppingCriteria(patience=1.5)
+
+
+def test_stopping_rule_protocol_and_plain_callables():
+    from gluon_lrfinder.stopping import StoppingRule, as_stopping_rule, rule_settings
+
+    rule = StoppingCriteria()
+    assert isinstance(rule, StoppingRule) and as_stopping_rule(rule) is rule
+    assert isinstance(LRFinderStoppingCriteria(), StoppingRule)
+    assert rule_settings(rule) == {"smoothing": 0.3, "min_iter": 20, "threshold": 2.0,
+                                   "reference_iter": 10, "patience": 3}
+
+    class Counting:  # a callable with its own reset, but no smoothed_loss / reason
+        def __init__(self):
+            self.resets = 0
+
+        def reset(self):
+            self.resets += 1
+
+        def __call__(self, loss):
+            return loss > 5
+
+    counting = Counting()
+    wrapped = as_stopping_rule(counting)
+    assert isinstance(wrapped, StoppingRule) and wrapped is not counting
+    assert counting.resets == 1
+    assert wrapped(1.0) is False and wrapped.reason is None and wrapped.smoothed_loss is None
+    assert wrapped(6.0) is True and wrapped.reason == "stopping rule"
+    wrapped.reset()
+    assert counting.resets == 2 and wrapped.reason is None
+    assert rule_settings(wrapped) == {"stopping": repr(counting)}
+    with pytest.raises(TypeError, match="stopping must be a StoppingCriteria \\(or callable\\), got int"):
+        as_stopping_rule(3)
