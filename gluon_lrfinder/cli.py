@@ -695,7 +695,8 @@ def _report(args: argparse.Namespace, finder: Any, data_name: str, net_name: str
         json.dump(summary, f, indent=1)
     print(f"Swept {len(curve)} learning rates from {curve.lrs[0]:.2e} to {curve.lrs[-1]:.2e} "
           f"({curve.stop_reason}) on {data_name} with {net_name}/{args.optimizer}.")
-    print(f"Suggested learning rate: {lr:.3g} (rule '{args.method}': {_describe_rule(args.method, curve.settings.get('optimizer'))})")
+    rule_words = _describe_rule(args.method, curve.settings.get("optimizer"))
+    print(f"Suggested learning rate: {lr:.3g} (rule '{args.method}': {rule_words})")
     print(f"Range for cyclical / one-cycle schedules: {low:.3g} .. {high:.3g} "
           "(min_lr .. max_lr: from the steepest point up to 3x it, at most half the loss minimum)")
     for flag in flags:

@@ -24,7 +24,7 @@ from ._validate import check_int
 from .finder import INTERRUPTED, LRFinder
 from .learner import Learner
 from .schedules import OffsetSchedule
-from .suggest import DEFAULT_METHOD, SUGGESTERS
+from .suggest import DEFAULT_METHOD, Method, resolve_rule
 
 __all__ = ["learner_from_estimator", "find_lr_with_estimator", "LRFinderHandler"]
 
@@ -187,7 +187,7 @@ class LRFinderHandler(TrainBegin, EpochBegin, TrainEnd):
         self,
         train_data: Any,
         epoch: int = 0,
-        method: str = DEFAULT_METHOD,
+        method: Method = DEFAULT_METHOD,
         schedule: Optional[Callable[[LRFinder], LRScheduler]] = None,
         find_kwargs: Optional[Dict[str, Any]] = None,
         batch_axis: int = 0,
@@ -198,8 +198,7 @@ class LRFinderHandler(TrainBegin, EpochBegin, TrainEnd):
                 f"train_data must be iterable (e.g. a gluon.data.DataLoader), got {type(train_data).__name__}"
             )
         self.epoch = check_int("epoch", epoch, 0)
-        if method not in SUGGESTERS:
-            raise ValueError(f"method must be one of {', '.join(map(repr, SUGGESTERS))}, got {method!r}")
+        resolve_rule(method)
         if schedule is not None and not callable(schedule):
             raise TypeError(f"schedule must be a callable finder -> LRScheduler, got {type(schedule).__name__}")
         if find_kwargs is not None and not isinstance(find_kwargs, dict):

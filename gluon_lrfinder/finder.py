@@ -19,7 +19,17 @@ from .grid import GridResult
 from .learner import Learner
 from .state import StateSnapshot, check_restorable
 from .stopping import StoppingCriteria, StoppingRule, as_stopping_rule, rule_settings
-from .suggest import DEFAULT_METHOD, SuggestionReport, SuggestionWarning, diagnose, lr_range, report, suggest
+from .suggest import (
+    DEFAULT_METHOD,
+    Method,
+    SuggestionReport,
+    SuggestionWarning,
+    diagnose,
+    lr_range,
+    report,
+    resolve_rule,
+    suggest,
+)
 
 __all__ = ["LRFinder", "INTERRUPTED"]
 
@@ -317,7 +327,11 @@ class LRFinder:
         return self.curve.pairs if self.curve is not None else []
 
     def suggest(
-        self, method: str = DEFAULT_METHOD, bandwidth: Optional[float] = None, warn: bool = True, source: str = "train"
+        self,
+        method: Method = DEFAULT_METHOD,
+        bandwidth: Optional[float] = None,
+        warn: bool = True,
+        source: str = "train",
     ) -> float:
         """The recommended initial learning rate for the last curve.
 
@@ -366,7 +380,7 @@ class LRFinder:
         problem = [curve.settings[DATA_PROBLEM]] if DATA_PROBLEM in curve.settings else []
         return problem + diagnose(curve.lrs, curve.losses)
 
-    def report(self, method: str = DEFAULT_METHOD, bandwidth: Optional[float] = None) -> SuggestionReport:
+    def report(self, method: Method = DEFAULT_METHOD, bandwidth: Optional[float] = None) -> SuggestionReport:
         """Every rule's LR for the last curve, how far they agree, the range and the flags.
 
         ``print(finder.report())`` gives a readable summary; the validation signal's own
@@ -383,7 +397,7 @@ class LRFinder:
             optimizer=curve.settings.get("optimizer"),
         )
 
-    def apply(self, lr: Optional[float] = None, method: str = DEFAULT_METHOD) -> float:
+    def apply(self, lr: Optional[float] = None, method: Method = DEFAULT_METHOD) -> float:
         """Set a learning rate on the learner's trainer: ``lr``, or the suggestion of ``method``.
 
         With an ``lr_scheduler`` attached (which ``Trainer.set_learning_rate`` refuses), the
@@ -430,7 +444,7 @@ class LRFinder:
         repeats: int = 5,
         vary_init: bool = False,
         seed: int = 0,
-        method: str = DEFAULT_METHOD,
+        method: Method = DEFAULT_METHOD,
         initializer: Any = None,
         **find_kwargs: Any,
     ) -> Any:
@@ -474,11 +488,9 @@ class LRFinder:
             finder.plot_bands("bands.png")
         """
         from .repeats import summarize_sweeps
-        from .suggest import SUGGESTERS
-
         repeats = check_int("repeats", repeats, 2)
         seed = check_int("seed", seed, 0)
-        check_choice("method", method, tuple(SUGGESTERS))
+        resolve_rule(method)
         if initializer is not None and not isinstance(initializer, mx.init.Initializer):
             raise TypeError(f"initializer must be an mx.init.Initializer, got {type(initializer).__name__}")
 
@@ -530,7 +542,7 @@ class LRFinder:
         weight_decay: Optional[Sequence[float]] = None,
         momentum: Optional[Sequence[float]] = None,
         seed: int = 0,
-        method: str = DEFAULT_METHOD,
+        method: Method = DEFAULT_METHOD,
         tolerance: float = 0.05,
         repeats: int = 1,
         **find_kwargs: Any,
@@ -594,13 +606,11 @@ class LRFinder:
         import itertools
 
         from .grid import grid_values, summarize_grid
-        from .suggest import SUGGESTERS
-
         wds = grid_values("weight_decay", weight_decay)
         moms = grid_values("momentum", momentum)
         seed = check_int("seed", seed, 0)
         repeats = check_int("repeats", repeats, 1)
-        check_choice("method", method, tuple(SUGGESTERS))
+        resolve_rule(method)
         check_nonnegative("tolerance", tolerance)
         optimizer = self.learner.trainer.optimizer
         mom_attr = momentum_attribute(optimizer) if moms is not None else None
@@ -682,7 +692,7 @@ class LRFinder:
         self,
         path: Optional[Union[str, os.PathLike[str]]] = None,
         ax: Any = None,
-        method: Optional[str] = DEFAULT_METHOD,
+        method: Optional[Method] = DEFAULT_METHOD,
         show_range: bool = False,
         **kwargs: Any,
     ) -> Any:

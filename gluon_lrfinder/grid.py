@@ -32,7 +32,7 @@ import numpy as np
 from ._validate import check_nonnegative
 from .curve import LRCurve
 from .smoothing import zero_phase
-from .suggest import DEFAULT_METHOD, suggest
+from .suggest import DEFAULT_METHOD, Method, resolve_rule, suggest
 
 __all__ = ["GridRow", "GridResult", "curve_summary", "recommend", "summarize_grid", "grid_values"]
 
@@ -66,7 +66,7 @@ class GridRow:
     stable_lr: float
 
 
-def curve_summary(lrs: Sequence[float], losses: Sequence[float], method: str = DEFAULT_METHOD) -> Dict[str, Any]:
+def curve_summary(lrs: Sequence[float], losses: Sequence[float], method: Method = DEFAULT_METHOD) -> Dict[str, Any]:
     """The lowest smoothed loss, the highest stable rate and the suggestion of one curve.
 
     Parameters
@@ -185,7 +185,7 @@ class GridResult:
     best: Dict[str, float]
     lr: Optional[float]
     reason: str
-    method: str = DEFAULT_METHOD
+    method: Method = DEFAULT_METHOD
     best_index: int = 0
     runs: List[List[LRCurve]] = field(default_factory=list)
     """Every curve of every combination (several with ``repeats > 1``)."""
@@ -230,7 +230,7 @@ def _median_row(combination: Dict[str, float], curves: Sequence[LRCurve], method
 def summarize_grid(
     combinations: Sequence[Dict[str, float]],
     curves: Sequence[Union[LRCurve, Sequence[LRCurve]]],
-    method: str = DEFAULT_METHOD,
+    method: Method = DEFAULT_METHOD,
     tolerance: float = DEFAULT_TOLERANCE,
 ) -> GridResult:
     """Reduce each combination's curve to a :class:`GridRow` and recommend one.
@@ -262,7 +262,7 @@ def summarize_grid(
     best = rows[choice["index"]]
     return GridResult(
         combinations=[dict(c) for c in combinations], curves=[run[0] for run in runs], rows=rows,
-        best=dict(best.combination), lr=best.lr, reason=choice["reason"], method=method,
+        best=dict(best.combination), lr=best.lr, reason=choice["reason"], method=resolve_rule(method)[0],
         best_index=choice["index"], runs=runs,
     )
 

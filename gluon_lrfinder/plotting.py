@@ -9,7 +9,7 @@ import numpy as np
 
 from .curve import LRCurve
 from .smoothing import zero_phase
-from .suggest import DEFAULT_METHOD, MIN_POINTS, lr_range, suggest
+from .suggest import DEFAULT_METHOD, MIN_POINTS, Method, lr_range, suggest
 
 __all__ = ["plot_curve", "plot_bands", "plot_grid", "pyplot", "y_range"]
 
@@ -64,7 +64,7 @@ def plot_curve(
     curve: LRCurve,
     ax: Any = None,
     path: Optional[Union[str, os.PathLike[str]]] = None,
-    method: Optional[str] = DEFAULT_METHOD,
+    method: Optional[Method] = DEFAULT_METHOD,
     show_range: bool = False,
     bandwidth: Optional[float] = None,
     title: Optional[str] = None,

@@ -28,7 +28,7 @@ import numpy as np
 
 from .curve import LRCurve
 from .smoothing import zero_phase
-from .suggest import DEFAULT_METHOD, SUGGESTERS, suggest
+from .suggest import DEFAULT_METHOD, Method, resolve_rule, suggest
 
 __all__ = ["RepeatedSweeps", "summarize_sweeps", "stability_score"]
 
@@ -128,7 +128,7 @@ def _on_grid(grid_x: np.ndarray, curve: LRCurve, bandwidth: Optional[float]) -> 
 
 def summarize_sweeps(
     curves: Sequence[LRCurve],
-    method: str = DEFAULT_METHOD,
+    method: Method = DEFAULT_METHOD,
     bandwidth: Optional[float] = None,
     seeds: Optional[Sequence[int]] = None,
 ) -> RepeatedSweeps:
@@ -157,8 +157,7 @@ def summarize_sweeps(
     curves = list(curves)
     if len(curves) < 2:
         raise ValueError(f"curves must hold at least 2 range tests to summarise, got {len(curves)}")
-    if method not in SUGGESTERS:
-        raise ValueError(f"method must be one of {', '.join(map(repr, SUGGESTERS))}, got {method!r}")
+    name, _ = resolve_rule(method)
     suggestions = [suggest(c.lrs, c.losses, method=method, bandwidth=bandwidth, warn=False,
                            optimizer=(getattr(c, "settings", None) or {}).get("optimizer")) for c in curves]
     longest = max(curves, key=len)
@@ -190,7 +189,7 @@ def summarize_sweeps(
         high=high,
         envelope_low=env_low,
         envelope_high=env_high,
-        method=method,
+        method=name,
         suggestions=[float(s) for s in suggestions],
         # 10 ** log10(x) can miss x by an ulp: keep the median inside the interval it summarises
         lr=float(np.clip(10 ** np.median(logs), min(suggestions), max(suggestions))),

@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass, field
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -50,10 +50,16 @@ __all__ = [
     "SuggestionWarning",
     "SuggestionReport",
     "report",
+    "resolve_rule",
+    "Method",
+    "enough_points",
+    "TOO_FEW_POINTS",
 ]
 
 #: Fewest finite points a curve needs before any rule answers.
 MIN_POINTS = 5
+#: The flag of :func:`diagnose` for a curve with fewer than :data:`MIN_POINTS` finite points.
+TOO_FEW_POINTS = "too few points"
 #: A curve spanning fewer decades of LR than this is flagged as a short sweep.
 MIN_DECADES = 1.5
 #: How far :func:`blend` goes from the steepest descent towards the minimum (in log-LR) when the
@@ -77,7 +83,8 @@ class SuggestionWarning(UserWarning):
     """The curve is usable but suspicious (it never fell, or never diverged)."""
 
 
-def _finite_curve(lrs: Sequence[float], losses: Sequence[float]) -> Tuple[np.ndarray, np.ndarray]:
+def _finite_points(lrs: Sequence[float], losses: Sequence[float]) -> Tuple[np.ndarray, np.ndarray]:
+    """The points with a finite loss and a finite LR > 0, in the given order."""
     lrs = np.asarray(lrs, dtype=np.float64)
     losses = np.asarray(losses, dtype=np.float64)
     if lrs.ndim != 1 or lrs.shape != losses.shape:
@@ -85,7 +92,22 @@ def _finite_curve(lrs: Sequence[float], losses: Sequence[float]) -> Tuple[np.nda
             f"lrs and losses must be 1-D and of the same length, got shapes {lrs.shape} and {losses.shape}"
         )
     keep = np.isfinite(losses) & np.isfinite(lrs) & (lrs > 0)
-    lrs, losses = lrs[keep], losses[keep]
+    return lrs[keep], losses[keep]
+
+
+def enough_points(lrs: Sequence[float], losses: Sequence[float]) -> bool:
+    """Whether the curve has the :data:`MIN_POINTS` finite points every rule needs.
+
+    Examples
+    --------
+    >>> enough_points([1e-3, 1e-2, 1e-1], [1.0, 0.5, 2.0])
+    False
+    """
+    return _finite_points(lrs, losses)[0].size >= MIN_POINTS
+
+
+def _finite_curve(lrs: Sequence[float], losses: Sequence[float]) -> Tuple[np.ndarray, np.ndarray]:
+    lrs, losses = _finite_points(lrs, losses)
     if lrs.size < MIN_POINTS:
         raise ValueError(
             f"too few points to suggest a learning rate: need at least {MIN_POINTS} finite "
@@ -226,11 +248,12 @@ def blend_fraction(optimizer: Optional[str] = None) -> float:
     return BLEND_FRACTION_BY_KIND[kind]
 
 
-def _apply(method: str, lrs, losses, bandwidth, optimizer: Optional[str]) -> float:
+def _apply(method: Method, lrs, losses, bandwidth, optimizer: Optional[str]) -> float:
     """``method``'s answer; the default rule reads the optimizer's kind when it is known."""
-    if method == "blend" and optimizer is not None:
+    _, rule = resolve_rule(method)
+    if rule is blend and optimizer is not None:
         return blend(lrs, losses, bandwidth, fraction=blend_fraction(optimizer))
-    return float(SUGGESTERS[method](lrs, losses, bandwidth))
+    return float(rule(lrs, losses, bandwidth))
 
 
 def minimum(lrs: Sequence[float], losses: Sequence[float], bandwidth: Optional[float] = None) -> float:
@@ -262,9 +285,8 @@ def ema_steepest(lrs: Sequence[float], losses: Sequence[float], bandwidth: Optio
     Lightning tuner records it), ignoring the first and last 10 points; ``bandwidth`` is ignored.
     """
     lrs, losses = _finite_curve(lrs, losses)
+    # Lightning bias-corrects its zero-initialised EMA; ours starts at the first loss and needs none
     smooth = ema(losses, smoothing=0.98)
-    # bias correction of the zero-initialised EMA that Lightning applies
-    smooth = smooth  # our EMA starts at the first loss, so it needs none
     lo, hi = (10, smooth.size - 10) if smooth.size > 25 else (0, smooth.size)
     return float(lrs[lo + int(np.argmin(np.gradient(smooth[lo:hi])))])
 
@@ -325,10 +347,9 @@ def diagnose(
     >>> [flag.split(":")[0] for flag in diagnose(np.logspace(-6, -5, 24), np.linspace(1.0, 2.0, 24))]
     ['loss never fell', 'stopped before the loss fell', 'short sweep']
     """
-    try:
-        lrs, smooth = _smoothed(lrs, losses, bandwidth)
-    except ValueError:
-        return ["too few points"]
+    if not enough_points(lrs, losses):
+        return [TOO_FEW_POINTS]
+    lrs, smooth = _smoothed(lrs, losses, bandwidth)
     flags = []
     lowest = float(np.nanmin(smooth))
     first = float(smooth[0])
@@ -374,6 +395,48 @@ SUGGESTERS: Dict[str, Callable[..., float]] = {
 #: The rule ``suggest()`` uses by default, chosen by leave-one-task-out validation on the 14
 #: training recipes of ``benchmarks/suggestion_regret.py`` (see docs/suggestions.md).
 DEFAULT_METHOD = "blend"
+
+
+#: A rule: the name of one of :data:`SUGGESTERS`, or a callable ``rule(lrs, losses, bandwidth) -> lr``.
+Method = Union[str, Callable[..., float]]
+
+
+def resolve_rule(method: Method) -> Tuple[str, Callable[..., float]]:
+    """``(name, rule)`` for a rule name of :data:`SUGGESTERS` or a rule callable.
+
+    The one place where a ``method`` argument is checked. A callable is taken as it is: it is
+    called as ``rule(lrs, losses, bandwidth)`` and returns a learning rate; its name is its
+    ``__name__``.
+
+    Raises
+    ------
+    ValueError
+        For a name that is not a key of :data:`SUGGESTERS`.
+    TypeError
+        For anything else that is not callable.
+
+    Examples
+    --------
+    >>> resolve_rule("minimum")[0]
+    'minimum'
+    >>> def half_minimum(lrs, losses, bandwidth=None):
+    ...     return 5 * minimum(lrs, losses, bandwidth)
+    >>> resolve_rule(half_minimum)[0]
+    'half_minimum'
+    """
+    if isinstance(method, str):
+        if method not in SUGGESTERS:
+            raise ValueError(
+                f"method must be one of {', '.join(map(repr, SUGGESTERS))} or a callable "
+                f"rule(lrs, losses, bandwidth), got {method!r}"
+            )
+        return method, SUGGESTERS[method]
+    if callable(method):
+        return getattr(method, "__name__", type(method).__name__), method
+    raise TypeError(
+        f"method must be a rule name ({', '.join(map(repr, SUGGESTERS))}) or a callable "
+        f"rule(lrs, losses, bandwidth), got {type(method).__name__}"
+    )
 
 
 #: The rules whose disagreement :func:`disagreement` measures. ``valley`` is left out: in
@@ -429,7 +492,7 @@ def _rule_answers(lrs, losses, bandwidth, names, optimizer: Optional[str] = None
 def suggest(
     lrs: Sequence[float],
     losses: Sequence[float],
-    method: str = DEFAULT_METHOD,
+    method: Method = DEFAULT_METHOD,
     bandwidth: Optional[float] = None,
     warn: bool = True,
     optimizer: Optional[str] = None,
@@ -440,8 +503,9 @@ def suggest(
     ----------
     lrs, losses : sequence of float
         The range-test curve.
-    method : str
-        A key of :data:`SUGGESTERS`.
+    method : str or callable, default ``DEFAULT_METHOD``
+        A key of :data:`SUGGESTERS`, or a rule ``rule(lrs, losses, bandwidth) -> lr`` of your
+        own (see :func:`resolve_rule`).
     bandwidth : float, optional
         Smoothing width in decades.
     warn : bool, default True
@@ -464,12 +528,13 @@ def suggest(
     >>> float(suggest(lrs, losses, method="steepest"))
     0.01
     """
-    if method not in SUGGESTERS:
-        raise ValueError(f"method must be one of {', '.join(map(repr, SUGGESTERS))}, got {method!r}")
+    name, _ = resolve_rule(method)
     lr = _apply(method, lrs, losses, bandwidth, optimizer)
     if warn:
         flags = diagnose(lrs, losses, bandwidth)
-        disagree = disagreement(_rule_answers(lrs, losses, bandwidth, set(COMPARED) | {method}, optimizer), method)
+        answers = _rule_answers(lrs, losses, bandwidth, COMPARED, optimizer)
+        answers[name] = lr
+        disagree = disagreement(answers, name)
         for flag in flags + ([disagree] if disagree else []):
             warnings.warn(f"LR range test: {flag}", SuggestionWarning, stacklevel=2)
     return lr
@@ -527,7 +592,7 @@ class SuggestionReport:
 def report(
     lrs: Sequence[float],
     losses: Sequence[float],
-    method: str = DEFAULT_METHOD,
+    method: Method = DEFAULT_METHOD,
     bandwidth: Optional[float] = None,
     valid_lrs: Optional[Sequence[float]] = None,
     valid_losses: Optional[Sequence[float]] = None,
@@ -539,8 +604,9 @@ def report(
     ----------
     lrs, losses : sequence of float
         The range-test curve.
-    method : str, default ``DEFAULT_METHOD``
-        The recommended rule.
+    method : str or callable, default ``DEFAULT_METHOD``
+        The recommended rule: a key of :data:`SUGGESTERS` or a rule callable (its answer is
+        added to ``lrs`` under its name).
     bandwidth : float, optional
         Smoothing width in decades.
     valid_lrs, valid_losses : sequence of float, optional
@@ -554,7 +620,7 @@ def report(
         ``str(report)`` is a short readable summary.
 
         With fewer than :data:`MIN_POINTS` finite points, ``lr`` is NaN, ``lrs`` empty and
-        ``flags`` is ``["too few points"]``.
+        ``flags`` is ``[TOO_FEW_POINTS]`` (``"too few points"``).
 
     Raises
     ------
@@ -570,13 +636,14 @@ def report(
     >>> r.lr, r.flags
     (0.01, [])
     """
-    if method not in SUGGESTERS:
-        raise ValueError(f"method must be one of {', '.join(map(repr, SUGGESTERS))}, got {method!r}")
+    name, rule = resolve_rule(method)
     flags = diagnose(lrs, losses, bandwidth)
-    if "too few points" in flags:
-        return SuggestionReport(method, math.nan, {}, math.nan, (math.nan, math.nan), flags)
+    if not enough_points(lrs, losses):
+        return SuggestionReport(name, math.nan, {}, math.nan, (math.nan, math.nan), flags)
     answers = _rule_answers(lrs, losses, bandwidth, SUGGESTERS, optimizer)
-    disagree = disagreement(answers, method)
+    if name not in answers:  # a rule of the caller's own
+        answers[name] = float(rule(lrs, losses, bandwidth))
+    disagree = disagreement(answers, name)
     if disagree:
         flags = flags + [disagree]
     logs = np.log10(list(answers.values()))
@@ -586,8 +653,8 @@ def report(
         if finite >= MIN_POINTS:
             valid_lr = _apply(method, valid_lrs, valid_losses, bandwidth, optimizer)
     return SuggestionReport(
-        method=method,
-        lr=answers[method],
+        method=name,
+        lr=answers[name],
         lrs=answers,
         spread_decades=float(logs.max() - logs.min()),
         lr_range=lr_range(lrs, losses, bandwidth),

@@ -161,3 +161,19 @@ def test_apply_after_find_repeated_uses_the_median_suggestion(make_learner):
     result = finder.find_repeated(repeats=3, method="steepest", lr_start=1e-4, lr_end=3.0, num_iter=30)
     assert finder.apply(method="steepest") == result.lr
     assert learner.trainer.learning_rate == result.lr
+
+
+def test_find_repeated_and_grid_take_a_rule_callable(make_learner):
+    def tenth_of_minimum(lrs, losses, bandwidth=None):
+        from gluon_lrfinder.suggest import minimum
+
+        return minimum(lrs, losses, bandwidth)
+
+    finder = LRFinder(make_learner())
+    result = finder.find_repeated(repeats=2, method=tenth_of_minimum, lr_start=1e-4, lr_end=10.0)
+    assert result.method == "tenth_of_minimum" and "(tenth_of_minimum)" in str(result)
+    assert result.suggestions == [pytest.approx(tenth_of_minimum(c.lrs, c.losses)) for c in result.curves]
+    assert finder.suggest(method=tenth_of_minimum, warn=False) == pytest.approx(
+        tenth_of_minimum(finder.curve.lrs, finder.curve.losses))
+    grid = finder.find_grid(weight_decay=[0.0], method=tenth_of_minimum, lr_start=1e-4, lr_end=10.0)
+    assert grid.method == "tenth_of_minimum"

@@ -241,3 +241,33 @@ def test_report_with_validation_signal_and_with_too_few_points():
     short = report([1e-3, 1e-2], [1.0, 0.5])
     assert math.isnan(short.lr) and short.lrs == {} and short.flags == ["too few points"]
     assert "too few points" in str(short)
+
+
+def test_a_rule_callable_works_wherever_a_rule_name_does():
+    from gluon_lrfinder.suggest import report, resolve_rule
+
+    lrs, losses = textbook()
+
+    def half_minimum(lrs, losses, bandwidth=None):
+        return 5 * minimum(lrs, losses, bandwidth)
+
+    expected = 5 * minimum(lrs, losses)
+    assert suggest(lrs, losses, method=half_minimum, warn=False) == pytest.approx(expected)
+    r = report(lrs, losses, method=half_minimum)
+    assert r.method == "half_minimum" and r.lr == pytest.approx(expected)
+    assert r.lrs["half_minimum"] == pytest.approx(expected) and "steepest" in r.lrs
+    with pytest.raises(ValueError, match=r"method must be one of 'blend', .* or a callable rule\(lrs, losses, "
+                                         r"bandwidth\), got 'fastest'"):
+        resolve_rule("fastest")
+    with pytest.raises(TypeError, match=r"method must be a rule name .* or a callable rule\(lrs, losses, "
+                                        r"bandwidth\), got int"):
+        suggest(lrs, losses, method=3)
+
+
+def test_too_few_points_is_decided_by_counting_not_by_the_flag_text():
+    from gluon_lrfinder.suggest import TOO_FEW_POINTS, enough_points, report
+
+    assert not enough_points([1e-3, 1e-2, 1e-1, 1.0], [1.0, float("nan"), 0.5, 2.0])
+    assert enough_points(*textbook())
+    short = report([1e-3, 1e-2, 1e-1], [1.0, 0.5, 2.0])
+    assert short.flags == [TOO_FEW_POINTS] and short.lrs == {}
