@@ -63,6 +63,7 @@ bench: venv
 
 lint: venv
 	$(BIN)/ruff check gluon_lrfinder tests benchmarks
+	$(BIN)/mypy
 
 clean:
 	rm -rf $(VENV) $(OUT) build *.egg-info docs/_build

@@ -33,7 +33,7 @@ import re
 import sys
 import warnings
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, NoReturn, Optional, Tuple
 
 from ._validate import check_greater, check_int, check_nonnegative, check_positive, check_unit_interval
 
@@ -218,13 +218,13 @@ class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
     def _get_help_string(self, action: argparse.Action) -> str:
         if action.default is None or action.default is False or "%(default)" in (action.help or ""):
             return action.help or ""
-        return super()._get_help_string(action)
+        return super()._get_help_string(action) or ""
 
 
 class _Parser(argparse.ArgumentParser):
     """An ArgumentParser whose errors are one line (no usage block) and a :class:`CLIError`."""
 
-    def error(self, message: str):  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
         # "argument --ctx: --ctx must look like ..." -> the message names the option already
         message = re.sub(r"^argument (\S+): (?=\1\b)", "", message)
         raise CLIError(f"{message} (see {self.prog} --help)")
@@ -644,6 +644,7 @@ def _run(args: argparse.Namespace) -> int:
         if progress and not sys.stderr.isatty():
             print(file=sys.stderr, flush=True)  # a log file: end the bar's line before the summary
     curve = finder.curve
+    assert curve is not None  # find() and find_grid() always leave a curve
     curve.settings.update({"net": net_name, "loss": loss_name, "batch_size": args.batch_size, "seed": args.seed,
                            **data.settings})
 

@@ -35,6 +35,7 @@ In each worker (started by the launcher, or with the ``DMLC_*`` variables set by
 """
 from __future__ import annotations
 
+import importlib
 import logging
 import sys
 import weakref
@@ -271,7 +272,7 @@ def _horovod() -> Any:
     else imported now."""
     module = sys.modules.get("horovod.mxnet")
     if module is None:
-        import horovod.mxnet as module
+        module = importlib.import_module("horovod.mxnet")
     return module
 
 

@@ -216,7 +216,7 @@ class GridResult:
         return "\n".join(text)
 
 
-def _median_row(combination: Dict[str, float], curves: Sequence[LRCurve], method: str) -> GridRow:
+def _median_row(combination: Dict[str, float], curves: Sequence[LRCurve], method: Method) -> GridRow:
     summaries = [curve_summary(cv.lrs, cv.losses, method=method) for cv in curves]
     lrs = [s["lr"] for s in summaries if s["lr"] is not None]
     return GridRow(

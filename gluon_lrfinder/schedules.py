@@ -204,7 +204,7 @@ class _Schedule(_TrainerParams, LRScheduler):
         super().__init__(base_lr=peak)
 
     @property
-    def base_lr(self) -> float:  # type: ignore[override]
+    def base_lr(self) -> float:
         return self._base_lr
 
     @base_lr.setter
@@ -506,7 +506,7 @@ class _Wrapper(_TrainerParams, LRScheduler):
         super().__init__(base_lr=schedule.base_lr)
 
     @property
-    def base_lr(self) -> float:  # type: ignore[override]
+    def base_lr(self) -> float:
         return self.schedule.base_lr
 
     @base_lr.setter

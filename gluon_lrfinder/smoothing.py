@@ -19,9 +19,10 @@ Examples
 """
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from typing import Optional, Sequence, Union
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ._validate import check_number, check_unit_interval
 
@@ -42,7 +43,7 @@ def ema_step(previous: Optional[float], loss: float, smoothing: float) -> float:
     return smoothing * previous + (1.0 - smoothing) * float(loss)
 
 
-def ema(losses: Sequence[float], smoothing: float = 0.3) -> np.ndarray:
+def ema(losses: Union[Sequence[float], np.ndarray], smoothing: float = 0.3) -> np.ndarray:
     """Causal exponential moving average of ``losses``.
 
     Parameters
@@ -71,7 +72,7 @@ def ema(losses: Sequence[float], smoothing: float = 0.3) -> np.ndarray:
     return out
 
 
-def default_bandwidth(lrs: Sequence[float]) -> float:
+def default_bandwidth(lrs: ArrayLike) -> float:
     """Default kernel width, in decades, for :func:`zero_phase`.
 
     One twentieth of the swept log-range, but at least 1.5 sweep steps, so that a short sweep is
@@ -85,7 +86,7 @@ def default_bandwidth(lrs: Sequence[float]) -> float:
     return max(span / 20.0, 1.5 * step)
 
 
-def despike(losses: Sequence[float], width: int = DESPIKE_WIDTH) -> np.ndarray:
+def despike(losses: ArrayLike, width: int = DESPIKE_WIDTH) -> np.ndarray:
     """Remove outliers from a loss curve: a running median, then a cap on the blow-up.
 
     1. Each finite loss becomes the median of the finite losses among the ``width`` points
@@ -132,7 +133,7 @@ def despike(losses: Sequence[float], width: int = DESPIKE_WIDTH) -> np.ndarray:
 
 
 def zero_phase(
-    lrs: Sequence[float], losses: Sequence[float], bandwidth: Optional[float] = None, robust: bool = True
+    lrs: ArrayLike, losses: ArrayLike, bandwidth: Optional[float] = None, robust: bool = True
 ) -> np.ndarray:
     """Zero-phase (non-lagging) smoothing of a loss curve over log10(LR).
 

@@ -306,7 +306,9 @@ class StateSnapshot:
             for name, param in params.items():
                 copies = param.list_data()
                 first[name] = as_legacy(copies[0])  # NumPy mode: mx.nd.save takes legacy views
-                base = copies[0].asnumpy() if len(copies) > 1 else None  # one host copy per parameter
+                if len(copies) == 1:
+                    continue
+                base = copies[0].asnumpy()  # one host copy per parameter
                 for k, copy in enumerate(copies[1:], start=1):
                     if not _same_bits(copy.asnumpy(), base):
                         others.setdefault(k, {})[name] = as_legacy(copy)

@@ -175,6 +175,7 @@ class LRFinderStoppingCriteria:
         self.smoothed_loss = ema_step(self.smoothed_loss, loss, self.smoothing)
 
     def _diverged(self) -> bool:
+        assert self.smoothed_loss is not None and self.first_loss is not None  # after _update
         return self.smoothed_loss > self.threshold * self.first_loss
 
     def __call__(self, loss: float) -> bool:
@@ -285,7 +286,9 @@ class StoppingCriteria(LRFinderStoppingCriteria):
             self.first_losses.append(loss)
 
     def _diverged(self) -> bool:
-        self.above = self.above + 1 if self.smoothed_loss > self.threshold * self.reference_loss else 0
+        reference = self.reference_loss
+        assert self.smoothed_loss is not None and reference is not None  # after _update
+        self.above = self.above + 1 if self.smoothed_loss > self.threshold * reference else 0
         return self.above >= self.patience
 
     def settings(self) -> Dict[str, Any]:

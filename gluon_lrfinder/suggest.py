@@ -20,9 +20,10 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass, field
-from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Callable, Dict, Iterable, List, Optional, Tuple, Union
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .smoothing import ema, zero_phase
 
@@ -83,7 +84,7 @@ class SuggestionWarning(UserWarning):
     """The curve is usable but suspicious (it never fell, or never diverged)."""
 
 
-def _finite_points(lrs: Sequence[float], losses: Sequence[float]) -> Tuple[np.ndarray, np.ndarray]:
+def _finite_points(lrs: ArrayLike, losses: ArrayLike) -> Tuple[np.ndarray, np.ndarray]:
     """The points with a finite loss and a finite LR > 0, in the given order."""
     lrs = np.asarray(lrs, dtype=np.float64)
     losses = np.asarray(losses, dtype=np.float64)
@@ -95,7 +96,7 @@ def _finite_points(lrs: Sequence[float], losses: Sequence[float]) -> Tuple[np.nd
     return lrs[keep], losses[keep]
 
 
-def enough_points(lrs: Sequence[float], losses: Sequence[float]) -> bool:
+def enough_points(lrs: ArrayLike, losses: ArrayLike) -> bool:
     """Whether the curve has the :data:`MIN_POINTS` finite points every rule needs.
 
     Examples
@@ -106,7 +107,7 @@ def enough_points(lrs: Sequence[float], losses: Sequence[float]) -> bool:
     return _finite_points(lrs, losses)[0].size >= MIN_POINTS
 
 
-def _finite_curve(lrs: Sequence[float], losses: Sequence[float]) -> Tuple[np.ndarray, np.ndarray]:
+def _finite_curve(lrs: ArrayLike, losses: ArrayLike) -> Tuple[np.ndarray, np.ndarray]:
     lrs, losses = _finite_points(lrs, losses)
     if lrs.size < MIN_POINTS:
         raise ValueError(
@@ -117,7 +118,7 @@ def _finite_curve(lrs: Sequence[float], losses: Sequence[float]) -> Tuple[np.nda
     return lrs[order], losses[order]
 
 
-def _smoothed(lrs, losses, bandwidth):
+def _smoothed(lrs: ArrayLike, losses: ArrayLike, bandwidth: Optional[float]) -> Tuple[np.ndarray, np.ndarray]:
     lrs, losses = _finite_curve(lrs, losses)
     return lrs, zero_phase(lrs, losses, bandwidth)
 
@@ -127,7 +128,7 @@ def _descent_end(smooth: np.ndarray) -> int:
     return int(np.nanargmin(smooth))
 
 
-def steepest(lrs: Sequence[float], losses: Sequence[float], bandwidth: Optional[float] = None) -> float:
+def steepest(lrs: ArrayLike, losses: ArrayLike, bandwidth: Optional[float] = None) -> float:
     """The LR where the smoothed loss falls fastest per decade, before the curve's minimum.
 
     Parameters
@@ -162,7 +163,7 @@ def _steepest_index(lrs: np.ndarray, smooth: np.ndarray) -> int:
 
 
 def blend(
-    lrs: Sequence[float], losses: Sequence[float], bandwidth: Optional[float] = None, fraction: float = BLEND_FRACTION
+    lrs: ArrayLike, losses: ArrayLike, bandwidth: Optional[float] = None, fraction: float = BLEND_FRACTION
 ) -> float:
     """The LR ``fraction`` of the way, in log-LR, from the steepest descent to the loss minimum.
 
@@ -198,7 +199,7 @@ def blend(
     return float(10 ** (low + fraction * (high - low)))
 
 
-def valley(lrs: Sequence[float], losses: Sequence[float], bandwidth: Optional[float] = None) -> float:
+def valley(lrs: ArrayLike, losses: ArrayLike, bandwidth: Optional[float] = None) -> float:
     """The middle (in log-LR) of the longest descending stretch of the smoothed curve.
 
     The stretch is the longest strictly decreasing subsequence of the smoothed losses, counted
@@ -248,7 +249,9 @@ def blend_fraction(optimizer: Optional[str] = None) -> float:
     return BLEND_FRACTION_BY_KIND[kind]
 
 
-def _apply(method: Method, lrs, losses, bandwidth, optimizer: Optional[str]) -> float:
+def _apply(
+    method: Method, lrs: ArrayLike, losses: ArrayLike, bandwidth: Optional[float], optimizer: Optional[str]
+) -> float:
     """``method``'s answer; the default rule reads the optimizer's kind when it is known."""
     _, rule = resolve_rule(method)
     if rule is blend and optimizer is not None:
@@ -256,7 +259,7 @@ def _apply(method: Method, lrs, losses, bandwidth, optimizer: Optional[str]) -> 
     return float(rule(lrs, losses, bandwidth))
 
 
-def minimum(lrs: Sequence[float], losses: Sequence[float], bandwidth: Optional[float] = None) -> float:
+def minimum(lrs: ArrayLike, losses: ArrayLike, bandwidth: Optional[float] = None) -> float:
     """One tenth of the LR at the smoothed curve's minimum ("minimum / 10").
 
     Examples
@@ -271,7 +274,7 @@ def minimum(lrs: Sequence[float], losses: Sequence[float], bandwidth: Optional[f
     return float(lrs[_descent_end(smooth)] / 10.0)
 
 
-def raw_steepest(lrs: Sequence[float], losses: Sequence[float], bandwidth: Optional[float] = None) -> float:
+def raw_steepest(lrs: ArrayLike, losses: ArrayLike, bandwidth: Optional[float] = None) -> float:
     """Baseline: steepest descent of the raw (unsmoothed) curve over its whole length.
 
     What a plain plot of the tutorial's curve points to; ``bandwidth`` is ignored.
@@ -280,7 +283,7 @@ def raw_steepest(lrs: Sequence[float], losses: Sequence[float], bandwidth: Optio
     return float(lrs[int(np.argmin(np.gradient(losses)))])
 
 
-def ema_steepest(lrs: Sequence[float], losses: Sequence[float], bandwidth: Optional[float] = None) -> float:
+def ema_steepest(lrs: ArrayLike, losses: ArrayLike, bandwidth: Optional[float] = None) -> float:
     """Baseline: steepest gradient of the causal EMA curve (smoothing 0.98, as the PyTorch
     Lightning tuner records it), ignoring the first and last 10 points; ``bandwidth`` is ignored.
     """
@@ -292,7 +295,7 @@ def ema_steepest(lrs: Sequence[float], losses: Sequence[float], bandwidth: Optio
 
 
 def lr_range(
-    lrs: Sequence[float], losses: Sequence[float], bandwidth: Optional[float] = None
+    lrs: ArrayLike, losses: ArrayLike, bandwidth: Optional[float] = None
 ) -> Tuple[float, float]:
     """A ``(min_lr, max_lr)`` range for cyclical and one-cycle schedules, up from the steepest point.
 
@@ -324,7 +327,7 @@ def lr_range(
 
 
 def diagnose(
-    lrs: Sequence[float], losses: Sequence[float], bandwidth: Optional[float] = None
+    lrs: ArrayLike, losses: ArrayLike, bandwidth: Optional[float] = None
 ) -> List[str]:
     """Plain-language flags about a curve: ``[]`` when it looks like a textbook range test.
 
@@ -470,8 +473,8 @@ def disagreement(answers: Dict[str, float], method: str = DEFAULT_METHOD) -> Opt
     compared = {name: answers[name] for name in COMPARED if name in answers}
     if len(compared) < 2:
         return None
-    low = min(compared, key=compared.get)
-    high = max(compared, key=compared.get)
+    low = min(compared, key=lambda name: compared[name])
+    high = max(compared, key=lambda name: compared[name])
     spread = math.log10(compared[high] / compared[low])
     if spread <= DISAGREE_DECADES:
         return None
@@ -485,13 +488,15 @@ def disagreement(answers: Dict[str, float], method: str = DEFAULT_METHOD) -> Opt
     )
 
 
-def _rule_answers(lrs, losses, bandwidth, names, optimizer: Optional[str] = None) -> Dict[str, float]:
+def _rule_answers(
+    lrs: ArrayLike, losses: ArrayLike, bandwidth: Optional[float], names: Iterable[str], optimizer: Optional[str] = None
+) -> Dict[str, float]:
     return {name: _apply(name, lrs, losses, bandwidth, optimizer) for name in names}
 
 
 def suggest(
-    lrs: Sequence[float],
-    losses: Sequence[float],
+    lrs: ArrayLike,
+    losses: ArrayLike,
     method: Method = DEFAULT_METHOD,
     bandwidth: Optional[float] = None,
     warn: bool = True,
@@ -590,12 +595,12 @@ class SuggestionReport:
 
 
 def report(
-    lrs: Sequence[float],
-    losses: Sequence[float],
+    lrs: ArrayLike,
+    losses: ArrayLike,
     method: Method = DEFAULT_METHOD,
     bandwidth: Optional[float] = None,
-    valid_lrs: Optional[Sequence[float]] = None,
-    valid_losses: Optional[Sequence[float]] = None,
+    valid_lrs: Optional[ArrayLike] = None,
+    valid_losses: Optional[ArrayLike] = None,
     optimizer: Optional[str] = None,
 ) -> SuggestionReport:
     """Apply every rule to a curve and summarise: recommendation, agreement, range, flags.
