@@ -12,14 +12,14 @@ import mxnet as mx
 from . import sweep
 from ._arrays import like
 from ._validate import check_choice, check_int, check_nonnegative, check_positive
-from .curve import LRCurve, library_versions
+from .curve import DATA_PROBLEM, LRCurve, library_versions
 from .datacheck import bad_data_message, nonfinite_parts, params_are_finite
 from .distributed import loss_reducer_for
 from .grid import GridResult
 from .learner import Learner
 from .state import StateSnapshot, check_restorable
 from .stopping import StoppingCriteria
-from .suggest import DEFAULT_METHOD, SuggestionReport, SuggestionWarning, diagnose, lr_range, report, suggest
+from .suggest import DEFAULT_METHOD, SuggestionReport, SuggestionWarning
 
 __all__ = ["LRFinder", "INTERRUPTED"]
 
@@ -27,9 +27,6 @@ logger = logging.getLogger(__name__)
 
 #: ``curve.stop_reason`` of a search stopped by Ctrl-C (``KeyboardInterrupt``).
 INTERRUPTED = "interrupted (KeyboardInterrupt)"
-
-#: Key of ``curve.settings`` holding the diagnosis of non-finite data (see ``datacheck.py``).
-DATA_PROBLEM = "data_problem"
 
 
 class LRFinder:
@@ -84,6 +81,9 @@ class LRFinder:
         self.learner = learner
         self.loss_reducer = loss_reducer
         self.curve: Optional[LRCurve] = None
+        # (method, lr): the runs' median suggestion of the last find_repeated(), which apply()
+        # sets while no later find() or load() replaced the curve it came with
+        self._repeated_pick: Optional[Tuple[str, float]] = None
         self.repeated: Optional[Any] = None  # RepeatedSweeps of the last find_repeated()
         self.grid: Optional[GridResult] = None  # of the last find_grid()
 
@@ -236,7 +236,7 @@ class LRFinder:
             warnings.warn(f"LR range test: {curve.settings[DATA_PROBLEM]}", SuggestionWarning, stacklevel=2)
         if signal is not None:
             signal.flush(curve, curve.lrs[-1] if len(curve) else None)
-        self.curve = curve
+        self._set_curve(curve)
         if curve.stop_reason == INTERRUPTED:
             warnings.warn(
                 f"LR range test interrupted (Ctrl-C) after {len(curve)} recorded iterations: the model "
@@ -308,6 +308,11 @@ class LRFinder:
         return "num_iter reached"
 
     # ------------------------------------------------------------------ results
+    def _set_curve(self, curve: LRCurve) -> None:
+        """Make ``curve`` the one the delegating methods answer for (and :meth:`apply` reads)."""
+        self.curve = curve
+        self._repeated_pick = None
+
     def _require_curve(self, what: str) -> LRCurve:
         if self.curve is None or len(self.curve) == 0:
             raise RuntimeError(f"call find() (or load()) before {what}()")
@@ -321,64 +326,30 @@ class LRFinder:
     def suggest(
         self, method: str = DEFAULT_METHOD, bandwidth: Optional[float] = None, warn: bool = True, source: str = "train"
     ) -> float:
-        """The recommended initial learning rate for the last curve.
+        """The recommended initial learning rate for the last curve: :meth:`LRCurve.suggest`.
 
-        Parameters
-        ----------
-        method : str, default ``DEFAULT_METHOD``
-            A rule of :data:`gluon_lrfinder.suggest.SUGGESTERS`: ``"valley"``, ``"steepest"``,
-            ``"minimum"`` (minimum / 10) or the baselines ``"raw_steepest"``, ``"ema_steepest"``.
-        bandwidth : float, optional
-            Smoothing width in decades of LR.
-        warn : bool, default True
-            Warn (``SuggestionWarning``) when the loss never fell or never diverged.
-        source : {"train", "valid"}, default "train"
-            Read the training curve, or the validation signal of ``find(valid_data=...)``.
-
-        Raises
-        ------
-        RuntimeError
-            Before :meth:`find`, or ``source="valid"`` without a validation signal.
-        ValueError
-            Unknown ``method`` or ``source``, or too few finite points.
+        ``method`` is a rule of :data:`gluon_lrfinder.suggest.SUGGESTERS`; ``source="valid"``
+        reads the validation signal of ``find(valid_data=...)``. Raises ``RuntimeError`` before
+        :meth:`find` (or :meth:`load`).
         """
-        curve = self._require_curve("suggest")
-        check_choice("source", source, ("train", "valid"))
-        if DATA_PROBLEM in curve.settings:
-            raise ValueError(f"no suggestion from this curve: {curve.settings[DATA_PROBLEM]}")
-        if source == "valid":
-            if not curve.valid_lrs:
-                raise RuntimeError("source='valid' needs a validation signal: call find(valid_data=...) first")
-            return suggest(curve.valid_lrs, curve.valid_losses, method=method, bandwidth=bandwidth, warn=warn)
-        return suggest(curve.lrs, curve.losses, method=method, bandwidth=bandwidth, warn=warn)
+        return self._require_curve("suggest").suggest(method=method, bandwidth=bandwidth, warn=warn, source=source)
 
     def suggest_range(self, bandwidth: Optional[float] = None) -> Tuple[float, float]:
         """``(min_lr, max_lr)`` for cyclical schedules: up to 3x the suggestion, at most half the
-        LR at the loss minimum (:func:`gluon_lrfinder.suggest.lr_range`)."""
-        curve = self._require_curve("suggest_range")
-        return lr_range(curve.lrs, curve.losses, bandwidth)
+        LR at the loss minimum (:meth:`LRCurve.suggest_range`)."""
+        return self._require_curve("suggest_range").suggest_range(bandwidth)
 
     def diagnose(self) -> List[str]:
-        """Plain flags about the last curve (``[]`` when it looks fine)."""
-        curve = self._require_curve("diagnose")
-        problem = [curve.settings[DATA_PROBLEM]] if DATA_PROBLEM in curve.settings else []
-        return problem + diagnose(curve.lrs, curve.losses)
+        """Plain flags about the last curve (``[]`` when it looks fine; :meth:`LRCurve.diagnose`)."""
+        return self._require_curve("diagnose").diagnose()
 
     def report(self, method: str = DEFAULT_METHOD, bandwidth: Optional[float] = None) -> SuggestionReport:
         """Every rule's LR for the last curve, how far they agree, the range and the flags.
 
         ``print(finder.report())`` gives a readable summary; the validation signal's own
-        suggestion is included when :meth:`find` measured one. See
-        :func:`gluon_lrfinder.suggest.report`.
+        suggestion is included when :meth:`find` measured one. See :meth:`LRCurve.report`.
         """
-        curve = self._require_curve("report")
-        if DATA_PROBLEM in curve.settings:  # no confident suggestion: say why instead
-            nan = float("nan")
-            return SuggestionReport(method, nan, {}, nan, (nan, nan), flags=self.diagnose())
-        return report(
-            curve.lrs, curve.losses, method=method, bandwidth=bandwidth,
-            valid_lrs=curve.valid_lrs or None, valid_losses=curve.valid_losses or None,
-        )
+        return self._require_curve("report").report(method=method, bandwidth=bandwidth)
 
     def apply(self, lr: Optional[float] = None, method: str = DEFAULT_METHOD) -> float:
         """Set a learning rate on the learner's trainer: ``lr``, or the suggestion of ``method``.
@@ -406,12 +377,10 @@ class LRFinder:
         """
         if lr is not None:
             lr = check_positive("lr", lr)
-        elif self.repeated is not None and self.repeated.curves and self.repeated.curves[-1] is self.curve \
-                and self.repeated.method == method:
-            lr = self.repeated.lr
+        elif self._repeated_pick is not None and self._repeated_pick[0] == method:
+            lr = self._repeated_pick[1]  # the runs' median: find_repeated() was the last search
         else:
-            self._require_curve("apply")
-            lr = self.suggest(method=method, warn=False)
+            lr = self._require_curve("apply").suggest(method=method, warn=False)
         trainer = self.learner.trainer
         scheduler = trainer.optimizer.lr_scheduler
         if scheduler is not None:
@@ -486,6 +455,7 @@ class LRFinder:
         seeds = [seed + i for i in range(repeats)]
         curves = self._runs_from_entry_state(seeds, setup, find_kwargs)
         self.repeated = summarize_sweeps(curves, method=method, seeds=seeds)
+        self._repeated_pick = (method, self.repeated.lr)  # self.curve is the last run's
         logger.info("%s", self.repeated)
         return self.repeated
 
@@ -683,27 +653,14 @@ class LRFinder:
         show_range: bool = False,
         **kwargs: Any,
     ) -> Any:
-        """Plot loss against LR (log axis): raw points, smoothed curve, suggestion marked.
-
-        Parameters
-        ----------
-        path : str, optional
-            Also save the figure there (PNG by suffix).
-        ax : matplotlib.axes.Axes, optional
-            Draw into this Axes; default: a new figure.
-        method : str or None, default ``DEFAULT_METHOD``
-            Suggestion rule to mark; None marks nothing.
-        show_range : bool, default False
-            Shade :meth:`suggest_range`.
+        """Plot the last curve: :meth:`LRCurve.plot` (loss against LR on a log axis, the
+        suggestion of ``method`` marked, :meth:`suggest_range` shaded with ``show_range``).
 
         Returns
         -------
         matplotlib.axes.Axes
         """
-        from .plotting import plot_curve
-
-        curve = self._require_curve("plot")
-        return plot_curve(curve, ax=ax, path=path, method=method, show_range=show_range, **kwargs)
+        return self._require_curve("plot").plot(path=path, ax=ax, method=method, show_range=show_range, **kwargs)
 
     def save(self, path: Union[str, os.PathLike[str]]) -> str:
         """Write the last curve to ``.csv`` or ``.json`` (see :meth:`LRCurve.save`)."""
@@ -711,7 +668,7 @@ class LRFinder:
 
     def load(self, path: Union[str, os.PathLike[str]]) -> LRCurve:
         """Read a saved curve back, so it can be re-plotted and re-suggested."""
-        self.curve = LRCurve.load(path)
+        self._set_curve(LRCurve.load(path))
         return self.curve
 
 
