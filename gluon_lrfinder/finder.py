@@ -5,7 +5,7 @@ import logging
 import math
 import os
 import warnings
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 import mxnet as mx
 
@@ -170,37 +170,12 @@ class LRFinder:
         iteration already queued runs and is undone by the restore (it consumes one batch of
         the data loader).
         """
-        check_choice("mode", mode, ("exponential", "linear"))
-        if stopping is None:
-            stopping = StoppingCriteria(smoothing=smoothing, min_iter=min_iter, threshold=threshold)
-        elif not callable(stopping):
-            raise TypeError(f"stopping must be a StoppingCriteria (or callable), got {type(stopping).__name__}")
-        if mode == "exponential":
-            lrs = list(sweep.exponential(lr_start, lr_multiplier, lr_end, num_iter, max_iter))
-            # record the multiplier used (the default, or derived from lr_end and num_iter)
-            lr_multiplier = sweep.resolve_exponential(lr_start, lr_multiplier, lr_end, num_iter, max_iter)[1]
-        else:
-            if lr_multiplier is not None:
-                raise ValueError("lr_multiplier applies to mode='exponential' only; give lr_end and num_iter")
-            if lr_end is None:
-                raise ValueError("lr_end must be given for mode='linear' (a finite number > lr_start)")
-            num_iter = 100 if num_iter is None else num_iter
-            lrs = list(sweep.linear(lr_start, lr_end, num_iter))
+        stopping = _stopping_rule(stopping, smoothing, min_iter, threshold)
+        lrs, lr_multiplier, num_iter = _planned_rates(mode, lr_start, lr_multiplier, lr_end, num_iter, max_iter)
         if hasattr(stopping, "reset"):
             stopping.reset()
-        # Refuse a trainer whose state could not be restored, or that several processes could
-        # not drive in step (before anything is touched); pick the cross-worker loss average
-        # (see distributed.py).
-        check_restorable(self.learner.trainer)
-        auto_reducer = loss_reducer_for(self.learner.trainer)
-        reduce = self.loss_reducer if self.loss_reducer is not None else auto_reducer
-        signal = None
-        if valid_data is not None:
-            from .validation import ValidationSignal
-
-            # held-out losses averaged over the workers like the training loss
-            signal = ValidationSignal(self.learner, valid_data, every=valid_every, reduce=reduce)
-
+        reduce = self._loss_reducer()
+        signal = self._validation_signal(valid_data, valid_every, reduce)
         settings = {
             "lr_start": lrs[0],
             "lr_multiplier": lr_multiplier,
@@ -221,7 +196,36 @@ class LRFinder:
         self.learner.prepare()  # first batch + deferred shapes: nothing trainable is touched
         # an open-ended sweep has no known length: show a count rather than a bar to max_iter
         bounded = mode == "linear" or lr_end is not None or num_iter is not None
-        bar = _progress_bar(len(lrs) if bounded else None, progress)
+        with _progress_bar(len(lrs) if bounded else None, progress) as bar:
+            self._sweep_and_restore(lrs, stopping, curve, bar, reduce, signal, tmp_dir)
+        self._finish(curve, signal, lrs[0])
+        return curve.pairs
+
+    def _loss_reducer(self) -> Optional[Callable[[Any], Any]]:
+        """The user's reducer, or the cross-worker loss average the trainer needs (None: local).
+
+        Refuses, before anything is touched, a trainer whose state could not be restored or that
+        several processes could not drive in step (see state.py and distributed.py).
+        """
+        check_restorable(self.learner.trainer)
+        auto_reducer = loss_reducer_for(self.learner.trainer)
+        return self.loss_reducer if self.loss_reducer is not None else auto_reducer
+
+    def _validation_signal(
+        self, valid_data: Any, valid_every: int, reduce: Optional[Callable[[Any], Any]]
+    ) -> Optional[Any]:
+        if valid_data is None:
+            return None
+        from .validation import ValidationSignal
+
+        # held-out losses averaged over the workers like the training loss
+        return ValidationSignal(self.learner, valid_data, every=valid_every, reduce=reduce)
+
+    def _sweep_and_restore(
+        self, lrs: List[float], stopping: Any, curve: LRCurve, bar: Any, reduce: Optional[Callable[[Any], Any]],
+        signal: Any, tmp_dir: Optional[str],
+    ) -> None:
+        """The sweep inside one state snapshot: whatever happens, the state on entry comes back."""
         try:
             with StateSnapshot(self.learner.net, self.learner.trainer, tmp_dir=tmp_dir):
                 curve.stop_reason = self._sweep(lrs, stopping, curve, bar, reduce=reduce, hook=signal)
@@ -230,10 +234,11 @@ class LRFinder:
             # state restored; a Horovod reducer shuts Horovod down so no rank waits for this one
             getattr(reduce, "abort", lambda: None)()
             raise
-        finally:
-            bar.close()
+
+    def _finish(self, curve: LRCurve, signal: Any, lr_start: float) -> None:
+        """Read the validation signal, keep the curve, warn and log what happened."""
         if DATA_PROBLEM in curve.settings:
-            warnings.warn(f"LR range test: {curve.settings[DATA_PROBLEM]}", SuggestionWarning, stacklevel=2)
+            warnings.warn(f"LR range test: {curve.settings[DATA_PROBLEM]}", SuggestionWarning, stacklevel=3)
         if signal is not None:
             signal.flush(curve, curve.lrs[-1] if len(curve) else None)
         self._set_curve(curve)
@@ -241,14 +246,13 @@ class LRFinder:
             warnings.warn(
                 f"LR range test interrupted (Ctrl-C) after {len(curve)} recorded iterations: the model "
                 "and trainer were restored; results, plot(), suggest() and save() use the points recorded",
-                stacklevel=2,
+                stacklevel=3,
             )
         logger.info(
             "LR range test: %d iterations from lr=%.3g to lr=%.3g, stopped: %s",
-            len(curve), curve.lrs[0] if len(curve) else lrs[0], curve.lrs[-1] if len(curve) else lrs[0],
+            len(curve), curve.lrs[0] if len(curve) else lr_start, curve.lrs[-1] if len(curve) else lr_start,
             curve.stop_reason,
         )
-        return curve.pairs
 
     def _sweep(
         self,
@@ -259,48 +263,34 @@ class LRFinder:
         reduce: Optional[Callable[[Any], Any]] = None,
         hook: Optional[Callable[[float], None]] = None,
     ) -> str:
-        """The loop. The loss of iteration k is read after iteration k+1 is queued, so MXNet's
-        engine never idles on the read; the recorded pairs are the same as reading at once, and
-        the one extra iteration run after a stop is undone by the restore like all the others.
+        """The loop. The loss of iteration k is read after iteration k+1 is queued
+        (:class:`_LaggedReads`), so MXNet's engine never idles on the read; the recorded pairs
+        are the same as reading at once, and the one extra iteration run after a stop is undone
+        by the restore like all the others.
 
         ``reduce`` (e.g. the average over dist_sync workers; None when local) turns each mean
         loss NDArray into the value the stopping rule sees; ``hook(lr)`` (e.g. the validation
         signal) runs after each queued iteration."""
-        learner = self.learner
-        pending = None  # (lr, unread loss NDArray) of the previous iteration
-
-        def record(lr: float, loss_nd: Any) -> bool:
-            loss = float(loss_nd.asscalar())
-            learner.iteration_loss = loss
-            if not math.isfinite(loss) and DATA_PROBLEM not in curve.settings:
-                parts = [p for data, label in getattr(loss_nd, "batches", []) for p in nonfinite_parts(data, label)]
-                if parts:  # NaN in the batch itself, not the learning rate: the curve is meaningless
-                    curve.settings[DATA_PROBLEM] = bad_data_message(lr, len(curve) + 1, sorted(set(parts)))
-            stop = bool(stopping(loss))
-            smoothed = getattr(stopping, "smoothed_loss", None) if math.isfinite(loss) else None
-            curve.append(lr, loss, smoothed)
-            bar.update(1)
-            return stop
-
+        reads = _LaggedReads(self.learner, stopping, curve, bar)
         try:
             for lr in lrs:
-                if reduce is None:
-                    loss_nd = learner.queue_iteration(lr)  # no extra operator: averaged on the host when read
-                else:  # the reducer takes the mean loss as an NDArray
-                    loss_nd = reduce(learner.iteration_async(lr))
+                queued = self.learner.queue_iteration(lr)
+                if reduce is None:  # no extra operator: averaged on the host when read
+                    unread = _UnreadLoss(lr, queued, queued.batches)
+                else:  # the reducer takes the mean loss as an NDArray; its value mixes every worker's
+                    unread = _UnreadLoss(lr, reduce(queued.mean()), [])
                 if hook is not None:  # e.g. the validation signal (find(valid_data=...))
                     hook(lr)
-                if pending is not None and record(*pending):
-                    return getattr(stopping, "reason", None) or "stopping rule"
-                pending = (lr, loss_nd)
-            if pending is not None and record(*pending):
-                return getattr(stopping, "reason", None) or "stopping rule"
+                if reads.push(unread):
+                    return _stop_reason(stopping)
+            if reads.finish():
+                return _stop_reason(stopping)
         except KeyboardInterrupt:
-            # Ctrl-C: keep the curve. The last fully queued iteration is read too, unless it
-            # was already recorded or its value depends on other workers (reduce), who may not
-            # have been interrupted. A second Ctrl-C here propagates; the restore runs anyway.
-            if pending is not None and reduce is None and not (len(curve) and curve.lrs[-1] == pending[0]):
-                record(*pending)
+            # Ctrl-C: keep the curve. The last fully queued iteration is read too, unless its
+            # value depends on other workers (reduce), who may not have been interrupted. A
+            # second Ctrl-C here propagates; the restore runs anyway.
+            if reduce is None:
+                reads.record_held()
             return INTERRUPTED
         lr_end = curve.settings["lr_end"]
         if lr_end is not None and curve.lrs[-1] >= lr_end * (1 - 1e-9):
@@ -688,6 +678,90 @@ def momentum_attribute(optimizer: Any) -> str:
         f"momentum: the {type(optimizer).__name__} optimizer has neither a momentum nor a beta1; "
         f"use one of {', '.join(sorted(_MOMENTUM_ATTRIBUTES))} or leave momentum=None"
     )
+
+
+def _stopping_rule(stopping: Any, smoothing: float, min_iter: int, threshold: float) -> Any:
+    """The user's stopping rule, or the default one built from the three settings."""
+    if stopping is None:
+        return StoppingCriteria(smoothing=smoothing, min_iter=min_iter, threshold=threshold)
+    if not callable(stopping):
+        raise TypeError(f"stopping must be a StoppingCriteria (or callable), got {type(stopping).__name__}")
+    return stopping
+
+
+def _planned_rates(
+    mode: str, lr_start: float, lr_multiplier: Optional[float], lr_end: Optional[float], num_iter: Optional[int],
+    max_iter: int,
+) -> Tuple[List[float], Optional[float], Optional[int]]:
+    """The learning rates of the sweep, with the multiplier and length used (for the record)."""
+    check_choice("mode", mode, ("exponential", "linear"))
+    if mode == "exponential":
+        lrs = list(sweep.exponential(lr_start, lr_multiplier, lr_end, num_iter, max_iter))
+        # record the multiplier used (the default, or derived from lr_end and num_iter)
+        lr_multiplier = sweep.resolve_exponential(lr_start, lr_multiplier, lr_end, num_iter, max_iter)[1]
+        return lrs, lr_multiplier, num_iter
+    if lr_multiplier is not None:
+        raise ValueError("lr_multiplier applies to mode='exponential' only; give lr_end and num_iter")
+    if lr_end is None:
+        raise ValueError("lr_end must be given for mode='linear' (a finite number > lr_start)")
+    num_iter = 100 if num_iter is None else num_iter
+    return list(sweep.linear(lr_start, lr_end, num_iter)), None, num_iter
+
+
+def _stop_reason(stopping: Any) -> str:
+    return getattr(stopping, "reason", None) or "stopping rule"
+
+
+class _UnreadLoss(NamedTuple):
+    """One queued iteration whose loss is not read yet."""
+
+    lr: float
+    value: Any  # has .asscalar(): a QueuedLoss, or the reducer's NDArray
+    batches: List[Any]  # the (data, label) parts trained on, to diagnose a NaN loss (none when reduced)
+
+
+class _LaggedReads:
+    """Records each iteration's loss one iteration late, into the curve and the stopping rule.
+
+    :meth:`push` holds the iteration just queued and records the one held before it (its loss is
+    computed while the new one runs); :meth:`finish` records the last one held. The pairs and
+    the stop are those of reading every loss at once.
+    """
+
+    def __init__(self, learner: Learner, stopping: Any, curve: LRCurve, bar: Any) -> None:
+        self.learner, self.stopping, self.curve, self.bar = learner, stopping, curve, bar
+        self.held: Optional[_UnreadLoss] = None
+
+    def push(self, unread: _UnreadLoss) -> bool:
+        """Record the held iteration, then hold ``unread``; True when the stopping rule fired."""
+        if self.held is not None and self._record(self.held):
+            return True
+        self.held = unread
+        return False
+
+    def finish(self) -> bool:
+        """Record the last iteration held; True when the stopping rule fired on it."""
+        return self.held is not None and self._record(self.held)
+
+    def record_held(self) -> None:
+        """After a Ctrl-C: record the held iteration unless it already is."""
+        held, curve = self.held, self.curve
+        if held is not None and not (len(curve) and curve.lrs[-1] == held.lr):
+            self._record(held)
+
+    def _record(self, unread: _UnreadLoss) -> bool:
+        curve = self.curve
+        loss = float(unread.value.asscalar())
+        self.learner.iteration_loss = loss
+        if not math.isfinite(loss) and DATA_PROBLEM not in curve.settings:
+            parts = [p for data, label in unread.batches for p in nonfinite_parts(data, label)]
+            if parts:  # NaN in the batch itself, not the learning rate: the curve is meaningless
+                curve.settings[DATA_PROBLEM] = bad_data_message(unread.lr, len(curve) + 1, sorted(set(parts)))
+        stop = bool(self.stopping(loss))
+        smoothed = getattr(self.stopping, "smoothed_loss", None) if math.isfinite(loss) else None
+        curve.append(unread.lr, loss, smoothed)
+        self.bar.update(1)
+        return stop
 
 
 def _check_hidden_nan(net: Any, curve: LRCurve) -> None:

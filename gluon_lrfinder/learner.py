@@ -181,7 +181,8 @@ def _loss_failure_message(loss_fn: Any, output: Any, label: Any, err: Exception)
 class QueuedLoss:
     """The per-sample losses of one queued iteration, not read yet (see ``Learner.queue_iteration``).
 
-    :meth:`asscalar` copies each device's losses to the host (waiting for that iteration only)
+    :meth:`mean` gives their mean as an NDArray on the device, unread. :meth:`asscalar` copies
+    each device's losses to the host (waiting for that iteration only)
     and returns their mean over all samples, accumulated in float64 in a fixed order, so the
     same losses always give the same number.
 
@@ -192,12 +193,16 @@ class QueuedLoss:
     3.0
     """
 
-    __slots__ = ("losses", "size", "batches")
+    __slots__ = ("losses", "size", "batches", "home")
 
-    def __init__(self, losses: List[mx.nd.NDArray], size: int, batches: Optional[List[Any]] = None) -> None:
+    def __init__(
+        self, losses: List[mx.nd.NDArray], size: int, batches: Optional[List[Any]] = None,
+        home: Optional[mx.Context] = None,
+    ) -> None:
         self.losses = losses
         self.size = size
         self.batches = batches or []  # the (data, label) parts trained on, for a diagnosis of NaN losses
+        self.home = home  # where mean() gathers the devices' losses (default: the first one's context)
 
     def asscalar(self) -> float:
         """The mean per-sample loss; blocks until the iteration has run."""
@@ -208,6 +213,27 @@ class QueuedLoss:
             values = loss.asnumpy()
             total += float(values.mean(dtype=np.float64)) * values.shape[0]
         return total / self.size
+
+    def mean(self) -> mx.nd.NDArray:
+        """The mean per-sample loss as an unread 1-element NDArray, computed by MXNet.
+
+        For code that needs the loss on the device, e.g. a loss reducer that averages it over
+        the workers of a distributed job (:mod:`gluon_lrfinder.distributed`). The mean is
+        taken in float32, so it may differ from :meth:`asscalar` in the last bits.
+
+        Examples
+        --------
+        >>> import mxnet as mx
+        >>> float(QueuedLoss([mx.nd.array([1.0, 2.0]), mx.nd.array([6.0])], 3).mean().asscalar())
+        3.0
+        """
+        losses = [as_legacy(loss) for loss in self.losses]  # NumPy mode: legacy views
+        if len(losses) == 1:
+            return losses[0].mean()  # one operator; nothing to gather
+        home = self.home if self.home is not None else losses[0].context
+        # mean over samples of every device: sum of (mean * count) per device / total count
+        parts = [(loss.mean() * loss.shape[0]).as_in_context(home) for loss in losses]
+        return mx.nd.add_n(*parts) / self.size
 
 
 class Learner:
@@ -420,7 +446,8 @@ class Learner:
         beyond the training step itself, and :meth:`QueuedLoss.asscalar` averages the
         per-sample losses on the host, waiting only for the iteration it belongs to. Reading
         iteration k's loss after queuing iteration k+1 keeps the engine busy during the read
-        (this is what :class:`~gluon_lrfinder.LRFinder` does). Parameters as in
+        (this is what :class:`~gluon_lrfinder.LRFinder` does); :meth:`QueuedLoss.mean` gives
+        the mean as an unread NDArray instead (for a loss reducer). Parameters as in
         :meth:`iteration`, whose value :meth:`QueuedLoss.asscalar` returns bit for bit.
 
         Examples
@@ -453,7 +480,7 @@ class Learner:
                 size += count
             if take_step:
                 self.trainer.step(size)
-        return QueuedLoss(losses, size, batches)
+        return QueuedLoss(losses, size, batches, home=self.ctx[0])
 
     def _backward_one_batch(self, scaled_by_amp: bool) -> Tuple[List[Any], int, Any]:
         """Forward, loss and backward of one batch (gradients add up under grad_req='add')."""
@@ -488,23 +515,6 @@ class Learner:
                 "factor. Return the per-sample losses (gluon.loss.* losses do)"
             )
         return loss
-    def iteration_async(self, lr: Optional[float] = None, take_step: bool = True) -> mx.nd.NDArray:
-        """Queue one iteration and return its mean loss as a 1-element NDArray, unread.
-
-        Reading the value (``.asscalar()``) waits for MXNet's engine; not reading it lets the
-        next iteration be queued first. Parameters as in :meth:`iteration`. The mean is taken
-        by MXNet in float32, so it may differ from :meth:`iteration` in the last bits; when only
-        the number is needed, :meth:`queue_iteration` is cheaper (no reduction operators).
-        """
-        queued = self.queue_iteration(lr, take_step)
-        losses, size = [as_legacy(loss) for loss in queued.losses], queued.size  # NumPy mode: legacy views
-        if len(losses) == 1:
-            return losses[0].mean()  # one operator; nothing to gather
-        home = self.ctx[0]
-        # mean over samples of every device: sum of (mean * count) per device / total count
-        parts = [(loss.mean() * loss.shape[0]).as_in_context(home) for loss in losses]
-        return mx.nd.add_n(*parts) / size
-
     def iteration(self, lr: Optional[float] = None, take_step: bool = True) -> float:
         """Run one training iteration and return its loss.
 
