@@ -1,6 +1,7 @@
 """The LR range test: raise the learning rate every iteration until the loss diverges."""
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import os
@@ -11,6 +12,7 @@ import mxnet as mx
 
 from . import sweep
 from ._arrays import like
+from ._rng import isolated_global_rngs
 from ._validate import check_choice, check_int, check_nonnegative, check_positive
 from .curve import DATA_PROBLEM, LRCurve, library_versions
 from .datacheck import bad_data_message, nonfinite_parts, params_are_finite
@@ -86,6 +88,7 @@ class LRFinder:
         self._repeated_pick: Optional[Tuple[str, float]] = None
         self.repeated: Optional[Any] = None  # RepeatedSweeps of the last find_repeated()
         self.grid: Optional[GridResult] = None  # of the last find_grid()
+        self._before_sweep: Optional[Callable[[], None]] = None  # see _find_with_setup
 
     # ------------------------------------------------------------------ the sweep
     def find(
@@ -228,6 +231,8 @@ class LRFinder:
         """The sweep inside one state snapshot: whatever happens, the state on entry comes back."""
         try:
             with StateSnapshot(self.learner.net, self.learner.trainer, tmp_dir=tmp_dir):
+                if self._before_sweep is not None:  # find_repeated / find_grid: what this run varies
+                    self._before_sweep()
                 curve.stop_reason = self._sweep(lrs, stopping, curve, bar, reduce=reduce, hook=signal)
                 _check_hidden_nan(self.learner.net, curve)  # before the restore: the swept parameters
         except BaseException:
@@ -454,33 +459,34 @@ class LRFinder:
     ) -> List[LRCurve]:
         """Run :meth:`find` once per seed, each from the state on entry, and put that state back.
 
-        Before run ``i`` the global NumPy and MXNet RNGs are seeded with ``seeds[i]``,
-        ``setup(i)`` changes what the run should differ by, and the data iterator is restarted
-        (so a ``RandomSampler`` draws the permutation of that seed). Parameters and trainer state
-        are restored bitwise after every run (by :meth:`find`) and after the last (by the outer
-        snapshot, which also undoes ``setup``); NumPy's global RNG state is put back (MXNet's
-        cannot be read, so it is left seeded).
+        Before run ``i`` the global NumPy and MXNet RNGs are seeded with ``seeds[i]`` and the
+        data iterator is restarted (so a ``RandomSampler`` draws the permutation of that seed);
+        ``setup(i)``, which changes what the run should differ by, runs inside that run's own
+        state snapshot, right before its sweep, so the restore after the run (bitwise, by
+        :meth:`find`) undoes it too: one snapshot per run. NumPy's global RNG state is put back
+        (MXNet's cannot be read, so it is left seeded).
         """
-        import numpy as np
-
         find_kwargs.setdefault("progress", False)
-        self.learner.prepare()  # deferred shapes resolved before the outer snapshot
+        # deferred shapes resolved before the seeding: their initialisation draws from MXNet's RNG
+        self.learner.prepare()
         curves: List[LRCurve] = []
-        np_state = np.random.get_state()
-        try:
-            with StateSnapshot(self.learner.net, self.learner.trainer, tmp_dir=find_kwargs.get("tmp_dir")):
-                for i, run_seed in enumerate(seeds):
-                    np.random.seed(run_seed)
-                    mx.random.seed(run_seed)
-                    setup(i)
-                    self.learner.close()  # restart the data iterator: the permutation of this seed
-                    self.find(**find_kwargs)
-                    if self.curve.stop_reason == INTERRUPTED:  # stop every run, not just this one
-                        raise KeyboardInterrupt
-                    curves.append(self.curve)
-        finally:
-            np.random.set_state(np_state)
+        with isolated_global_rngs() as seed_rngs:
+            for i, run_seed in enumerate(seeds):
+                seed_rngs(run_seed)
+                self.learner.close()  # restart the data iterator: the permutation of this seed
+                self._find_with_setup(find_kwargs, functools.partial(setup, i))
+                if self.curve.stop_reason == INTERRUPTED:  # stop every run, not just this one
+                    raise KeyboardInterrupt
+                curves.append(self.curve)
         return curves
+
+    def _find_with_setup(self, find_kwargs: Dict[str, Any], before_sweep: Callable[[], None]) -> None:
+        """:meth:`find`, with ``before_sweep()`` run inside its state snapshot, before the sweep."""
+        self._before_sweep = before_sweep
+        try:
+            self.find(**find_kwargs)
+        finally:
+            self._before_sweep = None
 
     def find_grid(
         self,

@@ -161,3 +161,36 @@ def test_apply_after_find_repeated_uses_the_median_suggestion(make_learner):
     result = finder.find_repeated(repeats=3, method="steepest", lr_start=1e-4, lr_end=3.0, num_iter=30)
     assert finder.apply(method="steepest") == result.lr
     assert learner.trainer.learning_rate == result.lr
+
+
+def test_apply_reads_the_latest_search_median_then_a_later_find(make_learner, tmp_path):
+    learner = make_learner()
+    finder = LRFinder(learner)
+    kwargs = {"lr_start": 1e-4, "lr_end": 3.0, "num_iter": 30}
+    result = finder.find_repeated(repeats=3, seed=1, method="steepest", **kwargs)
+    assert finder.apply(method="steepest") == result.lr
+    finder.find(**kwargs, progress=False)  # a later plain search: its own curve decides
+    assert finder.apply(method="steepest") == finder.curve.suggest(method="steepest", warn=False)
+    result = finder.find_repeated(repeats=2, seed=4, method="steepest", **kwargs)
+    result.curves[0].save(tmp_path / "first.json")
+    finder.load(tmp_path / "first.json")  # a loaded curve decides too
+    assert finder.apply(method="steepest") == finder.curve.suggest(method="steepest", warn=False)
+
+
+def test_one_state_snapshot_per_run(make_learner, monkeypatch):
+    import gluon_lrfinder.finder as finder_module
+
+    entered = []
+
+    class Counting(finder_module.StateSnapshot):
+        def __enter__(self):
+            entered.append(self)
+            return super().__enter__()
+
+    monkeypatch.setattr(finder_module, "StateSnapshot", Counting)
+    finder = LRFinder(make_learner())
+    finder.find_repeated(repeats=3, vary_init=True, lr_start=1e-4, lr_end=3.0, num_iter=20)
+    assert len(entered) == 3
+    entered.clear()
+    finder.find_grid(weight_decay=[0, 1e-3], momentum=[0.8, 0.9], lr_start=1e-4, lr_end=3.0, num_iter=20)
+    assert len(entered) == 4
