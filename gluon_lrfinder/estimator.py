@@ -15,14 +15,13 @@ import logging
 import math
 from typing import Any, Callable, Dict, List, Optional
 
-from mxnet import gluon
 from mxnet.gluon.contrib.estimator import Estimator
 from mxnet.gluon.contrib.estimator.event_handler import EpochBegin, TrainBegin, TrainEnd
 from mxnet.lr_scheduler import LRScheduler
 
 from ._validate import check_int
 from .finder import INTERRUPTED, LRFinder
-from .learner import Learner
+from .learner import Learner, split_batch
 from .schedules import OffsetSchedule
 from .suggest import DEFAULT_METHOD, SUGGESTERS
 
@@ -31,13 +30,12 @@ __all__ = ["learner_from_estimator", "find_lr_with_estimator", "LRFinderHandler"
 logger = logging.getLogger(__name__)
 
 
-def _axis_batch_fn(batch_axis: int) -> Callable[[Any, List[Any]], Any]:
+def _estimator_batch_fn(batch_axis: int) -> Callable[[Any, List[Any]], Any]:
+    """The Estimator's batch layout (``batch[0]`` data, ``batch[1]`` label, further fields
+    unused), split along ``batch_axis`` by :func:`~gluon_lrfinder.learner.split_batch`."""
+
     def batch_fn(batch: Any, ctx: List[Any]) -> Any:
-        data, label = batch[0], batch[1]
-        # even_split=False: the last batch of an epoch may not divide over the contexts
-        data = gluon.utils.split_and_load(data, ctx, batch_axis=batch_axis, even_split=False)
-        label = gluon.utils.split_and_load(label, ctx, batch_axis=batch_axis, even_split=False)
-        return data, label
+        return split_batch((batch[0], batch[1]), ctx, batch_axis=batch_axis)
 
     return batch_fn
 
@@ -79,7 +77,7 @@ def learner_from_estimator(
         ctx=list(estimator.context),
         loss_fn=estimator.loss,
         trainer=estimator.trainer,
-        batch_fn=batch_fn if batch_fn is not None else _axis_batch_fn(batch_axis),
+        batch_fn=batch_fn if batch_fn is not None else _estimator_batch_fn(batch_axis),
     )
 
 

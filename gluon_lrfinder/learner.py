@@ -38,8 +38,10 @@ def as_context_list(ctx: Optional[ContextLike], name: str = "ctx") -> List[mx.Co
     )
 
 
-def _split_array(array: Any, ctx: List[mx.Context]) -> List[Any]:
-    return [in_mode(part) for part in gluon.utils.split_and_load(in_mode(array), ctx, even_split=False)]
+def _split_array(array: Any, ctx: List[mx.Context], batch_axis: int = 0) -> List[Any]:
+    # even_split=False: the last batch of a pass may not divide evenly over the contexts
+    parts = gluon.utils.split_and_load(in_mode(array), ctx, batch_axis=batch_axis, even_split=False)
+    return [in_mode(part) for part in parts]
 
 
 def split_data_batch(batch: mx.io.DataBatch, ctx: List[mx.Context]) -> Tuple[List[Any], List[Any]]:
@@ -74,8 +76,12 @@ def split_data_batch(batch: mx.io.DataBatch, ctx: List[mx.Context]) -> Tuple[Lis
     return data, _split_array(real(batch.label[0]), ctx)
 
 
-def split_batch(batch: Any, ctx: List[mx.Context]) -> Tuple[List[Any], List[Any]]:
-    """Default ``batch_fn``: a ``(data, label)`` pair, or a ``DataBatch``, split along axis 0 over ``ctx``.
+def split_batch(batch: Any, ctx: List[mx.Context], batch_axis: int = 0) -> Tuple[List[Any], List[Any]]:
+    """Default ``batch_fn``: a ``(data, label)`` pair, or a ``DataBatch``, split over ``ctx``.
+
+    A pair is split along ``batch_axis`` (0 by default; ``functools.partial(split_batch,
+    batch_axis=1)`` for time-major data), a ``DataBatch`` along axis 0
+    (:func:`split_data_batch`).
 
     Examples
     --------
@@ -93,7 +99,7 @@ def split_batch(batch: Any, ctx: List[mx.Context]) -> Tuple[List[Any], List[Any]
             + (f" of length {len(batch)}" if hasattr(batch, "__len__") else "")
         )
     data, label = batch
-    return _split_array(data, ctx), _split_array(label, ctx)
+    return _split_array(data, ctx, batch_axis), _split_array(label, ctx, batch_axis)
 
 
 def restartable(source: Any) -> bool:
@@ -403,7 +409,21 @@ class Learner:
                     self.data_loader.reset()  # a DataIter stays exhausted until reset()
         raise ValueError("data_loader yielded no batches: the data set is empty")
 
-    def _split(self, batch: Any) -> Tuple[List[Any], List[Any], int]:
+    def split(self, batch: Any) -> Tuple[List[Any], List[Any], int]:
+        """Split one batch over the contexts with ``batch_fn``, checked.
+
+        Returns ``(data_parts, label_parts, number_of_samples)``, one part per context; what the
+        training iteration and :class:`~gluon_lrfinder.validation.ValidationSignal` both read.
+
+        Examples
+        --------
+        >>> import mxnet as mx
+        >>> from mxnet import gluon
+        >>> learner = Learner(gluon.nn.Dense(2, in_units=3), [], ctx=[mx.cpu(0), mx.cpu(1)])
+        >>> data, label, size = learner.split((mx.nd.ones((5, 3)), mx.nd.zeros((5,))))
+        >>> [d.shape[0] for d in data], size
+        ([3, 2], 5)
+        """
         data, label = self.batch_fn(batch, self.ctx)
         if len(data) != len(label):
             raise ValueError(f"batch_fn returned {len(data)} data parts but {len(label)} label parts")
@@ -412,7 +432,17 @@ class Learner:
             raise ValueError("a batch must hold at least one sample, got an empty batch")
         return data, label, size
 
-    def _forward(self, x: Any) -> Any:
+    def forward(self, x: Any) -> Any:
+        """The network's output for one context's input (a tuple of several inputs is unpacked).
+
+        Examples
+        --------
+        >>> import mxnet as mx
+        >>> from mxnet import gluon
+        >>> learner = Learner(gluon.nn.Dense(2, in_units=3), [])
+        >>> learner.forward(mx.nd.ones((4, 3))).shape
+        (4, 2)
+        """
         return self.net(*x) if isinstance(x, (list, tuple)) else self.net(x)
 
     def prepare(self) -> None:
@@ -433,10 +463,10 @@ class Learner:
                 deferred = True
                 break
         if deferred:
-            data, _, _ = self._split(batch)
+            data, _, _ = self.split(batch)
             with autograd.predict_mode():
                 for x in data:
-                    self._forward(x)
+                    self.forward(x)
 
     # ------------------------------------------------------------------ training
     def queue_iteration(self, lr: Optional[float] = None, take_step: bool = True) -> QueuedLoss:
@@ -484,9 +514,9 @@ class Learner:
 
     def _backward_one_batch(self, scaled_by_amp: bool) -> Tuple[List[Any], int, Any]:
         """Forward, loss and backward of one batch (gradients add up under grad_req='add')."""
-        data, label, size = self._split(self._next_batch())
+        data, label, size = self.split(self._next_batch())
         with autograd.record():
-            losses = [self._loss(self._forward(x), y) for x, y in zip(data, label)]
+            losses = [self._loss(self.forward(x), y) for x, y in zip(data, label)]
             if scaled_by_amp:  # as an AMP loop does: backward on the scaled loss, step unscales
                 with amp.scale_loss(losses, self.trainer) as scaled:
                     autograd.backward(scaled)

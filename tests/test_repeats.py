@@ -7,7 +7,7 @@ import pytest
 from gluon_lrfinder import LRFinder
 from gluon_lrfinder.curve import LRCurve
 from gluon_lrfinder.plotting import plot_bands, pyplot
-from gluon_lrfinder.repeats import _on_grid, stability_score, summarize_sweeps
+from gluon_lrfinder.repeats import smoothed_on_grid, stability_score, summarize_sweeps
 from gluon_lrfinder.suggest import steepest
 
 
@@ -34,7 +34,7 @@ def test_bands_are_ordered_and_the_envelope_holds_every_run():
     assert np.all(result.high[ok] <= result.envelope_high[ok] + 1e-12)
     x = np.log10(result.lrs)
     for curve in curves:
-        own = _on_grid(x, curve, None)
+        own = smoothed_on_grid(x, curve, None)
         there = np.isfinite(own)
         assert there.sum() == len(curve)
         assert np.all(result.envelope_low[there] <= own[there] + 1e-12)
@@ -124,7 +124,7 @@ def test_find_repeated_restores_state_bitwise_and_varies_the_runs(array_mode, ma
     ok = np.isfinite(result.median)
     assert np.all(result.low[ok] <= result.median[ok]) and np.all(result.median[ok] <= result.high[ok])
     for curve in result.curves:  # every run's smoothed curve lies inside the envelope
-        own = _on_grid(np.log10(result.lrs), curve, None)
+        own = smoothed_on_grid(np.log10(result.lrs), curve, None)
         there = np.isfinite(own)
         assert np.all(result.envelope_low[there] <= own[there] + 1e-12)
         assert np.all(own[there] <= result.envelope_high[there] + 1e-12)
