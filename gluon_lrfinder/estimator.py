@@ -4,10 +4,11 @@
 contexts with its training data; :class:`LRFinderHandler` does the same inside
 ``Estimator.fit`` (at train begin or at the start of a chosen epoch) and applies the result.
 
-The finder trains through its own loop (forward, loss, backward, ``trainer.step``), not through
-the Estimator's ``batch_processor``, so a custom ``BatchProcessor.fit_batch`` is not used during
-the search; pass ``batch_fn`` (see :class:`~gluon_lrfinder.Learner`) for batches that are not
-``(data, label)`` pairs. The Estimator's metrics and handlers are not called during the search.
+Every iteration of the search trains through the Estimator's own
+``batch_processor.fit_batch(estimator, batch, batch_axis)`` (forward, loss and backward, as
+``Estimator.fit`` does), then ``trainer.step``; so a custom ``BatchProcessor`` (several inputs, a
+scaled loss, an auxiliary term...) is honoured, and batches are whatever it reads. The
+Estimator's metrics and handlers are not called during the search.
 """
 from __future__ import annotations
 
@@ -40,6 +41,16 @@ def _estimator_batch_fn(batch_axis: int) -> Callable[[Any, List[Any]], Any]:
     return batch_fn
 
 
+def _estimator_fit_batch(estimator: Estimator, batch_axis: int) -> Callable[[Any], Any]:
+    """One training batch through ``estimator.batch_processor.fit_batch``, as ``Estimator.fit`` runs it."""
+
+    def fit_batch(batch: Any) -> Any:
+        data, label, _pred, losses = estimator.batch_processor.fit_batch(estimator, batch, batch_axis)
+        return data, label, losses
+
+    return fit_batch
+
+
 def learner_from_estimator(
     estimator: Estimator, train_data: Any, batch_axis: int = 0, batch_fn: Optional[Callable] = None
 ) -> Learner:
@@ -53,7 +64,11 @@ def learner_from_estimator(
     batch_axis : int, default 0
         As in ``Estimator.fit``.
     batch_fn : callable, optional
-        Overrides the ``(data, label)`` split, see :class:`~gluon_lrfinder.Learner`.
+        Splits a batch over the contexts where the Learner needs it outside training: the
+        forward that resolves deferred shapes, and ``find(valid_data=...)``'s held-out batches
+        (see :class:`~gluon_lrfinder.Learner`). Default: ``batch[0]`` is the data, ``batch[1]``
+        the label, as the default ``BatchProcessor`` reads them. Training always goes through
+        ``estimator.batch_processor.fit_batch``.
 
     Examples
     --------
@@ -78,6 +93,7 @@ def learner_from_estimator(
         loss_fn=estimator.loss,
         trainer=estimator.trainer,
         batch_fn=batch_fn if batch_fn is not None else _estimator_batch_fn(batch_axis),
+        fit_batch=_estimator_fit_batch(estimator, batch_axis),
     )
 
 

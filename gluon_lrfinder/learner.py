@@ -21,6 +21,7 @@ logger = logging.getLogger(__name__)
 
 ContextLike = Union[mx.Context, Sequence[mx.Context]]
 BatchFn = Callable[[Any, List[mx.Context]], Tuple[List[Any], List[Any]]]
+FitBatchFn = Callable[[Any], Tuple[List[Any], List[Any], List[Any]]]
 
 
 def as_context_list(ctx: Optional[ContextLike], name: str = "ctx") -> List[mx.Context]:
@@ -184,6 +185,16 @@ def _loss_failure_message(loss_fn: Any, output: Any, label: Any, err: Exception)
     return message + f"MXNet said: {detail.strip()}"
 
 
+def _count_samples(source: str, data: List[Any], label: List[Any]) -> int:
+    """The number of samples in one batch's parts (checked to match and to be at least one)."""
+    if len(data) != len(label):
+        raise ValueError(f"{source} returned {len(data)} data parts but {len(label)} label parts")
+    size = sum((d[0] if isinstance(d, (list, tuple)) else d).shape[0] for d in data)
+    if size < 1:
+        raise ValueError("a batch must hold at least one sample, got an empty batch")
+    return size
+
+
 class QueuedLoss:
     """The per-sample losses of one queued iteration, not read yet (see ``Learner.queue_iteration``).
 
@@ -280,6 +291,15 @@ class Learner:
         ``(data, label)`` pair, or a ``DataBatch`` (:func:`split_batch`).
     kvstore : str, default ``"device"``
         Used only when ``trainer`` is not given.
+    fit_batch : callable, optional
+        ``fit_batch(batch) -> (data_parts, label_parts, losses)``: runs forward, loss and
+        backward of one batch itself (recording included, no ``trainer.step``), one entry per
+        context, ``losses`` per sample; the Learner then steps the trainer. For a training loop
+        with its own batch logic, e.g. an Estimator's ``batch_processor.fit_batch``
+        (:func:`~gluon_lrfinder.estimator.learner_from_estimator`). Its backward is used as it
+        is (no AMP loss scaling added). Default: the Learner's own forward (``batch_fn``,
+        ``loss_fn``, backward). ``batch_fn`` still splits the batches of a deferred-shape
+        forward and of a validation set.
     accumulation_steps : int, default 1
         Batches whose gradients make up one step, >= 1 (gradient accumulation: each learning
         rate of a sweep is then one step over ``accumulation_steps`` batches, and the loss is
@@ -320,6 +340,7 @@ class Learner:
         batch_fn: Optional[BatchFn] = None,
         kvstore: str = "device",
         accumulation_steps: int = 1,
+        fit_batch: Optional[FitBatchFn] = None,
     ) -> None:
         if not isinstance(net, gluon.Block):
             raise TypeError(f"net must be a gluon.Block (e.g. a HybridSequential), got {type(net).__name__}")
@@ -332,6 +353,8 @@ class Learner:
             raise TypeError(f"loss_fn must be callable, got {type(loss_fn).__name__}")
         if batch_fn is not None and not callable(batch_fn):
             raise TypeError(f"batch_fn must be callable, got {type(batch_fn).__name__}")
+        if fit_batch is not None and not callable(fit_batch):
+            raise TypeError(f"fit_batch must be callable, got {type(fit_batch).__name__}")
         if trainer is not None and not isinstance(trainer, gluon.Trainer):
             raise TypeError(f"trainer must be a gluon.Trainer, got {type(trainer).__name__}")
         if optimizer_params is not None and not isinstance(optimizer_params, dict):
@@ -371,6 +394,7 @@ class Learner:
         self.data_loader = data_loader
         self.loss_fn = loss_fn if loss_fn is not None else gluon.loss.SoftmaxCrossEntropyLoss()
         self.batch_fn = batch_fn if batch_fn is not None else split_batch
+        self.fit_batch = fit_batch
         init = initializer if initializer is not None else mx.init.Xavier()
         for param in params.values():
             if _param_is_uninitialized(param):
@@ -425,12 +449,7 @@ class Learner:
         ([3, 2], 5)
         """
         data, label = self.batch_fn(batch, self.ctx)
-        if len(data) != len(label):
-            raise ValueError(f"batch_fn returned {len(data)} data parts but {len(label)} label parts")
-        size = sum((d[0] if isinstance(d, (list, tuple)) else d).shape[0] for d in data)
-        if size < 1:
-            raise ValueError("a batch must hold at least one sample, got an empty batch")
-        return data, label, size
+        return data, label, _count_samples("batch_fn", data, label)
 
     def forward(self, x: Any) -> Any:
         """The network's output for one context's input (a tuple of several inputs is unpacked).
@@ -514,6 +533,9 @@ class Learner:
 
     def _backward_one_batch(self, scaled_by_amp: bool) -> Tuple[List[Any], int, Any]:
         """Forward, loss and backward of one batch (gradients add up under grad_req='add')."""
+        if self.fit_batch is not None:  # the caller's own batch logic (e.g. an Estimator's)
+            data, label, losses = self.fit_batch(self._next_batch())
+            return list(losses), _count_samples("fit_batch", data, label), (data, label)
         data, label, size = self.split(self._next_batch())
         with autograd.record():
             losses = [self._loss(self.forward(x), y) for x, y in zip(data, label)]

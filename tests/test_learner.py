@@ -155,3 +155,25 @@ def test_split_batch_along_another_axis_and_the_learners_split_and_forward():
     x, y, size = learner.split((mx.nd.ones((5, 3)), mx.nd.zeros((5,))))
     assert size == 5 and [d.shape for d in x] == [(3, 3), (2, 3)]
     assert [learner.forward(d).shape for d in x] == [(3, 2), (2, 2)]
+
+
+def test_fit_batch_runs_the_callers_own_forward_and_backward():
+    calls = []
+    loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
+
+    def fit_batch(batch):  # the caller's own batch logic: here a loss scaled by 0.5
+        calls.append(batch)
+        data, label = batch
+        with mx.autograd.record():
+            losses = [loss_fn(net(data), label) * 0.5]
+        losses[0].backward()
+        return [data], [label], losses
+
+    net = gluon.nn.Dense(3, in_units=4)
+    net.initialize()
+    batch = (mx.nd.ones((4, 4)), mx.nd.array([0, 1, 2, 0]))
+    learner = Learner(net, [batch], fit_batch=fit_batch)
+    expected = 0.5 * float(loss_fn(net(batch[0]), batch[1]).asnumpy().mean(dtype=np.float64))
+    assert learner.iteration(lr=0.1) == pytest.approx(expected, rel=1e-6) and len(calls) == 1
+    with pytest.raises(TypeError, match="fit_batch must be callable, got int"):
+        Learner(gluon.nn.Dense(3, in_units=4), [batch], fit_batch=3)
