@@ -60,6 +60,19 @@ def _y_limits(losses: np.ndarray, smooth: np.ndarray) -> Optional[Tuple[float, f
     return y_range(low, start, float(finite.max()))
 
 
+def _finish(ax: Any, ylabel: str, title: Optional[str], path: Optional[Union[str, os.PathLike[str]]]) -> Any:
+    """What every plot ends with: axis labels, title, grid, legend, and the file when asked."""
+    ax.set_xlabel("learning rate (log scale)")
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(loc="best", fontsize="small")
+    if path is not None:
+        ax.figure.savefig(os.fspath(path), dpi=110, bbox_inches="tight")
+    return ax
+
+
 def plot_curve(
     curve: LRCurve,
     ax: Any = None,
@@ -136,15 +149,7 @@ def plot_curve(
     limits = _y_limits(losses, smooth)
     if limits is not None:
         ax.set_ylim(*limits)
-    ax.set_xlabel("learning rate (log scale)")
-    ax.set_ylabel("training loss")
-    if title:
-        ax.set_title(title)
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(loc="best", fontsize="small")
-    if path is not None:
-        ax.figure.savefig(os.fspath(path), dpi=110, bbox_inches="tight")
-    return ax
+    return _finish(ax, "training loss", title, path)
 
 
 def plot_bands(
@@ -209,15 +214,7 @@ def plot_bands(
         # the band's upper edge is wider than one curve: more headroom than plot_curve's
         ax.set_ylim(*y_range(float(np.nanmin(result.low[ok])), float(result.median[ok][0]),
                              float(np.nanmax(result.high[ok])), headroom=1.5))
-    ax.set_xlabel("learning rate (log scale)")
-    ax.set_ylabel("training loss (smoothed)")
-    if title:
-        ax.set_title(title)
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(loc="best", fontsize="small")
-    if path is not None:
-        ax.figure.savefig(os.fspath(path), dpi=110, bbox_inches="tight")
-    return ax
+    return _finish(ax, "training loss (smoothed)", title, path)
 
 
 def plot_grid(
@@ -283,11 +280,4 @@ def plot_grid(
     ax.set_xscale("log")
     if lows:
         ax.set_ylim(*y_range(min(lows), max(starts), max(tops)))
-    ax.set_xlabel("learning rate (log scale)")
-    ax.set_ylabel("training loss (smoothed)")
-    ax.set_title(title or "Range tests per combination (dots: suggested lr)")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(loc="best", fontsize="small")
-    if path is not None:
-        ax.figure.savefig(os.fspath(path), dpi=110, bbox_inches="tight")
-    return ax
+    return _finish(ax, "training loss (smoothed)", title or "Range tests per combination (dots: suggested lr)", path)
