@@ -82,9 +82,9 @@ class LRFinder:
             raise TypeError(f"loss_reducer must be callable, got {type(loss_reducer).__name__}")
         self.learner = learner
         self.loss_reducer = loss_reducer
-        self.curve: Optional[LRCurve] = None
+        self._curve: Optional[LRCurve] = None
         # (method, lr): the runs' median suggestion of the last find_repeated(), which apply()
-        # sets while no later find() or load() replaced the curve it came with
+        # sets while no later find(), load() or assignment replaced the curve it came with
         self._repeated_pick: Optional[Tuple[str, float]] = None
         self.repeated: Optional[Any] = None  # RepeatedSweeps of the last find_repeated()
         self.grid: Optional[GridResult] = None  # of the last find_grid()
@@ -173,6 +173,7 @@ class LRFinder:
         iteration already queued runs and is undone by the restore (it consumes one batch of
         the data loader).
         """
+        check_choice("mode", mode, ("exponential", "linear"))
         stopping = _stopping_rule(stopping, smoothing, min_iter, threshold)
         lrs, lr_multiplier, num_iter = _planned_rates(mode, lr_start, lr_multiplier, lr_end, num_iter, max_iter)
         if hasattr(stopping, "reset"):
@@ -246,7 +247,7 @@ class LRFinder:
             warnings.warn(f"LR range test: {curve.settings[DATA_PROBLEM]}", SuggestionWarning, stacklevel=3)
         if signal is not None:
             signal.flush(curve, curve.lrs[-1] if len(curve) else None)
-        self._set_curve(curve)
+        self.curve = curve
         if curve.stop_reason == INTERRUPTED:
             warnings.warn(
                 f"LR range test interrupted (Ctrl-C) after {len(curve)} recorded iterations: the model "
@@ -303,9 +304,17 @@ class LRFinder:
         return "num_iter reached"
 
     # ------------------------------------------------------------------ results
-    def _set_curve(self, curve: LRCurve) -> None:
-        """Make ``curve`` the one the delegating methods answer for (and :meth:`apply` reads)."""
-        self.curve = curve
+    @property
+    def curve(self) -> Optional[LRCurve]:
+        """The last curve (of :meth:`find`, of the last run of :meth:`find_repeated` or
+        :meth:`find_grid`, or :meth:`load`-ed), which :meth:`suggest`, :meth:`plot`... answer
+        for. Setting it (as :meth:`find` and :meth:`load` do) makes :meth:`apply` read its
+        suggestion rather than that of an earlier :meth:`find_repeated`."""
+        return self._curve
+
+    @curve.setter
+    def curve(self, curve: Optional[LRCurve]) -> None:
+        self._curve = curve
         self._repeated_pick = None
 
     def _require_curve(self, what: str) -> LRCurve:
@@ -664,7 +673,7 @@ class LRFinder:
 
     def load(self, path: Union[str, os.PathLike[str]]) -> LRCurve:
         """Read a saved curve back, so it can be re-plotted and re-suggested."""
-        self._set_curve(LRCurve.load(path))
+        self.curve = LRCurve.load(path)
         return self.curve
 
 
@@ -700,7 +709,6 @@ def _planned_rates(
     max_iter: int,
 ) -> Tuple[List[float], Optional[float], Optional[int]]:
     """The learning rates of the sweep, with the multiplier and length used (for the record)."""
-    check_choice("mode", mode, ("exponential", "linear"))
     if mode == "exponential":
         lrs = list(sweep.exponential(lr_start, lr_multiplier, lr_end, num_iter, max_iter))
         # record the multiplier used (the default, or derived from lr_end and num_iter)

@@ -175,6 +175,9 @@ def test_apply_reads_the_latest_search_median_then_a_later_find(make_learner, tm
     result.curves[0].save(tmp_path / "first.json")
     finder.load(tmp_path / "first.json")  # a loaded curve decides too
     assert finder.apply(method="steepest") == finder.curve.suggest(method="steepest", warn=False)
+    result = finder.find_repeated(repeats=2, seed=6, method="steepest", **kwargs)
+    finder.curve = result.curves[0]  # and so does a curve set by hand
+    assert finder.apply(method="steepest") == result.curves[0].suggest(method="steepest", warn=False)
 
 
 def test_one_state_snapshot_per_run(make_learner, monkeypatch):
