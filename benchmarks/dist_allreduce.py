@@ -27,7 +27,7 @@ def time_iterations(learner, n: int, reduce=None, lr: float = 0.01) -> float:
     start = time.perf_counter()
     pending = None
     for _ in range(n):
-        loss = learner.iteration_async(lr)
+        loss = learner.queue_iteration(lr).mean()
         if reduce is not None:
             loss = reduce(loss)
         if pending is not None:

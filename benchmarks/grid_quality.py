@@ -78,7 +78,7 @@ def train(spec: Dict[str, Any], task: Any, init: Sequence[np.ndarray], combo: Di
           lr: float, seed: int) -> float:
     with fresh_learner(spec, task, init, seed, combo["weight_decay"], combo["momentum"], lr) as learner:
         for it in range(spec["budget"]):
-            loss = learner.iteration_async()
+            loss = learner.queue_iteration()
             if it % 50 == 49 and not math.isfinite(float(loss.asscalar())):
                 return math.inf
         return validation_loss(learner, task.valid)

@@ -85,7 +85,7 @@ def start_weights(spec, task) -> List[np.ndarray]:
     iterations, lr = spec["warm"]
     with make_learner(spec, task, init, seed=1000, lr=lr) as learner:
         for _ in range(iterations):
-            learner.iteration_async()
+            learner.queue_iteration()
         return [p.data().asnumpy().copy() for p in learner.net.collect_params().values()]
 
 
@@ -93,7 +93,7 @@ def train(spec, task, init, seed: int, rate: Callable[[int], float]) -> float:
     """Validation loss after ``budget`` iterations at ``rate(update)`` (inf when it diverged)."""
     with make_learner(spec, task, init, seed) as learner:
         for n in range(1, spec["budget"] + 1):
-            loss = learner.iteration_async(lr=rate(n))
+            loss = learner.queue_iteration(lr=rate(n))
             if n % 25 == 0 and not math.isfinite(float(loss.asscalar())):
                 return math.inf
         return validation_loss(learner, task.valid)

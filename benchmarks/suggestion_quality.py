@@ -126,7 +126,7 @@ def train_at(spec, task, init, lr: float, seed: int) -> float:
     """Validation loss after ``budget`` iterations at a constant ``lr`` (inf if it diverged)."""
     with make_learner(spec, task, init, seed, lr) as learner:
         for it in range(spec["budget"]):
-            loss = learner.iteration_async()
+            loss = learner.queue_iteration()
             if it % 25 == 24 and not math.isfinite(float(loss.asscalar())):
                 return math.inf
         return validation_loss(learner, task.valid)

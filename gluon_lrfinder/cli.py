@@ -595,8 +595,8 @@ def _describe_rule(method: str, optimizer: Optional[str] = None) -> str:
 
 def _run(args: argparse.Namespace) -> int:
     import mxnet as mx
-    import numpy as np
 
+    from ._rng import seed_global_rngs
     from .finder import LRFinder
     from .learner import Learner
 
@@ -612,8 +612,7 @@ def _run(args: argparse.Namespace) -> int:
     except OSError as err:
         raise CLIError(f"--out {args.out}: cannot create the folder ({err.strerror or err})") from None
 
-    mx.random.seed(args.seed)
-    np.random.seed(args.seed)
+    seed_global_rngs(args.seed)
     data = _load_data(args)
     loss_name = args.loss or data.default_loss
     _check_labels(data, loss_name)

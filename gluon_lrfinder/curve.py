@@ -1,4 +1,8 @@
-"""The record of one range test, with a CSV/JSON round trip. No MXNet import.
+"""The result of one range test: the record, what it suggests, its plot, a CSV/JSON round trip.
+
+No MXNet import: a saved curve can be re-read, re-suggested and re-plotted without MXNet
+(matplotlib is imported only when :meth:`LRCurve.plot` draws). :class:`~gluon_lrfinder.LRFinder`
+runs the test and fills the curve; its ``suggest()``, ``plot()``... delegate here.
 
 Examples
 --------
@@ -17,9 +21,19 @@ import math
 import os
 import platform
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple, Union
 
-__all__ = ["LRCurve", "library_versions"]
+from ._validate import check_choice
+from .suggest import DEFAULT_METHOD, Method, SuggestionReport, diagnose, lr_range, report, resolve_rule, suggest
+
+if TYPE_CHECKING:  # pragma: no cover
+    from matplotlib.axes import Axes
+
+__all__ = ["LRCurve", "library_versions", "DATA_PROBLEM"]
+
+#: Key of ``LRCurve.settings`` holding the diagnosis of non-finite data (see ``datacheck.py``):
+#: such a curve gives no suggestion.
+DATA_PROBLEM = "data_problem"
 
 PathLike = Union[str, "os.PathLike[str]"]
 _CSV_COLUMNS = ["iteration", "lr", "loss", "smoothed_loss"]
@@ -95,6 +109,138 @@ class LRCurve:
     def pairs(self) -> List[Tuple[float, float]]:
         """``[(lr, loss), ...]`` in sweep order."""
         return list(zip(self.lrs, self.losses))
+
+    # ------------------------------------------------------------------ what the curve says
+    def suggest(
+        self,
+        method: Method = DEFAULT_METHOD,
+        bandwidth: Optional[float] = None,
+        warn: bool = True,
+        source: str = "train",
+    ) -> float:
+        """The recommended initial learning rate of this curve.
+
+        Parameters
+        ----------
+        method : str or callable, default ``DEFAULT_METHOD``
+            A rule of :data:`gluon_lrfinder.suggest.SUGGESTERS`: ``"blend"`` (the default; it
+            reads the optimizer recorded in ``settings["optimizer"]``), ``"steepest"``,
+            ``"valley"``, ``"minimum"`` (minimum / 10) or the baselines ``"raw_steepest"``,
+            ``"ema_steepest"``; or a rule callable ``rule(lrs, losses, bandwidth) -> lr``.
+        bandwidth : float, optional
+            Smoothing width in decades of LR.
+        warn : bool, default True
+            Warn (``SuggestionWarning``) for each flag of :meth:`diagnose` and when the rules
+            disagree by more than a decade.
+        source : {"train", "valid"}, default "train"
+            Read the training curve, or the validation signal of ``find(valid_data=...)``.
+
+        Raises
+        ------
+        RuntimeError
+            ``source="valid"`` without a validation signal.
+        ValueError
+            Unknown ``method`` or ``source``, too few finite points, or a curve flagged for bad
+            data (``settings["data_problem"]``).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> lrs = np.logspace(-4, 0, 41)
+        >>> losses = 1 - np.tanh(3 * (np.log10(lrs) + 2)) + 50 * np.maximum(lrs - 0.1, 0)
+        >>> c = LRCurve(lrs=list(lrs), losses=list(losses))
+        >>> float(c.suggest(method="steepest"))
+        0.01
+        """
+        check_choice("source", source, ("train", "valid"))
+        if DATA_PROBLEM in self.settings:
+            raise ValueError(f"no suggestion from this curve: {self.settings[DATA_PROBLEM]}")
+        if source == "valid":
+            if not self.valid_lrs:
+                raise RuntimeError("source='valid' needs a validation signal: call find(valid_data=...) first")
+            return suggest(self.valid_lrs, self.valid_losses, method=method, bandwidth=bandwidth, warn=warn,
+                           optimizer=self.settings.get("optimizer"))
+        return suggest(self.lrs, self.losses, method=method, bandwidth=bandwidth, warn=warn,
+                       optimizer=self.settings.get("optimizer"))
+
+    def suggest_range(self, bandwidth: Optional[float] = None) -> Tuple[float, float]:
+        """``(min_lr, max_lr)`` for cyclical schedules: from the steepest point up to 3x it, at most
+        half the LR at the loss minimum (:func:`gluon_lrfinder.suggest.lr_range`).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> lrs = np.logspace(-4, 0, 41)
+        >>> losses = 1 - np.tanh(3 * (np.log10(lrs) + 2)) + 50 * np.maximum(lrs - 0.1, 0)
+        >>> c = LRCurve(lrs=list(lrs), losses=list(losses))
+        >>> low, high = c.suggest_range()
+        >>> low < high
+        True
+        """
+        return lr_range(self.lrs, self.losses, bandwidth)
+
+    def diagnose(self) -> List[str]:
+        """Plain flags about this curve (``[]`` when it looks fine), bad data first.
+
+        Examples
+        --------
+        >>> LRCurve(lrs=[1e-3, 1e-2, 1e-1] * 4, losses=[1.0] * 12).diagnose() != []
+        True
+        """
+        problem = [self.settings[DATA_PROBLEM]] if DATA_PROBLEM in self.settings else []
+        return problem + diagnose(self.lrs, self.losses)
+
+    def report(self, method: Method = DEFAULT_METHOD, bandwidth: Optional[float] = None) -> SuggestionReport:
+        """Every rule's LR for this curve, how far they agree, the range and the flags.
+
+        ``print(curve.report())`` gives a readable summary; the validation signal's own
+        suggestion is included when one was measured. See :func:`gluon_lrfinder.suggest.report`.
+        A curve flagged for bad data gives a report without suggestions (NaN) that says why.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> lrs = np.logspace(-4, 0, 41)
+        >>> losses = 1 - np.tanh(3 * (np.log10(lrs) + 2)) + 50 * np.maximum(lrs - 0.1, 0)
+        >>> c = LRCurve(lrs=list(lrs), losses=list(losses))
+        >>> float(c.report(method="steepest").lr)
+        0.01
+        """
+        if DATA_PROBLEM in self.settings:  # no confident suggestion: say why instead
+            nan = float("nan")
+            return SuggestionReport(resolve_rule(method)[0], nan, {}, nan, (nan, nan), flags=self.diagnose())
+        return report(
+            self.lrs, self.losses, method=method, bandwidth=bandwidth,
+            valid_lrs=self.valid_lrs or None, valid_losses=self.valid_losses or None,
+            optimizer=self.settings.get("optimizer"),
+        )
+
+    def plot(
+        self,
+        path: Optional[PathLike] = None,
+        ax: Optional[Axes] = None,
+        method: Optional[Method] = DEFAULT_METHOD,
+        show_range: bool = False,
+        **kwargs: Any,
+    ) -> Axes:
+        """Plot loss against LR (log axis): raw points, smoothed curve, suggestion marked.
+
+        ``path`` also saves the figure, ``ax`` draws into an existing Axes, ``method`` is the
+        rule marked (None: none), ``show_range`` shades :meth:`suggest_range`; ``bandwidth``
+        and ``title`` go to :func:`gluon_lrfinder.plotting.plot_curve`, which holds the details.
+        Returns the ``matplotlib.axes.Axes``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> lrs = np.logspace(-4, 0, 41)
+        >>> ax = LRCurve(lrs=list(lrs), losses=list(2 - np.tanh(np.log10(lrs) + 2) + lrs)).plot()
+        >>> ax.get_xscale()
+        'log'
+        """
+        from .plotting import plot_curve
+
+        return plot_curve(self, ax=ax, path=path, method=method, show_range=show_range, **kwargs)
 
     # ------------------------------------------------------------------ serialisation
     def to_dict(self) -> Dict[str, Any]:

@@ -15,7 +15,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, Optional, Tuple
 
-import mxnet as mx
 import numpy as np
 from mxnet import gluon
 
@@ -152,10 +151,10 @@ def make_loader(
 
     ``seed`` seeds NumPy's global RNG, which ``RandomSampler`` draws its permutations from.
     """
+    from ._rng import seed_global_rngs
     from .sampler import ContinuousBatchSampler
 
     if seed is not None:
-        np.random.seed(seed)
-        mx.random.seed(seed)
+        seed_global_rngs(seed)
     sampler = ContinuousBatchSampler(gluon.data.RandomSampler(len(dataset)), batch_size)
     return gluon.data.DataLoader(dataset, batch_sampler=sampler, num_workers=num_workers)

@@ -140,8 +140,10 @@ def is_distributed(trainer: gluon.Trainer) -> bool:
     >>> is_distributed(gluon.Trainer(net.collect_params(), "sgd"))
     False
     """
-    kind = kvstore_type(trainer)
-    return is_horovod(trainer) or (kind is not None and ("dist" in kind or kind in _UNSUPPORTED))
+    from .state import is_dist_kvstore, kvstore_name, trainer_kvstore_config
+
+    kvstore = trainer_kvstore_config(trainer)["kvstore"]
+    return is_horovod(trainer) or is_dist_kvstore(kvstore) or kvstore_name(kvstore) in _UNSUPPORTED
 
 
 def check_trainer(trainer: gluon.Trainer) -> None:

@@ -4,10 +4,11 @@
 contexts with its training data; :class:`LRFinderHandler` does the same inside
 ``Estimator.fit`` (at train begin or at the start of a chosen epoch) and applies the result.
 
-The finder trains through its own loop (forward, loss, backward, ``trainer.step``), not through
-the Estimator's ``batch_processor``, so a custom ``BatchProcessor.fit_batch`` is not used during
-the search; pass ``batch_fn`` (see :class:`~gluon_lrfinder.Learner`) for batches that are not
-``(data, label)`` pairs. The Estimator's metrics and handlers are not called during the search.
+Every iteration of the search trains through the Estimator's own
+``batch_processor.fit_batch(estimator, batch, batch_axis)`` (forward, loss and backward, as
+``Estimator.fit`` does), then ``trainer.step``; so a custom ``BatchProcessor`` (several inputs, a
+scaled loss, an auxiliary term...) is honoured, and batches are whatever it reads. The
+Estimator's metrics and handlers are not called during the search.
 """
 from __future__ import annotations
 
@@ -15,14 +16,13 @@ import logging
 import math
 from typing import Any, Callable, Dict, List, Optional
 
-from mxnet import gluon
 from mxnet.gluon.contrib.estimator import Estimator
 from mxnet.gluon.contrib.estimator.event_handler import EpochBegin, TrainBegin, TrainEnd
 from mxnet.lr_scheduler import LRScheduler
 
 from ._validate import check_int
 from .finder import INTERRUPTED, LRFinder
-from .learner import Learner
+from .learner import Learner, split_batch
 from .schedules import OffsetSchedule
 from .suggest import DEFAULT_METHOD, Method, resolve_rule
 
@@ -31,15 +31,24 @@ __all__ = ["learner_from_estimator", "find_lr_with_estimator", "LRFinderHandler"
 logger = logging.getLogger(__name__)
 
 
-def _axis_batch_fn(batch_axis: int) -> Callable[[Any, List[Any]], Any]:
+def _estimator_batch_fn(batch_axis: int) -> Callable[[Any, List[Any]], Any]:
+    """The Estimator's batch layout (``batch[0]`` data, ``batch[1]`` label, further fields
+    unused), split along ``batch_axis`` by :func:`~gluon_lrfinder.learner.split_batch`."""
+
     def batch_fn(batch: Any, ctx: List[Any]) -> Any:
-        data, label = batch[0], batch[1]
-        # even_split=False: the last batch of an epoch may not divide over the contexts
-        data = gluon.utils.split_and_load(data, ctx, batch_axis=batch_axis, even_split=False)
-        label = gluon.utils.split_and_load(label, ctx, batch_axis=batch_axis, even_split=False)
-        return data, label
+        return split_batch((batch[0], batch[1]), ctx, batch_axis=batch_axis)
 
     return batch_fn
+
+
+def _estimator_fit_batch(estimator: Estimator, batch_axis: int) -> Callable[[Any], Any]:
+    """One training batch through ``estimator.batch_processor.fit_batch``, as ``Estimator.fit`` runs it."""
+
+    def fit_batch(batch: Any) -> Any:
+        data, label, _pred, losses = estimator.batch_processor.fit_batch(estimator, batch, batch_axis)
+        return data, label, losses
+
+    return fit_batch
 
 
 def learner_from_estimator(
@@ -55,7 +64,11 @@ def learner_from_estimator(
     batch_axis : int, default 0
         As in ``Estimator.fit``.
     batch_fn : callable, optional
-        Overrides the ``(data, label)`` split, see :class:`~gluon_lrfinder.Learner`.
+        Splits a batch over the contexts where the Learner needs it outside training: the
+        forward that resolves deferred shapes, and ``find(valid_data=...)``'s held-out batches
+        (see :class:`~gluon_lrfinder.Learner`). Default: ``batch[0]`` is the data, ``batch[1]``
+        the label, as the default ``BatchProcessor`` reads them. Training always goes through
+        ``estimator.batch_processor.fit_batch``.
 
     Examples
     --------
@@ -79,7 +92,8 @@ def learner_from_estimator(
         ctx=list(estimator.context),
         loss_fn=estimator.loss,
         trainer=estimator.trainer,
-        batch_fn=batch_fn if batch_fn is not None else _axis_batch_fn(batch_axis),
+        batch_fn=batch_fn if batch_fn is not None else _estimator_batch_fn(batch_axis),
+        fit_batch=_estimator_fit_batch(estimator, batch_axis),
     )
 
 
@@ -247,6 +261,7 @@ class LRFinderHandler(TrainBegin, EpochBegin, TrainEnd):
         finder = find_lr_with_estimator(estimator, self.train_data, self.batch_axis, **self.find_kwargs)
         self.finder = finder
         curve = finder.curve
+        assert curve is not None  # find() always leaves a curve, empty at worst
         if curve.stop_reason == INTERRUPTED:  # Ctrl-C inside fit(): stop fit too, nothing applied
             raise KeyboardInterrupt
         log.info(

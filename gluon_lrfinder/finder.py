@@ -1,35 +1,27 @@
 """The LR range test: raise the learning rate every iteration until the loss diverges."""
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import os
 import warnings
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 import mxnet as mx
 
 from . import sweep
 from ._arrays import like
+from ._rng import isolated_global_rngs
 from ._validate import check_choice, check_int, check_nonnegative, check_positive
-from .curve import LRCurve, library_versions
+from .curve import DATA_PROBLEM, LRCurve, library_versions
 from .datacheck import bad_data_message, nonfinite_parts, params_are_finite
 from .distributed import loss_reducer_for
 from .grid import GridResult
 from .learner import Learner
 from .state import StateSnapshot, check_restorable
 from .stopping import StoppingCriteria, StoppingRule, as_stopping_rule, rule_settings
-from .suggest import (
-    DEFAULT_METHOD,
-    Method,
-    SuggestionReport,
-    SuggestionWarning,
-    diagnose,
-    lr_range,
-    report,
-    resolve_rule,
-    suggest,
-)
+from .suggest import DEFAULT_METHOD, Method, SuggestionReport, SuggestionWarning, resolve_rule
 
 __all__ = ["LRFinder", "INTERRUPTED"]
 
@@ -37,9 +29,6 @@ logger = logging.getLogger(__name__)
 
 #: ``curve.stop_reason`` of a search stopped by Ctrl-C (``KeyboardInterrupt``).
 INTERRUPTED = "interrupted (KeyboardInterrupt)"
-
-#: Key of ``curve.settings`` holding the diagnosis of non-finite data (see ``datacheck.py``).
-DATA_PROBLEM = "data_problem"
 
 
 class LRFinder:
@@ -93,9 +82,13 @@ class LRFinder:
             raise TypeError(f"loss_reducer must be callable, got {type(loss_reducer).__name__}")
         self.learner = learner
         self.loss_reducer = loss_reducer
-        self.curve: Optional[LRCurve] = None
+        self._curve: Optional[LRCurve] = None
+        # (method, lr): the runs' median suggestion of the last find_repeated(), which apply()
+        # sets while no later find(), load() or assignment replaced the curve it came with
+        self._repeated_pick: Optional[Tuple[Method, float]] = None
         self.repeated: Optional[Any] = None  # RepeatedSweeps of the last find_repeated()
         self.grid: Optional[GridResult] = None  # of the last find_grid()
+        self._before_sweep: Optional[Callable[[], None]] = None  # see _find_with_setup
 
     # ------------------------------------------------------------------ the sweep
     def find(
@@ -186,31 +179,10 @@ class LRFinder:
         check_choice("mode", mode, ("exponential", "linear"))
         rule = (StoppingCriteria(smoothing=smoothing, min_iter=min_iter, threshold=threshold)
                 if stopping is None else as_stopping_rule(stopping))
-        if mode == "exponential":
-            lrs = list(sweep.exponential(lr_start, lr_multiplier, lr_end, num_iter, max_iter))
-            # record the multiplier used (the default, or derived from lr_end and num_iter)
-            lr_multiplier = sweep.resolve_exponential(lr_start, lr_multiplier, lr_end, num_iter, max_iter)[1]
-        else:
-            if lr_multiplier is not None:
-                raise ValueError("lr_multiplier applies to mode='exponential' only; give lr_end and num_iter")
-            if lr_end is None:
-                raise ValueError("lr_end must be given for mode='linear' (a finite number > lr_start)")
-            num_iter = 100 if num_iter is None else num_iter
-            lrs = list(sweep.linear(lr_start, lr_end, num_iter))
+        lrs, lr_multiplier, num_iter = _planned_rates(mode, lr_start, lr_multiplier, lr_end, num_iter, max_iter)
         rule.reset()
-        # Refuse a trainer whose state could not be restored, or that several processes could
-        # not drive in step (before anything is touched); pick the cross-worker loss average
-        # (see distributed.py).
-        check_restorable(self.learner.trainer)
-        auto_reducer = loss_reducer_for(self.learner.trainer)
-        reduce = self.loss_reducer if self.loss_reducer is not None else auto_reducer
-        signal = None
-        if valid_data is not None:
-            from .validation import ValidationSignal
-
-            # held-out losses averaged over the workers like the training loss
-            signal = ValidationSignal(self.learner, valid_data, every=valid_every, reduce=reduce)
-
+        reduce = self._loss_reducer()
+        signal = self._validation_signal(valid_data, valid_every, reduce)
         settings = {
             "lr_start": lrs[0],
             "lr_multiplier": lr_multiplier,
@@ -229,19 +201,57 @@ class LRFinder:
         self.learner.prepare()  # first batch + deferred shapes: nothing trainable is touched
         # an open-ended sweep has no known length: show a count rather than a bar to max_iter
         bounded = mode == "linear" or lr_end is not None or num_iter is not None
-        bar = _progress_bar(len(lrs) if bounded else None, progress)
+        with _progress_bar(len(lrs) if bounded else None, progress) as bar:
+            self._sweep_and_restore(lrs, rule, curve, bar, reduce, signal, tmp_dir)
+        self._finish(curve, signal, lrs[0])
+        return curve.pairs
+
+    def _loss_reducer(self) -> Optional[Callable[[Any], Any]]:
+        """The user's reducer, or the cross-worker loss average the trainer needs (None: local).
+
+        Refuses, before anything is touched, a trainer whose state could not be restored or that
+        several processes could not drive in step (see state.py and distributed.py).
+        """
+        check_restorable(self.learner.trainer)
+        auto_reducer = loss_reducer_for(self.learner.trainer)
+        return self.loss_reducer if self.loss_reducer is not None else auto_reducer
+
+    def _validation_signal(
+        self, valid_data: Any, valid_every: int, reduce: Optional[Callable[[Any], Any]]
+    ) -> Optional[Any]:
+        if valid_data is None:
+            return None
+        from .validation import ValidationSignal
+
+        # held-out losses averaged over the workers like the training loss
+        return ValidationSignal(self.learner, valid_data, every=valid_every, reduce=reduce)
+
+    def _sweep_and_restore(
+        self,
+        lrs: List[float],
+        stopping: StoppingRule,
+        curve: LRCurve,
+        bar: Any,
+        reduce: Optional[Callable[[Any], Any]],
+        signal: Any,
+        tmp_dir: Optional[str],
+    ) -> None:
+        """The sweep inside one state snapshot: whatever happens, the state on entry comes back."""
         try:
             with StateSnapshot(self.learner.net, self.learner.trainer, tmp_dir=tmp_dir):
-                curve.stop_reason = self._sweep(lrs, rule, curve, bar, reduce=reduce, hook=signal)
+                if self._before_sweep is not None:  # find_repeated / find_grid: what this run varies
+                    self._before_sweep()
+                curve.stop_reason = self._sweep(lrs, stopping, curve, bar, reduce=reduce, hook=signal)
                 _check_hidden_nan(self.learner.net, curve)  # before the restore: the swept parameters
         except BaseException:
             # state restored; a Horovod reducer shuts Horovod down so no rank waits for this one
             getattr(reduce, "abort", lambda: None)()
             raise
-        finally:
-            bar.close()
+
+    def _finish(self, curve: LRCurve, signal: Any, lr_start: float) -> None:
+        """Read the validation signal, keep the curve, warn and log what happened."""
         if DATA_PROBLEM in curve.settings:
-            warnings.warn(f"LR range test: {curve.settings[DATA_PROBLEM]}", SuggestionWarning, stacklevel=2)
+            warnings.warn(f"LR range test: {curve.settings[DATA_PROBLEM]}", SuggestionWarning, stacklevel=3)
         if signal is not None:
             signal.flush(curve, curve.lrs[-1] if len(curve) else None)
         self.curve = curve
@@ -249,14 +259,13 @@ class LRFinder:
             warnings.warn(
                 f"LR range test interrupted (Ctrl-C) after {len(curve)} recorded iterations: the model "
                 "and trainer were restored; results, plot(), suggest() and save() use the points recorded",
-                stacklevel=2,
+                stacklevel=3,
             )
         logger.info(
             "LR range test: %d iterations from lr=%.3g to lr=%.3g, stopped: %s",
-            len(curve), curve.lrs[0] if len(curve) else lrs[0], curve.lrs[-1] if len(curve) else lrs[0],
+            len(curve), curve.lrs[0] if len(curve) else lr_start, curve.lrs[-1] if len(curve) else lr_start,
             curve.stop_reason,
         )
-        return curve.pairs
 
     def _sweep(
         self,
@@ -267,48 +276,34 @@ class LRFinder:
         reduce: Optional[Callable[[Any], Any]] = None,
         hook: Optional[Callable[[float], None]] = None,
     ) -> str:
-        """The loop. The loss of iteration k is read after iteration k+1 is queued, so MXNet's
-        engine never idles on the read; the recorded pairs are the same as reading at once, and
-        the one extra iteration run after a stop is undone by the restore like all the others.
+        """The loop. The loss of iteration k is read after iteration k+1 is queued
+        (:class:`_LaggedReads`), so MXNet's engine never idles on the read; the recorded pairs
+        are the same as reading at once, and the one extra iteration run after a stop is undone
+        by the restore like all the others.
 
         ``reduce`` (e.g. the average over dist_sync workers; None when local) turns each mean
         loss NDArray into the value the stopping rule sees; ``hook(lr)`` (e.g. the validation
         signal) runs after each queued iteration."""
-        learner = self.learner
-        pending = None  # (lr, unread loss NDArray) of the previous iteration
-
-        def record(lr: float, loss_nd: Any) -> bool:
-            loss = float(loss_nd.asscalar())
-            learner.iteration_loss = loss
-            if not math.isfinite(loss) and DATA_PROBLEM not in curve.settings:
-                parts = [p for data, label in getattr(loss_nd, "batches", []) for p in nonfinite_parts(data, label)]
-                if parts:  # NaN in the batch itself, not the learning rate: the curve is meaningless
-                    curve.settings[DATA_PROBLEM] = bad_data_message(lr, len(curve) + 1, sorted(set(parts)))
-            stop = bool(stopping(loss))
-            smoothed = stopping.smoothed_loss if math.isfinite(loss) else None
-            curve.append(lr, loss, smoothed)
-            bar.update(1)
-            return stop
-
+        reads = _LaggedReads(self.learner, stopping, curve, bar)
         try:
             for lr in lrs:
-                if reduce is None:
-                    loss_nd = learner.queue_iteration(lr)  # no extra operator: averaged on the host when read
-                else:  # the reducer takes the mean loss as an NDArray
-                    loss_nd = reduce(learner.iteration_async(lr))
+                queued = self.learner.queue_iteration(lr)
+                if reduce is None:  # no extra operator: averaged on the host when read
+                    unread = _UnreadLoss(lr, queued, queued.batches)
+                else:  # the reducer takes the mean loss as an NDArray; its value mixes every worker's
+                    unread = _UnreadLoss(lr, reduce(queued.mean()), [])
                 if hook is not None:  # e.g. the validation signal (find(valid_data=...))
                     hook(lr)
-                if pending is not None and record(*pending):
+                if reads.push(unread):
                     return stopping.reason or "stopping rule"
-                pending = (lr, loss_nd)
-            if pending is not None and record(*pending):
+            if reads.finish():
                 return stopping.reason or "stopping rule"
         except KeyboardInterrupt:
-            # Ctrl-C: keep the curve. The last fully queued iteration is read too, unless it
-            # was already recorded or its value depends on other workers (reduce), who may not
-            # have been interrupted. A second Ctrl-C here propagates; the restore runs anyway.
-            if pending is not None and reduce is None and not (len(curve) and curve.lrs[-1] == pending[0]):
-                record(*pending)
+            # Ctrl-C: keep the curve. The last fully queued iteration is read too, unless its
+            # value depends on other workers (reduce), who may not have been interrupted. A
+            # second Ctrl-C here propagates; the restore runs anyway.
+            if reduce is None:
+                reads.record_held()
             return INTERRUPTED
         lr_end = curve.settings["lr_end"]
         if lr_end is not None and curve.lrs[-1] >= lr_end * (1 - 1e-9):
@@ -316,6 +311,19 @@ class LRFinder:
         return "num_iter reached"
 
     # ------------------------------------------------------------------ results
+    @property
+    def curve(self) -> Optional[LRCurve]:
+        """The last curve (of :meth:`find`, of the last run of :meth:`find_repeated` or
+        :meth:`find_grid`, or :meth:`load`-ed), which :meth:`suggest`, :meth:`plot`... answer
+        for. Setting it (as :meth:`find` and :meth:`load` do) makes :meth:`apply` read its
+        suggestion rather than that of an earlier :meth:`find_repeated`."""
+        return self._curve
+
+    @curve.setter
+    def curve(self, curve: Optional[LRCurve]) -> None:
+        self._curve = curve
+        self._repeated_pick = None
+
     def _require_curve(self, what: str) -> LRCurve:
         if self.curve is None or len(self.curve) == 0:
             raise RuntimeError(f"call find() (or load()) before {what}()")
@@ -333,69 +341,31 @@ class LRFinder:
         warn: bool = True,
         source: str = "train",
     ) -> float:
-        """The recommended initial learning rate for the last curve.
+        """The recommended initial learning rate for the last curve: :meth:`LRCurve.suggest`.
 
-        Parameters
-        ----------
-        method : str, default ``DEFAULT_METHOD``
-            A rule of :data:`gluon_lrfinder.suggest.SUGGESTERS`: ``"blend"`` (the default; it
-            reads the optimizer the sweep recorded), ``"steepest"``, ``"valley"``, ``"minimum"``
-            (minimum / 10) or the baselines ``"raw_steepest"``, ``"ema_steepest"``.
-        bandwidth : float, optional
-            Smoothing width in decades of LR.
-        warn : bool, default True
-            Warn (``SuggestionWarning``) for each flag of :meth:`diagnose` and when the rules
-            disagree by more than a decade.
-        source : {"train", "valid"}, default "train"
-            Read the training curve, or the validation signal of ``find(valid_data=...)``.
-
-        Raises
-        ------
-        RuntimeError
-            Before :meth:`find`, or ``source="valid"`` without a validation signal.
-        ValueError
-            Unknown ``method`` or ``source``, or too few finite points.
+        ``method`` is a rule of :data:`gluon_lrfinder.suggest.SUGGESTERS` (default ``"blend"``,
+        which reads the optimizer the sweep recorded) or a rule callable; ``source="valid"``
+        reads the validation signal of ``find(valid_data=...)``. Raises ``RuntimeError`` before
+        :meth:`find` (or :meth:`load`).
         """
-        curve = self._require_curve("suggest")
-        check_choice("source", source, ("train", "valid"))
-        if DATA_PROBLEM in curve.settings:
-            raise ValueError(f"no suggestion from this curve: {curve.settings[DATA_PROBLEM]}")
-        if source == "valid":
-            if not curve.valid_lrs:
-                raise RuntimeError("source='valid' needs a validation signal: call find(valid_data=...) first")
-            return suggest(curve.valid_lrs, curve.valid_losses, method=method, bandwidth=bandwidth, warn=warn,
-                           optimizer=curve.settings.get("optimizer"))
-        return suggest(curve.lrs, curve.losses, method=method, bandwidth=bandwidth, warn=warn,
-                       optimizer=curve.settings.get("optimizer"))
+        return self._require_curve("suggest").suggest(method=method, bandwidth=bandwidth, warn=warn, source=source)
 
     def suggest_range(self, bandwidth: Optional[float] = None) -> Tuple[float, float]:
         """``(min_lr, max_lr)`` for cyclical schedules: from the steepest point up to 3x it, at most
-        half the LR at the loss minimum (:func:`gluon_lrfinder.suggest.lr_range`)."""
-        curve = self._require_curve("suggest_range")
-        return lr_range(curve.lrs, curve.losses, bandwidth)
+        half the LR at the loss minimum (:meth:`LRCurve.suggest_range`)."""
+        return self._require_curve("suggest_range").suggest_range(bandwidth)
 
     def diagnose(self) -> List[str]:
-        """Plain flags about the last curve (``[]`` when it looks fine)."""
-        curve = self._require_curve("diagnose")
-        problem = [curve.settings[DATA_PROBLEM]] if DATA_PROBLEM in curve.settings else []
-        return problem + diagnose(curve.lrs, curve.losses)
+        """Plain flags about the last curve (``[]`` when it looks fine; :meth:`LRCurve.diagnose`)."""
+        return self._require_curve("diagnose").diagnose()
 
     def report(self, method: Method = DEFAULT_METHOD, bandwidth: Optional[float] = None) -> SuggestionReport:
         """Every rule's LR for the last curve, how far they agree, the range and the flags.
 
         ``print(finder.report())`` gives a readable summary; the validation signal's own
-        suggestion is included when :meth:`find` measured one. See
-        :func:`gluon_lrfinder.suggest.report`.
+        suggestion is included when :meth:`find` measured one. See :meth:`LRCurve.report`.
         """
-        curve = self._require_curve("report")
-        if DATA_PROBLEM in curve.settings:  # no confident suggestion: say why instead
-            nan = float("nan")
-            return SuggestionReport(method, nan, {}, nan, (nan, nan), flags=self.diagnose())
-        return report(
-            curve.lrs, curve.losses, method=method, bandwidth=bandwidth,
-            valid_lrs=curve.valid_lrs or None, valid_losses=curve.valid_losses or None,
-            optimizer=curve.settings.get("optimizer"),
-        )
+        return self._require_curve("report").report(method=method, bandwidth=bandwidth)
 
     def apply(self, lr: Optional[float] = None, method: Method = DEFAULT_METHOD) -> float:
         """Set a learning rate on the learner's trainer: ``lr``, or the suggestion of ``method``.
@@ -423,12 +393,10 @@ class LRFinder:
         """
         if lr is not None:
             lr = check_positive("lr", lr)
-        elif self.repeated is not None and self.repeated.curves and self.repeated.curves[-1] is self.curve \
-                and self.repeated.method == method:
-            lr = self.repeated.lr
+        elif self._repeated_pick is not None and self._repeated_pick[0] == method:
+            lr = self._repeated_pick[1]  # the runs' median: find_repeated() was the last search
         else:
-            self._require_curve("apply")
-            lr = self.suggest(method=method, warn=False)
+            lr = self._require_curve("apply").suggest(method=method, warn=False)
         trainer = self.learner.trainer
         scheduler = trainer.optimizer.lr_scheduler
         if scheduler is not None:
@@ -501,6 +469,7 @@ class LRFinder:
         seeds = [seed + i for i in range(repeats)]
         curves = self._runs_from_entry_state(seeds, setup, find_kwargs)
         self.repeated = summarize_sweeps(curves, method=method, seeds=seeds)
+        self._repeated_pick = (method, self.repeated.lr)  # self.curve is the last run's
         logger.info("%s", self.repeated)
         return self.repeated
 
@@ -509,33 +478,36 @@ class LRFinder:
     ) -> List[LRCurve]:
         """Run :meth:`find` once per seed, each from the state on entry, and put that state back.
 
-        Before run ``i`` the global NumPy and MXNet RNGs are seeded with ``seeds[i]``,
-        ``setup(i)`` changes what the run should differ by, and the data iterator is restarted
-        (so a ``RandomSampler`` draws the permutation of that seed). Parameters and trainer state
-        are restored bitwise after every run (by :meth:`find`) and after the last (by the outer
-        snapshot, which also undoes ``setup``); NumPy's global RNG state is put back (MXNet's
-        cannot be read, so it is left seeded).
+        Before run ``i`` the global NumPy and MXNet RNGs are seeded with ``seeds[i]`` and the
+        data iterator is restarted (so a ``RandomSampler`` draws the permutation of that seed);
+        ``setup(i)``, which changes what the run should differ by, runs inside that run's own
+        state snapshot, right before its sweep, so the restore after the run (bitwise, by
+        :meth:`find`) undoes it too: one snapshot per run. NumPy's global RNG state is put back
+        (MXNet's cannot be read, so it is left seeded).
         """
-        import numpy as np
-
         find_kwargs.setdefault("progress", False)
-        self.learner.prepare()  # deferred shapes resolved before the outer snapshot
+        # deferred shapes resolved before the seeding: their initialisation draws from MXNet's RNG
+        self.learner.prepare()
         curves: List[LRCurve] = []
-        np_state = np.random.get_state()
-        try:
-            with StateSnapshot(self.learner.net, self.learner.trainer, tmp_dir=find_kwargs.get("tmp_dir")):
-                for i, run_seed in enumerate(seeds):
-                    np.random.seed(run_seed)
-                    mx.random.seed(run_seed)
-                    setup(i)
-                    self.learner.close()  # restart the data iterator: the permutation of this seed
-                    self.find(**find_kwargs)
-                    if self.curve.stop_reason == INTERRUPTED:  # stop every run, not just this one
-                        raise KeyboardInterrupt
-                    curves.append(self.curve)
-        finally:
-            np.random.set_state(np_state)
+        with isolated_global_rngs() as seed_rngs:
+            for i, run_seed in enumerate(seeds):
+                seed_rngs(run_seed)
+                self.learner.close()  # restart the data iterator: the permutation of this seed
+                self._find_with_setup(find_kwargs, functools.partial(setup, i))
+                curve = self.curve
+                assert curve is not None  # find() always leaves a curve, empty at worst
+                if curve.stop_reason == INTERRUPTED:  # stop every run, not just this one
+                    raise KeyboardInterrupt
+                curves.append(curve)
         return curves
+
+    def _find_with_setup(self, find_kwargs: Dict[str, Any], before_sweep: Callable[[], None]) -> None:
+        """:meth:`find`, with ``before_sweep()`` run inside its state snapshot, before the sweep."""
+        self._before_sweep = before_sweep
+        try:
+            self.find(**find_kwargs)
+        finally:
+            self._before_sweep = None
 
     def find_grid(
         self,
@@ -613,8 +585,9 @@ class LRFinder:
         resolve_rule(method)
         check_nonnegative("tolerance", tolerance)
         optimizer = self.learner.trainer.optimizer
-        mom_attr = momentum_attribute(optimizer) if moms is not None else None
+        mom_attr: Optional[str] = None
         if moms is not None:
+            mom_attr = momentum_attribute(optimizer)
             for m in moms:
                 if m >= 1:
                     raise ValueError(f"momentum values must be in [0, 1), got {m!r}")
@@ -696,27 +669,14 @@ class LRFinder:
         show_range: bool = False,
         **kwargs: Any,
     ) -> Any:
-        """Plot loss against LR (log axis): raw points, smoothed curve, suggestion marked.
-
-        Parameters
-        ----------
-        path : str, optional
-            Also save the figure there (PNG by suffix).
-        ax : matplotlib.axes.Axes, optional
-            Draw into this Axes; default: a new figure.
-        method : str or None, default ``DEFAULT_METHOD``
-            Suggestion rule to mark; None marks nothing.
-        show_range : bool, default False
-            Shade :meth:`suggest_range`.
+        """Plot the last curve: :meth:`LRCurve.plot` (loss against LR on a log axis, the
+        suggestion of ``method`` marked, :meth:`suggest_range` shaded with ``show_range``).
 
         Returns
         -------
         matplotlib.axes.Axes
         """
-        from .plotting import plot_curve
-
-        curve = self._require_curve("plot")
-        return plot_curve(curve, ax=ax, path=path, method=method, show_range=show_range, **kwargs)
+        return self._require_curve("plot").plot(path=path, ax=ax, method=method, show_range=show_range, **kwargs)
 
     def save(self, path: Union[str, os.PathLike[str]]) -> str:
         """Write the last curve to ``.csv`` or ``.json`` (see :meth:`LRCurve.save`)."""
@@ -744,6 +704,76 @@ def momentum_attribute(optimizer: Any) -> str:
         f"momentum: the {type(optimizer).__name__} optimizer has neither a momentum nor a beta1; "
         f"use one of {', '.join(sorted(_MOMENTUM_ATTRIBUTES))} or leave momentum=None"
     )
+
+
+def _planned_rates(
+    mode: str, lr_start: float, lr_multiplier: Optional[float], lr_end: Optional[float], num_iter: Optional[int],
+    max_iter: int,
+) -> Tuple[List[float], Optional[float], Optional[int]]:
+    """The learning rates of the sweep, with the multiplier and length used (for the record)."""
+    if mode == "exponential":
+        lrs = list(sweep.exponential(lr_start, lr_multiplier, lr_end, num_iter, max_iter))
+        # record the multiplier used (the default, or derived from lr_end and num_iter)
+        lr_multiplier = sweep.resolve_exponential(lr_start, lr_multiplier, lr_end, num_iter, max_iter)[1]
+        return lrs, lr_multiplier, num_iter
+    if lr_multiplier is not None:
+        raise ValueError("lr_multiplier applies to mode='exponential' only; give lr_end and num_iter")
+    if lr_end is None:
+        raise ValueError("lr_end must be given for mode='linear' (a finite number > lr_start)")
+    num_iter = 100 if num_iter is None else num_iter
+    return list(sweep.linear(lr_start, lr_end, num_iter)), None, num_iter
+
+
+class _UnreadLoss(NamedTuple):
+    """One queued iteration whose loss is not read yet."""
+
+    lr: float
+    value: Any  # has .asscalar(): a QueuedLoss, or the reducer's NDArray
+    batches: List[Any]  # the (data, label) parts trained on, to diagnose a NaN loss (none when reduced)
+
+
+class _LaggedReads:
+    """Records each iteration's loss one iteration late, into the curve and the stopping rule.
+
+    :meth:`push` holds the iteration just queued and records the one held before it (its loss is
+    computed while the new one runs); :meth:`finish` records the last one held. The pairs and
+    the stop are those of reading every loss at once.
+    """
+
+    def __init__(self, learner: Learner, stopping: StoppingRule, curve: LRCurve, bar: Any) -> None:
+        self.learner, self.stopping, self.curve, self.bar = learner, stopping, curve, bar
+        self.held: Optional[_UnreadLoss] = None
+
+    def push(self, unread: _UnreadLoss) -> bool:
+        """Record the held iteration, then hold ``unread``; True when the stopping rule fired."""
+        if self.held is not None and self._record(self.held):
+            return True
+        self.held = unread
+        return False
+
+    def finish(self) -> bool:
+        """Record the last iteration held; True when the stopping rule fired on it."""
+        return self.held is not None and self._record(self.held)
+
+    def record_held(self) -> None:
+        """After a Ctrl-C: record the held iteration unless it already is."""
+        held, curve = self.held, self.curve
+        if held is not None and not (len(curve) and curve.lrs[-1] == held.lr):
+            self._record(held)
+
+    def _record(self, unread: _UnreadLoss) -> bool:
+        curve = self.curve
+        loss = float(unread.value.asscalar())
+        self.learner.iteration_loss = loss
+        if not math.isfinite(loss) and DATA_PROBLEM not in curve.settings:
+            parts = [p for data, label in unread.batches for p in nonfinite_parts(data, label)]
+            if parts:  # NaN in the batch itself, not the learning rate: the curve is meaningless
+                curve.settings[DATA_PROBLEM] = bad_data_message(unread.lr, len(curve) + 1, sorted(set(parts)))
+        stop = bool(self.stopping(loss))
+        smoothed = self.stopping.smoothed_loss if math.isfinite(loss) else None
+        curve.append(unread.lr, loss, smoothed)
+        self.bar.update(1)
+        return stop
 
 
 def _check_hidden_nan(net: Any, curve: LRCurve) -> None:

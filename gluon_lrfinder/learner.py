@@ -21,6 +21,7 @@ logger = logging.getLogger(__name__)
 
 ContextLike = Union[mx.Context, Sequence[mx.Context]]
 BatchFn = Callable[[Any, List[mx.Context]], Tuple[List[Any], List[Any]]]
+FitBatchFn = Callable[[Any], Tuple[List[Any], List[Any], List[Any]]]
 
 
 def as_context_list(ctx: Optional[ContextLike], name: str = "ctx") -> List[mx.Context]:
@@ -38,8 +39,10 @@ def as_context_list(ctx: Optional[ContextLike], name: str = "ctx") -> List[mx.Co
     )
 
 
-def _split_array(array: Any, ctx: List[mx.Context]) -> List[Any]:
-    return [in_mode(part) for part in gluon.utils.split_and_load(in_mode(array), ctx, even_split=False)]
+def _split_array(array: Any, ctx: List[mx.Context], batch_axis: int = 0) -> List[Any]:
+    # even_split=False: the last batch of a pass may not divide evenly over the contexts
+    parts = gluon.utils.split_and_load(in_mode(array), ctx, batch_axis=batch_axis, even_split=False)
+    return [in_mode(part) for part in parts]
 
 
 def split_data_batch(batch: mx.io.DataBatch, ctx: List[mx.Context]) -> Tuple[List[Any], List[Any]]:
@@ -74,8 +77,12 @@ def split_data_batch(batch: mx.io.DataBatch, ctx: List[mx.Context]) -> Tuple[Lis
     return data, _split_array(real(batch.label[0]), ctx)
 
 
-def split_batch(batch: Any, ctx: List[mx.Context]) -> Tuple[List[Any], List[Any]]:
-    """Default ``batch_fn``: a ``(data, label)`` pair, or a ``DataBatch``, split along axis 0 over ``ctx``.
+def split_batch(batch: Any, ctx: List[mx.Context], batch_axis: int = 0) -> Tuple[List[Any], List[Any]]:
+    """Default ``batch_fn``: a ``(data, label)`` pair, or a ``DataBatch``, split over ``ctx``.
+
+    A pair is split along ``batch_axis`` (0 by default; ``functools.partial(split_batch,
+    batch_axis=1)`` for time-major data), a ``DataBatch`` along axis 0
+    (:func:`split_data_batch`).
 
     Examples
     --------
@@ -93,7 +100,7 @@ def split_batch(batch: Any, ctx: List[mx.Context]) -> Tuple[List[Any], List[Any]
             + (f" of length {len(batch)}" if hasattr(batch, "__len__") else "")
         )
     data, label = batch
-    return _split_array(data, ctx), _split_array(label, ctx)
+    return _split_array(data, ctx, batch_axis), _split_array(label, ctx, batch_axis)
 
 
 def restartable(source: Any) -> bool:
@@ -178,10 +185,21 @@ def _loss_failure_message(loss_fn: Any, output: Any, label: Any, err: Exception)
     return message + f"MXNet said: {detail.strip()}"
 
 
+def _count_samples(source: str, data: List[Any], label: List[Any]) -> int:
+    """The number of samples in one batch's parts (checked to match and to be at least one)."""
+    if len(data) != len(label):
+        raise ValueError(f"{source} returned {len(data)} data parts but {len(label)} label parts")
+    size = sum((d[0] if isinstance(d, (list, tuple)) else d).shape[0] for d in data)
+    if size < 1:
+        raise ValueError("a batch must hold at least one sample, got an empty batch")
+    return size
+
+
 class QueuedLoss:
     """The per-sample losses of one queued iteration, not read yet (see ``Learner.queue_iteration``).
 
-    :meth:`asscalar` copies each device's losses to the host (waiting for that iteration only)
+    :meth:`mean` gives their mean as an NDArray on the device, unread. :meth:`asscalar` copies
+    each device's losses to the host (waiting for that iteration only)
     and returns their mean over all samples, accumulated in float64 in a fixed order, so the
     same losses always give the same number.
 
@@ -192,12 +210,16 @@ class QueuedLoss:
     3.0
     """
 
-    __slots__ = ("losses", "size", "batches")
+    __slots__ = ("losses", "size", "batches", "home")
 
-    def __init__(self, losses: List[mx.nd.NDArray], size: int, batches: Optional[List[Any]] = None) -> None:
+    def __init__(
+        self, losses: List[mx.nd.NDArray], size: int, batches: Optional[List[Any]] = None,
+        home: Optional[mx.Context] = None,
+    ) -> None:
         self.losses = losses
         self.size = size
         self.batches = batches or []  # the (data, label) parts trained on, for a diagnosis of NaN losses
+        self.home = home  # where mean() gathers the devices' losses (default: the first one's context)
 
     def asscalar(self) -> float:
         """The mean per-sample loss; blocks until the iteration has run."""
@@ -208,6 +230,27 @@ class QueuedLoss:
             values = loss.asnumpy()
             total += float(values.mean(dtype=np.float64)) * values.shape[0]
         return total / self.size
+
+    def mean(self) -> mx.nd.NDArray:
+        """The mean per-sample loss as an unread 1-element NDArray, computed by MXNet.
+
+        For code that needs the loss on the device, e.g. a loss reducer that averages it over
+        the workers of a distributed job (:mod:`gluon_lrfinder.distributed`). The mean is
+        taken in float32, so it may differ from :meth:`asscalar` in the last bits.
+
+        Examples
+        --------
+        >>> import mxnet as mx
+        >>> float(QueuedLoss([mx.nd.array([1.0, 2.0]), mx.nd.array([6.0])], 3).mean().asscalar())
+        3.0
+        """
+        losses = [as_legacy(loss) for loss in self.losses]  # NumPy mode: legacy views
+        if len(losses) == 1:
+            return losses[0].mean()  # one operator; nothing to gather
+        home = self.home if self.home is not None else losses[0].context
+        # mean over samples of every device: sum of (mean * count) per device / total count
+        parts = [(loss.mean() * loss.shape[0]).as_in_context(home) for loss in losses]
+        return mx.nd.add_n(*parts) / self.size
 
 
 class Learner:
@@ -248,6 +291,15 @@ class Learner:
         ``(data, label)`` pair, or a ``DataBatch`` (:func:`split_batch`).
     kvstore : str, default ``"device"``
         Used only when ``trainer`` is not given.
+    fit_batch : callable, optional
+        ``fit_batch(batch) -> (data_parts, label_parts, losses)``: runs forward, loss and
+        backward of one batch itself (recording included, no ``trainer.step``), one entry per
+        context, ``losses`` per sample; the Learner then steps the trainer. For a training loop
+        with its own batch logic, e.g. an Estimator's ``batch_processor.fit_batch``
+        (:func:`~gluon_lrfinder.estimator.learner_from_estimator`). Its backward is used as it
+        is (no AMP loss scaling added). Default: the Learner's own forward (``batch_fn``,
+        ``loss_fn``, backward). ``batch_fn`` still splits the batches of a deferred-shape
+        forward and of a validation set.
     accumulation_steps : int, default 1
         Batches whose gradients make up one step, >= 1 (gradient accumulation: each learning
         rate of a sweep is then one step over ``accumulation_steps`` batches, and the loss is
@@ -288,6 +340,7 @@ class Learner:
         batch_fn: Optional[BatchFn] = None,
         kvstore: str = "device",
         accumulation_steps: int = 1,
+        fit_batch: Optional[FitBatchFn] = None,
     ) -> None:
         if not isinstance(net, gluon.Block):
             raise TypeError(f"net must be a gluon.Block (e.g. a HybridSequential), got {type(net).__name__}")
@@ -300,6 +353,8 @@ class Learner:
             raise TypeError(f"loss_fn must be callable, got {type(loss_fn).__name__}")
         if batch_fn is not None and not callable(batch_fn):
             raise TypeError(f"batch_fn must be callable, got {type(batch_fn).__name__}")
+        if fit_batch is not None and not callable(fit_batch):
+            raise TypeError(f"fit_batch must be callable, got {type(fit_batch).__name__}")
         if trainer is not None and not isinstance(trainer, gluon.Trainer):
             raise TypeError(f"trainer must be a gluon.Trainer, got {type(trainer).__name__}")
         if optimizer_params is not None and not isinstance(optimizer_params, dict):
@@ -339,6 +394,7 @@ class Learner:
         self.data_loader = data_loader
         self.loss_fn = loss_fn if loss_fn is not None else gluon.loss.SoftmaxCrossEntropyLoss()
         self.batch_fn = batch_fn if batch_fn is not None else split_batch
+        self.fit_batch = fit_batch
         init = initializer if initializer is not None else mx.init.Xavier()
         for param in params.values():
             if _param_is_uninitialized(param):
@@ -377,16 +433,35 @@ class Learner:
                     self.data_loader.reset()  # a DataIter stays exhausted until reset()
         raise ValueError("data_loader yielded no batches: the data set is empty")
 
-    def _split(self, batch: Any) -> Tuple[List[Any], List[Any], int]:
-        data, label = self.batch_fn(batch, self.ctx)
-        if len(data) != len(label):
-            raise ValueError(f"batch_fn returned {len(data)} data parts but {len(label)} label parts")
-        size = sum((d[0] if isinstance(d, (list, tuple)) else d).shape[0] for d in data)
-        if size < 1:
-            raise ValueError("a batch must hold at least one sample, got an empty batch")
-        return data, label, size
+    def split(self, batch: Any) -> Tuple[List[Any], List[Any], int]:
+        """Split one batch over the contexts with ``batch_fn``, checked.
 
-    def _forward(self, x: Any) -> Any:
+        Returns ``(data_parts, label_parts, number_of_samples)``, one part per context; what the
+        training iteration and :class:`~gluon_lrfinder.validation.ValidationSignal` both read.
+
+        Examples
+        --------
+        >>> import mxnet as mx
+        >>> from mxnet import gluon
+        >>> learner = Learner(gluon.nn.Dense(2, in_units=3), [], ctx=[mx.cpu(0), mx.cpu(1)])
+        >>> data, label, size = learner.split((mx.nd.ones((5, 3)), mx.nd.zeros((5,))))
+        >>> [d.shape[0] for d in data], size
+        ([3, 2], 5)
+        """
+        data, label = self.batch_fn(batch, self.ctx)
+        return data, label, _count_samples("batch_fn", data, label)
+
+    def forward(self, x: Any) -> Any:
+        """The network's output for one context's input (a tuple of several inputs is unpacked).
+
+        Examples
+        --------
+        >>> import mxnet as mx
+        >>> from mxnet import gluon
+        >>> learner = Learner(gluon.nn.Dense(2, in_units=3), [])
+        >>> learner.forward(mx.nd.ones((4, 3))).shape
+        (4, 2)
+        """
         return self.net(*x) if isinstance(x, (list, tuple)) else self.net(x)
 
     def prepare(self) -> None:
@@ -407,10 +482,10 @@ class Learner:
                 deferred = True
                 break
         if deferred:
-            data, _, _ = self._split(batch)
+            data, _, _ = self.split(batch)
             with autograd.predict_mode():
                 for x in data:
-                    self._forward(x)
+                    self.forward(x)
 
     # ------------------------------------------------------------------ training
     def queue_iteration(self, lr: Optional[float] = None, take_step: bool = True) -> QueuedLoss:
@@ -420,7 +495,8 @@ class Learner:
         beyond the training step itself, and :meth:`QueuedLoss.asscalar` averages the
         per-sample losses on the host, waiting only for the iteration it belongs to. Reading
         iteration k's loss after queuing iteration k+1 keeps the engine busy during the read
-        (this is what :class:`~gluon_lrfinder.LRFinder` does). Parameters as in
+        (this is what :class:`~gluon_lrfinder.LRFinder` does); :meth:`QueuedLoss.mean` gives
+        the mean as an unread NDArray instead (for a loss reducer). Parameters as in
         :meth:`iteration`, whose value :meth:`QueuedLoss.asscalar` returns bit for bit.
 
         Examples
@@ -453,13 +529,16 @@ class Learner:
                 size += count
             if take_step:
                 self.trainer.step(size)
-        return QueuedLoss(losses, size, batches)
+        return QueuedLoss(losses, size, batches, home=self.ctx[0])
 
     def _backward_one_batch(self, scaled_by_amp: bool) -> Tuple[List[Any], int, Any]:
         """Forward, loss and backward of one batch (gradients add up under grad_req='add')."""
-        data, label, size = self._split(self._next_batch())
+        if self.fit_batch is not None:  # the caller's own batch logic (e.g. an Estimator's)
+            data, label, losses = self.fit_batch(self._next_batch())
+            return list(losses), _count_samples("fit_batch", data, label), (data, label)
+        data, label, size = self.split(self._next_batch())
         with autograd.record():
-            losses = [self._loss(self._forward(x), y) for x, y in zip(data, label)]
+            losses = [self._loss(self.forward(x), y) for x, y in zip(data, label)]
             if scaled_by_amp:  # as an AMP loop does: backward on the scaled loss, step unscales
                 with amp.scale_loss(losses, self.trainer) as scaled:
                     autograd.backward(scaled)
@@ -488,23 +567,6 @@ class Learner:
                 "factor. Return the per-sample losses (gluon.loss.* losses do)"
             )
         return loss
-    def iteration_async(self, lr: Optional[float] = None, take_step: bool = True) -> mx.nd.NDArray:
-        """Queue one iteration and return its mean loss as a 1-element NDArray, unread.
-
-        Reading the value (``.asscalar()``) waits for MXNet's engine; not reading it lets the
-        next iteration be queued first. Parameters as in :meth:`iteration`. The mean is taken
-        by MXNet in float32, so it may differ from :meth:`iteration` in the last bits; when only
-        the number is needed, :meth:`queue_iteration` is cheaper (no reduction operators).
-        """
-        queued = self.queue_iteration(lr, take_step)
-        losses, size = [as_legacy(loss) for loss in queued.losses], queued.size  # NumPy mode: legacy views
-        if len(losses) == 1:
-            return losses[0].mean()  # one operator; nothing to gather
-        home = self.ctx[0]
-        # mean over samples of every device: sum of (mean * count) per device / total count
-        parts = [(loss.mean() * loss.shape[0]).as_in_context(home) for loss in losses]
-        return mx.nd.add_n(*parts) / size
-
     def iteration(self, lr: Optional[float] = None, take_step: bool = True) -> float:
         """Run one training iteration and return its loss.
 

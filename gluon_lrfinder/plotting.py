@@ -197,10 +197,10 @@ def plot_bands(
         _, ax = plt.subplots(figsize=(7, 4.5))
     lrs = np.asarray(result.lrs, dtype=np.float64)
     if show_runs:
-        from .repeats import _on_grid
+        from .repeats import smoothed_on_grid
 
         for i, curve in enumerate(result.curves):
-            ax.plot(lrs, _on_grid(np.log10(lrs), curve, None), "-", color="0.65", linewidth=0.8,
+            ax.plot(lrs, smoothed_on_grid(np.log10(lrs), curve, None), "-", color="0.65", linewidth=0.8,
                     label="each run (smoothed)" if i == 0 else None)
     ok = np.isfinite(result.median)
     ax.fill_between(lrs[ok], result.low[ok], result.high[ok], color="C0", alpha=0.25, label="10%-90% band")

@@ -30,7 +30,7 @@ from .curve import LRCurve
 from .smoothing import zero_phase
 from .suggest import DEFAULT_METHOD, Method, resolve_rule, suggest
 
-__all__ = ["RepeatedSweeps", "summarize_sweeps", "stability_score"]
+__all__ = ["RepeatedSweeps", "summarize_sweeps", "stability_score", "smoothed_on_grid"]
 
 
 def stability_score(suggestions: Sequence[float]) -> float:
@@ -110,8 +110,19 @@ class RepeatedSweeps:
         )
 
 
-def _on_grid(grid_x: np.ndarray, curve: LRCurve, bandwidth: Optional[float]) -> np.ndarray:
-    """The run's zero-phase smoothed curve at the grid's log-LRs; NaN outside the run's range."""
+def smoothed_on_grid(grid_x: np.ndarray, curve: LRCurve, bandwidth: Optional[float] = None) -> np.ndarray:
+    """The curve's zero-phase smoothed losses at the grid's log10-LRs; NaN outside its LR range.
+
+    How :func:`summarize_sweeps` puts runs of different lengths on one grid, and how
+    :func:`~gluon_lrfinder.plotting.plot_bands` draws each run.
+
+    Examples
+    --------
+    >>> c = LRCurve(lrs=[1e-3, 1e-2, 1e-1], losses=[2.0, 1.0, 3.0])
+    >>> out = smoothed_on_grid(np.array([-2.5, -2.0, 0.0]), c)
+    >>> bool(np.isfinite(out[0])), bool(np.isnan(out[2]))
+    (True, True)
+    """
     lrs = np.asarray(curve.lrs, dtype=np.float64)
     losses = np.asarray(curve.losses, dtype=np.float64)
     keep = np.isfinite(losses) & (lrs > 0)
@@ -164,7 +175,7 @@ def summarize_sweeps(
     grid = np.asarray(longest.lrs, dtype=np.float64)
     grid = np.unique(grid[grid > 0])
     grid_x = np.log10(grid)
-    stack = np.vstack([_on_grid(grid_x, c, bandwidth) for c in curves])
+    stack = np.vstack([smoothed_on_grid(grid_x, c, bandwidth) for c in curves])
     present = np.isfinite(stack).sum(axis=0)
     enough = present >= math.ceil(len(curves) / 2)
     median = np.full(grid.shape, np.nan)

@@ -44,6 +44,7 @@ from mxnet import gluon
 from ._arrays import as_legacy, like
 
 __all__ = ["StateSnapshot", "trainer_kvstore_config", "check_restorable", "RestoreError", "amp_loss_scaler",
+           "is_dist_kvstore",
            "amp_state"]
 
 logger = logging.getLogger(__name__)
@@ -137,7 +138,7 @@ def check_restorable(trainer: gluon.Trainer) -> None:
     """
     config = trainer_kvstore_config(trainer)
     kv = config["kvstore"]
-    if kv is None or isinstance(kv, str) or _is_dist_kvstore(kv):
+    if kv is None or isinstance(kv, str) or is_dist_kvstore(kv):
         return  # a name is created anew on a reset; dist trainers are checked in distributed.py
     if config["update_on_kvstore"] is not False:
         raise ValueError(
@@ -158,8 +159,19 @@ def kvstore_name(kvstore: Any) -> Optional[str]:
     return str(getattr(kvstore, "type", type(kvstore).__name__))
 
 
-def _is_dist_kvstore(kvstore: Any) -> bool:
-    """Whether a Trainer's ``kvstore`` argument (a string, a KVStore or None) is distributed."""
+def is_dist_kvstore(kvstore: Any) -> bool:
+    """Whether a Trainer's ``kvstore`` argument (a name, a KVStore or None) is one of MXNet's
+    parameter-server kvstores (``dist_sync``, ``dist_device_sync``, ``dist_async``...).
+
+    The one definition of a dist kvstore: :func:`gluon_lrfinder.distributed.is_distributed`
+    adds Horovod and byteps to it. :func:`check_restorable` leaves these kvstores to
+    ``distributed.check_trainer``, and a restore never undoes their set-up.
+
+    Examples
+    --------
+    >>> is_dist_kvstore("dist_sync"), is_dist_kvstore("device"), is_dist_kvstore(None)
+    (True, False, False)
+    """
     return "dist" in (kvstore_name(kvstore) or "")
 
 
@@ -370,7 +382,7 @@ class StateSnapshot:
                 # only a kvstore given by name can be set up again (an object refuses a second
                 # init of its keys), and a dist one must stay set up
                 if self._was_fresh and (kvstore is None or isinstance(kvstore, str)) \
-                        and not _is_dist_kvstore(kvstore):
+                        and not is_dist_kvstore(kvstore):
                     _undo_kvstore_setup(self.trainer)
                 _return_freed_memory()
         except KeyboardInterrupt:

@@ -107,7 +107,7 @@ class ValidationSignal:
         self._parts: List[Tuple[List[Any], List[Any]]] = []
         self.num_samples = 0
         for batch in batches:
-            data_parts, label_parts, size = learner._split(batch)  # the learner's own batch_fn and checks
+            data_parts, label_parts, size = learner.split(batch)  # the learner's own batch_fn and checks
             self._parts.append((data_parts, label_parts))
             self.num_samples += size
         if self.num_samples < 1:
@@ -122,7 +122,7 @@ class ValidationSignal:
         with autograd.predict_mode():  # outside autograd.record(): nothing is recorded
             for data_parts, label_parts in self._parts:
                 for x, y in zip(data_parts, label_parts):
-                    loss = as_legacy(learner.loss_fn(learner._forward(x), y))  # NumPy mode: a legacy view
+                    loss = as_legacy(learner.loss_fn(learner.forward(x), y))  # NumPy mode: a legacy view
                     sums.append(loss.sum().as_in_context(home))
         total = sums[0] if len(sums) == 1 else mx.nd.add_n(*sums)
         return total / self.num_samples

@@ -46,3 +46,48 @@ def test_bad_suffix_and_bad_file(tmp_path):
         LRCurve.load(bad)
     with pytest.raises(ValueError, match="not a gluon-lrfinder curve"):
         LRCurve.from_dict({"x": 1})
+
+
+def shaped_curve(**kwargs):
+    """Falls around lr 1e-2, diverges past 0.1: every rule has a clear answer."""
+    import numpy as np
+
+    lrs = np.logspace(-4, 0, 41)
+    losses = 1 - np.tanh(3 * (np.log10(lrs) + 2)) + 50 * np.maximum(lrs - 0.1, 0)
+    return LRCurve(lrs=list(lrs), losses=list(losses), **kwargs)
+
+
+def test_the_curve_answers_what_the_suggest_module_computes():
+    from gluon_lrfinder import suggest as rules
+
+    curve = shaped_curve()
+    for method in rules.SUGGESTERS:
+        assert curve.suggest(method=method, warn=False) == rules.suggest(curve.lrs, curve.losses, method, warn=False)
+    assert curve.suggest_range() == rules.lr_range(curve.lrs, curve.losses)
+    assert curve.diagnose() == rules.diagnose(curve.lrs, curve.losses)
+    assert curve.report(method="steepest").lrs == rules.report(curve.lrs, curve.losses, method="steepest").lrs
+
+
+def test_the_curve_reads_its_validation_signal_and_refuses_without_one():
+    curve = shaped_curve()
+    with pytest.raises(RuntimeError, match="source='valid' needs a validation signal"):
+        curve.suggest(source="valid")
+    with pytest.raises(ValueError, match="source must be one of"):
+        curve.suggest(source="test")
+    curve.valid_lrs, curve.valid_losses = list(curve.lrs[::2]), list(curve.losses[::2])
+    assert 1e-3 < curve.suggest(source="valid", method="steepest", warn=False) < 0.1
+
+
+def test_a_curve_flagged_for_bad_data_gives_no_suggestion_but_says_why():
+    curve = shaped_curve(settings={"data_problem": "NaN in the batch at iteration 3"})
+    with pytest.raises(ValueError, match="no suggestion from this curve: NaN in the batch at iteration 3"):
+        curve.suggest()
+    assert curve.diagnose()[0] == "NaN in the batch at iteration 3"
+    rep = curve.report()
+    assert math.isnan(rep.lr) and rep.flags[0] == "NaN in the batch at iteration 3"
+
+
+def test_the_curve_plots_itself_without_a_finder(tmp_path):
+    ax = shaped_curve().plot(tmp_path / "c.png", method="steepest", show_range=True)
+    assert ax.get_xscale() == "log" and (tmp_path / "c.png").stat().st_size > 0
+    assert any("suggested lr" in t.get_text() for t in ax.get_legend().get_texts())

@@ -5,8 +5,8 @@ import mxnet as mx
 import numpy as np
 import pytest
 from conftest import assert_params_equal, capture_params, mode_array, trainer_state_bytes
-from mxnet import gluon
-from mxnet.gluon.contrib.estimator import Estimator
+from mxnet import autograd, gluon
+from mxnet.gluon.contrib.estimator import BatchProcessor, Estimator
 from mxnet.gluon.contrib.estimator.event_handler import EpochBegin, TrainBegin
 from mxnet.util import is_np_array
 
@@ -55,7 +55,26 @@ class NumpyModeLoss(mx.metric.EvalMetric):
             self.global_num_inst += values.size
 
 
-def make_estimator(digits, lr=1e-5, seed=0, scheduler=None):
+class ScaledLoss(BatchProcessor):
+    """A custom batch processor: the loss is ``scale`` times the estimator's, and calls are counted."""
+
+    def __init__(self, scale):
+        super().__init__()
+        self.scale = scale
+        self.calls = 0
+
+    def fit_batch(self, estimator, train_batch, batch_axis=0):
+        self.calls += 1
+        data, label = self._get_data_and_label(train_batch, estimator.context, batch_axis)
+        with autograd.record():
+            pred = [estimator.net(x) for x in data]
+            loss = [estimator.loss(y_hat, y) * self.scale for y_hat, y in zip(pred, label)]
+        for part in loss:
+            part.backward()
+        return data, label, pred, loss
+
+
+def make_estimator(digits, lr=1e-5, seed=0, scheduler=None, batch_processor=None):
     mx.random.seed(seed)
     np.random.seed(seed)
     net = build_net("mlp", digits.num_outputs)
@@ -67,7 +86,8 @@ def make_estimator(digits, lr=1e-5, seed=0, scheduler=None):
     # MXNet 1.9.1's default Estimator metrics (Accuracy, Loss) call legacy operators, which refuse
     # mx.np arrays: in NumPy mode the user passes a metric that reads them (as here)
     metrics = [NumpyModeLoss()] if is_np_array() else None
-    est = Estimator(net, loss_for(digits), train_metrics=metrics, trainer=trainer, context=mx.cpu())
+    est = Estimator(net, loss_for(digits), train_metrics=metrics, trainer=trainer, context=mx.cpu(),
+                    batch_processor=batch_processor)
     messages = Messages()
     est.logger.addHandler(messages)
     est.logger.setLevel(logging.INFO)
@@ -239,3 +259,32 @@ def test_ctrl_c_during_the_handlers_search_stops_fit_and_restores(digits):
     assert handler.suggested_lr is None and est.trainer.learning_rate == 1e-5  # nothing applied
     assert_params_equal(params, capture_params(est.net))
     assert trainer_state_bytes(est.trainer) == states
+
+
+def test_the_search_trains_through_a_custom_batch_processor_and_restores(array_mode, digits):
+    data = gluon.data.DataLoader(digits.train, batch_size=64)  # no shuffling: the search starts at batch 0
+    est, _ = make_estimator(digits, batch_processor=ScaledLoss(3.0))
+    est.fit(data, batches=3)  # some momentum to keep
+    params, states = capture_params(est.net), trainer_state_bytes(est.trainer)
+    x, y = next(iter(data))
+    own_loss = float(est.loss(est.net(x), y).asnumpy().mean(dtype=np.float64))  # the estimator's loss
+    calls = est.batch_processor.calls
+    finder = find_lr_with_estimator(est, data, lr_start=1e-5, lr_end=1e-3, num_iter=10, progress=False)
+    assert est.batch_processor.calls - calls == len(finder.results) == 10  # one call per iteration
+    # the first iteration's loss is the processor's: three times the estimator's own
+    assert finder.curve.losses[0] == pytest.approx(3.0 * own_loss, rel=1e-5)
+    assert_params_equal(params, capture_params(est.net))
+    assert trainer_state_bytes(est.trainer) == states
+
+
+def test_the_handler_searches_through_the_custom_batch_processor(digits):
+    processor = ScaledLoss(2.0)
+    est, _ = make_estimator(digits, batch_processor=processor)
+    data = loader(digits)
+    before, after = Spy(priority=999), Spy(priority=1001)  # around the handler (priority 1000)
+    handler = LRFinderHandler(data, find_kwargs=FIND)
+    est.fit(data, batches=5, event_handlers=[handler, before, after])
+    searched = len(handler.finder.results)
+    # every search iteration (plus at most the one queued after a stop) and the 5 fit batches
+    assert processor.calls - 5 in (searched, searched + 1)
+    assert_params_equal(before.seen[0][1], after.seen[0][1])

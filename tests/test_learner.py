@@ -141,3 +141,39 @@ def test_batch_that_is_not_a_pair():
     learner = Learner(gluon.nn.Dense(3, in_units=4), [mx.nd.zeros((4, 4))])
     with pytest.raises(TypeError, match=r"a batch must be a \(data, label\) pair"):
         learner.iteration(lr=0.1)
+
+
+def test_split_batch_along_another_axis_and_the_learners_split_and_forward():
+    from gluon_lrfinder.learner import split_batch
+
+    data = mx.nd.arange(2 * 5 * 3).reshape((2, 5, 3))  # time-major: (steps, samples, features)
+    label = mx.nd.arange(2 * 5).reshape((2, 5))
+    parts, labels = split_batch((data, label), [mx.cpu(0), mx.cpu(1)], batch_axis=1)
+    assert [p.shape for p in parts] == [(2, 3, 3), (2, 2, 3)] and [y.shape for y in labels] == [(2, 3), (2, 2)]
+    assert np.array_equal(np.concatenate([p.asnumpy() for p in parts], axis=1), data.asnumpy())
+    learner = Learner(gluon.nn.Dense(2, in_units=3), [], ctx=[mx.cpu(0), mx.cpu(1)])
+    x, y, size = learner.split((mx.nd.ones((5, 3)), mx.nd.zeros((5,))))
+    assert size == 5 and [d.shape for d in x] == [(3, 3), (2, 3)]
+    assert [learner.forward(d).shape for d in x] == [(3, 2), (2, 2)]
+
+
+def test_fit_batch_runs_the_callers_own_forward_and_backward():
+    calls = []
+    loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
+
+    def fit_batch(batch):  # the caller's own batch logic: here a loss scaled by 0.5
+        calls.append(batch)
+        data, label = batch
+        with mx.autograd.record():
+            losses = [loss_fn(net(data), label) * 0.5]
+        losses[0].backward()
+        return [data], [label], losses
+
+    net = gluon.nn.Dense(3, in_units=4)
+    net.initialize()
+    batch = (mx.nd.ones((4, 4)), mx.nd.array([0, 1, 2, 0]))
+    learner = Learner(net, [batch], fit_batch=fit_batch)
+    expected = 0.5 * float(loss_fn(net(batch[0]), batch[1]).asnumpy().mean(dtype=np.float64))
+    assert learner.iteration(lr=0.1) == pytest.approx(expected, rel=1e-6) and len(calls) == 1
+    with pytest.raises(TypeError, match="fit_batch must be callable, got int"):
+        Learner(gluon.nn.Dense(3, in_units=4), [batch], fit_batch=3)

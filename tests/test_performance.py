@@ -7,7 +7,7 @@
   same restored state (parameters on every context, BatchNorm statistics, momentum and update
   counters, the last checked by training on from it).
 * ``Learner.queue_iteration`` averages the per-sample losses on the host; its value matches the
-  device-side mean of ``iteration_async``.
+  device-side mean of ``QueuedLoss.mean``.
 * The snapshot keeps no NDArray (no second copy of the parameters in memory).
 
 Determinism: MXNet on CPU with OMP_NUM_THREADS=1 and fixed seeds gives bitwise repeatable
@@ -187,10 +187,10 @@ def test_lagged_read_full_sweep_without_stop(digit_batches):
 
 @pytest.mark.parametrize("ctx_name", ["one", "two"])
 def test_host_mean_matches_device_mean(digit_batches, ctx_name):
-    """queue_iteration's host-side mean equals iteration_async's MXNet mean (float32 rounding)."""
+    """queue_iteration's host-side mean equals QueuedLoss.mean's MXNet mean (float32 rounding)."""
     learner = make_learner(digit_batches[:1], ctx_name)
     host = learner.queue_iteration(take_step=False).asscalar()
-    device = float(learner.iteration_async(take_step=False).asscalar())
+    device = float(learner.queue_iteration(take_step=False).mean().asscalar())
     assert host == pytest.approx(device, rel=1e-6)
     # the mean is over samples, not over devices: uneven parts weigh by their size
     parts = [mx.nd.array([1.0, 2.0, 3.0]), mx.nd.array([10.0])]

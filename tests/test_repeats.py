@@ -7,7 +7,7 @@ import pytest
 from gluon_lrfinder import LRFinder
 from gluon_lrfinder.curve import LRCurve
 from gluon_lrfinder.plotting import plot_bands, pyplot
-from gluon_lrfinder.repeats import _on_grid, stability_score, summarize_sweeps
+from gluon_lrfinder.repeats import smoothed_on_grid, stability_score, summarize_sweeps
 from gluon_lrfinder.suggest import steepest
 
 
@@ -34,7 +34,7 @@ def test_bands_are_ordered_and_the_envelope_holds_every_run():
     assert np.all(result.high[ok] <= result.envelope_high[ok] + 1e-12)
     x = np.log10(result.lrs)
     for curve in curves:
-        own = _on_grid(x, curve, None)
+        own = smoothed_on_grid(x, curve, None)
         there = np.isfinite(own)
         assert there.sum() == len(curve)
         assert np.all(result.envelope_low[there] <= own[there] + 1e-12)
@@ -124,7 +124,7 @@ def test_find_repeated_restores_state_bitwise_and_varies_the_runs(array_mode, ma
     ok = np.isfinite(result.median)
     assert np.all(result.low[ok] <= result.median[ok]) and np.all(result.median[ok] <= result.high[ok])
     for curve in result.curves:  # every run's smoothed curve lies inside the envelope
-        own = _on_grid(np.log10(result.lrs), curve, None)
+        own = smoothed_on_grid(np.log10(result.lrs), curve, None)
         there = np.isfinite(own)
         assert np.all(result.envelope_low[there] <= own[there] + 1e-12)
         assert np.all(own[there] <= result.envelope_high[there] + 1e-12)
@@ -177,3 +177,39 @@ def test_find_repeated_and_grid_take_a_rule_callable(make_learner):
         tenth_of_minimum(finder.curve.lrs, finder.curve.losses))
     grid = finder.find_grid(weight_decay=[0.0], method=tenth_of_minimum, lr_start=1e-4, lr_end=10.0)
     assert grid.method == "tenth_of_minimum"
+
+
+def test_apply_reads_the_latest_search_median_then_a_later_find(make_learner, tmp_path):
+    learner = make_learner()
+    finder = LRFinder(learner)
+    kwargs = {"lr_start": 1e-4, "lr_end": 3.0, "num_iter": 30}
+    result = finder.find_repeated(repeats=3, seed=1, method="steepest", **kwargs)
+    assert finder.apply(method="steepest") == result.lr
+    finder.find(**kwargs, progress=False)  # a later plain search: its own curve decides
+    assert finder.apply(method="steepest") == finder.curve.suggest(method="steepest", warn=False)
+    result = finder.find_repeated(repeats=2, seed=4, method="steepest", **kwargs)
+    result.curves[0].save(tmp_path / "first.json")
+    finder.load(tmp_path / "first.json")  # a loaded curve decides too
+    assert finder.apply(method="steepest") == finder.curve.suggest(method="steepest", warn=False)
+    result = finder.find_repeated(repeats=2, seed=6, method="steepest", **kwargs)
+    finder.curve = result.curves[0]  # and so does a curve set by hand
+    assert finder.apply(method="steepest") == result.curves[0].suggest(method="steepest", warn=False)
+
+
+def test_one_state_snapshot_per_run(make_learner, monkeypatch):
+    import gluon_lrfinder.finder as finder_module
+
+    entered = []
+
+    class Counting(finder_module.StateSnapshot):
+        def __enter__(self):
+            entered.append(self)
+            return super().__enter__()
+
+    monkeypatch.setattr(finder_module, "StateSnapshot", Counting)
+    finder = LRFinder(make_learner())
+    finder.find_repeated(repeats=3, vary_init=True, lr_start=1e-4, lr_end=3.0, num_iter=20)
+    assert len(entered) == 3
+    entered.clear()
+    finder.find_grid(weight_decay=[0, 1e-3], momentum=[0.8, 0.9], lr_start=1e-4, lr_end=3.0, num_iter=20)
+    assert len(entered) == 4
