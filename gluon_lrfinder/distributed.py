@@ -9,7 +9,7 @@ stops on the same iteration, and each restores its own state afterwards.
 That needs a trainer that updates on the workers (``update_on_kvstore=False``): with the
 optimizer on the servers (Gluon's default for a dist kvstore), ``save_states`` and
 ``set_learning_rate`` do not work and the servers would run the optimizer on the loss values
-too (see ``shared/mxnet-facts``). :func:`check_trainer` refuses such a trainer before anything
+too (see docs/distributed.md). :func:`check_trainer` refuses such a trainer before anything
 is touched, with the change to make.
 
 Under Horovod (a ``hvd.DistributedTrainer``, or a trainer on a kvstore of type ``horovod``)
@@ -84,7 +84,7 @@ def _trainer_kvstore(trainer: gluon.Trainer) -> Any:
 
     Gluon has no public accessor: a kvstore given by name (``kvstore="dist_sync"``) is created
     inside the Trainer at its first step or ``save_states``, and only the private ``_kvstore``
-    holds it. A second ``mx.kv.create("dist_sync")`` is no way out: it hangs (mxnet-facts e).
+    holds it. A second ``mx.kv.create("dist_sync")`` is no way out: it hangs (docs/distributed.md).
     """
     return getattr(trainer, "_kvstore", None)
 

@@ -1,7 +1,7 @@
 """Snapshot and exact restore of a Gluon model's parameters and its trainer's state.
 
-This is the one module that knows MXNet 1.9.1's save/load quirks (measured in
-``shared/mxnet-facts``):
+This is the one module that knows MXNet 1.9.1's save/load quirks (docs/mxnet_behaviours.md lists
+them, each pinned by a test in tests/test_mxnet_behaviours.py):
 
 * ``net.save_parameters`` stores the *average* of the contexts' copies of a parameter, so
   per-device BatchNorm running statistics would not come back exactly. We save the first
