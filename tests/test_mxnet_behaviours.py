@@ -187,3 +187,18 @@ def test_sgd_without_momentum_keeps_no_momentum_buffer():
     sgd.momentum = 0.9
     with pytest.raises(AssertionError, match="must have NDArray type, but got None"):
         sgd.update(0, weight, mx.nd.ones((3,)), state)
+
+
+def test_numpy_mode_arrays_cannot_go_through_nd_save_but_their_legacy_views_can(tmp_path):
+    """state.py saves NumPy-mode parameters through as_nd_ndarray() views (_arrays.as_legacy)."""
+    from mxnet import npx
+
+    npx.set_np()
+    try:
+        arr = mx.np.ones((2, 3))
+        with pytest.raises(TypeError, match="cannot save mxnet.numpy.ndarray using mxnet.ndarray.save"):
+            mx.nd.save(str(tmp_path / "a"), {"w": arr})
+        mx.nd.save(str(tmp_path / "b"), {"w": arr.as_nd_ndarray()})
+        assert np.array_equal(mx.nd.load(str(tmp_path / "b"))["w"].asnumpy(), np.ones((2, 3)))
+    finally:
+        npx.reset_np()
