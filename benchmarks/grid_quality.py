@@ -17,22 +17,26 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import statistics
 import sys
 import time
 from typing import Any, Dict, List, Optional, Sequence
 
-import mxnet as mx
 import numpy as np
-from mxnet import autograd
 
 from gluon_lrfinder import Learner, LRFinder
-from gluon_lrfinder.datasets import build_net, load_task, loss_for, make_loader
+from gluon_lrfinder.datasets import load_task
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from suggestion_quality import initial_weights, make_learner, validation_loss  # noqa: E402
+
+#: Seed of the fixed initial weights of every task (the figures in the docs were measured with it).
+INIT_SEED = 42
 
 WEIGHT_DECAY = [0.0, 1e-4, 1e-3, 1e-2]
 MOMENTUM = [0.8, 0.9, 0.95]
 DEFAULT = {"weight_decay": 1e-4, "momentum": 0.9}
-INIT_SEED = 42
 
 #: Small tasks of the kinds the grid is meant for: SGD-family optimizers with momentum.
 TASKS: List[Dict[str, Any]] = [
@@ -48,30 +52,7 @@ TASKS: List[Dict[str, Any]] = [
 def fresh_learner(spec: Dict[str, Any], task: Any, init: Sequence[np.ndarray], seed: int,
                   wd: float, momentum: float, lr: float = 1e-3) -> Learner:
     """A Learner over a net holding ``init``, the data order of ``seed``, the given knobs."""
-    net = build_net(spec["net"], task.num_outputs)
-    net.initialize(mx.init.Xavier(), ctx=mx.cpu())
-    net(mx.nd.zeros((2,) + task.input_shape))
-    for param, value in zip(net.collect_params().values(), init):
-        param.set_data(mx.nd.array(value))
-    loader = make_loader(task.train, spec["batch_size"], seed=seed)
-    return Learner(net, loader, ctx=mx.cpu(), loss_fn=loss_for(task), optimizer=spec["optimizer"],
-                   optimizer_params={"learning_rate": lr, "wd": wd, "momentum": momentum})
-
-
-def initial_weights(spec: Dict[str, Any], task: Any) -> List[np.ndarray]:
-    mx.random.seed(INIT_SEED)
-    net = build_net(spec["net"], task.num_outputs)
-    net.initialize(mx.init.Xavier(), ctx=mx.cpu())
-    net(mx.nd.zeros((2,) + task.input_shape))
-    return [p.data().asnumpy().copy() for p in net.collect_params().values()]
-
-
-def validation_loss(learner: Learner, dataset: Any) -> float:
-    X = mx.nd.array(np.stack([dataset[i][0] for i in range(len(dataset))]))
-    y = mx.nd.array(np.stack([dataset[i][1] for i in range(len(dataset))]))
-    with autograd.predict_mode():
-        loss = float(learner.loss_fn(learner.net(X), y).mean().asscalar())
-    return loss if math.isfinite(loss) else math.inf
+    return make_learner(dict(spec, params={"wd": wd, "momentum": momentum}), task, init, seed, lr)
 
 
 def train(spec: Dict[str, Any], task: Any, init: Sequence[np.ndarray], combo: Dict[str, float],
@@ -86,7 +67,7 @@ def train(spec: Dict[str, Any], task: Any, init: Sequence[np.ndarray], combo: Di
 
 def run_task(spec: Dict[str, Any], seeds: Sequence[int], repeats: int) -> Dict[str, Any]:
     task = load_task(spec["data"])
-    init = initial_weights(spec, task)
+    init = initial_weights(spec, task, seed=INIT_SEED)
     t0 = time.perf_counter()
     # the grid runs from a learner that starts at the default combination (it restores it after)
     with fresh_learner(spec, task, init, 0, DEFAULT["weight_decay"], DEFAULT["momentum"]) as learner:

@@ -92,9 +92,9 @@ def get_task(spec: Dict[str, Any]):
     return noisy_blobs() if spec["data"] == "noisy_blobs" else load_task(spec["data"])
 
 
-def initial_weights(spec: Dict[str, Any], task) -> List[np.ndarray]:
+def initial_weights(spec: Dict[str, Any], task, seed: int = INIT_SEED) -> List[np.ndarray]:
     """The task's fixed initial weights (every run and every sweep starts from these)."""
-    mx.random.seed(INIT_SEED)
+    mx.random.seed(seed)
     net = build_net(spec["net"], task.num_outputs)
     net.initialize(mx.init.Xavier(), ctx=mx.cpu())
     net(mx.nd.zeros((2,) + task.input_shape))
