@@ -121,6 +121,22 @@ def _kill_group(proc: subprocess.Popen[bytes], sig: int) -> None:
         pass
 
 
+def _wait_group_gone(pgid: int, timeout: float) -> bool:
+    """Wait until no process of group ``pgid`` is left (a SIGKILL takes effect asynchronously:
+    a killed grandchild is gone only once the kernel has torn it down and init reaped it)."""
+    end = time.monotonic() + timeout
+    while True:
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:  # pragma: no cover - not ours
+            return True
+        if time.monotonic() >= end:
+            return False
+        time.sleep(0.02)
+
+
 def launch(
     command: Sequence[str],
     num_workers: int,
@@ -255,8 +271,11 @@ def _reap(procs: Dict[str, subprocess.Popen[bytes]], result: LaunchResult, grace
             p.wait(timeout=10)
         except subprocess.TimeoutExpired:  # pragma: no cover - SIGKILL cannot be ignored
             logger.error("%s (pid %d) did not die after SIGKILL", n, p.pid)
-        # Anything the process left behind in its group (e.g. DataLoader workers) goes too.
+        # Anything the process left behind in its group (e.g. DataLoader workers) goes too,
+        # and is gone when this returns.
         _kill_group(p, signal.SIGKILL)
+        if not _wait_group_gone(p.pid, timeout=10.0):  # pragma: no cover - SIGKILL cannot be ignored
+            logger.error("process group %d of %s still has processes after SIGKILL", p.pid, n)
         result.returncodes[n] = p.returncode
 
 
