@@ -5,7 +5,10 @@ every combination is trained from those same weights at *its own* suggested lear
 fixed budget, and its validation loss is measured. Each combination is trained with several
 data orders (seeds), and the mean validation loss is reported. The table says, per task, the
 validation loss of the recommended combination, of the usual default (wd=1e-4, momentum 0.9),
-of the best and the median combination, and the recommendation's rank.
+of the best and the median combination. Two rules pick: ``find_grid``'s default, which keeps
+the trainer's own values unless another combination is clearly better (``keep_current``, with
+margins 0 to 0.2 and a leave-one-task-out choice of the margin), and Smith's rule alone
+(``keep_current=False``).
 
     python benchmarks/grid_quality.py            # about 3-5 minutes on 2 CPU cores
     python benchmarks/grid_quality.py --quick    # one task, one seed (a smoke run)
@@ -27,6 +30,7 @@ import numpy as np
 
 from gluon_lrfinder import Learner, LRFinder
 from gluon_lrfinder.datasets import load_task
+from gluon_lrfinder.grid import DEFAULT_MARGIN, GridRow, recommend
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from suggestion_quality import initial_weights, make_learner, validation_loss  # noqa: E402
@@ -37,6 +41,8 @@ INIT_SEED = 42
 WEIGHT_DECAY = [0.0, 1e-4, 1e-3, 1e-2]
 MOMENTUM = [0.8, 0.9, 0.95]
 DEFAULT = {"weight_decay": 1e-4, "momentum": 0.9}
+#: The margins of the keep-current rule the benchmark compares (and chooses among, leave one out).
+MARGINS = [0.0, 0.05, 0.10, 0.20]
 
 #: Small tasks of the kinds the grid is meant for: SGD-family optimizers with momentum.
 TASKS: List[Dict[str, Any]] = [
@@ -66,6 +72,7 @@ def train(spec: Dict[str, Any], task: Any, init: Sequence[np.ndarray], combo: Di
 
 
 def run_task(spec: Dict[str, Any], seeds: Sequence[int], repeats: int) -> Dict[str, Any]:
+    """One find_grid from the default combination, then every combination trained at its own rate."""
     task = load_task(spec["data"])
     init = initial_weights(spec, task, seed=INIT_SEED)
     t0 = time.perf_counter()
@@ -81,38 +88,58 @@ def run_task(spec: Dict[str, Any], seeds: Sequence[int], repeats: int) -> Dict[s
         else:
             losses = [train(spec, task, init, row.combination, row.lr, s) for s in seeds]
         rows.append({**row.combination, "lr": row.lr, "lowest_loss": row.lowest_loss, "stable_lr": row.stable_lr,
-                     "valid_loss": statistics.fmean(losses)})
-    order = sorted(range(len(rows)), key=lambda i: rows[i]["valid_loss"])
-    best_i = result.best_index
-    default_i = next(i for i, r in enumerate(rows)
-                     if r["weight_decay"] == DEFAULT["weight_decay"] and r["momentum"] == DEFAULT["momentum"])
-    valid = [r["valid_loss"] for r in rows]
-    return {
-        "task": spec["name"], "rows": rows, "recommended": result.best, "reason": result.reason,
-        "recommended_valid": valid[best_i], "default_valid": valid[default_i],
-        "best_valid": min(valid), "median_valid": statistics.median(valid),
-        "rank": order.index(best_i) + 1, "combinations": len(rows), "grid_seconds": grid_seconds,
-    }
+                     "lowest_losses": row.lowest_losses, "valid_loss": statistics.fmean(losses)})
+    return {"task": spec["name"], "rows": rows, "current": result.current_index, "reason": result.reason,
+            "grid_seconds": grid_seconds}
+
+
+def pick(task: Dict[str, Any], margin: Optional[float]) -> int:
+    """The row a rule picks: keep-the-current-values with ``margin``, or Smith's rule (None)."""
+    rows = [GridRow({"weight_decay": r["weight_decay"], "momentum": r["momentum"]}, r["lr"], r["lowest_loss"],
+                    r["stable_lr"], lowest_losses=r["lowest_losses"]) for r in task["rows"]]
+    if margin is None:
+        return recommend(rows)["index"]
+    return recommend(rows, current=task["current"], margin=margin)["index"]
+
+
+def ratio(task: Dict[str, Any], index: int) -> float:
+    valid = [r["valid_loss"] for r in task["rows"]]
+    return valid[index] / valid[task["current"]]
+
+
+def _name(task: Dict[str, Any], index: int) -> str:
+    row = task["rows"][index]
+    return f"{row['weight_decay']:g}, {row['momentum']:g}"
 
 
 def markdown(results: Sequence[Dict[str, Any]]) -> str:
     lines = [
-        "| task | recommended (wd, momentum) | valid loss: recommended | default (1e-4, 0.9) | best | median | rank |",
-        "|---|---|---|---|---|---|---|",
+        "| task | default (1e-4, 0.9): valid loss | keep-current pick (margin 0.10) | its valid loss | "
+        "Smith's pick | its valid loss | best of 12 | median of 12 |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
-        rec = r["recommended"]
+        valid = [row["valid_loss"] for row in r["rows"]]
+        keep, smith = pick(r, DEFAULT_MARGIN), pick(r, None)
+
         lines.append(
-            f"| {r['task']} | {rec['weight_decay']:g}, {rec['momentum']:g} | {r['recommended_valid']:.4f} | "
-            f"{r['default_valid']:.4f} | {r['best_valid']:.4f} | {r['median_valid']:.4f} | "
-            f"{r['rank']} of {r['combinations']} |"
+            f"| {r['task']} | {valid[r['current']]:.4f} | {_name(r, keep)} | {valid[keep]:.4f} | {_name(r, smith)} | "
+            f"{valid[smith]:.4f} | {min(valid):.4f} | {statistics.median(valid):.4f} |"
         )
-    wins = sum(r["recommended_valid"] <= r["default_valid"] for r in results)
-    ratios = [r["recommended_valid"] / r["default_valid"] for r in results if r["default_valid"] > 0]
     lines.append("")
-    lines.append(f"Recommended at least as good as the default on {wins} of {len(results)} tasks; "
-                 f"validation-loss ratio recommended/default: "
-                 + ", ".join(f"{x:.2f}" for x in ratios))
+    for label, margin in [("Smith's rule alone", None)] + [(f"keep-current, margin {m:g}", m) for m in MARGINS]:
+        ratios = [ratio(r, pick(r, margin)) for r in results]
+        lines.append(f"- {label}: validation loss / default's = " + ", ".join(f"{x:.2f}" for x in ratios)
+                     + f" (geometric mean {math.exp(statistics.fmean(math.log(x) for x in ratios)):.2f})")
+    # leave one task out: the margin that does best on the other tasks, scored on the one left out
+    held = []
+    for k, r in enumerate(results):
+        others = [t for j, t in enumerate(results) if j != k]
+        score = {m: statistics.fmean(math.log(ratio(t, pick(t, m))) for t in others) for m in MARGINS}
+        chosen = min(MARGINS, key=lambda m: (score[m], abs(m - DEFAULT_MARGIN)))
+        held.append((chosen, ratio(r, pick(r, chosen))))
+    lines.append("- leave one task out (margin chosen on the other tasks): "
+                 + ", ".join(f"{x:.2f} (margin {m:g})" for m, x in held))
     return "\n".join(lines)
 
 

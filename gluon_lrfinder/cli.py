@@ -629,8 +629,9 @@ def _run(args: argparse.Namespace) -> int:
                          lr_end=args.lr_end, num_iter=args.num_iter, mode=args.mode, min_iter=args.min_iter,
                          threshold=args.threshold, progress=progress)
             if args.grid:
+                # a command line has no "current values" of the user's to keep: Smith's rule alone
                 finder.find_grid(weight_decay=args.grid.get("wd"), momentum=args.grid.get("momentum"),
-                                 repeats=args.repeats, method=args.method, **sweep)
+                                 repeats=args.repeats, method=args.method, keep_current=False, **sweep)
             else:
                 finder.find(**sweep)
     except (mx.base.MXNetError, ValueError, TypeError) as err:

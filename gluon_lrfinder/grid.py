@@ -39,6 +39,9 @@ __all__ = ["GridRow", "GridResult", "curve_summary", "recommend", "summarize_gri
 #: Curves whose lowest smoothed loss lies within this fraction of the best one count as reaching
 #: "the lowest loss" (Smith compares curves by eye; noise makes exact ties meaningless).
 DEFAULT_TOLERANCE = 0.05
+#: How much lower, in every data order, another combination's lowest loss must be than that of
+#: the trainer's own values before :func:`recommend` moves away from them.
+DEFAULT_MARGIN = 0.10
 
 
 @dataclass
@@ -56,6 +59,8 @@ class GridRow:
     stable_lr : float
         The highest learning rate up to which the smoothed curve stays below its starting level
         (the mean of its first few smoothed values): where it starts to diverge.
+    lowest_losses : list of float
+        The lowest smoothed loss of each data order (one entry per repeat, in seed order).
 
     With several data orders per combination (``repeats``), each number is the median over them.
     """
@@ -64,6 +69,7 @@ class GridRow:
     lr: Optional[float]
     lowest_loss: float
     stable_lr: float
+    lowest_losses: List[float] = field(default_factory=list)
 
 
 def curve_summary(lrs: Sequence[float], losses: Sequence[float], method: Method = DEFAULT_METHOD) -> Dict[str, Any]:
@@ -111,19 +117,44 @@ def _describe(combination: Dict[str, float]) -> str:
     return ", ".join(f"{k}={v:g}" for k, v in combination.items())
 
 
-def recommend(rows: Sequence[GridRow], tolerance: float = DEFAULT_TOLERANCE) -> Dict[str, Any]:
-    """Smith's rule over the grid: lowest loss first, then stable to the highest rate.
+def _clearly_better(row: GridRow, current: GridRow, margin: float) -> bool:
+    """Lower than ``current`` by more than ``margin`` in every data order, and stable as far."""
+    pairs = list(zip(row.lowest_losses, current.lowest_losses)) or [(row.lowest_loss, current.lowest_loss)]
+    lower = all(mine < theirs - margin * abs(theirs) for mine, theirs in pairs)
+    return lower and row.stable_lr >= current.stable_lr
 
-    Every combination whose lowest smoothed loss is within ``tolerance`` (relative) of the best
-    one is a candidate; of those, the one that stays stable up to the highest learning rate wins
-    (ties: the lower loss).
+
+def recommend(
+    rows: Sequence[GridRow],
+    tolerance: float = DEFAULT_TOLERANCE,
+    current: Optional[int] = None,
+    margin: float = DEFAULT_MARGIN,
+) -> Dict[str, Any]:
+    """Smith's rule over the grid, and by default no change without clear evidence.
+
+    Smith's rule: every combination whose lowest smoothed loss is within ``tolerance``
+    (relative) of the best one is a candidate; of those, the one that stays stable up to the
+    highest learning rate wins (ties: the lower loss).
+
+    With ``current`` (the row of the values the trainer already has), only the combinations
+    that are *clearly better* than it compete: a lowest loss lower by more than ``margin`` in
+    every data order (paired: the same data order for both) and a curve stable at least as far.
+    When none is, the current values are recommended. The lowest loss of a short sweep moves
+    with the data order by 5-30 % and says little about weight decay's effect after a full
+    training run, so without clear evidence a change is more likely to hurt than to help
+    (docs/weight_decay_momentum.md measures both rules).
 
     Parameters
     ----------
     rows : sequence of GridRow
         One per combination, at least one.
     tolerance : float, default 0.05
-        Relative slack on the lowest loss, >= 0.
+        Relative slack on the lowest loss for Smith's rule, >= 0.
+    current : int, optional
+        Index of the trainer's own combination in ``rows``; None: Smith's rule over all rows.
+    margin : float, default 0.10
+        How much lower (relative) a combination's lowest loss must be in every data order to
+        count as clearly better than ``current``, >= 0.
 
     Returns
     -------
@@ -136,13 +167,30 @@ def recommend(rows: Sequence[GridRow], tolerance: float = DEFAULT_TOLERANCE) -> 
     ...         GridRow({"wd": 1e-3}, 0.3, 0.80, 2.0)]
     >>> recommend(rows)["index"]
     1
+    >>> recommend(rows, current=2)["index"]   # lower losses, but neither is stable to lr 2.0
+    2
     """
     tolerance = check_nonnegative("tolerance", tolerance)
+    margin = check_nonnegative("margin", margin)
     if not rows:
         raise ValueError("rows must hold at least one combination, got none")
-    best_loss = min(r.lowest_loss for r in rows)
+    if current is not None and not 0 <= current < len(rows):
+        raise ValueError(f"current must be the index of a row, in [0, {len(rows) - 1}], got {current!r}")
+    pool = list(range(len(rows)))
+    if current is not None:
+        pool = [i for i in pool if i != current and _clearly_better(rows[i], rows[current], margin)]
+        if not pool:
+            row = rows[current]
+            others = len(rows) - 1
+            return {"index": current, "reason": (
+                f"keep your current values ({_describe(row.combination)}): "
+                + (f"none of the other {others} combinations had a lowest smoothed loss more than "
+                   f"{margin:.0%} lower in every data order while staying stable as far (to lr "
+                   f"{row.stable_lr:.3g})" if others else "the grid holds no other combination")
+            )}
+    best_loss = min(rows[i].lowest_loss for i in pool)
     bound = best_loss + tolerance * abs(best_loss)
-    candidates = [i for i, r in enumerate(rows) if r.lowest_loss <= bound]
+    candidates = [i for i in pool if rows[i].lowest_loss <= bound]
     index = max(candidates, key=lambda i: (rows[i].stable_lr, -rows[i].lowest_loss))
     row = rows[index]
     reason = (
@@ -152,8 +200,11 @@ def recommend(rows: Sequence[GridRow], tolerance: float = DEFAULT_TOLERANCE) -> 
     )
     if len(candidates) > 1:
         reason += f", the highest of the {len(candidates)} combinations that reach that loss"
-    elif len(rows) > 1:
+    elif len(pool) > 1:
         reason += "; no other combination reaches that loss"
+    if current is not None:
+        reason += (f"; it beats your current values ({_describe(rows[current].combination)}) by more than "
+                   f"{margin:.0%} in every data order")
     return {"index": index, "reason": reason}
 
 
@@ -189,6 +240,8 @@ class GridResult:
     best_index: int = 0
     runs: List[List[LRCurve]] = field(default_factory=list)
     """Every curve of every combination (several with ``repeats > 1``)."""
+    current_index: Optional[int] = None
+    """The row of the trainer's own values, when they are in the grid."""
 
     def table(self) -> List[Dict[str, Any]]:
         """The rows as plain dicts (one per combination), e.g. for ``pandas.DataFrame``."""
@@ -203,7 +256,8 @@ class GridResult:
         lines = [head]
         for i, r in enumerate(self.rows):
             lr = "-" if r.lr is None else f"{r.lr:.3g}"
-            mark = "<- recommended" if i == self.best_index else ""
+            mark = " ".join(m for m, on in (("<- recommended", i == self.best_index),
+                                            ("(your current values)", i == self.current_index)) if on)
             lines.append([*(f"{r.combination[k]:g}" for k in keys), lr, f"{r.lowest_loss:.4g}",
                           f"{r.stable_lr:.3g}", mark])
         widths = [max(len(row[c]) for row in lines) for c in range(len(head))]
@@ -224,6 +278,7 @@ def _median_row(combination: Dict[str, float], curves: Sequence[LRCurve], method
         lr=float(np.exp(np.median(np.log(lrs)))) if lrs else None,
         lowest_loss=float(np.median([s["lowest_loss"] for s in summaries])),
         stable_lr=float(np.exp(np.median(np.log([s["stable_lr"] for s in summaries])))),
+        lowest_losses=[float(s["lowest_loss"]) for s in summaries],
     )
 
 
@@ -232,6 +287,8 @@ def summarize_grid(
     curves: Sequence[Union[LRCurve, Sequence[LRCurve]]],
     method: Method = DEFAULT_METHOD,
     tolerance: float = DEFAULT_TOLERANCE,
+    current: Optional[int] = None,
+    margin: float = DEFAULT_MARGIN,
 ) -> GridResult:
     """Reduce each combination's curve to a :class:`GridRow` and recommend one.
 
@@ -244,8 +301,8 @@ def summarize_grid(
         (the same orders for every combination), whose figures are then medians.
     method : str, default ``DEFAULT_METHOD``
         Suggestion rule.
-    tolerance : float, default 0.05
-        See :func:`recommend`.
+    tolerance, current, margin
+        See :func:`recommend` (``current`` is an index into ``combinations``).
 
     Returns
     -------
@@ -258,12 +315,12 @@ def summarize_grid(
         )
     runs = [[cv] if isinstance(cv, LRCurve) else list(cv) for cv in curves]
     rows = [_median_row(c, run, method) for c, run in zip(combinations, runs)]
-    choice = recommend(rows, tolerance=tolerance)
+    choice = recommend(rows, tolerance=tolerance, current=current, margin=margin)
     best = rows[choice["index"]]
     return GridResult(
         combinations=[dict(c) for c in combinations], curves=[run[0] for run in runs], rows=rows,
         best=dict(best.combination), lr=best.lr, reason=choice["reason"], method=resolve_rule(method)[0],
-        best_index=choice["index"], runs=runs,
+        best_index=choice["index"], runs=runs, current_index=current,
     )
 
 

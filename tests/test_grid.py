@@ -200,3 +200,41 @@ def test_the_docs_walk_through_runs(tmp_path, monkeypatch):
     assert (tmp_path / "grid.png").stat().st_size > 1000
     assert applied["weight_decay"] == result.best["weight_decay"] and applied["lr"] == pytest.approx(result.lr)
     pyplot().close("all")
+
+
+def test_recommend_keeps_the_current_values_without_clear_evidence():
+    def row(wd, losses, stable):
+        return GridRow({"weight_decay": wd}, 0.1, float(np.median(losses)), stable, lowest_losses=list(losses))
+
+    current = row(1e-4, [1.0, 1.0, 1.0], 1.0)
+    near = row(0.0, [0.85, 0.95, 0.80], 1.0)        # lower, but not by 10% in every data order
+    clear = row(1e-3, [0.85, 0.88, 0.80], 1.2)      # lower by more than 10% in every order, as stable
+    unstable = row(1e-2, [0.5, 0.5, 0.5], 0.3)      # much lower, but diverges earlier
+    assert recommend([current, near, unstable], current=0)["index"] == 0
+    kept = recommend([current, near, unstable], current=0)["reason"]
+    assert kept.startswith("keep your current values (weight_decay=0.0001)") and "10%" in kept
+    choice = recommend([current, near, clear, unstable], current=0)
+    assert choice["index"] == 2 and "beats your current values (weight_decay=0.0001)" in choice["reason"]
+    assert recommend([current, near, clear, unstable], current=0, margin=0.2)["index"] == 0
+    assert recommend([current, near, clear, unstable])["index"] == 3  # Smith's rule alone: the lowest loss
+    with pytest.raises(ValueError, match=r"current must be the index of a row, in \[0, 1\], got 2"):
+        recommend([current, near], current=2)
+    with pytest.raises(ValueError, match="margin must be >= 0, got -0.1"):
+        recommend([current, near], current=0, margin=-0.1)
+
+
+def test_find_grid_knows_the_trainers_own_values(make_learner):
+    learner = make_learner(optimizer_params={"learning_rate": 0.05, "momentum": 0.9, "wd": 1e-4}, warm_steps=1)
+    finder = LRFinder(learner)
+    result = finder.find_grid(weight_decay=[0, 1e-4], momentum=[0.8, 0.9], repeats=2, **FIND)
+    assert result.combinations[result.current_index] == {"weight_decay": 1e-4, "momentum": 0.9}
+    assert "(your current values)" in str(result)
+    expected = recommend(result.rows, current=result.current_index)
+    assert result.best_index == expected["index"] and result.reason == expected["reason"]
+    assert all(len(r.lowest_losses) == 2 for r in result.rows)
+    smith = finder.find_grid(weight_decay=[0, 1e-4], momentum=[0.8, 0.9], repeats=2, keep_current=False, **FIND)
+    assert smith.current_index is None and smith.best_index == recommend(smith.rows)["index"]
+    elsewhere = finder.find_grid(weight_decay=[0, 1e-3], **FIND)  # the trainer's 1e-4 is not in the grid
+    assert elsewhere.current_index is None
+    with pytest.raises(TypeError, match="keep_current must be a bool, got str"):
+        finder.find_grid(weight_decay=[0.0], keep_current="yes", **FIND)
