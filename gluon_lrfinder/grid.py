@@ -32,7 +32,7 @@ import numpy as np
 from ._validate import check_nonnegative
 from .curve import LRCurve
 from .smoothing import zero_phase
-from .suggest import DEFAULT_METHOD, Method, resolve_rule, suggest
+from .suggest import DEFAULT_METHOD, Method, finite_points, resolve_rule, suggest
 
 __all__ = ["GridRow", "GridResult", "curve_summary", "recommend", "summarize_grid", "grid_values"]
 
@@ -95,10 +95,7 @@ def curve_summary(lrs: Sequence[float], losses: Sequence[float], method: Method 
     >>> s["lowest_loss"] < 0.8, 0.3 < s["stable_lr"] < 3.0
     (True, True)
     """
-    lr_arr = np.asarray(lrs, dtype=np.float64)
-    loss_arr = np.asarray(losses, dtype=np.float64)
-    keep = np.isfinite(loss_arr) & np.isfinite(lr_arr) & (lr_arr > 0)
-    lr_arr, loss_arr = lr_arr[keep], loss_arr[keep]
+    lr_arr, loss_arr = finite_points(lrs, losses)
     if lr_arr.size < 2:
         raise ValueError(f"a grid curve needs at least 2 finite points, got {lr_arr.size}")
     smooth = zero_phase(lr_arr, loss_arr)

@@ -54,6 +54,7 @@ __all__ = [
     "resolve_rule",
     "Method",
     "enough_points",
+    "finite_points",
     "TOO_FEW_POINTS",
 ]
 
@@ -84,8 +85,14 @@ class SuggestionWarning(UserWarning):
     """The curve is usable but suspicious (it never fell, or never diverged)."""
 
 
-def _finite_points(lrs: ArrayLike, losses: ArrayLike) -> Tuple[np.ndarray, np.ndarray]:
-    """The points with a finite loss and a finite LR > 0, in the given order."""
+def finite_points(lrs: ArrayLike, losses: ArrayLike) -> Tuple[np.ndarray, np.ndarray]:
+    """The points with a finite loss and a finite LR > 0, in the given order, as float64 arrays.
+
+    Examples
+    --------
+    >>> [a.tolist() for a in finite_points([1e-3, 1e-2, 1e-1], [1.0, float("nan"), 2.0])]
+    [[0.001, 0.1], [1.0, 2.0]]
+    """
     lrs = np.asarray(lrs, dtype=np.float64)
     losses = np.asarray(losses, dtype=np.float64)
     if lrs.ndim != 1 or lrs.shape != losses.shape:
@@ -104,11 +111,11 @@ def enough_points(lrs: ArrayLike, losses: ArrayLike) -> bool:
     >>> enough_points([1e-3, 1e-2, 1e-1], [1.0, 0.5, 2.0])
     False
     """
-    return _finite_points(lrs, losses)[0].size >= MIN_POINTS
+    return finite_points(lrs, losses)[0].size >= MIN_POINTS
 
 
 def _finite_curve(lrs: ArrayLike, losses: ArrayLike) -> Tuple[np.ndarray, np.ndarray]:
-    lrs, losses = _finite_points(lrs, losses)
+    lrs, losses = finite_points(lrs, losses)
     if lrs.size < MIN_POINTS:
         raise ValueError(
             f"too few points to suggest a learning rate: need at least {MIN_POINTS} finite "
