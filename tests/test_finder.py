@@ -246,7 +246,7 @@ def test_without_a_progress_bar_tqdm_auto_is_not_imported():
     import subprocess
     import sys
 
-    code = ("import sys; from gluon_lrfinder.finder import _progress_bar; "
+    code = ("import sys; from gluon_lrfinder.engine.sweep import _progress_bar; "
             "bar = _progress_bar(None, False); bar.update(1); bar.close(); print('tqdm.auto' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

@@ -84,7 +84,9 @@ def test_a_state_saved_by_the_tutorial_rule_loads_into_the_robust_one():
 def test_tutorial_rule_keeps_its_name_and_defaults():
     tutorial = LRFinderStoppingCriteria()
     assert (tutorial.smoothing, tutorial.min_iter, tutorial.threshold) == (0.3, 20, 2.0)
-    assert not isinstance(tutorial, StoppingCriteria)
+    # the tutorial's rule is the general one against the first loss, without patience
+    assert isinstance(tutorial, StoppingCriteria) and (tutorial.reference_iter, tutorial.patience) == (1, 1)
+    assert not isinstance(StoppingCriteria(), LRFinderStoppingCriteria)
     assert repr(tutorial) == "LRFinderStoppingCriteria(smoothing=0.3, min_iter=20, threshold=2.0)"
     robust = StoppingCriteria()
     assert (robust.reference_iter, robust.patience) == (10, 3)

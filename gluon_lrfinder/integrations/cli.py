@@ -189,7 +189,7 @@ def _optimizer_params(args: argparse.Namespace) -> Dict[str, float]:
             if key == "momentum":
                 import mxnet as mx
 
-                from ..finder import momentum_attribute
+                from ..engine.knobs import momentum_attribute
 
                 try:
                     attribute = momentum_attribute(mx.optimizer.create(name))
