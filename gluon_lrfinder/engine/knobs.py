@@ -55,7 +55,9 @@ def set_learning_rate(trainer: Any, lr: float) -> float:
     Examples
     --------
     >>> import mxnet as mx
-    >>> trainer = mx.gluon.Trainer(mx.gluon.nn.Dense(1).collect_params(), "sgd", {"learning_rate": 0.1})
+    >>> net = mx.gluon.nn.Dense(1, in_units=2)
+    >>> net.initialize()
+    >>> trainer = mx.gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.1})
     >>> set_learning_rate(trainer, 0.05), trainer.learning_rate
     (0.05, 0.05)
     """

@@ -12,7 +12,8 @@ from mxnet.base import MXNetError
 from mxnet.contrib import amp
 
 from ..core._validate import check_int
-from ._arrays import as_legacy, in_mode
+from ._arrays import as_legacy
+from .sources import DataSource, restartable, split_batch, split_data_batch
 from .state import amp_loss_scaler, trainer_kvstore_config
 
 __all__ = ["Learner", "QueuedLoss", "as_context_list", "split_batch", "split_data_batch", "restartable"]
@@ -36,82 +37,6 @@ def as_context_list(ctx: Optional[ContextLike], name: str = "ctx") -> List[mx.Co
         return list(ctx)
     raise TypeError(
         f"{name} must be an mxnet.Context (e.g. mx.gpu(0)) or a non-empty list of Contexts, got {ctx!r}"
-    )
-
-
-def _split_array(array: Any, ctx: List[mx.Context], batch_axis: int = 0) -> List[Any]:
-    # even_split=False: the last batch of a pass may not divide evenly over the contexts
-    parts = gluon.utils.split_and_load(in_mode(array), ctx, batch_axis=batch_axis, even_split=False)
-    return [in_mode(part) for part in parts]
-
-
-def split_data_batch(batch: mx.io.DataBatch, ctx: List[mx.Context]) -> Tuple[List[Any], List[Any]]:
-    """Default ``batch_fn`` for an ``mx.io.DataBatch`` (what every ``mx.io.DataIter`` yields).
-
-    ``batch.data[0]`` is the input (several data arrays become a tuple of inputs, in order),
-    ``batch.label[0]`` the label. The ``batch.pad`` samples that fill up the last batch of a
-    pass (copies of other samples) are dropped, so they are not trained on twice.
-
-    Examples
-    --------
-    >>> import mxnet as mx
-    >>> batch = mx.io.DataBatch([mx.nd.ones((4, 2))], [mx.nd.zeros((4,))], pad=1)
-    >>> data, label = split_data_batch(batch, [mx.cpu()])
-    >>> data[0].shape, label[0].shape
-    ((3, 2), (3,))
-    """
-    if not batch.data:
-        raise ValueError("a DataBatch must hold at least one data array, got batch.data=[]")
-    if not batch.label:
-        raise ValueError(
-            "a DataBatch must hold a label (batch.label[0]) to compute the loss; create the DataIter "
-            "with labels, or pass batch_fn=... to Learner"
-        )
-    pad = int(batch.pad or 0)
-
-    def real(array: Any) -> Any:
-        return array[: array.shape[0] - pad] if pad else array
-
-    inputs = [_split_array(real(d), ctx) for d in batch.data]
-    data = [parts[0] if len(parts) == 1 else tuple(parts) for parts in zip(*inputs)]
-    return data, _split_array(real(batch.label[0]), ctx)
-
-
-def split_batch(batch: Any, ctx: List[mx.Context], batch_axis: int = 0) -> Tuple[List[Any], List[Any]]:
-    """Default ``batch_fn``: a ``(data, label)`` pair, or a ``DataBatch``, split over ``ctx``.
-
-    A pair is split along ``batch_axis`` (0 by default; ``functools.partial(split_batch,
-    batch_axis=1)`` for time-major data), a ``DataBatch`` along axis 0
-    (:func:`split_data_batch`).
-
-    Examples
-    --------
-    >>> import mxnet as mx
-    >>> data, label = split_batch((mx.nd.ones((4, 2)), mx.nd.zeros((4,))), [mx.cpu(0), mx.cpu(1)])
-    >>> [d.shape for d in data]
-    [(2, 2), (2, 2)]
-    """
-    if isinstance(batch, mx.io.DataBatch):
-        return split_data_batch(batch, ctx)
-    if not isinstance(batch, (list, tuple)) or len(batch) != 2:
-        raise TypeError(
-            "a batch must be a (data, label) pair or an mx.io.DataBatch; pass batch_fn=... to Learner for "
-            f"other layouts, got {type(batch).__name__}"
-            + (f" of length {len(batch)}" if hasattr(batch, "__len__") else "")
-        )
-    data, label = batch
-    return _split_array(data, ctx, batch_axis), _split_array(label, ctx, batch_axis)
-
-
-def restartable(source: Any) -> bool:
-    """Whether ``source`` is its own iterator with a ``reset()`` that starts a new pass.
-
-    True for every ``mx.io.DataIter`` (``iter(it)`` returns ``it`` itself, which raises
-    ``StopIteration`` until ``it.reset()``); False for a DataLoader, which ``iter()`` restarts.
-    """
-    return isinstance(source, mx.io.DataIter) or (
-        callable(getattr(source, "reset", None)) and callable(getattr(source, "__next__", None))
-        and iter(source) is source
     )
 
 
@@ -261,7 +186,7 @@ class Learner:
     net : gluon.Block
         The network. Parameters that are not initialized yet are initialized with
         ``initializer`` on ``ctx``; initialized (e.g. trained) parameters are left alone.
-    data_loader : iterable of batches, or an ``mx.io.DataIter``
+    data_loader : iterable of batches, an ``mx.io.DataIter`` or a :class:`~gluon_lrfinder.engine.sources.DataSource`
         Usually a ``gluon.data.DataLoader`` over a
         :class:`~gluon_lrfinder.ContinuousBatchSampler`; a finite loader is restarted when it
         runs out. Any ``mx.io.DataIter`` (``NDArrayIter``, ``ImageRecordIter``, ``CSVIter``,
@@ -344,6 +269,8 @@ class Learner:
     ) -> None:
         if not isinstance(net, gluon.Block):
             raise TypeError(f"net must be a gluon.Block (e.g. a HybridSequential), got {type(net).__name__}")
+        if isinstance(data_loader, DataSource):  # the adapter of .npz, .rec and bundled data
+            data_loader = data_loader.loader
         if not hasattr(data_loader, "__iter__"):
             raise TypeError(
                 f"data_loader must be iterable (e.g. a gluon.data.DataLoader), got {type(data_loader).__name__}"

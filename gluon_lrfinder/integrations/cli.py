@@ -32,7 +32,6 @@ import os
 import re
 import sys
 import warnings
-from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, NoReturn, Optional, Tuple
 
 from ..core._validate import check_greater, check_int, check_nonnegative, check_positive, check_unit_interval
@@ -333,145 +332,23 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # ---------------------------------------------------------------------- inputs
-@dataclass
-class _Data:
-    """What the sweep reads: an iterable of batches and what is known about it."""
-
-    loader: Any
-    name: str
-    kind: str  # "classification", "regression" or "unknown"
-    input_shape: Optional[Tuple[int, ...]]
-    classes: Optional[int]  # outputs of a bundled net under softmax-ce (None: unknown)
-    target_size: Optional[int]  # its outputs under l2 / sigmoid-bce
-    default_loss: str
-    settings: Dict[str, Any] = field(default_factory=dict)
-    labels: Any = None  # the labels as an array, when they are all known up front (--npz)
-
-    def num_outputs(self, loss: str) -> Optional[int]:
-        return self.classes if loss == "softmax-ce" else self.target_size
+def _source_error(err: Any) -> CLIError:
+    """A data source's error, named by its command-line option."""
+    return CLIError(f"--{err.param.replace('_', '-')} {err.detail}")
 
 
 def _check_file(option: str, path: str) -> str:
-    if not os.path.isfile(path):
-        what = "is a folder, not a file" if os.path.isdir(path) else "does not exist"
-        raise CLIError(f"{option} {path}: {what}")
-    return path
+    from ..engine.sources import SourceError, check_file
 
-
-def _bundled_data(args: argparse.Namespace) -> _Data:
-    from ..engine.datasets import load_task, make_loader
-
-    name = args.dataset or "digits"
-    task = load_task(name, seed=args.seed)
-    default = "l2" if task.kind == "regression" else "softmax-ce"
-    classes = task.num_outputs if task.kind == "classification" else None
-    return _Data(make_loader(task.train, args.batch_size, seed=args.seed), name, task.kind, task.input_shape,
-                 classes, task.num_outputs if task.kind == "regression" else 1, default, {"dataset": name})
-
-
-def load_npz(path: str) -> Tuple[Any, Any]:
-    """Arrays ``X`` (float32, samples first) and ``y`` (float32) of a ``.npz`` file.
-
-    Raises :class:`CLIError` naming the file for a missing file, missing arrays, non-numeric
-    data or a sample count that differs between ``X`` and ``y``.
-    """
-    import numpy as np
-
-    _check_file("--npz", path)
     try:
-        with np.load(path, allow_pickle=False) as archive:
-            if not hasattr(archive, "files"):
-                raise CLIError(f"--npz {path}: not an .npz archive (np.savez(path, X=..., y=...) writes one)")
-            missing = [k for k in ("X", "y") if k not in archive.files]
-            if missing:
-                raise CLIError(f"--npz {path}: needs arrays 'X' and 'y', it has {archive.files}")
-            X, y = archive["X"], archive["y"]
-    except (OSError, ValueError) as err:
-        raise CLIError(f"--npz {path}: cannot read it as a NumPy archive ({_one_line(err)})") from None
-    for key, arr in (("X", X), ("y", y)):
-        if arr.dtype.kind not in "biuf":
-            raise CLIError(f"--npz {path}: array {key} must be numeric, got dtype {arr.dtype}")
-    if X.ndim < 2 or len(X) < 1:
-        raise CLIError(f"--npz {path}: X must have shape (samples, features...), got {X.shape}")
-    if len(y) != len(X):
-        raise CLIError(f"--npz {path}: X and y must have as many samples, got X {X.shape} and y {y.shape}")
-    if not (np.isfinite(X).all() and np.isfinite(y).all()):
-        raise CLIError(f"--npz {path}: X and y must be finite (found NaN or infinity)")
-    return X.astype(np.float32), y.astype(np.float32)
+        return check_file(option, path)
+    except SourceError as err:
+        raise CLIError(f"{option} {err.detail}") from None
 
 
-def _npz_data(args: argparse.Namespace) -> _Data:
-    from mxnet import gluon
+def _load_data(args: argparse.Namespace) -> Any:
+    from ..engine.sources import DataSource, SourceError
 
-    from ..engine.datasets import make_loader
-
-    X, y = load_npz(args.npz)
-    integer_labels = y.ndim == 1 and bool((y == y.round()).all()) and y.min() >= 0
-    kind = "classification" if integer_labels else "regression"
-    classes = int(y.max()) + 1 if kind == "classification" else None
-    loader = make_loader(gluon.data.ArrayDataset(X, y), args.batch_size, seed=args.seed)
-    default = "softmax-ce" if kind == "classification" else "l2"
-    return _Data(loader, os.path.basename(args.npz), kind, tuple(X.shape[1:]), classes, int(y[0].size), default,
-                 {"npz": os.path.abspath(args.npz), "samples": int(len(X))}, labels=y)
-
-
-def _check_labels(data: _Data, loss: str) -> None:
-    """Labels that ``loss`` cannot read (known up front only for ``--npz``) are a user error."""
-    y = data.labels
-    if y is None:
-        return
-    if loss == "softmax-ce":
-        flat = y.ndim == 1 or (y.ndim == 2 and y.shape[1] == 1)
-        if not (flat and (y == y.round()).all() and y.min() >= 0):
-            hint = "; one-hot rows? store y.argmax(axis=1)" if y.ndim == 2 else ""
-            raise CLIError(f"--loss softmax-ce needs y of class indices 0, 1, 2, ... (one per sample), got y of "
-                           f"shape {y.shape} with values from {y.min():g} to {y.max():g}{hint}; "
-                           "--loss l2 is for regression targets")
-    elif loss == "sigmoid-bce" and (y.min() < 0 or y.max() > 1):
-        raise CLIError(f"--loss sigmoid-bce needs y in [0, 1] (binary targets), got values from {y.min():g} "
-                       f"to {y.max():g}; for class indices use --loss softmax-ce")
-
-
-def record_iter(path: str, data_shape: Tuple[int, ...], batch_size: int, seed: int = 0,
-                mean: Optional[Tuple[float, ...]] = None, std: Optional[Tuple[float, ...]] = None) -> Any:
-    """A shuffled ``mx.io.ImageRecordIter`` over ``path`` (with its ``.idx`` file when there is one).
-
-    The :class:`~gluon_lrfinder.Learner` reads it as it is: ``DataBatch`` split, padding dropped,
-    ``reset()`` at the end of each pass.
-    """
-    import mxnet as mx
-
-    if len(data_shape) != 3 or data_shape[0] not in (1, 3, 4):
-        raise CLIError(f"--data-shape must be channels,height,width with 1, 3 or 4 channels, got {data_shape}")
-    kwargs: Dict[str, Any] = {"path_imgrec": path, "data_shape": data_shape, "batch_size": batch_size,
-                              "shuffle": True, "seed": seed, "round_batch": True}
-    idx = os.path.splitext(path)[0] + ".idx"
-    if os.path.isfile(idx):
-        kwargs["path_imgidx"] = idx
-    for option, values, prefix in (("--mean", mean, "mean_"), ("--std", std, "std_")):
-        if values is not None:
-            if len(values) != 1 and len(values) != data_shape[0]:
-                raise CLIError(f"{option} needs 1 or {data_shape[0]} values for {data_shape[0]} channels, got {values}")
-            full = values * 3 if len(values) == 1 else values
-            kwargs.update({prefix + c: float(v) for c, v in zip("rgb", full)})
-    try:
-        return mx.io.ImageRecordIter(**kwargs)
-    except mx.base.MXNetError as err:
-        raise CLIError(f"--rec {path}: MXNet cannot read it as an image RecordIO file ({_one_line(err)})") from None
-    except StopIteration:  # the iterator reads its first batch when it is created
-        raise CLIError(f"--rec {path}: holds no image records MXNet can read") from None
-
-
-def _rec_data(args: argparse.Namespace) -> _Data:
-    _check_file("--rec", args.rec)
-    if args.data_shape is None:
-        raise CLIError("--rec needs --data-shape (channels,height,width the images are resized to, e.g. 3,224,224)")
-    it = record_iter(args.rec, args.data_shape, args.batch_size, args.seed, args.mean, args.std)
-    return _Data(it, os.path.basename(args.rec), "classification", tuple(args.data_shape), None, None,
-                 "softmax-ce", {"rec": os.path.abspath(args.rec), "data_shape": list(args.data_shape)})
-
-
-def _load_data(args: argparse.Namespace) -> _Data:
     given = [opt for opt, value in (("--dataset", args.dataset), ("--npz", args.npz), ("--rec", args.rec))
              if value is not None]
     if len(given) > 1:
@@ -480,11 +357,25 @@ def _load_data(args: argparse.Namespace) -> _Data:
         for option in ("data_shape", "mean", "std"):
             if getattr(args, option) is not None:
                 raise CLIError(f"--{option.replace('_', '-')} applies to --rec only")
-    if args.npz is not None:
-        return _npz_data(args)
-    if args.rec is not None:
-        return _rec_data(args)
-    return _bundled_data(args)
+    elif args.data_shape is None and os.path.isfile(args.rec):
+        raise CLIError("--rec needs --data-shape (channels,height,width the images are resized to, e.g. 3,224,224)")
+    try:
+        if args.npz is not None:
+            return DataSource.npz(args.npz, args.batch_size, args.seed)
+        if args.rec is not None:
+            return DataSource.rec(args.rec, args.data_shape, args.batch_size, args.seed, args.mean, args.std)
+        return DataSource.bundled(args.dataset or "digits", args.batch_size, args.seed)
+    except SourceError as err:
+        raise _source_error(err) from None
+
+
+def _check_labels(data: Any, loss: str) -> None:
+    from ..engine.sources import SourceError
+
+    try:
+        data.check_labels(loss)
+    except SourceError as err:
+        raise _source_error(err) from None
 
 
 def _import_factory(spec: str) -> Callable[[], Any]:
@@ -507,7 +398,7 @@ def _import_factory(spec: str) -> Callable[[], Any]:
     return factory
 
 
-def _load_net(args: argparse.Namespace, data: _Data, loss: str, ctx: Any) -> Tuple[Any, str]:
+def _load_net(args: argparse.Namespace, data: Any, loss: str, ctx: Any) -> Tuple[Any, str]:
     """The network and a name for it; parameters of an exported model are loaded onto ``ctx``."""
     import mxnet as mx
     from mxnet import gluon
@@ -572,15 +463,9 @@ def _loss(name: str) -> Any:
 
 # ---------------------------------------------------------------------- run
 def _one_line(err: BaseException) -> str:
-    """The telling line of an exception message (MXNet's carry a C++ stack trace)."""
-    lines = [line.strip() for line in str(err).strip().splitlines() if line.strip()]
-    if not lines:
-        return type(err).__name__
-    for line in lines:
-        if "Check failed" in line or "Error:" in line or "inconsistent" in line:
-            line = line.split("MXNetError: ", 1)[-1]
-            return line[:400]
-    return lines[-1][:400]
+    from ..engine.sources import one_line
+
+    return one_line(err)
 
 
 def _describe_rule(method: str) -> str:
@@ -638,7 +523,7 @@ def _run(args: argparse.Namespace) -> int:
 
     progress = not args.no_progress
     try:
-        with Learner(net, data.loader, ctx=args.ctx, loss_fn=_loss(loss_name), optimizer=args.optimizer,
+        with Learner(net, data, ctx=args.ctx, loss_fn=_loss(loss_name), optimizer=args.optimizer,
                      optimizer_params=opt_params) as learner:
             finder = LRFinder(learner)
             sweep = dict(lr_start=args.lr_start, lr_multiplier=args.lr_multiplier, smoothing=args.smoothing,
