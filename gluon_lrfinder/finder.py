@@ -1,7 +1,6 @@
 """The LR range test's front: :class:`LRFinder` runs a study on a learner and keeps its result."""
 from __future__ import annotations
 
-import logging
 import os
 from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
@@ -11,24 +10,19 @@ from .core.plan import SweepPlan
 from .core.repeated import RepeatedSweeps
 from .core.report import SuggestionReport
 from .core.rules import DEFAULT_METHOD, Method
-from .core.stopping import StoppingCriteria, StoppingRule, StopReason, as_stopping_rule
+from .core.stopping import StopReason
 from .engine.knobs import momentum_attribute, set_learning_rate
 from .engine.learner import Learner
 from .engine.sweep import SweepInterrupted
-from .studies import grid, repeated, single
+from .studies import grid, repeated, single, sweep_args
 
 __all__ = ["LRFinder", "INTERRUPTED", "momentum_attribute"]
-
-logger = logging.getLogger(__name__)
 
 #: ``curve.stop_reason`` of a search stopped by Ctrl-C (``KeyboardInterrupt``).
 INTERRUPTED = StopReason.INTERRUPTED
 
 PathLike = Union[str, "os.PathLike[str]"]
 Result = Union[LRCurve, RepeatedSweeps, GridResult]
-_PLAN_KEYS = ("lr_start", "lr_multiplier", "lr_end", "num_iter", "mode", "max_iter")
-_STOPPING_KEYS = ("smoothing", "min_iter", "threshold")
-_SWEEP_KEYS = ("progress", "tmp_dir", "valid_data", "valid_every")
 
 
 class LRFinder:
@@ -49,20 +43,13 @@ class LRFinder:
 
     Examples
     --------
-    >>> import mxnet as mx, numpy as np
-    >>> from mxnet import gluon
-    >>> from sklearn.datasets import load_digits
-    >>> from gluon_lrfinder import Learner, ContinuousBatchSampler, LRFinder
+    >>> from gluon_lrfinder import Learner, LRFinder
     >>> from gluon_lrfinder.core.plan import SweepPlan
-    >>> X, y = load_digits(return_X_y=True)
-    >>> ds = gluon.data.ArrayDataset(X.astype("float32") / 16, y.astype("float32"))
-    >>> loader = gluon.data.DataLoader(
-    ...     ds, batch_sampler=ContinuousBatchSampler(gluon.data.RandomSampler(len(ds)), 64))
-    >>> net = gluon.nn.HybridSequential()
-    >>> net.add(gluon.nn.Dense(64, activation="relu"), gluon.nn.Dense(10))
-    >>> with Learner(net, loader, ctx=mx.cpu()) as learner:
+    >>> from gluon_lrfinder.engine.datasets import build_net
+    >>> from gluon_lrfinder.engine.sources import DataSource
+    >>> with Learner(build_net("mlp"), DataSource.bundled("digits")) as learner:
     ...     finder = LRFinder(learner)
-    ...     results = finder.find(SweepPlan(lr_start=1e-5, lr_end=10), progress=False)
+    ...     pairs = finder.find(SweepPlan(lr_start=1e-5, lr_end=10), progress=False)
     ...     lr = finder.suggest()
     >>> 1e-5 <= lr <= 10
     True
@@ -86,7 +73,7 @@ class LRFinder:
         ``plan`` defaults to ``SweepPlan()``, ``stopping`` to ``StoppingCriteria()``; ``options``
         go to the study (and from it to :func:`~gluon_lrfinder.engine.sweep.run_sweep`).
         """
-        plan, stopping, options = _sweep_args(plan, stopping, options)
+        plan, stopping, options = sweep_args(plan, stopping, options)
         options.setdefault("loss_reducer", self.loss_reducer)
         try:
             self.result = study.run(self.learner, plan, stopping, **options)
@@ -95,26 +82,25 @@ class LRFinder:
             raise
         return self.result
 
-    def find(self, plan: Optional[SweepPlan] = None, stopping: Any = None, **options: Any) -> List[Tuple[float, float]]:
+    def find(self, plan: Optional[SweepPlan] = None, *args: Any, stopping: Any = None,
+             **options: Any) -> List[Tuple[float, float]]:
         """Run one range test and return ``[(lr, loss), ...]`` (the curve is :attr:`curve`).
 
-        Parameters
-        ----------
-        plan : SweepPlan, optional
-            The learning rates (default ``SweepPlan()``: from 1e-6, x1.1 per iteration).
-        stopping : StoppingRule or callable(loss) -> bool, optional
-            Default ``StoppingCriteria()``; ``LRFinderStoppingCriteria()`` for the tutorial's rule.
-        **options
-            ``progress`` (default True), ``tmp_dir``, ``valid_data`` and ``valid_every``
-            (see :func:`~gluon_lrfinder.engine.sweep.run_sweep`). The keywords of earlier versions
-            still work: ``lr_start``, ``lr_end``, ``num_iter``, ``lr_multiplier``, ``mode``,
-            ``max_iter`` make the plan, ``smoothing``, ``min_iter``, ``threshold`` the stopping rule.
-
-        Notes
-        -----
-        A Ctrl-C ends the sweep like a stop: the state is restored and the points recorded so far
-        are kept (``curve.stop_reason`` is ``StopReason.INTERRUPTED``).
+        ``plan`` (a :class:`~gluon_lrfinder.core.plan.SweepPlan`) defaults to ``SweepPlan()``,
+        ``stopping`` to ``StoppingCriteria()``; ``options`` are ``progress``, ``tmp_dir``,
+        ``valid_data``, ``valid_every`` (:func:`~gluon_lrfinder.engine.sweep.run_sweep`) or the
+        keywords of earlier versions (``lr_start=``, ``lr_end=``, ``smoothing=``..., see
+        :func:`~gluon_lrfinder.studies.sweep_args`). A Ctrl-C ends the sweep like a stop: the
+        state is restored and the points so far are kept (``StopReason.INTERRUPTED``).
         """
+        if args:  # find(plan, rule), or the old positional form find(lr_start, lr_multiplier, smoothing)
+            numeric = isinstance(plan, (int, float))
+            if len(args) > (2 if numeric else 1) or (not numeric and stopping is not None):
+                raise TypeError(f"find() takes a plan and a stopping rule, got {1 + len(args)} positional arguments")
+            if numeric:
+                options.update(zip(("lr_multiplier", "smoothing"), args))
+            else:
+                stopping = args[0]
         return self.run(single, plan, stopping, **options).pairs
 
     def find_repeated(self, repeats: int = 5, **options: Any) -> RepeatedSweeps:
@@ -128,8 +114,8 @@ class LRFinder:
     def find_grid(self, weight_decay: Any = None, momentum: Any = None, **options: Any) -> GridResult:
         """One range test per weight-decay / momentum combination, and a pick (:mod:`~gluon_lrfinder.studies.grid`).
 
-        ``options``: ``weight_decay``, ``momentum``, ``seed``, ``method``, ``tolerance``,
-        ``repeats``, ``keep_current``, ``margin``, and :meth:`find`'s. Returns a
+        ``options``: ``seed``, ``method``, ``tolerance``, ``repeats``, ``keep_current``,
+        ``margin``, and :meth:`find`'s. Returns a
         :class:`~gluon_lrfinder.GridResult`; :meth:`apply_grid` sets its pick.
         """
         return self.run(grid, options.pop("plan", None), options.pop("stopping", None), weight_decay=weight_decay,
@@ -234,24 +220,3 @@ class LRFinder:
         curve = LRCurve.load(path)
         self.result = curve
         return curve
-
-
-def _sweep_args(plan: Any, stopping: Any, options: Dict[str, Any]) -> Tuple[SweepPlan, StoppingRule, Dict[str, Any]]:
-    """The plan and stopping rule of a study, from the new arguments or the keywords of earlier versions."""
-    options = dict(options)
-    if isinstance(plan, (int, float)) and not isinstance(plan, bool):  # find(1e-5): the old lr_start
-        options["lr_start"], plan = plan, None
-    old_plan = {k: options.pop(k) for k in _PLAN_KEYS if k in options}
-    old_stop = {k: options.pop(k) for k in _STOPPING_KEYS if k in options}
-    if plan is None:
-        plan = SweepPlan(**old_plan)
-    elif not isinstance(plan, SweepPlan):
-        raise TypeError(f"plan must be a SweepPlan, got {type(plan).__name__}")
-    elif old_plan:
-        raise TypeError(f"give the plan or {', '.join(old_plan)}, not both")
-    if stopping is None:
-        stopping = StoppingCriteria(**old_stop)
-    elif old_stop:
-        raise TypeError(f"give stopping or {', '.join(old_stop)}, not both "
-                        "(e.g. stopping=StoppingCriteria(smoothing=...))")
-    return plan, as_stopping_rule(stopping), options

@@ -58,9 +58,7 @@ __all__ = [
 #: Fewest finite points a curve needs before any rule answers.
 MIN_POINTS = 5
 #: How far :func:`blend` goes from the steepest descent towards the minimum (in log-LR) when the
-#: optimizer is not known. Without the optimizer, no fraction above 0 did better on
-#: ``benchmarks/suggestion_regret.py`` (leave-one-task-out picks 0 or 0.1, mean regret 0.21 at 0
-#: against 0.28 at 0.2): the blend is then the steepest point.
+#: optimizer is not known: 0, the steepest point (docs/suggestions.md has the measurements).
 BLEND_FRACTION = 0.0
 #: Optimizers (lower-case class names) that divide each step by a moving average of squared
 #: gradients. In a range test their loss falls off a cliff and the best rate sits at the steepest
@@ -292,11 +290,8 @@ def lr_range(
     ``min_lr`` is ``s``, or ``max_lr / 3`` when that is lower (the range always spans a factor
     of 3). The default suggestion (:func:`blend`) is ``s`` itself for Adam-like optimizers, so it
     is the lower end; for SGD-like ones it lies 0.3 of the way from ``s`` to the minimum, inside
-    the range unless the minimum lies about 40x or more above ``s``. ``benchmarks/range_vs_constant.py``
-    measures the rule: on 8 tasks (the first suggestion benchmark's 6, two of them also
-    mid-training) a one-cycle run over this range ends at a lower validation loss than a constant
-    rate at ``s`` on 6, and at 0.81 times it in the geometric mean; a peak at the minimum itself
-    diverged in mid-training runs (see docs/suggestions.md).
+    the range unless the minimum lies about 40x or more above ``s``. docs/suggestions.md
+    measures the range against a constant rate.
 
     Examples
     --------

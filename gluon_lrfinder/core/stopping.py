@@ -9,7 +9,7 @@ Two rules:
 * :class:`LRFinderStoppingCriteria`: the rule of the MXNet "Learning Rate Finder" tutorial, with
   its defaults, kept under its name: the moving average against the *first* loss, one
   iteration above the threshold is enough. With small noisy batches a low first loss makes it
-  stop after ~20 iterations (measured in ``benchmarks/suggestion_regret.py``).
+  stop after ~20 iterations (docs/suggestions.md).
 
 Examples
 --------

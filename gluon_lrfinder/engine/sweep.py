@@ -3,8 +3,11 @@
 :func:`run_sweep` trains one iteration per planned learning rate, records each loss into an
 :class:`~gluon_lrfinder.LRCurve`, stops when the stopping rule says so and restores the model
 and trainer exactly, whatever happens. :func:`runs_from_entry_state` runs several sweeps from
-the same entry state (the studies' building block). Each loss is read one iteration late, so
-MXNet's engine never waits on the read (docs/performance.md).
+the same entry state (the studies' building block).
+
+The loss of iteration k is read only after iteration k+1 is queued, so MXNet's engine never
+idles on the read (docs/performance.md). The recorded pairs and the stop are those of reading
+at once; the one extra iteration queued after a stop is undone by the restore.
 
 Examples
 --------
@@ -178,10 +181,8 @@ def _sweep(
     reduce: Optional[Callable[[Any], Any]],
     hook: Optional[Callable[[float], None]],
 ) -> Any:
-    """The loop: queue iteration k+1, then read iteration k (:class:`_LaggedReads`).
-
-    ``reduce`` turns each mean loss NDArray into the value the stopping rule sees; ``hook(lr)``
-    (the validation signal) runs after each queued iteration."""
+    """The loop (lagged reads, see the module docstring); ``reduce`` turns each mean loss NDArray
+    into the value the stopping rule sees; ``hook(lr)`` runs after each queued iteration."""
     reads = _LaggedReads(learner, stopping, curve, bar)
     try:
         for lr in lrs:
@@ -218,12 +219,8 @@ class _UnreadLoss(NamedTuple):
 
 
 class _LaggedReads:
-    """Records each iteration's loss one iteration late, into the curve and the stopping rule.
-
-    :meth:`push` holds the iteration just queued and records the one held before it (its loss is
-    computed while the new one runs); :meth:`finish` records the last one held. The pairs and
-    the stop are those of reading every loss at once.
-    """
+    """Records each iteration's loss one iteration late, into the curve and the stopping rule:
+    :meth:`push` holds the iteration just queued and records the one before it."""
 
     def __init__(self, learner: Learner, stopping: StoppingRule, curve: LRCurve, bar: Any) -> None:
         self.learner, self.stopping, self.curve, self.bar = learner, stopping, curve, bar
