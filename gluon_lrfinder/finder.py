@@ -11,12 +11,12 @@ from .core.repeated import RepeatedSweeps
 from .core.report import SuggestionReport
 from .core.rules import DEFAULT_METHOD, Method
 from .core.stopping import StopReason
-from .engine.knobs import momentum_attribute, set_learning_rate
+from .engine.knobs import momentum_attribute, set_learning_rate  # noqa: F401 - momentum_attribute: its old home
 from .engine.learner import Learner
 from .engine.sweep import SweepInterrupted
 from .studies import grid, repeated, single, sweep_args
 
-__all__ = ["LRFinder", "INTERRUPTED", "momentum_attribute"]
+__all__ = ["LRFinder", "INTERRUPTED"]
 
 #: ``curve.stop_reason`` of a search stopped by Ctrl-C (``KeyboardInterrupt``).
 INTERRUPTED = StopReason.INTERRUPTED
@@ -43,10 +43,8 @@ class LRFinder:
 
     Examples
     --------
-    >>> from gluon_lrfinder import Learner, LRFinder
-    >>> from gluon_lrfinder.core.plan import SweepPlan
+    >>> from gluon_lrfinder import DataSource, Learner, LRFinder, SweepPlan
     >>> from gluon_lrfinder.engine.datasets import build_net
-    >>> from gluon_lrfinder.engine.sources import DataSource
     >>> with Learner(build_net("mlp"), DataSource.bundled("digits")) as learner:
     ...     finder = LRFinder(learner)
     ...     pairs = finder.find(SweepPlan(lr_start=1e-5, lr_end=10), progress=False)

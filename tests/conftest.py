@@ -222,6 +222,7 @@ SLOW_FILES = {
     "test_finder.py", "test_tutorials.py", "test_readme.py", "test_training_code_docs.py",  # notebooks, docs
     "test_distributed.py", "test_horovod.py", "test_amp.py", "test_performance.py",  # processes, timing
     "test_multidevice.py", "test_accumulation.py", "test_validation.py", "test_datacheck.py",
+    "test_plotting.py", "test_schedules.py", "test_one_rule_path.py",  # top level: beyond core and engine
 }
 
 
@@ -233,5 +234,5 @@ def pytest_collection_modifyitems(config, items):
             parts = path.relative_to(TESTS).parts
             if parts[0] in SLOW_FOLDERS or parts[-1] in SLOW_FILES:
                 item.add_marker(slow)
-        elif "core" not in path.parts:  # the package's doctests: the core's are quick, the rest train
+        elif "core" not in path.parts or "plot" in item.name:  # doctests: the core's are quick, the rest train
             item.add_marker(slow)

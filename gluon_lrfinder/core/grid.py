@@ -11,7 +11,7 @@ what each curve is reduced to (:class:`GridRow`), the recommendation rule
 Examples
 --------
 >>> import numpy as np
->>> from gluon_lrfinder.curve import LRCurve
+>>> from gluon_lrfinder.core.curve import LRCurve
 >>> lrs = np.logspace(-4, 0, 41)
 >>> x = np.log10(lrs)
 >>> def curve(floor, blow_up):       # falls to ``floor``, diverges past lr = 10**blow_up

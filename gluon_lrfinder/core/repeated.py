@@ -9,7 +9,7 @@ stability score. :meth:`gluon_lrfinder.LRFinder.find_repeated` runs the sweeps;
 Examples
 --------
 >>> import numpy as np
->>> from gluon_lrfinder.curve import LRCurve
+>>> from gluon_lrfinder.core.curve import LRCurve
 >>> lrs = list(np.logspace(-4, 0, 41))
 >>> def run(shift):
 ...     x = np.log10(lrs)

@@ -132,7 +132,7 @@ def steepest(lrs: ArrayLike, losses: ArrayLike, bandwidth: Optional[float] = Non
     lrs, losses : sequence of float
         The range-test curve; non-finite losses are dropped.
     bandwidth : float, optional
-        Smoothing width in decades (see :func:`~gluon_lrfinder.smoothing.zero_phase`).
+        Smoothing width in decades (see :func:`~gluon_lrfinder.core.smoothing.zero_phase`).
 
     Returns
     -------
@@ -174,7 +174,7 @@ def blend(
     lrs, losses : sequence of float
         The range-test curve; non-finite losses are dropped.
     bandwidth : float, optional
-        Smoothing width in decades (see :func:`~gluon_lrfinder.smoothing.zero_phase`).
+        Smoothing width in decades (see :func:`~gluon_lrfinder.core.smoothing.zero_phase`).
     fraction : float, default :data:`BLEND_FRACTION`
         In [0, 1].
 
@@ -408,8 +408,8 @@ def optimizer_of(curve: CurveLike) -> Optional[str]:
 
 @register_rule(
     "blend",
-    "a fraction of the way (in log-LR) from the steepest descent to the loss minimum: 0.3 for "
-    "SGD-like optimizers, 0 (the steepest point) for Adam-like ones",
+    "the LR a fraction of the way, in log-LR, from the steepest descent to the loss minimum "
+    "(0.3 for SGD-like optimizers, 0 for Adam-like ones)",
 )
 def _blend_rule(curve: CurveLike, bandwidth: Optional[float] = None) -> float:
     return blend(curve.lrs, curve.losses, bandwidth, fraction=blend_fraction(optimizer_of(curve)))
@@ -433,6 +433,11 @@ SUGGESTERS: Dict[str, Callable[..., float]] = {
     "raw_steepest": raw_steepest,
     "ema_steepest": ema_steepest,
 }
+
+for _name, _func in SUGGESTERS.items():  # an array rule added to SUGGESTERS alone is registered too
+    if _name not in RULES:
+        _doc = (_func.__doc__ or _name).strip().splitlines()[0].rstrip(".")
+        RULES[_name] = Rule(_name, _on_points(_func), _doc[:1].lower() + _doc[1:])
 
 #: The rule ``suggest()`` uses by default (see docs/suggestions.md for how it was chosen).
 DEFAULT_METHOD = "blend"

@@ -160,7 +160,7 @@ class QueuedLoss:
         """The mean per-sample loss as an unread 1-element NDArray, computed by MXNet.
 
         For code that needs the loss on the device, e.g. a loss reducer that averages it over
-        the workers of a distributed job (:mod:`gluon_lrfinder.distributed`). The mean is
+        the workers of a distributed job (:mod:`gluon_lrfinder.engine.reducers`). The mean is
         taken in float32, so it may differ from :meth:`asscalar` in the last bits.
 
         Examples
@@ -221,7 +221,7 @@ class Learner:
         backward of one batch itself (recording included, no ``trainer.step``), one entry per
         context, ``losses`` per sample; the Learner then steps the trainer. For a training loop
         with its own batch logic, e.g. an Estimator's ``batch_processor.fit_batch``
-        (:func:`~gluon_lrfinder.estimator.learner_from_estimator`). Its backward is used as it
+        (:func:`~gluon_lrfinder.integrations.estimator.learner_from_estimator`). Its backward is used as it
         is (no AMP loss scaling added). Default: the Learner's own forward (``batch_fn``,
         ``loss_fn``, backward). ``batch_fn`` still splits the batches of a deferred-shape
         forward and of a validation set.
@@ -364,7 +364,7 @@ class Learner:
         """Split one batch over the contexts with ``batch_fn``, checked.
 
         Returns ``(data_parts, label_parts, number_of_samples)``, one part per context; what the
-        training iteration and :class:`~gluon_lrfinder.validation.ValidationSignal` both read.
+        training iteration and :class:`~gluon_lrfinder.engine.validation.ValidationSignal` both read.
 
         Examples
         --------

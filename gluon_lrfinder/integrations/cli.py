@@ -7,7 +7,7 @@ own exported model (``--model net-symbol.json --params net-0000.params``) or a f
 (``--net package.module:function``); the data is a bundled scikit-learn set (``--dataset``), a
 NumPy archive (``--npz data.npz`` with arrays ``X`` and ``y``) or a RecordIO image file
 (``--rec train.rec --data-shape 3,224,224``). ``gluon-lrfinder launch ...`` starts a local
-distributed run (see :mod:`gluon_lrfinder.distributed`).
+distributed run (see :mod:`gluon_lrfinder.engine.reducers`).
 
 Every user error (a bad option, a missing file, data that does not fit the model) ends the
 command with one line on stderr and exit status 2; ``--traceback`` shows the whole traceback.
@@ -15,7 +15,7 @@ See ``docs/cli.md``.
 
 Examples
 --------
->>> from gluon_lrfinder.cli import main
+>>> from gluon_lrfinder.integrations.cli import main
 >>> main(["--lr-start", "-1"])  # doctest: +SKIP
 gluon-lrfinder: error: argument --lr-start: --lr-start must be a finite number > 0, got -1.0
 2
