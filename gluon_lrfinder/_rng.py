@@ -9,6 +9,9 @@ from __future__ import annotations
 import contextlib
 from typing import Callable, Iterator
 
+from . import _mxnet  # noqa: F401 (first: checks the MXNet install, see _mxnet.py)
+
+# isort: split
 import mxnet as mx
 import numpy as np
 

@@ -724,6 +724,14 @@ def _report_grid(args: argparse.Namespace, finder: Any, data_name: str, net_name
     return 0 if result.lr is not None else 1
 
 
+def _require_mxnet() -> None:
+    """A missing or unsupported MXNet as a one-line error that names the builds to install."""
+    try:
+        from . import _mxnet  # noqa: F401
+    except ImportError as err:
+        raise CLIError(str(err)) from None
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     """Run the command; returns the exit code (0 done, 1 no suggestion, 2 a user error).
 
@@ -740,6 +748,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         return launch_main(argv[1:])
     show_traceback = "--traceback" in argv
     try:
+        _require_mxnet()  # the parser lists the bundled data sets, which need MXNet
         try:
             args = build_parser().parse_args(argv)
         except SystemExit as exit_:  # --help

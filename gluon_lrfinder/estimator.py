@@ -16,6 +16,9 @@ import logging
 import math
 from typing import Any, Callable, Dict, List, Optional
 
+from . import _mxnet  # noqa: F401 (first: checks the MXNet install, see _mxnet.py)
+
+# isort: split
 from mxnet.gluon.contrib.estimator import Estimator
 from mxnet.gluon.contrib.estimator.event_handler import EpochBegin, TrainBegin, TrainEnd
 from mxnet.lr_scheduler import LRScheduler

@@ -8,6 +8,9 @@ import os
 import warnings
 from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
 
+from . import _mxnet  # noqa: F401 (first: checks the MXNet install, see _mxnet.py)
+
+# isort: split
 import mxnet as mx
 
 from . import sweep

@@ -5,6 +5,9 @@ import contextlib
 import logging
 from typing import Any, Callable, Iterator, List, Optional, Sequence, Tuple, Union
 
+from . import _mxnet  # noqa: F401 (first: checks the MXNet install, see _mxnet.py)
+
+# isort: split
 import mxnet as mx
 import numpy as np
 from mxnet import autograd, gluon
