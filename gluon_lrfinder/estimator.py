@@ -24,7 +24,7 @@ from mxnet.gluon.contrib.estimator.event_handler import EpochBegin, TrainBegin, 
 from mxnet.lr_scheduler import LRScheduler
 
 from ._validate import check_int
-from .finder import INTERRUPTED, LRFinder
+from .finder import LRFinder
 from .learner import Learner, split_batch
 from .schedules import OffsetSchedule
 from .suggest import DEFAULT_METHOD, Method, resolve_rule
@@ -261,12 +261,13 @@ class LRFinderHandler(TrainBegin, EpochBegin, TrainEnd):
         self._ran = True
         trainer = estimator.trainer
         before = trainer.learning_rate
-        finder = find_lr_with_estimator(estimator, self.train_data, self.batch_axis, **self.find_kwargs)
-        self.finder = finder
+        with learner_from_estimator(estimator, self.train_data, self.batch_axis) as learner:
+            # set first: after a Ctrl-C (restored, re-raised: fit stops, nothing applied) the
+            # points recorded stay readable on handler.finder
+            self.finder = finder = LRFinder(learner)
+            finder.find(**self.find_kwargs)
         curve = finder.curve
         assert curve is not None  # find() always leaves a curve, empty at worst
-        if curve.stop_reason == INTERRUPTED:  # Ctrl-C inside fit(): stop fit too, nothing applied
-            raise KeyboardInterrupt
         log.info(
             "LRFinderHandler: range test over %d iterations, lr %.3g to %.3g (%s); model and trainer "
             "restored", len(curve), curve.lrs[0], curve.lrs[-1], curve.stop_reason,

@@ -166,11 +166,12 @@ class LRFinder:
 
         Notes
         -----
-        **Ctrl-C** (``KeyboardInterrupt``) during the sweep ends it like a stop: the model and
-        trainer are restored as on every other path, the points recorded so far are kept
-        (``curve.stop_reason`` is :data:`INTERRUPTED`, a ``UserWarning`` says so) and returned,
-        so :meth:`plot`, :meth:`suggest` and :meth:`save` work on them. The interrupt is not
-        re-raised: in a notebook, stopping a long search early is how one gets its curve. A
+        **Ctrl-C** (``KeyboardInterrupt``) stops the program, as it should: the model and
+        trainer are restored as on every other path, the points recorded so far are kept on
+        :attr:`curve` (``curve.stop_reason`` is :data:`INTERRUPTED`), then the
+        ``KeyboardInterrupt`` is raised again (its message says how many points were kept). A
+        script ends there instead of training on; in a notebook, :meth:`plot`,
+        :meth:`suggest` and :meth:`save` still work on the kept points in the next cell. A
         second Ctrl-C during the restore is held until the restore is done and then raised.
 
         The loss of iteration k is read only after iteration k+1 has been queued on MXNet's
@@ -207,6 +208,8 @@ class LRFinder:
         with _progress_bar(len(lrs) if bounded else None, progress) as bar:
             self._sweep_and_restore(lrs, rule, curve, bar, reduce, signal, tmp_dir)
         self._finish(curve, signal, lrs[0])
+        if curve.stop_reason == INTERRUPTED:
+            raise _interrupted(len(curve))
         return curve.pairs
 
     def _loss_reducer(self) -> Optional[Callable[[Any], Any]]:
@@ -258,12 +261,6 @@ class LRFinder:
         if signal is not None:
             signal.flush(curve, curve.lrs[-1] if len(curve) else None)
         self.curve = curve
-        if curve.stop_reason == INTERRUPTED:
-            warnings.warn(
-                f"LR range test interrupted (Ctrl-C) after {len(curve)} recorded iterations: the model "
-                "and trainer were restored; results, plot(), suggest() and save() use the points recorded",
-                stacklevel=3,
-            )
         logger.info(
             "LR range test: %d iterations from lr=%.3g to lr=%.3g, stopped: %s",
             len(curve), curve.lrs[0] if len(curve) else lr_start, curve.lrs[-1] if len(curve) else lr_start,
@@ -497,10 +494,8 @@ class LRFinder:
                 seed_rngs(run_seed)
                 self.learner.close()  # restart the data iterator: the permutation of this seed
                 self._find_with_setup(find_kwargs, functools.partial(setup, i))
-                curve = self.curve
+                curve = self.curve  # a Ctrl-C re-raised by find() stops every run, not just this one
                 assert curve is not None  # find() always leaves a curve, empty at worst
-                if curve.stop_reason == INTERRUPTED:  # stop every run, not just this one
-                    raise KeyboardInterrupt
                 curves.append(curve)
         return curves
 
@@ -797,6 +792,14 @@ class _LaggedReads:
         curve.append(unread.lr, loss, smoothed)
         self.bar.update(1)
         return stop
+
+
+def _interrupted(points: int) -> KeyboardInterrupt:
+    """The interrupt :meth:`LRFinder.find` raises again once the state is restored."""
+    return KeyboardInterrupt(
+        f"LR range test interrupted (Ctrl-C) after {points} recorded iterations: the model and trainer "
+        "were restored; finder.curve, plot(), suggest() and save() use the points recorded"
+    )
 
 
 def _check_hidden_nan(net: Any, curve: LRCurve) -> None:
