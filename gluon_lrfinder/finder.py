@@ -15,7 +15,7 @@ import mxnet as mx
 
 from . import sweep
 from ._arrays import like
-from ._rng import isolated_global_rngs
+from ._rng import isolated_global_rngs, keeps_global_rngs
 from ._validate import check_choice, check_int, check_nonnegative, check_positive
 from .curve import DATA_PROBLEM, LRCurve, library_versions
 from .datacheck import bad_data_message, nonfinite_parts, params_are_finite
@@ -94,6 +94,7 @@ class LRFinder:
         self._before_sweep: Optional[Callable[[], None]] = None  # see _find_with_setup
 
     # ------------------------------------------------------------------ the sweep
+    @keeps_global_rngs  # NumPy's and Python's global RNGs are put back, also after a fault
     def find(
         self,
         lr_start: float = 1e-6,
@@ -173,6 +174,12 @@ class LRFinder:
         script ends there instead of training on; in a notebook, :meth:`plot`,
         :meth:`suggest` and :meth:`save` still work on the kept points in the next cell. A
         second Ctrl-C during the restore is held until the restore is done and then raised.
+
+        **Randomness.** NumPy's and Python's global RNG states are put back afterwards, also
+        after a fault, so the data orders a ``shuffle=True`` DataLoader draws later are those it
+        would have drawn without the search. MXNet's RNG (dropout, ``mx.nd.random``, MXNet's
+        image augmenters) cannot be read, so a search that draws from it moves it on: call
+        ``mx.random.seed(...)`` after the search if the training should repeat bitwise.
 
         The loss of iteration k is read only after iteration k+1 has been queued on MXNet's
         engine, so the read itself never leaves the engine idle. The recorded pairs
@@ -423,8 +430,8 @@ class LRFinder:
         iterator is restarted, so a ``RandomSampler`` draws a new permutation. With
         ``vary_init`` every run also starts from freshly initialized weights (``initializer``,
         default Xavier, drawn from the same seed). Parameters and trainer state are restored
-        bitwise after every run and after the last; NumPy's global RNG state is put back too
-        (MXNet's cannot be read, so it is left seeded).
+        bitwise after every run and after the last; NumPy's and Python's global RNG states are
+        put back too (MXNet's cannot be read, so it is left seeded).
 
         Parameters
         ----------
@@ -473,6 +480,7 @@ class LRFinder:
         logger.info("%s", self.repeated)
         return self.repeated
 
+    @keeps_global_rngs  # the first batch of prepare() included
     def _runs_from_entry_state(
         self, seeds: List[int], setup: Callable[[int], None], find_kwargs: Dict[str, Any]
     ) -> List[LRCurve]:
@@ -482,8 +490,8 @@ class LRFinder:
         data iterator is restarted (so a ``RandomSampler`` draws the permutation of that seed);
         ``setup(i)``, which changes what the run should differ by, runs inside that run's own
         state snapshot, right before its sweep, so the restore after the run (bitwise, by
-        :meth:`find`) undoes it too: one snapshot per run. NumPy's global RNG state is put back
-        (MXNet's cannot be read, so it is left seeded).
+        :meth:`find`) undoes it too: one snapshot per run. NumPy's and Python's global RNG states
+        are put back (MXNet's cannot be read, so it is left seeded).
         """
         find_kwargs.setdefault("progress", False)
         # deferred shapes resolved before the seeding: their initialisation draws from MXNet's RNG
