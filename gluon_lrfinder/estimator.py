@@ -49,9 +49,18 @@ def _estimator_fit_batch(estimator: Estimator, batch_axis: int) -> Callable[[Any
 
     def fit_batch(batch: Any) -> Any:
         data, label, _pred, losses = estimator.batch_processor.fit_batch(estimator, batch, batch_axis)
-        return data, label, losses
+        return data, label, losses, batch[0].shape[batch_axis]  # what Estimator.fit steps with
 
     return fit_batch
+
+
+def _estimator_predict_batch(estimator: Estimator, batch_axis: int) -> Callable[[Any], Any]:
+    """A predict-mode forward through ``estimator.batch_processor.evaluate_batch`` (deferred shapes)."""
+
+    def predict_batch(batch: Any) -> Any:
+        return estimator.batch_processor.evaluate_batch(estimator, batch, batch_axis)
+
+    return predict_batch
 
 
 def learner_from_estimator(
@@ -67,8 +76,8 @@ def learner_from_estimator(
     batch_axis : int, default 0
         As in ``Estimator.fit``.
     batch_fn : callable, optional
-        Splits a batch over the contexts where the Learner needs it outside training: the
-        forward that resolves deferred shapes, and ``find(valid_data=...)``'s held-out batches
+        Splits ``find(valid_data=...)``'s held-out batches over the contexts (deferred shapes are
+        resolved through ``estimator.batch_processor.evaluate_batch``)
         (see :class:`~gluon_lrfinder.Learner`). Default: ``batch[0]`` is the data, ``batch[1]``
         the label, as the default ``BatchProcessor`` reads them. Training always goes through
         ``estimator.batch_processor.fit_batch``.
@@ -97,6 +106,7 @@ def learner_from_estimator(
         trainer=estimator.trainer,
         batch_fn=batch_fn if batch_fn is not None else _estimator_batch_fn(batch_axis),
         fit_batch=_estimator_fit_batch(estimator, batch_axis),
+        predict_batch=_estimator_predict_batch(estimator, batch_axis),
     )
 
 
