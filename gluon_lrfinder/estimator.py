@@ -166,8 +166,9 @@ class LRFinderHandler(TrainBegin, EpochBegin, TrainEnd):
     * with ``schedule`` given, it attaches ``schedule(finder)`` as the optimizer's
       ``lr_scheduler`` (wrapped in :class:`~gluon_lrfinder.schedules.OffsetSchedule` when the
       optimizer has already made updates, so the schedule starts at its own step 0);
-    * otherwise, if the optimizer has an ``lr_scheduler``, the suggestion becomes its
-      ``base_lr`` (for this package's schedules: the peak; the whole schedule is rescaled);
+    * otherwise, if the optimizer has an ``lr_scheduler``, the whole schedule is rescaled
+      around the suggestion (:meth:`LRFinder.apply`: this package's schedules, GluonCV's
+      ``LRSequential``, MXNet's schedulers with warm-up), or a ``ValueError`` says what to do;
     * otherwise the suggestion is set with ``trainer.set_learning_rate``.
 
     What it did is logged on ``estimator.logger`` (where the Estimator's own logs go) and kept
@@ -306,7 +307,7 @@ class LRFinderHandler(TrainBegin, EpochBegin, TrainEnd):
             scheduler = optimizer.lr_scheduler
             finder.apply(lr)  # base_lr of an attached scheduler, else set_learning_rate
             if scheduler is not None:
-                self.applied = f"set base_lr={lr:.4g} on {type(scheduler).__name__}"
+                self.applied = f"rescaled {type(scheduler).__name__} around lr={lr:.4g}"
             else:
                 self.applied = f"set learning rate {before:.4g} -> {lr:.4g}"
         log.info("LRFinderHandler: suggested lr %.4g (%s); %s", lr, self.method, self.applied)

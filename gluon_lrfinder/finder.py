@@ -377,8 +377,13 @@ class LRFinder:
     def apply(self, lr: Optional[float] = None, method: Method = DEFAULT_METHOD) -> float:
         """Set a learning rate on the learner's trainer: ``lr``, or the suggestion of ``method``.
 
-        With an ``lr_scheduler`` attached (which ``Trainer.set_learning_rate`` refuses), the
-        scheduler's ``base_lr`` is set instead, so the schedule starts from the new rate.
+        With an ``lr_scheduler`` attached (which ``Trainer.set_learning_rate`` refuses), the whole
+        schedule is rescaled so that the rate it is built around (its peak, or the ``base_lr``
+        it was built with) becomes ``lr``: this package's schedules, GluonCV's ``LRSequential``
+        of ``LRScheduler`` phases (warm-up then decay), MXNet's schedulers with their warm-up
+        (:func:`gluon_lrfinder.rescale.rescale_schedule`). The rates it yields are read before
+        and after; a scheduler that did not scale is left as it was and a ``ValueError`` says
+        what to do.
         After :meth:`find_repeated`, the suggestion is the runs' median suggestion.
 
         Parameters
@@ -407,8 +412,10 @@ class LRFinder:
         trainer = self.learner.trainer
         scheduler = trainer.optimizer.lr_scheduler
         if scheduler is not None:
-            scheduler.base_lr = lr
-            logger.info("set lr_scheduler.base_lr = %.3g (the trainer has an lr_scheduler)", lr)
+            from .rescale import rescale_schedule
+
+            factor = rescale_schedule(scheduler, lr, trainer.optimizer.num_update)  # checked, or refused
+            logger.info("rescaled the trainer's lr_scheduler by %.3g: its reference rate is now %.3g", factor, lr)
         else:
             trainer.set_learning_rate(lr)
             logger.info("set the trainer's learning rate to %.3g", lr)

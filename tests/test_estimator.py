@@ -182,7 +182,7 @@ def test_handler_with_an_existing_scheduler_sets_its_base_lr(digits):
     assert est.trainer.optimizer.lr_scheduler is schedule
     assert schedule.base_lr == handler.suggested_lr and schedule(45) == handler.suggested_lr
     assert est.trainer.learning_rate == pytest.approx(handler.suggested_lr / 10)  # s(0) = peak / 10
-    assert any("set base_lr=" in m and "OneCycleSchedule" in m for m in messages.messages)
+    assert any("rescaled OneCycleSchedule around lr=" in m for m in messages.messages)
 
 
 def test_handler_without_a_usable_curve_keeps_the_rate(digits):
