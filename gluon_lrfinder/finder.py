@@ -22,7 +22,7 @@ from .datacheck import bad_data_message, nonfinite_parts, params_are_finite
 from .distributed import loss_reducer_for
 from .grid import GridResult
 from .learner import Learner
-from .state import StateSnapshot, check_restorable
+from .state import StateSnapshot, check_restorable, fresh_optimizer_state
 from .stopping import StoppingCriteria, StoppingRule, as_stopping_rule, rule_settings
 from .suggest import DEFAULT_METHOD, Method, SuggestionReport, SuggestionWarning, resolve_rule
 
@@ -112,6 +112,7 @@ class LRFinder:
         tmp_dir: Optional[str] = None,
         valid_data: Any = None,
         valid_every: int = 10,
+        reset_optimizer_state: bool = False,
     ) -> List[Tuple[float, float]]:
         """Run the range test and return ``[(lr, loss), ...]``.
 
@@ -153,6 +154,14 @@ class LRFinder:
             its losses go to ``curve.valid_lrs`` / ``curve.valid_losses`` and onto the plot.
         valid_every : int, default 10
             Iterations between two evaluations of ``valid_data``, >= 1.
+        reset_optimizer_state : bool, default False
+            Sweep with the optimizer state of a new trainer: from the current weights, but with
+            momentum buffers and Adam's moments zeroed and the update counts started over
+            (Adam's bias correction from step 1). Use it for a search in the middle of training:
+            otherwise the momentum built up at the training rate keeps moving the weights during
+            the first, tiny sweep rates, the loss climbs before the sweep has done anything and
+            the suggestion is off (docs/usage.md, "A search mid-training"). The real state comes
+            back bitwise afterwards, as always. No effect on a trainer that has not stepped.
 
         Returns
         -------
@@ -188,6 +197,7 @@ class LRFinder:
         the data loader).
         """
         check_choice("mode", mode, ("exponential", "linear"))
+        _check_flag("reset_optimizer_state", reset_optimizer_state)
         rule = (StoppingCriteria(smoothing=smoothing, min_iter=min_iter, threshold=threshold)
                 if stopping is None else as_stopping_rule(stopping))
         lrs, lr_multiplier, num_iter = _planned_rates(mode, lr_start, lr_multiplier, lr_end, num_iter, max_iter)
@@ -207,13 +217,15 @@ class LRFinder:
         }
         if signal is not None:
             settings["valid_every"] = signal.every
+        if reset_optimizer_state:
+            settings["reset_optimizer_state"] = True
         curve = LRCurve(settings=settings, versions=library_versions())
 
         self.learner.prepare()  # first batch + deferred shapes: nothing trainable is touched
         # an open-ended sweep has no known length: show a count rather than a bar to max_iter
         bounded = mode == "linear" or lr_end is not None or num_iter is not None
         with _progress_bar(len(lrs) if bounded else None, progress) as bar:
-            self._sweep_and_restore(lrs, rule, curve, bar, reduce, signal, tmp_dir)
+            self._sweep_and_restore(lrs, rule, curve, bar, reduce, signal, tmp_dir, reset_optimizer_state)
         self._finish(curve, signal, lrs[0])
         if curve.stop_reason == INTERRUPTED:
             raise _interrupted(len(curve))
@@ -248,10 +260,13 @@ class LRFinder:
         reduce: Optional[Callable[[Any], Any]],
         signal: Any,
         tmp_dir: Optional[str],
+        reset_optimizer_state: bool = False,
     ) -> None:
         """The sweep inside one state snapshot: whatever happens, the state on entry comes back."""
         try:
-            with StateSnapshot(self.learner.net, self.learner.trainer, tmp_dir=tmp_dir):
+            with StateSnapshot(self.learner.net, self.learner.trainer, tmp_dir=tmp_dir) as snapshot:
+                if reset_optimizer_state:  # a new trainer's optimizer state, for the sweep only
+                    fresh_optimizer_state(self.learner.trainer, str(snapshot.directory))
                 if self._before_sweep is not None:  # find_repeated / find_grid: what this run varies
                     self._before_sweep()
                 curve.stop_reason = self._sweep(lrs, stopping, curve, bar, reduce=reduce, hook=signal)
@@ -807,6 +822,12 @@ class _LaggedReads:
         curve.append(unread.lr, loss, smoothed)
         self.bar.update(1)
         return stop
+
+
+def _check_flag(name: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+    return value
 
 
 def _interrupted(points: int) -> KeyboardInterrupt:
