@@ -50,7 +50,7 @@ from . import _mxnet  # noqa: F401 (first: checks the MXNet install, see _mxnet.
 from mxnet.lr_scheduler import LRScheduler
 from mxnet.optimizer import Optimizer
 
-from ._validate import check_choice, check_int, check_nonnegative, check_number, check_positive
+from .core._validate import check_choice, check_int, check_nonnegative, check_number, check_positive
 
 __all__ = [
     "TriangularSchedule",

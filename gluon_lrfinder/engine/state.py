@@ -38,7 +38,7 @@ import tempfile
 import threading
 from typing import Any, Dict, List, Optional
 
-from . import _mxnet  # noqa: F401 (first: checks the MXNet install, see _mxnet.py)
+from .. import _mxnet  # noqa: F401 (first: checks the MXNet install, see _mxnet.py)
 
 # isort: split
 import mxnet as mx

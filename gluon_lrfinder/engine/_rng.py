@@ -13,7 +13,7 @@ import functools
 import random
 from typing import Any, Callable, Iterator, TypeVar
 
-from . import _mxnet  # noqa: F401 (first: checks the MXNet install, see _mxnet.py)
+from .. import _mxnet  # noqa: F401 (first: checks the MXNet install, see _mxnet.py)
 
 # isort: split
 import mxnet as mx

@@ -3,12 +3,12 @@ from __future__ import annotations
 
 from typing import Iterator, List
 
-from . import _mxnet  # noqa: F401 (first: checks the MXNet install, see _mxnet.py)
+from .. import _mxnet  # noqa: F401 (first: checks the MXNet install, see _mxnet.py)
 
 # isort: split
 from mxnet import gluon
 
-from ._validate import check_int
+from ..core._validate import check_int
 
 __all__ = ["ContinuousBatchSampler"]
 

@@ -15,13 +15,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, Optional, Tuple
 
-from . import _mxnet  # noqa: F401 (first: checks the MXNet install, see _mxnet.py)
+from .. import _mxnet  # noqa: F401 (first: checks the MXNet install, see _mxnet.py)
 
 # isort: split
 import numpy as np
 from mxnet import gluon
 
-from ._validate import check_choice, check_int
+from ..core._validate import check_choice, check_int
 
 __all__ = ["Task", "TASKS", "NETS", "load_task", "build_net", "make_loader", "loss_for"]
 
