@@ -95,6 +95,7 @@ def shape_of(finder: LRFinder) -> Dict[str, Any]:
         "stop_reason": curve.stop_reason,
         "flags": [flag.split(":")[0] for flag in finder.diagnose()],
         "lrs": list(curve.lrs),
+        "losses": [float(x) for x in curve.losses],
         "smoothed": [None if math.isnan(x) else float(x) for x in smooth],
     }
 
