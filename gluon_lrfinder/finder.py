@@ -399,8 +399,9 @@ class LRFinder:
         of ``LRScheduler`` phases (warm-up then decay), MXNet's schedulers with their warm-up
         (:func:`gluon_lrfinder.rescale.rescale_schedule`). The rates it yields are read before
         and after; a scheduler that did not scale is left as it was and a ``ValueError`` says
-        what to do.
-        After :meth:`find_repeated`, the suggestion is the runs' median suggestion.
+        what to do. After :meth:`find_repeated`, the suggestion is the runs' median suggestion.
+        A suggestion from a curve flagged "loss never fell" is set with a ``SuggestionWarning``
+        that says so.
 
         Parameters
         ----------
@@ -424,7 +425,9 @@ class LRFinder:
         elif self._repeated_pick is not None and self._repeated_pick[0] == method:
             lr = self._repeated_pick[1]  # the runs' median: find_repeated() was the last search
         else:
-            lr = self._require_curve("apply").suggest(method=method, warn=False)
+            curve = self._require_curve("apply")
+            lr = curve.suggest(method=method, warn=False)
+            _warn_if_never_fell(curve, lr)
         trainer = self.learner.trainer
         scheduler = trainer.optimizer.lr_scheduler
         if scheduler is not None:
@@ -823,6 +826,14 @@ class _LaggedReads:
         curve.append(unread.lr, loss, smoothed)
         self.bar.update(1)
         return stop
+
+
+def _warn_if_never_fell(curve: LRCurve, lr: float) -> None:
+    """apply() sets the suggestion of a curve that never fell only with a warning that says so."""
+    never_fell = [flag for flag in curve.diagnose() if flag.startswith("loss never fell")]
+    if never_fell:
+        warnings.warn(f"apply() set lr={lr:.3g} from a curve flagged {never_fell[0]}", SuggestionWarning,
+                      stacklevel=3)
 
 
 def _check_flag(name: str, value: Any) -> bool:

@@ -65,3 +65,21 @@ def test_a_curve_flat_in_its_noise_then_rising_is_still_told(noise):
     for offset in (0.0, 100.0):
         losses = offset + 2.0 * (1 + rise) * (1 + noise * rng.randn(lrs.size))
         assert NEVER_FELL in flags(lrs, losses), (noise, offset)
+
+
+def test_apply_says_so_when_it_sets_a_rate_from_a_curve_that_never_fell(make_learner):
+    """issue 18: apply() used to set the suggestion of a flagged curve without a word."""
+    import warnings
+
+    from gluon_lrfinder import LRCurve, LRFinder, SuggestionWarning
+
+    finder = LRFinder(make_learner())
+    lrs = np.geomspace(1e-5, 1, 80)
+    finder.curve = LRCurve(lrs=list(lrs), losses=list(2.0 + np.where(lrs > 1e-2, lrs * 50, 0.0)))
+    with pytest.warns(SuggestionWarning, match=r"apply\(\) set lr=.*loss never fell"):
+        finder.apply()
+    lm = json.loads((DATA / "lm_curves.json").read_text())["curves"][0]  # fell 12%, then diverged
+    finder.curve = LRCurve(lrs=lm["lrs"], losses=lm["losses"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        finder.apply()
