@@ -4,6 +4,9 @@ from __future__ import annotations
 import os
 from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
+from . import _mxnet  # noqa: F401 (first: checks the MXNet install, see _mxnet.py)
+
+# isort: split
 from .core.curve import LRCurve
 from .core.grid import GridResult
 from .core.plan import SweepPlan
@@ -88,8 +91,9 @@ class LRFinder:
         ``stopping`` to ``StoppingCriteria()``; ``options`` are ``progress``, ``tmp_dir``,
         ``valid_data``, ``valid_every`` (:func:`~gluon_lrfinder.engine.sweep.run_sweep`) or the
         keywords of earlier versions (``lr_start=``, ``lr_end=``, ``smoothing=``..., see
-        :func:`~gluon_lrfinder.studies.sweep_args`). A Ctrl-C ends the sweep like a stop: the
-        state is restored and the points so far are kept (``StopReason.INTERRUPTED``).
+        :func:`~gluon_lrfinder.studies.sweep_args`), and ``reset_optimizer_state`` for a search
+        mid-training. A Ctrl-C restores the state, keeps the points so far on :attr:`curve`
+        (``StopReason.INTERRUPTED``) and is raised again.
         """
         if args:  # find(plan, rule), or the old positional form find(lr_start, lr_multiplier, smoothing)
             numeric = isinstance(plan, (int, float))
@@ -174,16 +178,15 @@ class LRFinder:
     def apply(self, lr: Optional[float] = None, method: Method = DEFAULT_METHOD) -> float:
         """Set ``lr``, or the last study's suggestion of ``method``, on the learner's trainer.
 
-        The suggestion is the result's: a curve's, a repeated study's median, a grid's
-        recommended combination's. With an ``lr_scheduler`` attached its ``base_lr`` is set.
-        Returns the rate set.
+        The suggestion is the result's: a curve's (:meth:`LRCurve.apply`), a repeated study's
+        median, a grid's recommended combination's. With an ``lr_scheduler`` attached the whole
+        schedule is rescaled around the rate. Returns the rate set.
         """
-        if lr is None:
-            result = self.result
-            if isinstance(result, (RepeatedSweeps, GridResult)):
-                lr = result.suggest(method)
-            else:
-                lr = self._require_curve("apply").suggest(method=method, warn=False)
+        result = self.result
+        if lr is None and isinstance(result, (RepeatedSweeps, GridResult)):
+            lr = result.suggest(method)
+        if lr is None:  # a curve's own suggestion, with a warning when it never fell
+            return self._require_curve("apply").apply(self.learner.trainer, method=method)
         return set_learning_rate(self.learner.trainer, lr)
 
     def apply_grid(self) -> Dict[str, float]:

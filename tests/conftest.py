@@ -223,6 +223,7 @@ SLOW_FILES = {
     "test_distributed.py", "test_horovod.py", "test_amp.py", "test_performance.py",  # processes, timing
     "test_multidevice.py", "test_accumulation.py", "test_validation.py", "test_datacheck.py",
     "test_plotting.py", "test_schedules.py", "test_one_rule_path.py",  # top level: beyond core and engine
+    "test_custom_steps.py", "test_rng_isolation.py", "test_mid_training.py", "test_rescale.py",  # whole trainings
 }
 
 

@@ -20,12 +20,13 @@ import json
 import math
 import os
 import platform
+import warnings
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple, Union
 
 from ._validate import check_choice
 from .report import SuggestionReport, diagnose, report_curve, suggest_curve
-from .rules import DEFAULT_METHOD, CurvePoints, Method, get_rule, lr_range
+from .rules import DEFAULT_METHOD, CurvePoints, Method, SuggestionWarning, get_rule, lr_range
 from .stopping import StopReason
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -264,8 +265,9 @@ class LRCurve:
     def apply(self, trainer: Any, method: Method = DEFAULT_METHOD, lr: Optional[float] = None) -> float:
         """Set ``lr``, or this curve's suggestion, on a ``gluon.Trainer``; returns the rate set.
 
-        With an ``lr_scheduler`` attached, its ``base_lr`` is set instead (the schedule starts
-        from the new rate).
+        With an ``lr_scheduler`` attached, the whole schedule is rescaled around the rate
+        (:func:`gluon_lrfinder.engine.knobs.set_learning_rate`). A suggestion from a curve
+        flagged "loss never fell" is set with a ``SuggestionWarning`` that says so.
 
         Examples
         --------
@@ -274,7 +276,13 @@ class LRCurve:
         """
         from ..engine.knobs import set_learning_rate
 
-        return set_learning_rate(trainer, self.suggest(method, warn=False) if lr is None else lr)
+        if lr is None:
+            lr = self.suggest(method, warn=False)
+            never_fell = [flag for flag in self.diagnose() if flag.startswith("loss never fell")]
+            if never_fell:
+                warnings.warn(f"apply() set lr={lr:.3g} from a curve flagged {never_fell[0]}", SuggestionWarning,
+                              stacklevel=3)
+        return set_learning_rate(trainer, lr)
 
     # ------------------------------------------------------------------ serialisation
     def to_dict(self) -> Dict[str, Any]:

@@ -47,10 +47,12 @@ def momentum_attribute(optimizer: Any) -> str:
 
 
 def set_learning_rate(trainer: Any, lr: float) -> float:
-    """Set ``lr`` (> 0) on the trainer: its ``lr_scheduler.base_lr`` when it has one, else the rate.
+    """Set ``lr`` (> 0) on the trainer; with an ``lr_scheduler`` attached, rescale the whole schedule.
 
-    ``Trainer.set_learning_rate`` refuses while a scheduler is attached; setting ``base_lr``
-    makes the schedule start from the new rate. Returns the rate set.
+    The schedule's reference rate (its peak, or the ``base_lr`` it was built with) becomes
+    ``lr``: this package's schedules, GluonCV's ``LRSequential``, MXNet's schedulers with their
+    warm-up (:func:`gluon_lrfinder.rescale.rescale_schedule`); a scheduler that did not scale is
+    left as it was and a ``ValueError`` says what to do. Returns the rate set.
 
     Examples
     --------
@@ -64,8 +66,10 @@ def set_learning_rate(trainer: Any, lr: float) -> float:
     lr = check_positive("lr", lr)
     scheduler = trainer.optimizer.lr_scheduler
     if scheduler is not None:
-        scheduler.base_lr = lr
-        logger.info("set lr_scheduler.base_lr = %.3g (the trainer has an lr_scheduler)", lr)
+        from ..rescale import rescale_schedule
+
+        factor = rescale_schedule(scheduler, lr, trainer.optimizer.num_update)  # checked, or refused
+        logger.info("rescaled the trainer's lr_scheduler by %.3g: its reference rate is now %.3g", factor, lr)
     else:
         trainer.set_learning_rate(lr)
         logger.info("set the trainer's learning rate to %.3g", lr)

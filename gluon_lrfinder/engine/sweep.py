@@ -23,15 +23,18 @@ import math
 import warnings
 from typing import Any, Callable, List, NamedTuple, Optional
 
+from .. import _mxnet  # noqa: F401 (first: checks the MXNet install, see _mxnet.py)
+
+# isort: split
 from ..core.curve import LRCurve, library_versions
 from ..core.plan import SweepPlan
 from ..core.rules import SuggestionWarning
 from ..core.stopping import StoppingRule, StopReason, rule_settings
-from ._rng import isolated_global_rngs
+from ._rng import isolated_global_rngs, keeps_global_rngs
 from .datacheck import bad_data_message, nonfinite_parts, params_are_finite
 from .learner import Learner
 from .reducers import loss_reducer_for
-from .state import StateSnapshot, check_restorable
+from .state import StateSnapshot, check_restorable, fresh_optimizer_state
 
 __all__ = ["run_sweep", "runs_from_entry_state", "SweepInterrupted"]
 
@@ -39,13 +42,18 @@ logger = logging.getLogger(__name__)
 
 
 class SweepInterrupted(KeyboardInterrupt):
-    """A Ctrl-C during one of several runs: every run stops; ``curve`` is the interrupted run's."""
+    """A Ctrl-C during a sweep, raised again once the state is restored; ``curve`` holds the
+    points recorded so far (``stop_reason`` is ``StopReason.INTERRUPTED``)."""
 
     def __init__(self, curve: LRCurve) -> None:
-        super().__init__(f"interrupted after {len(curve)} recorded iterations")
+        super().__init__(
+            f"LR range test interrupted (Ctrl-C) after {len(curve)} recorded iterations: the model and trainer "
+            "were restored; finder.curve, plot(), suggest() and save() use the points recorded"
+        )
         self.curve = curve
 
 
+@keeps_global_rngs  # NumPy's and Python's global RNGs are put back, also after a fault
 def run_sweep(
     learner: Learner,
     plan: SweepPlan,
@@ -57,6 +65,7 @@ def run_sweep(
     valid_data: Any = None,
     valid_every: int = 10,
     before_sweep: Optional[Callable[[], None]] = None,
+    reset_optimizer_state: bool = False,
 ) -> LRCurve:
     """Run one range test and return its curve; the learner's state on entry comes back.
 
@@ -82,13 +91,22 @@ def run_sweep(
     before_sweep : callable, optional
         Run inside the state snapshot, right before the sweep: what a study varies (weight
         decay, initial weights...); the restore undoes it.
+    reset_optimizer_state : bool, default False
+        Sweep with a new trainer's optimizer state (momentum and Adam's moments zeroed, update
+        counts started over), for a search mid-training (docs/usage.md); the real state comes
+        back bitwise afterwards.
 
     Returns
     -------
     LRCurve
-        Stopped by Ctrl-C, its ``stop_reason`` is ``StopReason.INTERRUPTED`` and it holds the
-        points recorded so far.
+
+    Raises
+    ------
+    SweepInterrupted
+        A Ctrl-C, raised again after the restore (a ``KeyboardInterrupt`` carrying the curve).
     """
+    if not isinstance(reset_optimizer_state, bool):
+        raise TypeError(f"reset_optimizer_state must be True or False, got {reset_optimizer_state!r}")
     check_restorable(learner.trainer)
     auto_reducer = loss_reducer_for(learner.trainer)
     reduce = loss_reducer if loss_reducer is not None else auto_reducer
@@ -109,13 +127,17 @@ def run_sweep(
     }
     if signal is not None:
         settings["valid_every"] = signal.every
+    if reset_optimizer_state:
+        settings["reset_optimizer_state"] = True
     curve = LRCurve(settings=settings, versions=library_versions())
 
     learner.prepare()  # first batch + deferred shapes: nothing trainable is touched
     # an open-ended sweep has no known length: show a count rather than a bar to max_iter
     with _progress_bar(len(lrs) if plan.bounded else None, progress) as bar:
         try:
-            with StateSnapshot(learner.net, learner.trainer, tmp_dir=tmp_dir):
+            with StateSnapshot(learner.net, learner.trainer, tmp_dir=tmp_dir) as snapshot:
+                if reset_optimizer_state:  # a new trainer's optimizer state, for the sweep only
+                    fresh_optimizer_state(learner.trainer, str(snapshot.directory))
                 if before_sweep is not None:
                     before_sweep()
                 curve.stop_reason = _sweep(learner, lrs, stopping, curve, bar, reduce, signal)
@@ -125,9 +147,12 @@ def run_sweep(
             getattr(reduce, "abort", lambda: None)()
             raise
     _finish(curve, signal, lrs[0])
+    if curve.stop_reason == StopReason.INTERRUPTED:
+        raise SweepInterrupted(curve)
     return curve
 
 
+@keeps_global_rngs  # the first batch of prepare() included
 def runs_from_entry_state(
     learner: Learner, seeds: List[int], setup: Callable[[int], None], sweep: Callable[..., LRCurve]
 ) -> List[LRCurve]:
@@ -146,10 +171,8 @@ def runs_from_entry_state(
         for i, run_seed in enumerate(seeds):
             seed_rngs(run_seed)
             learner.close()  # restart the data iterator: the permutation of this seed
-            curve = sweep(before_sweep=functools.partial(setup, i))
-            if curve.stop_reason == StopReason.INTERRUPTED:  # stop every run, not just this one
-                raise SweepInterrupted(curve)
-            curves.append(curve)
+            # a Ctrl-C (SweepInterrupted, after that run's restore) stops every run, not just this one
+            curves.append(sweep(before_sweep=functools.partial(setup, i)))
     return curves
 
 
@@ -159,12 +182,6 @@ def _finish(curve: LRCurve, signal: Any, lr_start: float) -> None:
         warnings.warn(f"LR range test: {curve.data_problem}", SuggestionWarning, stacklevel=3)
     if signal is not None:
         signal.flush(curve, curve.lrs[-1] if len(curve) else None)
-    if curve.stop_reason == StopReason.INTERRUPTED:
-        warnings.warn(
-            f"LR range test interrupted (Ctrl-C) after {len(curve)} recorded iterations: the model "
-            "and trainer were restored; results, plot(), suggest() and save() use the points recorded",
-            stacklevel=3,
-        )
     logger.info(
         "LR range test: %d iterations from lr=%.3g to lr=%.3g, stopped: %s",
         len(curve), curve.lrs[0] if len(curve) else lr_start, curve.lrs[-1] if len(curve) else lr_start,

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from .. import _mxnet  # noqa: F401 (first: checks the MXNet install, see _mxnet.py)
+
+# isort: split
 import mxnet as mx
 
 from ..core._validate import check_int
