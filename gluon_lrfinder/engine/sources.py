@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 from .. import _mxnet  # noqa: F401 (first: checks the MXNet install, see _mxnet.py)
 
@@ -137,6 +137,28 @@ def restartable(source: Any) -> bool:
         callable(getattr(source, "reset", None)) and callable(getattr(source, "__next__", None))
         and iter(source) is source
     )
+
+
+def _fresh_iterator(source: Any) -> Iterator:
+    """``iter(source)``, or ``iter(source())`` for a callable source (a factory of fresh iterators)."""
+    if not hasattr(source, "__iter__") and callable(source):
+        return iter(source())
+    return iter(source)
+
+
+def _one_shot(source: Any) -> bool:
+    """A source that is its own iterator and cannot start a new pass (a generator, ``iter(list)``)."""
+    return hasattr(source, "__next__") and iter(source) is source and not restartable(source)
+
+
+def _one_shot_message(source: Any, read: int) -> str:
+    return (
+        f"data_loader is a one-shot iterator ({type(source).__name__}) and ran out after {read} batches: it "
+        "cannot restart, and a range test needs as many batches as it runs iterations (a finite source is "
+        "restarted when it runs out). Pass a gluon.data.DataLoader, a list of batches, or a callable that "
+        "returns a fresh iterator each time (e.g. data_loader=lambda: my_batches() instead of my_batches())"
+    )
+
 
 
 # ---------------------------------------------------------------------- files
