@@ -229,7 +229,8 @@ def group_of(recipe: Recipe) -> str:
 
 
 def run_check(bench: Bench, seeds: Dict[str, Sequence[int]]) -> None:
-    for recipe in bench.recipes.values():
+    """Train the three arms of every recipe and seed (the cheap language model first)."""
+    for recipe in sorted(bench.recipes.values(), key=lambda r: r.family != "language model"):
         for seed in seeds[group_of(recipe)]:
             if bench.out_of_time():
                 log("deadline reached: check stopped")
@@ -243,7 +244,7 @@ def run_oracle(bench: Bench, seeds: Sequence[int]) -> None:
     """One-cycle at every peak and constant at every rate of the recipe's grid; seed-major so a
     deadline leaves whole seeds."""
     for seed in seeds:
-        for recipe in bench.recipes.values():
+        for recipe in sorted(bench.recipes.values(), key=lambda r: r.family != "language model"):
             grid = ORACLE_GRIDS[recipe.family]
             for lr in grid:
                 for what, lr_at in ((f"one-cycle peak {_fmt(lr)} min peak/3", one_cycle(lr, recipe.budget)),

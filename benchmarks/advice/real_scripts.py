@@ -79,6 +79,10 @@ class OnlyNonFinite:
         """Forget the last sweep."""
         self.reason = None
 
+    def settings(self) -> Dict[str, Any]:
+        """What a curve records about this rule."""
+        return {"stopping": "only on a non-finite loss (recorded in full)"}
+
     def __call__(self, loss: float) -> bool:
         if not math.isfinite(loss):
             self.reason = "non-finite loss"
