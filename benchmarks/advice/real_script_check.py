@@ -323,7 +323,10 @@ def report(bench: Bench, seeds: Dict[str, Sequence[int]], command: str, wall: fl
     for recipe in bench.recipes.values():
         group = group_of(recipe)
         metric = "accuracy" if recipe.family == "gluoncv cifar" else "loss"
-        lines += [f"## {recipe.name}", "", f"Source: {recipe.source}; budget {recipe.budget} iterations.", ""]
+        done = list(bench.sweeps.get(recipe.name, {}).values())
+        speed = (f"; {1e3 * sum(d['seconds'] for d in done) / sum(len(d['lrs']) for d in done):.0f} ms per "
+                 "range-test iteration here" if done else "")
+        lines += [f"## {recipe.name}", "", f"Source: {recipe.source}; budget {recipe.budget} iterations{speed}.", ""]
         lines += ["| seed | sweep | stop (default rule) | raw min at | suggest() | suggest_range() | flags |",
                   "|---|---|---|---|---|---|---|"]
         results: Dict[str, List[Optional[float]]] = {"default": [], "apply()": [], "one-cycle": []}
