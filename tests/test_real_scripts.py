@@ -69,3 +69,39 @@ def test_arm_keys_are_stable(lr):
     keys = [a[1] for a in check.arms(recipe, {"suggest": 0.05, "range": [0.01, 0.03]})]
     assert labels == ["default", "apply()", "one-cycle"]
     assert keys == [f"constant {lr:.4g}", "constant 0.05", "one-cycle from_finder 0.01-0.03"]
+
+
+def test_lm_fit_batch_makes_the_scripts_update():
+    """Through the Learner (per-token losses, ``trainer.step(tokens)``), one batch moves the weights
+    as word_language_model.py's loop does (loss / tokens, clip 0.25, ``step(1)``, lr * seq_len / bptt)."""
+    pytest.importorskip("gluonnlp")
+    import gluonnlp as nlp
+    import mxnet as mx
+    from mxnet import autograd, gluon
+
+    lm = real_scripts.GluonNLPWordLM(batch_size=4, bptt=10, emsize=16, nhid=16, n_tokens=3000)
+    batch = next(b for b in lm.batches(3) if b[3] != lm.bptt)  # a batch whose rate is rescaled
+    data, target, _, seq_len = batch
+
+    model = lm.fresh_model()
+    trainer = lm.trainer(model, 30.0)
+    mx.random.seed(5)
+    _, label, _ = lm.fit_batch(model)(batch)
+    trainer.step(label[0].shape[0])
+    ours = [p.data().asnumpy() for p in model.collect_params().values()]
+
+    model = lm.fresh_model()
+    trainer = lm.trainer(model, 30.0)
+    ce = gluon.loss.SoftmaxCrossEntropyLoss()
+    ar, tar = nlp.loss.ActivationRegularizationLoss(2.0), nlp.loss.TemporalActivationRegularizationLoss(1.0)
+    mx.random.seed(5)
+    with autograd.record():
+        output, _, enc, dropped = model(data, model.begin_state(4, func=mx.nd.zeros))
+        loss = (ce(output.reshape(-3, -1), target.reshape(-1)) + ar(*dropped) + tar(*enc)) / data.size
+    loss.backward()
+    gluon.utils.clip_global_norm([p.grad() for p in model.collect_params().values() if p.grad_req != "null"], 0.25)
+    trainer.set_learning_rate(30.0 * seq_len / lm.bptt)
+    trainer.step(1)
+    script = [p.data().asnumpy() for p in model.collect_params().values()]
+    for a, b in zip(ours, script):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
