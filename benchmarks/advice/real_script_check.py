@@ -48,7 +48,7 @@ from recipe import LRAt, Recipe, constant, one_cycle  # noqa: E402
 DATA = os.path.join(HERE, "..", "data")
 SWEEPS = os.path.join(DATA, "real_script_sweeps.json")
 RUNS = os.path.join(DATA, "real_script_runs.json")
-ORACLE = os.path.join(DATA, "advice_real_oracle.json")
+ORACLE = os.path.join(DATA, "advice_real_scripts.json")  # read by the advice benchmark's score.py
 BUMPY = os.path.join(DATA, "gluoncv_bumpy_curve.json")
 RESULTS = os.path.join(HERE, "..", "results", "real_scripts.md")
 
@@ -173,7 +173,7 @@ class Bench:
 
     def train(self, recipe: Recipe, what: str, lr_at: LRAt, seed: int,
               iterations: Optional[int] = None) -> Dict[str, Any]:
-        iterations = iterations or recipe.budget
+        iterations = recipe.budget if iterations is None else iterations
         key = f"{recipe.name} | {what} | seed {seed} | {iterations} its"
         if key not in self.runs:
             t = time.time()
@@ -255,37 +255,65 @@ def run_oracle(bench: Bench, seeds: Sequence[int]) -> None:
                     bench.train(recipe, what, lr_at, seed)
 
 
+def _run(bench: Bench, recipe: Recipe, what: str, seed: int) -> Optional[Dict[str, Any]]:
+    return bench.runs.get(f"{recipe.name} | {what} | seed {seed} | {recipe.budget} its")
+
+
+def _kinds() -> Tuple[Tuple[str, str, str], ...]:
+    """(the advice benchmark's run label, our cache prefix, suffix) of the two oracle schedules."""
+    return (("one_cycle", "one-cycle peak ", " min peak/3"), ("constant", "constant ", ""))
+
+
+def initial_valid_loss(bench: Bench, recipe: Recipe) -> float:
+    """Validation loss of the untrained net (no step: ``train`` for 0 iterations), cached."""
+    return bench.train(recipe, "untrained", constant(0.0), 0, iterations=0)["loss"]
+
+
 def oracle_table(bench: Bench, seeds: Sequence[int]) -> Dict[str, Any]:
-    """The oracle in the advice benchmark's layout (only the runs that are in the cache)."""
-    out: Dict[str, Any] = {}
+    """The oracle and the sweeps in the layout of the advice benchmark's ``oracle.py`` /
+    ``score.py`` (``advice_oracle.json`` / ``advice_sweeps.json``), which reads this file as
+    ``benchmarks/data/advice_real_scripts.json``: per recipe ``{"spec", "initial_valid_loss",
+    "runs": {"one_cycle@<budget>" | "constant@<budget>": {"losses": {"%.4g" lr: [loss per seed
+    0, 1, ...]}, "pruned": [...]}}}``; only the runs in the cache, in seed order, each row as far
+    as its seeds go without a gap. ``pruned`` (scored as diverged) lists the advice grid's points
+    (10 ** (k / 4), up to 100) above ours only when our top point is wrecked on every seed run
+    (diverged or worse than twice the best), as that benchmark prunes its own ascent.
+    Extra per-run figures (accuracy, perplexity) are kept under ``"scores"``."""
+    oracle: Dict[str, Any] = {}
+    sweeps: Dict[str, Any] = {}
     for recipe in bench.recipes.values():
         grid = ORACLE_GRIDS[recipe.family]
-
-        def rows(prefix: str, suffix: str, field: str, recipe: Recipe = recipe,
-                 grid: List[float] = grid) -> List[List[Optional[float]]]:
-            table = []
+        spec = {"name": recipe.name, "family": recipe.family, "optimizer": recipe.optimizer,
+                "budget": recipe.budget, "source": recipe.source, "default_lr": recipe.default_lr,
+                "tags": list(recipe.tags), "grid": grid}
+        runs: Dict[str, Any] = {}
+        for label, prefix, suffix in _kinds():
+            losses: Dict[str, List[Optional[float]]] = {}
+            scores: Dict[str, List[Dict[str, Any]]] = {}
             for lr in grid:
-                row = []
-                for s in seeds:
-                    key = f"{recipe.name} | {prefix}{_fmt(lr)}{suffix} | seed {s} | {recipe.budget} its"
-                    run = bench.runs.get(key)
-                    row.append(None if run is None else run.get(field))
-                table.append(row)
-            return table
-
-        extra = "accuracy" if recipe.family == "gluoncv cifar" else "perplexity"
-        out[recipe.name] = {
-            "name": recipe.name, "family": recipe.family, "source": recipe.source, "optimizer": recipe.optimizer,
-            "default_lr": recipe.default_lr, "budget": recipe.budget, "grid": grid, "seeds": list(seeds),
-            "one_cycle_divisor": 3.0,
-            "one_cycle_valid_loss": rows("one-cycle peak ", " min peak/3", "loss"),
-            "constant_valid_loss": rows("constant ", "", "loss"),
-            f"one_cycle_{extra}": rows("one-cycle peak ", " min peak/3", extra),
-            f"constant_{extra}": rows("constant ", "", extra),
-            "sweeps": [dict(bench.sweeps[recipe.name][k], seed=int(k))
-                       for k in sorted(bench.sweeps.get(recipe.name, {}))],
-        }
-    return out
+                row, extra = [], []
+                for seed in seeds:
+                    run = _run(bench, recipe, f"{prefix}{_fmt(lr)}{suffix}", seed)
+                    if run is None:
+                        break
+                    row.append(run.get("loss"))
+                    extra.append(run)
+                if row:
+                    losses[_fmt(lr)], scores[_fmt(lr)] = row, extra
+            pruned: List[str] = []
+            top = losses.get(_fmt(grid[-1]))
+            finite = [v for row in losses.values() for v in row if v is not None]
+            if top and finite and all(v is None or v >= 2 * min(finite) for v in top):
+                pruned = [f"{10 ** (k / 4):.4g}" for k in range(-24, 9) if 10 ** (k / 4) > grid[-1] * 1.01]
+            if losses:
+                runs[f"{label}@{recipe.budget}"] = {"losses": losses, "pruned": pruned, "scores": scores}
+        if runs:
+            oracle[recipe.name] = {"spec": spec, "initial_valid_loss": initial_valid_loss(bench, recipe),
+                                   "runs": runs}
+        curves = [dict(bench.sweeps[recipe.name][k], seed=int(k)) for k in sorted(bench.sweeps.get(recipe.name, {}))]
+        if curves:
+            sweeps[recipe.name] = {"spec": spec, "curves": curves}
+    return {"oracle": oracle, "sweeps": sweeps, "seeds": list(seeds)}
 
 
 # ------------------------------------------------------------------------------- the report
@@ -380,18 +408,24 @@ def report(bench: Bench, seeds: Dict[str, Sequence[int]], command: str, wall: fl
                                  f"({100 * (worst / ref - 1):+.1f}%): "
                                  f"{'within' if worst <= 1.1 * ref else 'NOT within'} 10%.")
         lines.append("")
-    oracle = _load(ORACLE)
+    oracle = _load(ORACLE).get("oracle", {})
     if oracle:
         lines += ["## Schedule oracle on these recipes", "",
                   "Validation loss of a one-cycle (min = peak / 3, 45/45/10) at each peak and of a constant rate, "
-                  "per seed (`benchmarks/data/advice_real_oracle.json`; `-`: not run within the CPU budget).", ""]
+                  "per seed (`benchmarks/data/advice_real_scripts.json`, in the layout of the advice benchmark's "
+                  "oracle; `-`: not run within the CPU budget).", ""]
         for name, entry in oracle.items():
-            lines += [f"### {name}", "", "| lr | one-cycle peak: val loss per seed | constant: val loss per seed |",
-                      "|---|---|---|"]
-            for lr, oc, co in zip(entry["grid"], entry["one_cycle_valid_loss"], entry["constant_valid_loss"]):
-                def cell(row: List[Optional[float]]) -> str:
-                    return " / ".join("-" if v is None else f"{v:.3f}" for v in row)
-                lines.append(f"| {_fmt(lr)} | {cell(oc)} | {cell(co)} |")
+            runs = entry["runs"]
+            budget = entry["spec"]["budget"]
+            lines += [f"### {name}", "", f"Untrained validation loss {entry['initial_valid_loss']:.3f}.", "",
+                      "| lr | one-cycle peak: val loss per seed | constant: val loss per seed |", "|---|---|---|"]
+
+            def cell(label: str, lr: float, runs: Dict[str, Any] = runs, budget: int = budget) -> str:
+                row = runs.get(f"{label}@{budget}", {}).get("losses", {}).get(_fmt(lr))
+                return "-" if not row else " / ".join("diverged" if v is None else f"{v:.3f}" for v in row)
+
+            for lr in entry["spec"]["grid"]:
+                lines.append(f"| {_fmt(lr)} | {cell('one_cycle', lr)} | {cell('constant', lr)} |")
             lines.append("")
     return "\n".join(lines) + "\n"
 
