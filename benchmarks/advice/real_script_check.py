@@ -241,18 +241,19 @@ def run_check(bench: Bench, seeds: Dict[str, Sequence[int]]) -> None:
 
 
 def run_oracle(bench: Bench, seeds: Sequence[int]) -> None:
-    """One-cycle at every peak and constant at every rate of the recipe's grid; seed-major so a
-    deadline leaves whole seeds."""
+    """One-cycle at every peak, then constant at every rate, of each recipe's grid; seed-major and
+    the cheap language model first, so that a deadline leaves whole grids (the advice benchmark
+    scores a grid only once its ascent is complete)."""
     for seed in seeds:
         for recipe in sorted(bench.recipes.values(), key=lambda r: r.family != "language model"):
             grid = ORACLE_GRIDS[recipe.family]
-            for lr in grid:
-                for what, lr_at in ((f"one-cycle peak {_fmt(lr)} min peak/3", one_cycle(lr, recipe.budget)),
-                                    (f"constant {_fmt(lr)}", constant(lr))):
+            for label, prefix, suffix in _kinds():
+                for lr in grid:
                     if bench.out_of_time():
                         log("deadline reached: oracle stopped")
                         return
-                    bench.train(recipe, what, lr_at, seed)
+                    lr_at = one_cycle(lr, recipe.budget) if label == "one_cycle" else constant(lr)
+                    bench.train(recipe, f"{prefix}{_fmt(lr)}{suffix}", lr_at, seed)
 
 
 def _run(bench: Bench, recipe: Recipe, what: str, seed: int) -> Optional[Dict[str, Any]]:
