@@ -10,7 +10,7 @@ import pytest
 
 from benchmarks.advice import real_script_check as check
 from benchmarks.advice import real_scripts
-from gluon_lrfinder.stopping import StoppingCriteria
+from gluon_lrfinder import StoppingCriteria
 
 
 def test_digits_stand_in_has_cifar_shapes_and_is_fixed():

@@ -92,8 +92,7 @@ def _fmt(x: float) -> str:
 def user_curve(sweep: Dict[str, Any]) -> Any:
     """The curve ``finder.find(lr_start, lr_end)`` returns: the full sweep cut where the installed
     package's default stopping rule stops, with its smoothed losses and stop reason."""
-    from gluon_lrfinder.curve import LRCurve
-    from gluon_lrfinder.stopping import StoppingCriteria, rule_settings
+    from gluon_lrfinder import LRCurve, StoppingCriteria
 
     rule = StoppingCriteria()
     rule.reset()
@@ -109,7 +108,7 @@ def user_curve(sweep: Dict[str, Any]) -> Any:
             reason = rule.reason or "stopping rule"
             break
     settings = dict(sweep["curve"]["settings"])
-    settings.update(rule_settings(rule))
+    settings.update(rule.settings() if callable(getattr(rule, "settings", None)) else {"stopping": repr(rule)})
     return LRCurve(lrs=lrs, losses=losses, smoothed=smoothed, settings=settings, stop_reason=reason)
 
 
@@ -207,8 +206,7 @@ def arms(recipe: Recipe, adv: Dict[str, Any]) -> List[Tuple[str, str, LRAt]]:
 
 def save_bumpy(sweep: Dict[str, Any]) -> None:
     """The full sweep as ``LRCurve.save`` writes it, smoothed by the default rule's moving average."""
-    from gluon_lrfinder.curve import LRCurve
-    from gluon_lrfinder.stopping import StoppingCriteria
+    from gluon_lrfinder import LRCurve, StoppingCriteria
 
     curve = LRCurve.from_dict(sweep["curve"])
     rule = StoppingCriteria()
@@ -327,6 +325,21 @@ def _mean_sd(values: Sequence[float]) -> str:
     return f"{np.mean(vals):.3f} ± {np.std(vals, ddof=1):.3f}"
 
 
+def _checkout(module: Any) -> str:
+    """Where a package was imported from: its git branch and commit when it is a checkout."""
+    import subprocess
+
+    folder = os.path.dirname(os.path.dirname(os.path.abspath(module.__file__)))
+    try:
+        out = subprocess.run(["git", "-C", folder, "log", "-1", "--format=%h %s"], capture_output=True,
+                             text=True, check=True).stdout.strip()
+        branch = subprocess.run(["git", "-C", folder, "rev-parse", "--abbrev-ref", "HEAD"], capture_output=True,
+                                text=True, check=True).stdout.strip()
+        return f"branch `{branch}` at `{out[:60]}`"
+    except (OSError, subprocess.CalledProcessError):
+        return folder
+
+
 def report(bench: Bench, seeds: Dict[str, Sequence[int]], command: str, wall: float) -> str:
     import gluon_lrfinder
 
@@ -339,7 +352,8 @@ def report(bench: Bench, seeds: Dict[str, Sequence[int]], command: str, wall: fl
         f"{wall / 60:.1f} min; compute behind the cached figures "
         f"{compute / 60:.0f} min "
         "(one process, 2 shared CPU cores). Advice from the installed package "
-        f"(gluon_lrfinder {getattr(gluon_lrfinder, '__version__', '?')}, its default `suggest()` and "
+        f"(gluon_lrfinder {getattr(gluon_lrfinder, '__version__', '?')} from {_checkout(gluon_lrfinder)}, "
+        "its default `suggest()` and "
         "`suggest_range()`), read from each sweep cut where the default stopping rule stops.",
         "",
         "Recipes (`benchmarks/advice/real_scripts.py`): GluonCV `train_cifar10.py` / `train_mixup_cifar10.py` "
@@ -442,7 +456,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--deadline", help="UTC HH:MM after which no new run starts (the report is still written)")
     parser.add_argument("--report-only", action="store_true", help="write the report from the caches, train nothing")
     parser.add_argument("--log", help="append progress to this file")
+    parser.add_argument("--package", help="import gluon_lrfinder from this checkout instead of the installed one "
+                                          "(e.g. a branch's worktree: its rules, re-scored on the cached sweeps)")
     args = parser.parse_args(argv)
+    if args.package:
+        sys.path.insert(0, os.path.abspath(args.package))
     start = time.time()
     if args.log:
         _LOG = open(args.log, "a", encoding="utf-8")
