@@ -456,6 +456,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--deadline", help="UTC HH:MM after which no new run starts (the report is still written)")
     parser.add_argument("--report-only", action="store_true", help="write the report from the caches, train nothing")
     parser.add_argument("--log", help="append progress to this file")
+    parser.add_argument("--results", default=RESULTS, help="where the report goes (markdown)")
     parser.add_argument("--package", help="import gluon_lrfinder from this checkout instead of the installed one "
                                           "(e.g. a branch's worktree: its rules, re-scored on the cached sweeps)")
     args = parser.parse_args(argv)
@@ -489,7 +490,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         _save(ORACLE, oracle_table(bench, args.oracle_seeds))
     command = "python benchmarks/advice/real_script_check.py " + " ".join(argv if argv is not None else sys.argv[1:])
     text = report(bench, seeds, command.strip(), time.time() - start)
-    with open(RESULTS, "w", encoding="utf-8") as f:
+    with open(args.results, "w", encoding="utf-8") as f:
         f.write(text)
     print(text)
     log(f"done in {(time.time() - start) / 60:.1f} min (computed {bench.computed_seconds / 60:.1f} min)")
