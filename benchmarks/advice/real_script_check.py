@@ -351,7 +351,7 @@ def report(bench: Bench, seeds: Dict[str, Sequence[int]], command: str, wall: fl
         f"Command: `{command}` (benchmark venv: `make bench-venv`). Wall time of this invocation "
         f"{wall / 60:.1f} min; compute behind the cached figures "
         f"{compute / 60:.0f} min "
-        "(one process, 2 shared CPU cores). Advice from the installed package "
+        "(one process, 2 shared CPU cores). Advice from the imported package "
         f"(gluon_lrfinder {getattr(gluon_lrfinder, '__version__', '?')} from {_checkout(gluon_lrfinder)}, "
         "its default `suggest()` and "
         "`suggest_range()`), read from each sweep cut where the default stopping rule stops.",
