@@ -15,9 +15,10 @@ the recipe's fixed initial weights, with the same seed:
 
 It also runs the schedule oracle on the same recipes (``--oracle``): a one-cycle (min = peak / 3,
 as :func:`recipe.one_cycle`) at every peak of a half-decade grid and a constant rate at every grid
-point, written to ``benchmarks/data/advice_real_oracle.json``.
+point, written to ``benchmarks/data/advice_real_scripts.json`` (the layout of the advice
+benchmark's oracle, which its ``score.py`` reads).
 
-Run (benchmark venv, one process, about 1.5 s per ResNet-20 iteration on a shared CPU)::
+Run (benchmark venv, one process; 0.6-2.8 s per ResNet-20 iteration at batch 128 on a shared CPU)::
 
     make bench-venv
     OMP_NUM_THREADS=1 .venv-bench/bin/python benchmarks/advice/real_script_check.py --oracle --log real.log
