@@ -25,6 +25,7 @@ from typing import Callable, Dict, Iterable, List, Optional, Tuple, Union
 import numpy as np
 from numpy.typing import ArrayLike
 
+from . import edge as _edge
 from .smoothing import ema, zero_phase
 
 __all__ = [
@@ -131,8 +132,9 @@ def _smoothed(lrs: ArrayLike, losses: ArrayLike, bandwidth: Optional[float]) -> 
 
 
 def _descent_end(smooth: np.ndarray) -> int:
-    """Index of the curve's minimum: the rules look only at the part before divergence."""
-    return int(np.nanargmin(smooth))
+    """Index of the curve's minimum before its edge of stability (:func:`gluon_lrfinder.edge.descent_end`):
+    the rules look only at the part before the first clear rise, never at a second dip after it."""
+    return _edge.descent_end(smooth)
 
 
 def steepest(lrs: ArrayLike, losses: ArrayLike, bandwidth: Optional[float] = None) -> float:

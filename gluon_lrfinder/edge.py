@@ -1,0 +1,225 @@
+"""The edge of stability of a range-test curve, and the flags read around it. NumPy only.
+
+A range test's loss falls, bottoms out and rises when the rate becomes too large for training
+to stay stable. Some curves go on after that first rise: they bump up and dip again further on
+(GluonCV's CIFAR-10 script: a fall to 0.05, a bump at 0.1-0.3, a second dip near 1, a blow-up
+above 2), and a rule that reads the whole curve reads the fall into the second dip, a rate that
+does not train. Here the **edge of stability** is the first clear rise of the smoothed loss
+above its running minimum, whatever the curve does after it, and the rules read only the curve
+up to it (:func:`descent_end`): the minimum they use is the lowest point before the edge.
+
+A rise is clear when the smoothed loss stands above the running minimum by more than
+:data:`EDGE_RISE` of the fall so far (and :data:`EDGE_FLOOR` of the minimum's size), once the
+curve has fallen by :data:`EDGE_FALL` of its starting loss: before that, ripples on the initial
+plateau are noise, not an edge.
+
+The functions take the sorted, finite, smoothed curve (``lrs``, ``smooth``), as the rules of
+:mod:`gluon_lrfinder.suggest` hold it, or a raw curve (:func:`edge_of_stability`).
+
+Examples
+--------
+>>> import numpy as np
+>>> lrs = np.logspace(-4, 1, 101)
+>>> x = np.log10(lrs)
+>>> bumpy = 2.0 - 1.6 * np.tanh(2 * (x + 2)) + 0.5 * np.exp(-((x + 0.7) / 0.2) ** 2) + 0.01 * np.exp(3 * x)
+>>> e = edge_of_stability(lrs, bumpy, bandwidth=0)
+>>> bool(0.05 < e.lr < 0.2), bool(e.minimum_lr < e.lr)
+(True, True)
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable, Optional, Tuple
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+__all__ = [
+    "EDGE_FALL",
+    "EDGE_RISE",
+    "EDGE_FLOOR",
+    "BUMPY_FACTOR",
+    "Edge",
+    "edge_index",
+    "descent_end",
+    "edge_of_stability",
+    "second_dip",
+    "subsample_spread",
+]
+
+#: The curve must have fallen by this share of its starting (smoothed) loss before a rise counts.
+EDGE_FALL = 0.2
+#: A rise is clear when it exceeds this share of the fall so far ...
+EDGE_RISE = 0.03
+#: ... and this share of the running minimum's size.
+EDGE_FLOOR = 0.02
+#: Answers on sub-sampled curves that differ by more than this factor make a curve "bumpy".
+BUMPY_FACTOR = 3.0
+
+
+@dataclass(frozen=True)
+class Edge:
+    """Where a curve's first clear rise is, and its lowest point before it.
+
+    Attributes
+    ----------
+    found : bool
+        Whether the curve rises clearly at all (False: it never left its running minimum).
+    index : int
+        Index of the edge in the sorted finite curve (the last index when not found).
+    lr : float
+        The learning rate at the edge (``math.inf`` when not found).
+    minimum_index : int
+        Index of the lowest smoothed loss before the edge.
+    minimum_lr : float
+        The learning rate there.
+    """
+
+    found: bool
+    index: int
+    lr: float
+    minimum_index: int
+    minimum_lr: float
+
+
+def _threshold(start: float, running_min: np.ndarray, rise: float, floor: float) -> np.ndarray:
+    depth = start - running_min
+    return np.maximum(rise * depth, floor * np.abs(running_min))
+
+
+def edge_index(
+    smooth: ArrayLike, fall: float = EDGE_FALL, rise: float = EDGE_RISE, floor: float = EDGE_FLOOR
+) -> Optional[int]:
+    """Index of the first clear rise of ``smooth`` above its running minimum, or None.
+
+    Parameters
+    ----------
+    smooth : sequence of float
+        The smoothed losses, in increasing LR order, all finite.
+    fall, rise, floor : float
+        See :data:`EDGE_FALL`, :data:`EDGE_RISE`, :data:`EDGE_FLOOR`.
+
+    Examples
+    --------
+    >>> edge_index([3.0, 2.0, 1.0, 1.2, 0.5, 0.4])      # rises at index 3 (then dips again)
+    3
+    >>> edge_index([3.0, 2.0, 1.0, 0.9]) is None
+    True
+    """
+    s = np.asarray(smooth, dtype=np.float64)
+    if s.size < 2:
+        return None
+    running_min = np.minimum.accumulate(s)
+    start = float(s[0])
+    fallen = (start - running_min) > fall * abs(start)
+    above = (s - running_min) > _threshold(start, running_min, rise, floor)
+    hits = np.flatnonzero(fallen & above)
+    return int(hits[0]) if hits.size else None
+
+
+def descent_end(smooth: ArrayLike) -> int:
+    """Index of the lowest smoothed loss before the edge of stability (the rules' "minimum").
+
+    The whole curve's minimum when it never rises clearly.
+
+    Examples
+    --------
+    >>> descent_end([3.0, 2.0, 1.0, 1.5, 0.5, 0.4])     # not the second dip's 0.4
+    2
+    """
+    s = np.asarray(smooth, dtype=np.float64)
+    edge = edge_index(s)
+    stop = s.size if edge is None else edge + 1
+    return int(np.nanargmin(s[:stop]))
+
+
+def _sorted_smooth(
+    lrs: ArrayLike, losses: ArrayLike, bandwidth: Optional[float]
+) -> Tuple[np.ndarray, np.ndarray]:
+    from .smoothing import zero_phase
+    from .suggest import MIN_POINTS, finite_points
+
+    x, y = finite_points(lrs, losses)
+    if x.size < MIN_POINTS:
+        raise ValueError(f"too few points: need at least {MIN_POINTS} finite (lr, loss) points, got {x.size}")
+    order = np.argsort(x, kind="stable")
+    x, y = x[order], y[order]
+    return x, zero_phase(x, y, bandwidth)
+
+
+def edge_of_stability(lrs: ArrayLike, losses: ArrayLike, bandwidth: Optional[float] = None) -> Edge:
+    """The edge of stability of a raw curve (see the module docstring).
+
+    Parameters
+    ----------
+    lrs, losses : sequence of float
+        The range-test curve; non-finite losses are dropped.
+    bandwidth : float, optional
+        Smoothing width in decades (see :func:`~gluon_lrfinder.smoothing.zero_phase`).
+
+    Raises
+    ------
+    ValueError
+        Fewer than ``suggest.MIN_POINTS`` finite points.
+    """
+    x, s = _sorted_smooth(lrs, losses, bandwidth)
+    edge = edge_index(s)
+    end = descent_end(s)
+    if edge is None:
+        return Edge(False, int(s.size - 1), math.inf, end, float(x[end]))
+    return Edge(True, edge, float(x[edge]), end, float(x[end]))
+
+
+def second_dip(smooth: ArrayLike) -> Optional[int]:
+    """Index where the curve, after its edge, comes back down to its first minimum, or None.
+
+    "Back down" means below the pre-edge minimum plus the rise that made the edge clear.
+
+    Examples
+    --------
+    >>> second_dip([3.0, 2.0, 1.0, 1.5, 1.6, 0.9, 5.0])
+    5
+    >>> second_dip([3.0, 2.0, 1.0, 1.5, 3.0, 9.0]) is None
+    True
+    """
+    s = np.asarray(smooth, dtype=np.float64)
+    edge = edge_index(s)
+    if edge is None:
+        return None
+    low = float(np.min(s[: edge + 1]))
+    start = float(s[0])
+    level = low + float(_threshold(start, np.array([low]), EDGE_RISE, EDGE_FLOOR)[0])
+    later = np.flatnonzero(s[edge + 1:] < level)
+    return int(edge + 1 + later[0]) if later.size else None
+
+
+def subsample_spread(
+    lrs: ArrayLike, losses: ArrayLike, rule: Callable[[np.ndarray, np.ndarray], float], parts: int = 2
+) -> float:
+    """How far a rule's answers on interleaved sub-samples of a curve lie apart, in decades.
+
+    The curve is split into ``parts`` curves (every ``parts``-th point, each offset once), each
+    spanning the same LRs with fewer points: on a clean curve a rule answers about the same on
+    each; on a bumpy one, where one batch decides between two dips, it does not. Returns
+    ``log10(highest / lowest)`` over the full curve's and the parts' answers (0 when a part has
+    too few points).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> lrs = np.logspace(-4, 0, 81)
+    >>> clean = 2 - np.tanh(2 * (np.log10(lrs) + 2))
+    >>> round(subsample_spread(lrs, clean, lambda a, b: float(a[np.argmin(np.gradient(b))])), 2)
+    0.05
+    """
+    x = np.asarray(lrs, dtype=np.float64)
+    y = np.asarray(losses, dtype=np.float64)
+    answers = [rule(x, y)]
+    for offset in range(parts):
+        try:
+            answers.append(rule(x[offset::parts], y[offset::parts]))
+        except ValueError:  # too few points in a part
+            return 0.0
+    logs = np.log10(np.asarray(answers, dtype=np.float64))
+    return float(logs.max() - logs.min())
