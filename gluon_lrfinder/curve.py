@@ -24,7 +24,17 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple, Union
 
 from ._validate import check_choice
-from .suggest import DEFAULT_METHOD, Method, SuggestionReport, diagnose, lr_range, report, resolve_rule, suggest
+from .suggest import (
+    DEFAULT_METHOD,
+    Method,
+    SuggestionReport,
+    diagnose,
+    lr_range,
+    report,
+    resolve_rule,
+    suggest,
+    warn_flags,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
@@ -163,9 +173,11 @@ class LRCurve:
         return suggest(self.lrs, self.losses, method=method, bandwidth=bandwidth, warn=warn,
                        optimizer=self.settings.get("optimizer"))
 
-    def suggest_range(self, bandwidth: Optional[float] = None) -> Tuple[float, float]:
-        """``(min_lr, max_lr)`` for cyclical schedules: from the steepest point up to 3x it, at most
-        half the LR at the loss minimum (:func:`gluon_lrfinder.suggest.lr_range`).
+    def suggest_range(self, bandwidth: Optional[float] = None, warn: bool = True) -> Tuple[float, float]:
+        """``(min_lr, max_lr)`` for cyclical and one-cycle schedules (:func:`gluon_lrfinder.suggest.lr_range`).
+
+        With ``warn`` (the default), each flag of :meth:`diagnose` (a sweep that never diverged,
+        a second dip, a bumpy curve, ...) is emitted as a ``SuggestionWarning``, with what to do.
 
         Examples
         --------
@@ -177,6 +189,8 @@ class LRCurve:
         >>> low < high
         True
         """
+        if warn:
+            warn_flags(self.diagnose(), stacklevel=2)
         return lr_range(self.lrs, self.losses, bandwidth)
 
     def diagnose(self) -> List[str]:

@@ -46,6 +46,8 @@ __all__ = [
     "edge_of_stability",
     "second_dip",
     "subsample_spread",
+    "second_dip_flag",
+    "bumpy_flag",
 ]
 
 #: The curve must have fallen by this share of its starting (smoothed) loss before a rise counts.
@@ -223,3 +225,42 @@ def subsample_spread(
             return 0.0
     logs = np.log10(np.asarray(answers, dtype=np.float64))
     return float(logs.max() - logs.min())
+
+
+def second_dip_flag(lrs: ArrayLike, smooth: ArrayLike) -> Optional[str]:
+    """The ``"second dip"`` flag for a sorted, smoothed curve, or None.
+
+    Examples
+    --------
+    >>> second_dip_flag([1e-3, 1e-2, 1e-1, 1.0, 2.0, 3.0], [3.0, 2.0, 1.0, 1.5, 0.9, 5.0]).split(":")[0]
+    'second dip after the edge of stability'
+    """
+    s = np.asarray(smooth, dtype=np.float64)
+    x = np.asarray(lrs, dtype=np.float64)
+    dip = second_dip(s)
+    edge = edge_index(s)
+    if dip is None or edge is None:
+        return None
+    return (
+        f"second dip after the edge of stability: the loss rises at lr {x[edge]:.3g} and falls again "
+        f"near {x[dip]:.3g}; the suggestion and the range read only the curve below {x[edge]:.3g} "
+        "(a rate in the second dip rarely trains); if the curve is noisy, check with find_repeated(5)"
+    )
+
+
+def bumpy_flag(spread_decades: float) -> Optional[str]:
+    """The ``"bumpy curve"`` flag when answers on sub-sampled curves lie more than
+    :data:`BUMPY_FACTOR` apart (``spread_decades`` from :func:`subsample_spread`), or None.
+
+    Examples
+    --------
+    >>> bumpy_flag(0.2) is None, bumpy_flag(0.7).split(":")[0]
+    (True, 'bumpy curve')
+    """
+    if spread_decades <= math.log10(BUMPY_FACTOR):
+        return None
+    return (
+        f"bumpy curve: the range's top moves by a factor of {10 ** spread_decades:.3g} between "
+        "interleaved halves of the curve, so one sweep does not pin it down; run find_repeated(5) "
+        "and use its median, or lower the noise (larger batches, a wider bandwidth)"
+    )

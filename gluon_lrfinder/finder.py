@@ -350,10 +350,10 @@ class LRFinder:
         """
         return self._require_curve("suggest").suggest(method=method, bandwidth=bandwidth, warn=warn, source=source)
 
-    def suggest_range(self, bandwidth: Optional[float] = None) -> Tuple[float, float]:
-        """``(min_lr, max_lr)`` for cyclical schedules: from the steepest point up to 3x it, at most
-        half the LR at the loss minimum (:meth:`LRCurve.suggest_range`)."""
-        return self._require_curve("suggest_range").suggest_range(bandwidth)
+    def suggest_range(self, bandwidth: Optional[float] = None, warn: bool = True) -> Tuple[float, float]:
+        """``(min_lr, max_lr)`` for cyclical and one-cycle schedules (:meth:`LRCurve.suggest_range`);
+        warns about the curve's flags unless ``warn=False``."""
+        return self._require_curve("suggest_range").suggest_range(bandwidth, warn=warn)
 
     def diagnose(self) -> List[str]:
         """Plain flags about the last curve (``[]`` when it looks fine; :meth:`LRCurve.diagnose`)."""
@@ -396,7 +396,7 @@ class LRFinder:
         elif self._repeated_pick is not None and self._repeated_pick[0] == method:
             lr = self._repeated_pick[1]  # the runs' median: find_repeated() was the last search
         else:
-            lr = self._require_curve("apply").suggest(method=method, warn=False)
+            lr = self._require_curve("apply").suggest(method=method, warn=True)  # the curve's flags, as warnings
         trainer = self.learner.trainer
         scheduler = trainer.optimizer.lr_scheduler
         if scheduler is not None:

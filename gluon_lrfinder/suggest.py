@@ -57,6 +57,7 @@ __all__ = [
     "enough_points",
     "finite_points",
     "TOO_FEW_POINTS",
+    "warn_flags",
 ]
 
 #: Fewest finite points a curve needs before any rule answers.
@@ -361,7 +362,8 @@ def diagnose(
     """
     if not enough_points(lrs, losses):
         return [TOO_FEW_POINTS]
-    lrs, smooth = _smoothed(lrs, losses, bandwidth)
+    lrs, losses_sorted = _finite_curve(lrs, losses)
+    smooth = zero_phase(lrs, losses_sorted, bandwidth)
     flags = []
     lowest = float(np.nanmin(smooth))
     first = float(smooth[0])
@@ -388,9 +390,17 @@ def diagnose(
     # Diverged: the curve ends clearly above its minimum (a third of the way back up at least).
     if spread > 0 and (float(smooth[-1]) - lowest) < max(0.33 * (first - lowest), 0.05 * abs(lowest)):
         flags.append(
-            "never diverged: raise lr_end; the minimum is not known, so the suggestion leans low "
-            "(the best rate may be higher)"
+            f"never diverged: raise lr_end; the sweep reached lr {lrs[-1]:.3g} without the loss turning "
+            f"up (search again with lr_end={10 * lrs[-1]:.3g}, say); the minimum is not known, so the "
+            "suggestion leans low, and so does the range (the best rate may be higher)"
         )
+    dip = _edge.second_dip_flag(lrs, smooth)
+    if dip:
+        flags.append(dip)
+    if not never_fell:
+        bumpy = _edge.bumpy_flag(_edge.subsample_spread(lrs, losses_sorted, lambda a, b: lr_range(a, b, bandwidth)[1]))
+        if bumpy:
+            flags.append(bumpy)
     return flags
 
 
@@ -549,9 +559,14 @@ def suggest(
         answers = _rule_answers(lrs, losses, bandwidth, COMPARED, optimizer)
         answers[name] = lr
         disagree = disagreement(answers, name)
-        for flag in flags + ([disagree] if disagree else []):
-            warnings.warn(f"LR range test: {flag}", SuggestionWarning, stacklevel=2)
+        warn_flags(flags + ([disagree] if disagree else []), stacklevel=2)
     return lr
+
+
+def warn_flags(flags: Iterable[str], stacklevel: int = 2) -> None:
+    """Emit each flag as a :class:`SuggestionWarning` (``"LR range test: <flag>"``)."""
+    for flag in flags:
+        warnings.warn(f"LR range test: {flag}", SuggestionWarning, stacklevel=stacklevel + 1)
 
 
 @dataclass
