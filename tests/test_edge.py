@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from gluon_lrfinder import LRCurve
-from gluon_lrfinder import edge as E
+from gluon_lrfinder.core import edge as E
 from gluon_lrfinder import suggest as S
 
 HERE = os.path.dirname(os.path.abspath(__file__))

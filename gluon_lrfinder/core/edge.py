@@ -14,7 +14,7 @@ curve has fallen by :data:`EDGE_FALL` of its starting loss: before that, ripples
 plateau are noise, not an edge.
 
 The functions take the sorted, finite, smoothed curve (``lrs``, ``smooth``), as the rules of
-:mod:`gluon_lrfinder.suggest` hold it, or a raw curve (:func:`edge_of_stability`).
+:mod:`gluon_lrfinder.core.rules` hold it, or a raw curve (:func:`edge_of_stability`).
 
 Examples
 --------
@@ -139,8 +139,8 @@ def descent_end(smooth: ArrayLike) -> int:
 def _sorted_smooth(
     lrs: ArrayLike, losses: ArrayLike, bandwidth: Optional[float]
 ) -> Tuple[np.ndarray, np.ndarray]:
+    from .rules import MIN_POINTS, finite_points
     from .smoothing import zero_phase
-    from .suggest import MIN_POINTS, finite_points
 
     x, y = finite_points(lrs, losses)
     if x.size < MIN_POINTS:
@@ -163,7 +163,7 @@ def edge_of_stability(lrs: ArrayLike, losses: ArrayLike, bandwidth: Optional[flo
     Raises
     ------
     ValueError
-        Fewer than ``suggest.MIN_POINTS`` finite points.
+        Fewer than ``rules.MIN_POINTS`` finite points.
     """
     x, s = _sorted_smooth(lrs, losses, bandwidth)
     edge = edge_index(s)
