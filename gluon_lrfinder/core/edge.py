@@ -40,6 +40,7 @@ __all__ = [
     "EDGE_RISE",
     "EDGE_FLOOR",
     "BUMPY_FACTOR",
+    "DIP_DEPTH",
     "Edge",
     "edge_index",
     "descent_end",
@@ -56,6 +57,8 @@ EDGE_FALL = 0.2
 EDGE_RISE = 0.03
 #: ... and this share of the running minimum's size.
 EDGE_FLOOR = 0.02
+#: A fall after the edge by this share of the bump's height (above the pre-edge minimum) is a second dip.
+DIP_DEPTH = 0.5
 #: Answers on sub-sampled curves that differ by more than this factor make a curve "bumpy".
 BUMPY_FACTOR = 3.0
 
@@ -173,14 +176,16 @@ def edge_of_stability(lrs: ArrayLike, losses: ArrayLike, bandwidth: Optional[flo
     return Edge(True, edge, float(x[edge]), end, float(x[end]))
 
 
-def second_dip(smooth: ArrayLike) -> Optional[int]:
-    """Index where the curve, after its edge, comes back down to its first minimum, or None.
+def second_dip(smooth: ArrayLike, depth: float = DIP_DEPTH) -> Optional[int]:
+    """Index where the curve, after its edge, dips again, or None.
 
-    "Back down" means below the pre-edge minimum plus the rise that made the edge clear.
+    A second dip: after the edge the smoothed loss rises to a peak and later falls back from it
+    by at least ``depth`` of the peak's height above the pre-edge minimum (and by more than the
+    rise that made the edge clear). A curve that keeps rising once past its edge has none.
 
     Examples
     --------
-    >>> second_dip([3.0, 2.0, 1.0, 1.5, 1.6, 0.9, 5.0])
+    >>> second_dip([3.0, 2.0, 1.0, 1.5, 1.6, 1.1, 5.0])
     5
     >>> second_dip([3.0, 2.0, 1.0, 1.5, 3.0, 9.0]) is None
     True
@@ -190,10 +195,11 @@ def second_dip(smooth: ArrayLike) -> Optional[int]:
     if edge is None:
         return None
     low = float(np.min(s[: edge + 1]))
-    start = float(s[0])
-    level = low + float(_threshold(start, np.array([low]), EDGE_RISE, EDGE_FLOOR)[0])
-    later = np.flatnonzero(s[edge + 1:] < level)
-    return int(edge + 1 + later[0]) if later.size else None
+    clear = float(_threshold(float(s[0]), np.array([low]), EDGE_RISE, EDGE_FLOOR)[0])
+    peak = np.maximum.accumulate(s[edge:])
+    fall = peak - s[edge:]
+    hits = np.flatnonzero((fall >= depth * (peak - low)) & (fall > clear))
+    return int(edge + hits[0]) if hits.size else None
 
 
 def subsample_spread(
