@@ -50,7 +50,7 @@ for _path in (BENCH, ROOT):
     if _path not in sys.path:
         sys.path.insert(0, _path)
 
-from gluon_lrfinder import edge as E  # noqa: E402
+from gluon_lrfinder.core import edge as E  # noqa: E402
 from gluon_lrfinder import suggest as S  # noqa: E402
 from gluon_lrfinder.smoothing import zero_phase  # noqa: E402
 from gluon_lrfinder.stopping import StoppingCriteria  # noqa: E402
@@ -237,38 +237,74 @@ def min10_rule(c: Curve) -> float:
     return c.minimum / 10
 
 
+def fall_width(c: Curve) -> float:
+    """Decades between the points where the smoothed curve has done 10% and 90% of its fall
+    (to the minimum the rules read): a shape feature, small for a cliff, large for a broad descent."""
+    end = int(np.argmin(np.abs(c.lrs - c.minimum)))
+    s = c.smooth[: end + 1]
+    low, top = float(s[-1]), float(s[0])
+    if top <= low:
+        return 0.0
+    first = lambda q: float(c.lrs[int(np.flatnonzero(s <= low + q * (top - low))[0])])  # noqa: E731
+    return math.log10(first(0.1) / first(0.9))
+
+
+def _top(cur: Curve, f: float, cap: float, margin: float) -> float:
+    top = max(cur.steep, min(geo(cur.steep, cur.minimum, f), cur.minimum / cap))
+    if math.isfinite(cur.edge):
+        top = min(top, cur.edge / margin)
+    return top
+
+
 def candidate_rules() -> Dict[str, Tuple[Dict[str, Any], Callable[..., Tuple[float, float]]]]:
-    """Parameterised advice: name -> (parameter grid, make(params) -> advice)."""
+    """Parameterised advice: name -> (parameter grid, make(params) -> advice).
 
-    def shape(p: Dict[str, Any]) -> Advice:
-        # range top: blend between steepest and minimum by ``top_f``, capped at minimum / top_cap,
-        # and below the edge by ``margin``; constant: ``top / const_k`` (inside the range)
-        def advise(c: Curve, e: Curve, optimizer: str) -> Tuple[float, float]:
-            cur = e if p["edge"] else c
-            top = min(geo(cur.steep, cur.minimum, p["top_f"]) * p["top_m"], cur.minimum / p["top_cap"])
-            top = max(top, cur.steep)
-            if p["edge"] and math.isfinite(cur.edge):
-                top = min(top, cur.edge / p["margin"])
-            return top, top / p["const_k"]
-        return advise
+    Every candidate reads the curve only up to its edge of stability. The range's top goes
+    ``f`` of the way (in log-LR) from the steepest point ``s`` to the minimum ``m``, at most
+    ``m / cap`` and ``edge / margin``, at least ``s``; the range is ``(top / 3, top)``. The
+    constant is ``top / k`` (inside the range for ``k <= 3``) or the blend (clipped into it).
+    """
 
-    def by_kind(p: Dict[str, Any]) -> Advice:
+    def by_optimizer(p: Dict[str, Any]) -> Advice:
         def advise(c: Curve, e: Curve, optimizer: str) -> Tuple[float, float]:
-            cur = e if p["edge"] else c
             f = p["f_ema"] if kind(optimizer) == "ema_normalised" else p["f_other"]
-            top = min(geo(cur.steep, cur.minimum, f) * 3, cur.minimum / p["top_cap"])
-            top = max(top, cur.steep)
-            if p["edge"] and math.isfinite(cur.edge):
-                top = min(top, cur.edge / p["margin"])
-            return top, top / p["const_k"]
+            top = _top(e, f, p["cap"], p["margin"])
+            return top, top / p["k"]
         return advise
 
+    def by_shape(p: Dict[str, Any]) -> Advice:
+        def advise(c: Curve, e: Curve, optimizer: str) -> Tuple[float, float]:
+            f = p["f_cliff"] if fall_width(e) < p["width"] else p["f_broad"]
+            top = _top(e, f, p["cap"], p["margin"])
+            return top, top / p["k"]
+        return advise
+
+    def one_fraction(p: Dict[str, Any]) -> Advice:
+        def advise(c: Curve, e: Curve, optimizer: str) -> Tuple[float, float]:
+            top = _top(e, p["f"], p["cap"], p["margin"])
+            return top, top / p["k"]
+        return advise
+
+    def blend_constant(p: Dict[str, Any]) -> Advice:
+        def advise(c: Curve, e: Curve, optimizer: str) -> Tuple[float, float]:
+            ema = kind(optimizer) == "ema_normalised"
+            top = _top(e, p["f_ema"] if ema else p["f_other"], p["cap"], p["margin"])
+            const = geo(e.steep, e.minimum, S.BLEND_FRACTION_BY_KIND["ema_normalised" if ema else "other"])
+            return top, min(max(const, top / 3), top)
+        return advise
+
+    common = {"cap": [1.0, 1.5, 2.0, 3.0], "margin": [1.5, 2.0, 3.0]}
     return {
-        "shape": ({"edge": [True], "top_f": [0.0, 0.2, 0.4, 0.6, 0.8, 1.0], "top_m": [1.0, 2.0, 3.0],
-                   "top_cap": [1.0, 1.5, 2.0, 3.0], "margin": [1.5, 2.0, 3.0], "const_k": [1.0, 1.5, 2.0, 3.0]},
-                  shape),
-        "by optimizer": ({"edge": [True], "f_ema": [0.0, 0.3], "f_other": [0.0, 0.3, 0.6, 1.0],
-                          "top_cap": [1.0, 2.0], "margin": [2.0], "const_k": [1.0, 2.0, 3.0]}, by_kind),
+        "by optimizer": ({"f_ema": [0.0, 0.1, 0.2, 0.3, 0.45], "f_other": [0.3, 0.45, 0.6, 0.75, 0.9, 1.0],
+                          **common, "k": [1.5, 1.78, 2.5, 3.0]}, by_optimizer),
+        "by curve shape (fall width)": ({"width": [1.25, 1.5, 1.75, 2.0], "f_cliff": [0.0, 0.2, 0.45],
+                                         "f_broad": [0.45, 0.6, 0.75, 0.9, 1.0], **common,
+                                         "k": [1.5, 1.78, 2.5, 3.0]}, by_shape),
+        "one fraction for all": ({"f": [0.0, 0.2, 0.3, 0.45, 0.6, 0.75, 1.0], **common,
+                                  "k": [1.5, 1.78, 2.5, 3.0]}, one_fraction),
+        "by optimizer, constant = today's blend clipped into the range": (
+            {"f_ema": [0.0, 0.1, 0.2, 0.3, 0.45], "f_other": [0.3, 0.45, 0.6, 0.75, 0.9, 1.0], **common},
+            blend_constant),
     }
 
 
@@ -375,38 +411,138 @@ def package_advice(c: Curve, e: Curve, optimizer: str, raw: Tuple[np.ndarray, np
         return S.lr_range(lrs, losses)[1], S.suggest(lrs, losses, warn=False, optimizer=optimizer)
 
 
+#: The candidate family the package implements (chosen before the held-out figures were read:
+#: the optimizer's kind already decides today's blend fraction).
+CHOSEN = "by optimizer"
+COMMAND = "OMP_NUM_THREADS=1 .venv/bin/python benchmarks/advice/score.py"
+
+
+def flag_rows(bench: Bench) -> List[str]:
+    """Is each flag informative? The package's advice on flagged and unflagged searches."""
+    from gluon_lrfinder import suggest as P
+
+    groups: Dict[str, Tuple[List[float], List[float]]] = {}
+    for r in bench.recipes:
+        for c, e, (lrs, losses) in bench.curves[r.name]:
+            peak, _ = package_advice(c, e, r.optimizer, (lrs, losses))
+            regret = r.one_cycle.regret(peak)
+            flags = {f.split(":")[0] for f in P.diagnose(lrs, losses)} if P.enough_points(lrs, losses) else set()
+            for name in ("never diverged", "second dip after the edge of stability", "bumpy curve", "loss never fell"):
+                flagged, quiet = groups.setdefault(name, ([], []))
+                (flagged if name in flags else quiet).append(regret)
+    rows = ["| flag | searches flagged | one-cycle regret, flagged: median / mean | not flagged |", "|---|---|---|---|"]
+    for name, (flagged, quiet) in groups.items():
+        f = f"{np.median(flagged):.3f} / {np.mean(flagged):.2f}" if flagged else "-"
+        rows.append(f"| {name} | {len(flagged)}/{len(flagged) + len(quiet)} | {f} | "
+                    f"{np.median(quiet):.3f} / {np.mean(quiet):.2f} |")
+    return rows
+
+
 def report(started: float) -> str:
     recipes = load_recipes()
     bench = Bench(recipes)
     fams = sorted({r.family for r in recipes})
-    out = ["# Advice benchmark: the one-cycle and the constant rate users run, against the best", ""]
-    out += [f"{len(recipes)} recipes in {len(fams)} families ({', '.join(fams)}), "
-            f"{sum(len(r.searches) for r in recipes)} searches; see `benchmarks/advice/score.py`.", ""]
-    out += ["## Oracle", "", "| recipe | family | best one-cycle peak | 25% band | best constant | "
-            "25% band | stable up to (one-cycle) | peak / constant |", "|---|---|---|---|---|---|---|---|"]
+    n_search = sum(len(r.searches) for r in recipes)
+    out = ["# Advice benchmark: the one-cycle and the constant rate users run, against the best", "",
+           f"`{COMMAND}` (re-scores the cached oracle; the oracle itself: `benchmarks/advice/oracle.py`). "
+           f"{len(recipes)} recipes in {len(fams)} families ({', '.join(fams)}), {n_search} searches "
+           "(5 sweeps per recipe, cut where the default stopping rule stops). Regret: validation loss at the "
+           "answer / the best on the oracle's grid - 1 (one-cycle: against the best peak; constant: against "
+           f"the best constant); wrecked: loss > {WRECKED:g}x the best; band: regret <= {BAND:g}. "
+           "See the module docstring of `benchmarks/advice/score.py`.", ""]
+
+    main_before = bench.score(main_rules)
+    valley = bench.score(lambda raw: (valley_rule(raw), valley_rule(raw)), raw=True)
+    min10 = bench.score(lambda c, e, o: (min10_rule(c), min10_rule(c)))
+    package = bench.score(package_advice, raw=False) if False else None  # noqa: SIM108 (filled below)
+    package = {}
+    for r in recipes:
+        pr, cr, pd, cd = [], [], [], []
+        for c, e, raw in bench.curves[r.name]:
+            peak, const = package_advice(c, e, r.optimizer, raw)
+            pr.append(r.one_cycle.regret(peak))
+            pd.append(abs(math.log10(peak / r.one_cycle.best_lr)))
+            if r.constant is not None:
+                cr.append(r.constant.regret(const))
+                cd.append(abs(math.log10(const / r.constant.best_lr)))
+        package[r.name] = Scored(np.array(pr), np.array(cr), np.array(pd), np.array(cd), 0)
+    results = {name: lofo(bench, name) for name in candidate_rules()}
+    held, picks, insample = results[CHOSEN]
+
+    out += ["## Headline", "", f"Ours: the candidate family '{CHOSEN}' (see "Every candidate family tried"), "
+            "its parameters chosen by leave-one-family-out (held out) or on all recipes (in-sample); "
+            "the package row is what `suggest_range()` and `suggest()` of this branch answer.", ""]
+    out += HEAD + [row("**ours, held out (leave one family out)**", held), row("ours, in-sample", insample),
+                   row("the package (suggest_range() top, suggest())", package),
+                   row("main before issue 17 (top min(3 s, m/2), blend by optimizer, whole curve)", main_before),
+                   row("range from fastai's valley (peak = constant = valley)", valley),
+                   row("range from minimum / 10 (peak = constant = min / 10)", min10)]
+    out += ["", "Picks (held out, per family left out): " + "; ".join(f"{k}: {v}" for k, v in picks.items())]
+
+    out += ["", "## Held out, per family", "", "| family | recipes | one-cycle regret median / mean / worst | "
+            "constant regret median / mean / worst | main before: one-cycle / constant mean |", "|---|---|---|---|---|"]
+    for fam in fams:
+        names = [r.name for r in recipes if r.family == fam]
+        h = {n: held[n] for n in names}
+        mb = {n: main_before[n] for n in names}
+        p, c = summary(h, "peak"), summary(h, "const")
+        pb, cb = summary(mb, "peak"), summary(mb, "const")
+        cc = f"{c['median']:.3f} / {c['mean']:.2f} / {c['worst']:.2f}" if c.get("n") else "-"
+        cbm = f"{cb['mean']:.2f}" if cb.get("n") else "-"
+        out.append(f"| {fam} | {len(names)} | {p['median']:.3f} / {p['mean']:.2f} / {p['worst']:.2f} | {cc} | "
+                   f"{pb['mean']:.2f} / {cbm} |")
+
+    out += ["", "## Per recipe: the oracle, the edge of stability, the answers", "",
+            "Edge: median over the 5 sweeps of the first clear rise of the smoothed loss (`core.edge`). "
+            "Margin: decades between the edge and the best peak (and the top of the peak's 25% band; "
+            "negative: the band reaches past the edge).", "",
+            "| recipe | family | optimizer | best one-cycle peak (25% band) | best constant (25% band) | edge | "
+            "margin to best peak / band top | package top (median) | one-cycle regret (mean) | "
+            "constant regret (mean) |", "|---|---|---|---|---|---|---|---|---|---|"]
     for r in recipes:
         oc, ct = r.one_cycle, r.constant
         b = oc.band()
         cb = ct.band() if ct else (math.nan, math.nan)
-        out.append(f"| {r.name} | {r.family} | {oc.best_lr:.3g} | {b[0]:.3g} .. {b[1]:.3g} | "
-                   f"{ct.best_lr if ct else math.nan:.3g} | {cb[0]:.3g} .. {cb[1]:.3g} | {oc.stable_top:.3g} | "
-                   f"{oc.best_lr / ct.best_lr if ct else math.nan:.2g} |")
+        edge = float(np.median([e.edge for _, e, _ in bench.curves[r.name]]))
+        tops = [package_advice(c, e, r.optimizer, raw)[0] for c, e, raw in bench.curves[r.name]]
+        margin = f"{math.log10(edge / oc.best_lr):+.2f} / {math.log10(edge / b[1]):+.2f}" if math.isfinite(edge) else "none"
+        ctext = f"{ct.best_lr:.3g} ({cb[0]:.3g} .. {cb[1]:.3g})" if ct else "-"
+        creg = f"{package[r.name].const_regret.mean():.2f}" if ct else "-"
+        out.append(f"| {r.name} | {r.family} | {r.optimizer} | {oc.best_lr:.3g} ({b[0]:.3g} .. {b[1]:.3g}) | {ctext} | "
+                   f"{edge:.3g} | {margin} | {np.median(tops):.3g} | {package[r.name].peak_regret.mean():.2f} | {creg} |")
 
-    def per_search(c: Curve, e: Curve, opt: str) -> Tuple[float, float]:
-        return main_rules(c, e, opt)
+    triples = [(r, k) for r in recipes for k in r.extra if k.startswith("one_cycle@")]
+    if triples:
+        out += ["", "## How budget-dependent are the targets?", "",
+                "| recipe | budget | best one-cycle peak | at 3x the budget | best constant | at 3x the budget |",
+                "|---|---|---|---|---|---|"]
+        for r, k in triples:
+            budget3 = k.split("@")[1]
+            c3 = r.extra.get(f"constant@{budget3}")
+            out.append(f"| {r.name} | {int(budget3) // 3} | {r.one_cycle.best_lr:.3g} | {r.extra[k].best_lr:.3g} | "
+                       f"{r.constant.best_lr if r.constant else math.nan:.3g} | "
+                       f"{c3.best_lr if c3 else math.nan:.3g} |")
 
-    table = {"main before this change (range top min(3 s, m/2), blend by optimizer)": bench.score(per_search),
-             "range from fastai's valley (peak = constant = valley)":
-                 bench.score(lambda raw: (valley_rule(raw), valley_rule(raw)), raw=True),
-             "range from minimum / 10 (peak = constant = min / 10)":
-                 bench.score(lambda c, e, o: (min10_rule(c), min10_rule(c)))}
-    out += ["", "## In-sample: every rule on every recipe", ""] + HEAD + [row(k, v) for k, v in table.items()]
-    for fam_name in candidate_rules():
-        held, picks, insample = lofo(bench, fam_name)
-        out += ["", f"### Candidate family '{fam_name}'", "", "Held out (leave one family out):", ""]
-        out += HEAD + [row(f"{fam_name}, held out", held), row(f"{fam_name}, in-sample", insample)]
-        out += ["", "Picks: " + "; ".join(f"{k}: {v}" for k, v in picks.items())]
-    out += ["", f"Wall time of this scoring: {time.time() - started:.1f} s", ""]
+    out += ["", "## Every candidate family tried", "",
+            "Each family's parameters chosen per held-out family on the other families (held out) and on "
+            "all recipes (in-sample).", ""] + HEAD
+    for name, (h, pk, ins) in results.items():
+        out += [row(f"{name}, held out", h), row(f"{name}, in-sample", ins)]
+    for name, (h, pk, ins) in results.items():
+        out += ["", f"- {name}: in-sample pick {pk['(all recipes)']}"]
+
+    out += ["", "## Flags: do they mark the searches to distrust?", ""] + flag_rows(bench)
+
+    inside = total = 0
+    for r in recipes:
+        for c, e, raw in bench.curves[r.name]:
+            if S.enough_points(*raw):
+                low, high = S.lr_range(*raw)
+                lr = S.suggest(*raw, warn=False, optimizer=r.optimizer)
+                inside += low * (1 - 1e-9) <= lr <= high * (1 + 1e-9)
+                total += 1
+    out += ["", f"Contract: `suggest()` lies inside `suggest_range()` on {inside} of {total} searches.", ""]
+    out += [f"Wall time of this scoring: {time.time() - started:.0f} s (`{COMMAND}`).", ""]
     return "\n".join(out)
 
 
