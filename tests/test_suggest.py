@@ -135,20 +135,26 @@ def test_rules_skip_non_finite_losses_and_need_enough_points():
         steepest([1e-3, 1e-2], [1.0])
 
 
-def test_lr_range_starts_at_the_suggestion_and_peaks_below_the_minimum():
+def test_lr_range_from_the_steepest_point_towards_the_minimum_by_optimizer():
+    from gluon_lrfinder.core import edge
+
     lrs, losses = textbook()
-    low, high = lr_range(lrs, losses)
-    assert low == steepest(lrs, losses)  # min_lr is the steepest point
-    assert low == suggest(lrs, losses, warn=False)  # which is the default rule's answer without an optimizer
-    assert high == pytest.approx(3 * low)  # 3x it, still below half the loss minimum here
-    assert high < 10 * minimum(lrs, losses) / 2
-    # a curve whose minimum lies less than 6x above the steepest point: the top is half of it
+    s, at_min = steepest(lrs, losses), 10 * minimum(lrs, losses)
+    for optimizer, fraction in (("Adam", edge.RANGE_FRACTION_BY_KIND["ema_normalised"]),
+                                ("SGD", edge.RANGE_FRACTION_BY_KIND["other"]), (None, edge.RANGE_FRACTION)):
+        low, high = lr_range(lrs, losses, optimizer=optimizer)
+        assert high == pytest.approx(s ** (1 - fraction) * at_min**fraction)  # the edge is far above here
+        assert low == pytest.approx(high / edge.RANGE_SPAN)
+        lr = suggest(lrs, losses, method="range", warn=False, optimizer=optimizer)
+        assert low < lr < high  # the contract: the default rule's answer lies inside the range
+    assert lr_range(lrs, losses, optimizer="Adam")[1] == pytest.approx(s)
+    # a curve whose edge comes right after its minimum: the top stays a margin below the edge
     lrs = np.logspace(-4, 0, 81)
     x = np.log10(lrs)
     losses = 2.0 - np.tanh(4 * (x + 2.0)) + np.where(x > -1.8, 40 * (x + 1.8) ** 2, 0.0)
-    s, at_min = steepest(lrs, losses, bandwidth=0), 10 * minimum(lrs, losses, bandwidth=0)
-    assert s < at_min < 3 * s
-    assert lr_range(lrs, losses, bandwidth=0) == (pytest.approx(at_min / 6), pytest.approx(at_min / 2))
+    found = edge.edge_of_stability(lrs, losses, bandwidth=0)
+    assert found.found
+    assert lr_range(lrs, losses, bandwidth=0, optimizer="SGD")[1] <= found.lr / edge.EDGE_MARGIN * (1 + 1e-9)
 
 
 def test_diagnose_flags():

@@ -408,7 +408,7 @@ def package_advice(c: Curve, e: Curve, optimizer: str, raw: Tuple[np.ndarray, np
         return float(lrs[0]), float(lrs[0])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return S.lr_range(lrs, losses)[1], S.suggest(lrs, losses, warn=False, optimizer=optimizer)
+        return S.lr_range(lrs, losses, optimizer=optimizer)[1], S.suggest(lrs, losses, warn=False, optimizer=optimizer)
 
 
 #: The candidate family the package implements (chosen before the held-out figures were read:
@@ -537,7 +537,7 @@ def report(started: float) -> str:
     for r in recipes:
         for c, e, raw in bench.curves[r.name]:
             if S.enough_points(*raw):
-                low, high = S.lr_range(*raw)
+                low, high = S.lr_range(*raw, optimizer=r.optimizer)
                 lr = S.suggest(*raw, warn=False, optimizer=r.optimizer)
                 inside += low * (1 - 1e-9) <= lr <= high * (1 + 1e-9)
                 total += 1

@@ -180,7 +180,7 @@ class LRCurve:
         """
         if warn:
             warn_flags(self.diagnose(), stacklevel=2)
-        return lr_range(self.lrs, self.losses, bandwidth)
+        return lr_range(self.lrs, self.losses, bandwidth, optimizer=self.settings.get("optimizer"))
 
     def diagnose(self) -> List[str]:
         """Plain flags about this curve (``[]`` when it looks fine), bad data first.

@@ -49,6 +49,14 @@ __all__ = [
     "subsample_spread",
     "second_dip_flag",
     "bumpy_flag",
+    "RANGE_FRACTION_BY_KIND",
+    "RANGE_FRACTION",
+    "RANGE_CAP",
+    "EDGE_MARGIN",
+    "RANGE_SPAN",
+    "SUGGEST_DIVISOR",
+    "range_fraction",
+    "range_top",
 ]
 
 #: The curve must have fallen by this share of its starting (smoothed) loss before a rise counts.
@@ -270,3 +278,59 @@ def bumpy_flag(spread_decades: float) -> Optional[str]:
         "interleaved halves of the curve, so one sweep does not pin it down; run find_repeated(5) "
         "and use its median, or lower the noise (larger batches, a wider bandwidth)"
     )
+
+
+# ---------------------------------------------------------------------- the range and the suggestion
+#: How far the range's top goes from the steepest point towards the minimum (in log-LR), by the
+#: optimizer's kind (``rules.EMA_NORMALISED`` or not), chosen by leave-one-family-out on the
+#: advice benchmark (``benchmarks/advice/score.py``, docs/suggestions.md).
+RANGE_FRACTION_BY_KIND = {"ema_normalised": 0.0, "other": 0.6}
+#: The same when the optimizer is not known (one fraction for all optimizers, chosen the same way).
+RANGE_FRACTION = 0.3
+#: The range's top is at most the minimum's LR divided by this ...
+RANGE_CAP = 1.0
+#: ... and at most the edge of stability divided by this (the margin below the edge).
+EDGE_MARGIN = 1.5
+#: The range spans this factor: ``(top / RANGE_SPAN, top)``, what ``OneCycleSchedule.from_finder`` cycles over.
+RANGE_SPAN = 3.0
+#: The suggestion for a constant rate: the range's top divided by this (so it lies inside the range).
+SUGGEST_DIVISOR = 1.78
+
+
+def range_fraction(optimizer: Optional[str], ema_normalised: frozenset) -> float:
+    """:data:`RANGE_FRACTION_BY_KIND` for a known optimizer (its class name), :data:`RANGE_FRACTION` else.
+
+    Examples
+    --------
+    >>> range_fraction("NAG", frozenset({"adam"})), range_fraction("Adam", frozenset({"adam"}))
+    (0.6, 0.0)
+    """
+    if optimizer is None:
+        return RANGE_FRACTION
+    kind = "ema_normalised" if str(optimizer).lower() in ema_normalised else "other"
+    return RANGE_FRACTION_BY_KIND[kind]
+
+
+def range_top(
+    steepest_lr: float,
+    minimum_lr: float,
+    edge_lr: float,
+    fraction: float,
+    cap: float = RANGE_CAP,
+    margin: float = EDGE_MARGIN,
+) -> float:
+    """The top of the range: ``fraction`` of the way (log-LR) from the steepest point to the minimum,
+    at most ``minimum / cap`` and ``edge / margin`` (``edge_lr`` is ``inf`` for a curve without an
+    edge), at least the steepest point unless the edge forbids it.
+
+    Examples
+    --------
+    >>> round(range_top(0.01, 1.0, 3.0, 0.5), 6)
+    0.1
+    >>> round(range_top(0.01, 1.0, 0.09, 0.5), 6)          # the edge's margin wins
+    0.06
+    """
+    top = max(steepest_lr, min(steepest_lr ** (1.0 - fraction) * minimum_lr**fraction, minimum_lr / cap))
+    if math.isfinite(edge_lr):
+        top = min(top, edge_lr / margin)
+    return float(top)

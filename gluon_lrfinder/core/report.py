@@ -36,6 +36,7 @@ from .rules import (
     enough_points,
     get_rule,
     lr_range,
+    optimizer_of,
 )
 from .smoothing import zero_phase
 
@@ -356,7 +357,7 @@ def report_curve(
         lr=answers[rule.name],
         lrs=answers,
         spread_decades=float(logs.max() - logs.min()),
-        lr_range=lr_range(curve.lrs, curve.losses, bandwidth),
+        lr_range=lr_range(curve.lrs, curve.losses, bandwidth, optimizer=optimizer_of(curve)),
         flags=flags,
         valid_lr=valid_lr,
     )

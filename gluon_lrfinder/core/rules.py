@@ -39,6 +39,7 @@ __all__ = [
     "raw_steepest",
     "ema_steepest",
     "lr_range",
+    "in_range",
     "SUGGESTERS",
     "DEFAULT_METHOD",
     "MIN_POINTS",
@@ -285,35 +286,64 @@ def ema_steepest(lrs: ArrayLike, losses: ArrayLike, bandwidth: Optional[float] =
 
 
 def lr_range(
-    lrs: ArrayLike, losses: ArrayLike, bandwidth: Optional[float] = None
+    lrs: ArrayLike, losses: ArrayLike, bandwidth: Optional[float] = None, optimizer: Optional[str] = None
 ) -> Tuple[float, float]:
-    """A ``(min_lr, max_lr)`` range for cyclical and one-cycle schedules, up from the steepest point.
+    """A ``(min_lr, max_lr)`` range for one-cycle and cyclical schedules, below the edge of stability.
 
-    ``max_lr`` is three times the steepest-descent LR ``s`` (:func:`steepest`; the factor of
-    Smith's cyclical-LR rule of thumb), but at most half the LR at the smoothed loss minimum;
-    ``min_lr`` is ``s``, or ``max_lr / 3`` when that is lower (the range always spans a factor
-    of 3). The default suggestion (:func:`blend`) is ``s`` itself for Adam-like optimizers, so it
-    is the lower end; for SGD-like ones it lies 0.3 of the way from ``s`` to the minimum, inside
-    the range unless the minimum lies about 40x or more above ``s``. ``benchmarks/range_vs_constant.py``
-    measures the rule: on 8 tasks (the first suggestion benchmark's 6, two of them also
-    mid-training) a one-cycle run over this range ends at a lower validation loss than a constant
-    rate at ``s`` on 6, and at 0.81 times it in the geometric mean; a peak at the minimum itself
-    diverged in mid-training runs (see docs/suggestions.md).
+    ``max_lr`` goes a fraction of the way (in log-LR) from the steepest point ``s``
+    (:func:`steepest`) to the LR at the loss minimum ``m``, both read on the curve below its edge
+    of stability (:mod:`gluon_lrfinder.core.edge`): 0 (``s`` itself) for the optimizers of
+    :data:`EMA_NORMALISED`, 0.6 for the others (SGD, NAG, AdaGrad, Signum, LARS...), 0.3 when
+    ``optimizer`` is None (``edge.RANGE_FRACTION_BY_KIND``); at most ``m`` and the edge / 1.5
+    (``edge.EDGE_MARGIN``); ``min_lr = max_lr / 3`` (what ``OneCycleSchedule.from_finder`` cycles
+    over). The default suggestion (the rule ``"range"``) is ``max_lr / 1.78``, inside the range.
+    Chosen by leave-one-family-out on the advice benchmark (``benchmarks/advice/score.py``): a
+    one-cycle over the range against the best peak of the schedule, see docs/suggestions.md.
+
+    Parameters
+    ----------
+    lrs, losses : sequence of float
+        The range-test curve; non-finite losses are dropped.
+    bandwidth : float, optional
+        Smoothing width in decades.
+    optimizer : str, optional
+        The optimizer's class name (``LRCurve.suggest_range`` passes the one the sweep recorded).
 
     Examples
     --------
     >>> import numpy as np
     >>> lrs = np.logspace(-5, 0, 51)
     >>> losses = 2.0 - np.tanh(2 * (np.log10(lrs) + 3.0)) + np.where(lrs > 0.1, 40 * (lrs - 0.1), 0)
-    >>> low, high = lr_range(lrs, losses)
-    >>> bool(low == steepest(lrs, losses)), round(high / low, 6)   # minimum far above
+    >>> low, high = lr_range(lrs, losses, optimizer="Adam")
+    >>> bool(high == steepest(lrs, losses)), round(high / low, 6)
     (True, 3.0)
+    >>> lr_range(lrs, losses, optimizer="SGD")[1] > high       # further towards the minimum
+    True
     """
-    low = steepest(lrs, losses, bandwidth)
-    at_minimum = 10.0 * minimum(lrs, losses, bandwidth)
-    high = min(3.0 * low, at_minimum / 2.0)
-    low = min(low, high / 3.0)
-    return float(low), float(high)
+    x, smooth = _smoothed(lrs, losses, bandwidth)
+    edge = _edge.edge_index(smooth)
+    top = _edge.range_top(
+        float(x[_steepest_index(x, smooth)]),
+        float(x[_descent_end(smooth)]),
+        math.inf if edge is None else float(x[edge]),
+        _edge.range_fraction(optimizer, EMA_NORMALISED),
+    )
+    return float(top / _edge.RANGE_SPAN), float(top)
+
+
+def in_range(lrs: ArrayLike, losses: ArrayLike, bandwidth: Optional[float] = None, optimizer: Optional[str] = None) -> float:
+    """The suggestion for a constant rate inside :func:`lr_range`: its top / ``edge.SUGGEST_DIVISOR`` (1.78).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> lrs = np.logspace(-5, 0, 51)
+    >>> losses = 2.0 - np.tanh(2 * (np.log10(lrs) + 3.0)) + np.where(lrs > 0.1, 40 * (lrs - 0.1), 0)
+    >>> low, high = lr_range(lrs, losses, optimizer="SGD")
+    >>> bool(low < in_range(lrs, losses, optimizer="SGD") < high)
+    True
+    """
+    return float(lr_range(lrs, losses, bandwidth, optimizer)[1] / _edge.SUGGEST_DIVISOR)
 
 
 # ---------------------------------------------------------------------- the rule registry
@@ -422,6 +452,15 @@ def _blend_rule(curve: CurveLike, bandwidth: Optional[float] = None) -> float:
     return blend(curve.lrs, curve.losses, bandwidth, fraction=blend_fraction(optimizer_of(curve)))
 
 
+@register_rule(
+    "range",
+    "inside suggest_range(): its top / 1.78; the top goes from the steepest descent towards the loss "
+    "minimum (0.6 of the way for SGD-like optimizers, 0 for Adam-like ones), below the edge of stability",
+)
+def _range_rule(curve: CurveLike, bandwidth: Optional[float] = None) -> float:
+    return in_range(curve.lrs, curve.losses, bandwidth, optimizer_of(curve))
+
+
 register_rule("steepest", "the LR where the smoothed loss falls fastest, before its minimum")(_on_points(steepest))
 register_rule("valley", "the middle of the longest descending stretch of the smoothed loss")(_on_points(valley))
 register_rule("minimum", "one tenth of the LR at the smoothed loss minimum")(_on_points(minimum))
@@ -433,6 +472,7 @@ register_rule("ema_steepest", "baseline: the steepest descent of the causal movi
 #: The array functions of the built-in rules, ``rule(lrs, losses, bandwidth) -> lr``
 #: (``blend`` here has the fraction for an unknown optimizer; :func:`get_rule` reads the curve's).
 SUGGESTERS: Dict[str, Callable[..., float]] = {
+    "range": in_range,
     "blend": blend,
     "steepest": steepest,
     "valley": valley,
