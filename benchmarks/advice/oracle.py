@@ -11,9 +11,9 @@ For every recipe of ``recipes.py``:
   ``regret_ground_truth.json`` is reused: same training loop, same seeds);
 * on a few recipes, both again at 3x the budget (how budget-dependent the targets are).
 
-The grid of a recipe starts half a decade below the lowest answer any rule gives on its sweeps
-(steepest point, valley, minimum / 10), goes up one grid step at a time, and stops when every
-seed at a peak diverged or ended worse than 3x the best loss so far or than the untrained loss
+The grid of a recipe starts one step below the lowest steepest point or minimum / 10 of its
+sweeps (an answer below the grid is scored at its lowest point: in the answer's favour), goes up one grid step at a time, and stops when every
+seed at a peak diverged or ended worse than 2x the best loss so far or than the untrained loss
 (higher points are recorded as pruned and scored as diverged: an answer there is wrecked
 anyway). If the best point is at the bottom of the grid, the grid grows downwards. Every training result is written to
 ``benchmarks/data/advice_oracle.json`` as soon as it exists; a rerun skips what is cached.
@@ -54,16 +54,17 @@ PER_DECADE = 4
 SEEDS = (0, 1, 2)
 SWEEP_SEEDS = (0, 1, 2, 3, 4)
 #: Recipes also trained at 3x their budget.
-TRIPLE = ("digits / logistic / SGD / b32", "noisy blobs / MLP+BN / SGD 0.9, wd 1e-4 / b512",
-          "digits ResNet-MLP / LAMB / b64")
-#: The recipes whose training takes longest (5-9 s), run last.
-COSTLY = ("digits CNN+BN / NAG 0.9, wd 5e-4 / b32", "digits ResNet-CNN+BN / NAG 0.9, wd 1e-4 / b32",
-          "breast cancer autoencoder (MSE) / Nadam / b16")
+TRIPLE = ("noisy blobs / MLP+BN / SGD 0.9, wd 1e-4 / b512", "digits MLP+BN / SGD 0.9, wd 5e-4 / b256",
+          "diabetes / Huber linear / SGD / b16")
+#: The recipes whose training takes longest (3-9 s on a free core), run last, the slowest last.
+COSTLY = ("wine / MLP / AdaGrad / b16", "digits rows / GRU / SGD 0.9 / b64", "digits rows / LSTM / Adam / b32",
+          "breast cancer autoencoder (MSE) / Nadam / b16", "digits ResNet-CNN+BN / NAG 0.9, wd 1e-4 / b32",
+          "digits CNN+BN / NAG 0.9, wd 5e-4 / b32")
 #: Highest grid index (10 ** (8 / 4) = 100).
 TOP = 8
 #: A peak whose every seed diverged or ended above this many times the best loss so far (or
 #: above the untrained loss) ends the ascent: any answer at or above it is wrecked either way.
-PRUNE_FACTOR = 3.0
+PRUNE_FACTOR = 2.0
 
 
 def key(k: int) -> str:
@@ -120,7 +121,7 @@ def fill_sweeps(specs: Sequence[Dict[str, Any]], log: Log) -> Dict[str, Any]:
 
 
 def grid_start(curves: List[Dict[str, Any]]) -> int:
-    """Grid index half a decade below the lowest rule answer on the sweeps."""
+    """Grid index one step below the lowest steepest point or minimum / 10 on the sweeps."""
     from gluon_lrfinder import suggest as S
 
     answers = []
@@ -129,9 +130,9 @@ def grid_start(curves: List[Dict[str, Any]]) -> int:
         losses = [math.nan if v is None else v for v in c["losses"]]
         if not S.enough_points(lrs, losses):
             continue
-        answers += [S.steepest(lrs, losses), S.valley(lrs, losses), S.minimum(lrs, losses)]
+        answers += [S.steepest(lrs, losses), S.minimum(lrs, losses)]
     low = min(answers) if answers else 1e-4
-    return max(-24, int(math.floor(PER_DECADE * math.log10(low) - PER_DECADE / 2)))
+    return max(-24, int(math.floor(PER_DECADE * math.log10(low))) - 1)
 
 
 # ---------------------------------------------------------------------------------- oracle
@@ -225,7 +226,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     specs = [s for s in rcp.SPECS if args.only is None or s["name"] in args.only]
     # the costly recipes last, so that an interrupted run still has many complete recipes
-    specs.sort(key=lambda s: s["name"] in COSTLY)
+    specs.sort(key=lambda s: (COSTLY.index(s["name"]) if s["name"] in COSTLY else -1, rcp.is_old(s)))
     if args.estimate:
         estimate(specs, log)
         return 0

@@ -213,11 +213,11 @@ OLD_FAMILIES = {
 NEW_SPECS: List[Dict[str, Any]] = [
     _spec("digits ResNet-MLP / LAMB / b64", "residual", "digits", "resmlp", "lamb", 64, 300),
     _spec("digits ResNet-CNN+BN / NAG 0.9, wd 1e-4 / b32", "residual", "digits_image", "rescnn", "nag",
-          32, 300, momentum=0.9, wd=1e-4),
+          32, 150, momentum=0.9, wd=1e-4),
     _spec("digits autoencoder (MSE) / Adam / b32", "autoencoder", "digits_autoencoder", "autoencoder",
           "adam", 32, 400),
     _spec("breast cancer autoencoder (MSE) / Nadam / b16", "autoencoder", "breast_cancer_autoencoder",
-          "autoencoder", "nadam", 16, 400),
+          "autoencoder", "nadam", 16, 200),
     _spec("diabetes / Huber MLP / FTML / b16", "regression", "diabetes_huber", "mlp", "ftml", 16, 300,
           loss="huber"),
     _spec("diabetes / Huber linear / SGD / b16", "regression", "diabetes_huber", "linear", "sgd", 16, 300,
