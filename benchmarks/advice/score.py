@@ -293,7 +293,7 @@ def candidate_rules() -> Dict[str, Tuple[Dict[str, Any], Callable[..., Tuple[flo
             return top, min(max(const, top / 3), top)
         return advise
 
-    common = {"cap": [1.0, 1.5, 2.0, 3.0], "margin": [1.5, 2.0, 3.0]}
+    common = {"cap": [1.5, 2.0, 3.0], "margin": [1.25, 1.5, 2.0, 3.0]}
     return {
         "by optimizer": ({"f_ema": [0.0, 0.1, 0.2, 0.3, 0.45], "f_other": [0.3, 0.45, 0.6, 0.75, 0.9, 1.0],
                           **common, "k": [1.5, 1.78, 2.5, 3.0]}, by_optimizer),

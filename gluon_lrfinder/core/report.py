@@ -53,6 +53,7 @@ __all__ = [
     "MIN_DECADES",
     "TOO_FEW_POINTS",
     "warn_flags",
+    "outside_range",
 ]
 
 #: The flag of :func:`diagnose` for a curve with fewer than :data:`MIN_POINTS` finite points.
@@ -352,14 +353,38 @@ def report_curve(
     valid_lr = None
     if valid is not None and np.isfinite(np.asarray(valid.losses, dtype=np.float64)).sum() >= MIN_POINTS:
         valid_lr = rule(valid, bandwidth)
+    low, high = lr_range(curve.lrs, curve.losses, bandwidth, optimizer=optimizer_of(curve))
+    outside = outside_range(answers[rule.name], (low, high), rule.name)
+    if outside:
+        flags = flags + [outside]
     return SuggestionReport(
         method=rule.name,
         lr=answers[rule.name],
         lrs=answers,
         spread_decades=float(logs.max() - logs.min()),
-        lr_range=lr_range(curve.lrs, curve.losses, bandwidth, optimizer=optimizer_of(curve)),
+        lr_range=(low, high),
         flags=flags,
         valid_lr=valid_lr,
+    )
+
+
+def outside_range(lr: float, lr_range: Tuple[float, float], method: str) -> Optional[str]:
+    """The flag when a suggestion lies outside the range (never for the default rule ``"range"``).
+
+    Examples
+    --------
+    >>> outside_range(0.05, (0.01, 0.03), "blend").split(":")[0]
+    'suggestion outside the range'
+    >>> outside_range(0.02, (0.01, 0.03), "blend") is None
+    True
+    """
+    low, high = lr_range
+    if low * (1 - 1e-9) <= lr <= high * (1 + 1e-9):
+        return None
+    where = "above" if lr > high else "below"
+    return (
+        f"suggestion outside the range: {method}'s {lr:.3g} lies {where} suggest_range() "
+        f"{low:.3g} .. {high:.3g}; the default rule 'range' ({high / _edge.SUGGEST_DIVISOR:.3g} here) always lies inside it"
     )
 
 
