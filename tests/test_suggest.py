@@ -175,22 +175,39 @@ def test_diagnose_flags():
     assert short[2].startswith("short sweep: the curve spans 1.00 decades")
 
 
-def test_the_default_reads_the_optimizer_kind():
+def test_blend_reads_the_optimizer_kind():
     """Adam-like optimizers (a moving average of squared gradients) get the steepest point,
     the others (SGD, NAG, AdaGrad) a point further towards the minimum."""
     lrs, losses = broad_descent()
     s, m = steepest(lrs, losses), 10 * minimum(lrs, losses)
     for name in ("Adam", "RMSProp", "nadam"):
         assert blend_fraction(name) == BLEND_FRACTION_BY_KIND["ema_normalised"] == 0.0
-        assert suggest(lrs, losses, optimizer=name, warn=False) == pytest.approx(s)
+        assert suggest(lrs, losses, method="blend", optimizer=name, warn=False) == pytest.approx(s)
     for name in ("SGD", "NAG", "AdaGrad"):
         f = blend_fraction(name)
         assert f == BLEND_FRACTION_BY_KIND["other"] > 0
-        assert suggest(lrs, losses, optimizer=name, warn=False) == pytest.approx(s ** (1 - f) * m ** f)
-    assert suggest(lrs, losses, warn=False) == blend(lrs, losses, fraction=BLEND_FRACTION)
-    assert report(lrs, losses, optimizer="NAG").lr == suggest(lrs, losses, optimizer="NAG", warn=False)
+        assert suggest(lrs, losses, method="blend", optimizer=name, warn=False) == pytest.approx(s ** (1 - f) * m ** f)
+    assert suggest(lrs, losses, method="blend", warn=False) == blend(lrs, losses, fraction=BLEND_FRACTION)
     # other rules ignore it
     assert suggest(lrs, losses, method="minimum", optimizer="SGD", warn=False) == minimum(lrs, losses)
+
+
+def test_the_default_lies_inside_the_range_and_reads_the_optimizer_and_the_shape():
+    from gluon_lrfinder.core import edge
+
+    lrs, losses = textbook()  # a cliff: the optimizer's kind decides how far the top goes
+    adam = lr_range(lrs, losses, optimizer="Adam")
+    sgd = lr_range(lrs, losses, optimizer="SGD")
+    assert adam[1] == pytest.approx(steepest(lrs, losses)) and sgd[1] > 2 * adam[1]
+    for optimizer, (low, high) in (("Adam", adam), ("SGD", sgd)):
+        lr = suggest(lrs, losses, optimizer=optimizer, warn=False)
+        assert lr == pytest.approx(high / edge.SUGGEST_DIVISOR) and low < lr < high
+        assert report(lrs, losses, optimizer=optimizer).lr == lr
+    lrs, losses = broad_descent()  # a fall spread over many decades: its shape decides, not the optimizer
+    assert lr_range(lrs, losses, optimizer="Adam") == lr_range(lrs, losses, optimizer="SGD")
+    s, m = steepest(lrs, losses), 10 * minimum(lrs, losses)
+    f = edge.RANGE_FRACTION_BROAD
+    assert lr_range(lrs, losses, optimizer="Adam")[1] == pytest.approx(min(s ** (1 - f) * m**f, m / edge.RANGE_CAP))
 
 
 def broad_descent():
@@ -234,8 +251,13 @@ def test_report_lists_every_rule_their_agreement_and_flags():
     assert r.spread_decades == pytest.approx(logs.max() - logs.min())
     assert r.decades_from("steepest") == 0.0
     assert r.lr_range == lr_range(lrs, losses)
-    assert r.flags == [] and r.valid_lr is None
-    text = str(r)
+    assert r.valid_lr is None
+    # steepest lies below the range here (no optimizer: the top goes towards the minimum): the
+    # report says so; the default rule lies inside the range and raises no flag
+    assert [f.split(":")[0] for f in r.flags] == ["suggestion outside the range"]
+    default = report(lrs, losses, method="range")
+    assert default.flags == [] and default.lr_range[0] < default.lr < default.lr_range[1]
+    text = str(default)
     assert "suggested lr" in text and "valley" in text and "flags: none" in text
 
 

@@ -238,15 +238,8 @@ def min10_rule(c: Curve) -> float:
 
 
 def fall_width(c: Curve) -> float:
-    """Decades between the points where the smoothed curve has done 10% and 90% of its fall
-    (to the minimum the rules read): a shape feature, small for a cliff, large for a broad descent."""
-    end = int(np.argmin(np.abs(c.lrs - c.minimum)))
-    s = c.smooth[: end + 1]
-    low, top = float(s[-1]), float(s[0])
-    if top <= low:
-        return 0.0
-    first = lambda q: float(c.lrs[int(np.flatnonzero(s <= low + q * (top - low))[0])])  # noqa: E731
-    return math.log10(first(0.1) / first(0.9))
+    """``core.edge.fall_width`` of the curve up to the minimum the rules read."""
+    return E.fall_width(c.lrs, c.smooth, int(np.argmin(np.abs(c.lrs - c.minimum))))
 
 
 def _top(cur: Curve, f: float, cap: float, margin: float) -> float:

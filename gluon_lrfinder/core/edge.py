@@ -56,6 +56,9 @@ __all__ = [
     "RANGE_SPAN",
     "SUGGEST_DIVISOR",
     "range_fraction",
+    "fall_width",
+    "BROAD_FALL_DECADES",
+    "RANGE_FRACTION_BROAD",
     "range_top",
 ]
 
@@ -286,7 +289,11 @@ def bumpy_flag(spread_decades: float) -> Optional[str]:
 #: advice benchmark (``benchmarks/advice/score.py``, docs/suggestions.md).
 RANGE_FRACTION_BY_KIND = {"ema_normalised": 0.0, "other": 0.6}
 #: The same when the optimizer is not known (one fraction for all optimizers, chosen the same way).
-RANGE_FRACTION = 0.3
+RANGE_FRACTION = 0.45
+#: A fall spread over at least this many decades (:func:`fall_width`) is broad: then the top goes
+#: :data:`RANGE_FRACTION_BROAD` of the way, whatever the optimizer.
+BROAD_FALL_DECADES = 3.0
+RANGE_FRACTION_BROAD = 0.45
 #: The range's top is at most the minimum's LR divided by this ...
 RANGE_CAP = 1.0
 #: ... and at most the edge of stability divided by this (the margin below the edge).
@@ -297,14 +304,42 @@ RANGE_SPAN = 3.0
 SUGGEST_DIVISOR = 1.78
 
 
-def range_fraction(optimizer: Optional[str], ema_normalised: frozenset) -> float:
-    """:data:`RANGE_FRACTION_BY_KIND` for a known optimizer (its class name), :data:`RANGE_FRACTION` else.
+def fall_width(lrs: ArrayLike, smooth: ArrayLike, end: int) -> float:
+    """Decades between the points where the smoothed curve has done 10% and 90% of its fall from
+    its first point to ``smooth[end]`` (the minimum the rules read): small for a cliff, large for
+    a broad descent. 0 when the curve does not fall.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> lrs = np.logspace(-5, 0, 51)
+    >>> round(fall_width(lrs, np.linspace(2.0, 1.0, 51), 50), 2)   # a straight fall over 5 decades
+    4.0
+    """
+    x = np.asarray(lrs, dtype=np.float64)
+    s = np.asarray(smooth, dtype=np.float64)[: end + 1]
+    low, top = float(s[-1]), float(s[0])
+    if not top > low:
+        return 0.0
+
+    def first(q: float) -> float:
+        return float(x[int(np.flatnonzero(s <= low + q * (top - low) + 1e-12)[0])])
+
+    return float(math.log10(first(0.1) / first(0.9)))
+
+
+def range_fraction(optimizer: Optional[str], ema_normalised: frozenset, width: float = 0.0) -> float:
+    """How far the top goes from the steepest point to the minimum: :data:`RANGE_FRACTION_BROAD`
+    for a broad fall (``width >= BROAD_FALL_DECADES``), else :data:`RANGE_FRACTION_BY_KIND` for a
+    known optimizer (its class name) and :data:`RANGE_FRACTION` for an unknown one.
 
     Examples
     --------
     >>> range_fraction("NAG", frozenset({"adam"})), range_fraction("Adam", frozenset({"adam"}))
     (0.6, 0.0)
     """
+    if width >= BROAD_FALL_DECADES:
+        return RANGE_FRACTION_BROAD
     if optimizer is None:
         return RANGE_FRACTION
     kind = "ema_normalised" if str(optimizer).lower() in ema_normalised else "other"

@@ -175,8 +175,8 @@ def disagreement(answers: Dict[str, float], method: str = DEFAULT_METHOD) -> Opt
     spread = math.log10(compared[high] / compared[low])
     if spread <= DISAGREE_DECADES:
         return None
-    lean = answers.get(DEFAULT_METHOD, answers.get(method))
-    lean_name = DEFAULT_METHOD if DEFAULT_METHOD in answers else method
+    lean_name = next((name for name in (DEFAULT_METHOD, method, "blend") if name in answers), low)
+    lean = answers[lean_name]
     return (
         f"rules disagree by {spread:.1f} decades ({low} {compared[low]:.3g} .. {high} {compared[high]:.3g}): "
         f"the descent is broad and the best rate is uncertain; lean towards {lean_name} ({lean:.3g}), "

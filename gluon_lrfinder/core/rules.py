@@ -322,11 +322,12 @@ def lr_range(
     """
     x, smooth = _smoothed(lrs, losses, bandwidth)
     edge = _edge.edge_index(smooth)
+    end = _descent_end(smooth)
     top = _edge.range_top(
         float(x[_steepest_index(x, smooth)]),
-        float(x[_descent_end(smooth)]),
+        float(x[end]),
         math.inf if edge is None else float(x[edge]),
-        _edge.range_fraction(optimizer, EMA_NORMALISED),
+        _edge.range_fraction(optimizer, EMA_NORMALISED, _edge.fall_width(x, smooth, end)),
     )
     return float(top / _edge.RANGE_SPAN), float(top)
 
@@ -482,7 +483,7 @@ SUGGESTERS: Dict[str, Callable[..., float]] = {
 }
 
 #: The rule ``suggest()`` uses by default (see docs/suggestions.md for how it was chosen).
-DEFAULT_METHOD = "blend"
+DEFAULT_METHOD = "range"
 
 #: A rule: a registered name, a :class:`Rule`, or a callable ``rule(lrs, losses, bandwidth) -> lr``.
 Method = Union[str, Rule, Callable[..., float]]

@@ -686,7 +686,7 @@ def _report(args: argparse.Namespace, curve: Any, data_name: str, net_name: str,
     flags = curve.diagnose()
     try:
         lr = curve.suggest(method=args.method, warn=False)
-        low, high = curve.suggest_range()
+        low, high = curve.suggest_range(warn=False)  # the flags are printed below
     except ValueError as err:
         print(f"{PROG}: error: {err}", file=sys.stderr)
         return 1
