@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from gluon_lrfinder import LRCurve
-from gluon_lrfinder.core import edge as E
 from gluon_lrfinder import suggest as S
+from gluon_lrfinder.core import edge as E
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 GLUONCV_CURVE = os.path.join(os.path.dirname(HERE), "benchmarks", "data", "gluoncv_bumpy_curve.json")

@@ -12,10 +12,11 @@ For every recipe of ``recipes.py``:
 * on a few recipes, both again at 3x the budget (how budget-dependent the targets are).
 
 The grid of a recipe starts one step below the lowest steepest point or minimum / 10 of its
-sweeps (an answer below the grid is scored at its lowest point: in the answer's favour), goes up one grid step at a time, and stops when every
-seed at a peak diverged or ended worse than 2x the best loss so far or than the untrained loss
-(higher points are recorded as pruned and scored as diverged: an answer there is wrecked
-anyway). If the best point is at the bottom of the grid, the grid grows downwards. Every training result is written to
+sweeps (an answer below the grid is scored at its lowest point: in the answer's favour), goes
+up one grid step at a time, and stops when every seed at a peak diverged or ended worse than 2x
+the best loss so far or than the untrained loss (higher points are recorded as pruned and
+scored as diverged: an answer there is wrecked anyway). If the best point is at the bottom of
+the grid, the grid grows downwards. Every training result is written to
 ``benchmarks/data/advice_oracle.json`` as soon as it exists; a rerun skips what is cached.
 
 Run from the repository root (one process; about 1 hour of one core)::

@@ -50,8 +50,8 @@ for _path in (BENCH, ROOT):
     if _path not in sys.path:
         sys.path.insert(0, _path)
 
-from gluon_lrfinder.core import edge as E  # noqa: E402
 from gluon_lrfinder import suggest as S  # noqa: E402
+from gluon_lrfinder.core import edge as E  # noqa: E402
 from gluon_lrfinder.smoothing import zero_phase  # noqa: E402
 from gluon_lrfinder.stopping import StoppingCriteria  # noqa: E402
 
@@ -473,8 +473,7 @@ def report(started: float) -> str:
     main_before = bench.score(main_rules)
     valley = bench.score(lambda raw: (valley_rule(raw), valley_rule(raw)), raw=True)
     min10 = bench.score(lambda c, e, o: (min10_rule(c), min10_rule(c)))
-    package = bench.score(package_advice, raw=False) if False else None  # noqa: SIM108 (filled below)
-    package = {}
+    package: Dict[str, Scored] = {}
     for r in recipes:
         pr, cr, pd, cd = [], [], [], []
         for c, e, raw in bench.curves[r.name]:
@@ -533,11 +532,13 @@ def report(started: float) -> str:
         cb = ct.band() if ct else (math.nan, math.nan)
         edge = float(np.median([e.edge for _, e, _ in bench.curves[r.name]]))
         tops = [package_advice(c, e, r.optimizer, raw)[0] for c, e, raw in bench.curves[r.name]]
-        margin = f"{math.log10(edge / oc.best_lr):+.2f} / {math.log10(edge / b[1]):+.2f}" if math.isfinite(edge) else "none"
+        margin = (f"{math.log10(edge / oc.best_lr):+.2f} / {math.log10(edge / b[1]):+.2f}"
+                  if math.isfinite(edge) else "none")
         ctext = f"{ct.best_lr:.3g} ({cb[0]:.3g} .. {cb[1]:.3g})" if ct else "-"
         creg = f"{package[r.name].const_regret.mean():.2f}" if ct else "-"
-        out.append(f"| {r.name} | {r.family} | {r.optimizer} | {oc.best_lr:.3g} ({b[0]:.3g} .. {b[1]:.3g}) | {ctext} | "
-                   f"{edge:.3g} | {margin} | {np.median(tops):.3g} | {package[r.name].peak_regret.mean():.2f} | {creg} |")
+        out.append(f"| {r.name} | {r.family} | {r.optimizer} | {oc.best_lr:.3g} ({b[0]:.3g} .. {b[1]:.3g}) | "
+                   f"{ctext} | {edge:.3g} | {margin} | {np.median(tops):.3g} | "
+                   f"{package[r.name].peak_regret.mean():.2f} | {creg} |")
 
     triples = [(r, k) for r in recipes for k in r.extra if k.startswith("one_cycle@")]
     if triples:
@@ -554,17 +555,17 @@ def report(started: float) -> str:
     out += ["", "## Every candidate family tried", "",
             "Each family's parameters chosen per held-out family on the other families (held out) and on "
             "all recipes (in-sample).", ""] + HEAD
-    for name, (h, pk, ins) in results.items():
-        out += [row(f"{name}, held out", h), row(f"{name}, in-sample", ins)]
+    for name, (held_f, _, insample_f) in results.items():
+        out += [row(f"{name}, held out", held_f), row(f"{name}, in-sample", insample_f)]
     out += [""]
-    for name, (h, pk, ins) in results.items():
-        out += [f"- {name}: in-sample pick {pk['(all recipes)'][1]}"]
+    for name, (_, picks_f, _) in results.items():
+        out += [f"- {name}: in-sample pick {picks_f['(all recipes)'][1]}"]
 
     out += ["", "## Flags: do they mark the searches to distrust?", ""] + flag_rows(bench)
 
     inside = total = 0
     for r in recipes:
-        for c, e, raw in bench.curves[r.name]:
+        for _, _, raw in bench.curves[r.name]:
             if S.enough_points(*raw):
                 low, high = S.lr_range(*raw, optimizer=r.optimizer)
                 lr = S.suggest(*raw, warn=False, optimizer=r.optimizer)

@@ -32,7 +32,6 @@ from .rules import (
     SuggestionWarning,
     _descent_end,
     _finite_curve,
-    _smoothed,
     enough_points,
     get_rule,
     lr_range,
@@ -384,7 +383,8 @@ def outside_range(lr: float, lr_range: Tuple[float, float], method: str) -> Opti
     where = "above" if lr > high else "below"
     return (
         f"suggestion outside the range: {method}'s {lr:.3g} lies {where} suggest_range() "
-        f"{low:.3g} .. {high:.3g}; the default rule 'range' ({high / _edge.SUGGEST_DIVISOR:.3g} here) always lies inside it"
+        f"{low:.3g} .. {high:.3g}; the default rule 'range' ({high / _edge.SUGGEST_DIVISOR:.3g} here) "
+        "always lies inside it"
     )
 
 

@@ -332,7 +332,9 @@ def lr_range(
     return float(top / _edge.RANGE_SPAN), float(top)
 
 
-def in_range(lrs: ArrayLike, losses: ArrayLike, bandwidth: Optional[float] = None, optimizer: Optional[str] = None) -> float:
+def in_range(
+    lrs: ArrayLike, losses: ArrayLike, bandwidth: Optional[float] = None, optimizer: Optional[str] = None
+) -> float:
     """The suggestion for a constant rate inside :func:`lr_range`: its top / ``edge.SUGGEST_DIVISOR`` (1.78).
 
     Examples
