@@ -132,3 +132,19 @@ def test_bumpy_flag_when_halves_disagree():
 def test_edge_index_needs_a_fall_first():
     assert E.edge_index([1.0, 0.99, 1.05, 0.5, 0.2, 0.3]) == 5
     assert E.edge_index([1.0, 1.0]) is None
+
+
+def test_finder_suggest_range_and_apply_warn_about_the_bump(make_learner):
+    from gluon_lrfinder import LRFinder, SuggestionWarning
+
+    lrs, losses = bumpy_curve()
+    finder = LRFinder(make_learner())
+    finder.curve = LRCurve(lrs=list(lrs), losses=list(losses), settings={"optimizer": "SGD"})
+    for call in (finder.suggest_range, finder.apply):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            call()
+        assert any(issubclass(w.category, SuggestionWarning) and "second dip" in str(w.message) for w in caught)
+    low, high = finder.suggest_range(warn=False)
+    assert low < finder.learner.trainer.learning_rate < high < E.edge_of_stability(lrs, losses).lr
+    finder.learner.close()

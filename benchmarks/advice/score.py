@@ -457,6 +457,13 @@ def flag_rows(bench: Bench) -> List[str]:
     return rows
 
 
+def package_constants() -> str:
+    """The constants of ``core.edge`` that ``suggest_range()`` and ``suggest()`` use."""
+    names = ("RANGE_FRACTION_BY_KIND", "RANGE_FRACTION", "BROAD_FALL_DECADES", "RANGE_FRACTION_BROAD",
+             "RANGE_CAP", "EDGE_MARGIN", "RANGE_SPAN", "SUGGEST_DIVISOR")
+    return ", ".join(f"{name} = {getattr(E, name)}" for name in names)
+
+
 def report(started: float) -> str:
     recipes = load_recipes()
     bench = Bench(recipes)
@@ -505,6 +512,7 @@ def report(started: float) -> str:
                    row("range from fastai's valley (peak = constant = valley)", valley),
                    row("range from minimum / 10 (peak = constant = min / 10)", min10)]
     out += ["", "Picks (per family left out): " + "; ".join(f"{k}: {v[0]} {v[1]}" for k, v in picks.items())]
+    out += ["", "The package's constants (`gluon_lrfinder.core.edge`): " + package_constants()]
 
     out += ["", "## Held out, per family", "", "| family | recipes | one-cycle regret median / mean / worst | "
             "constant regret median / mean / worst | main before: one-cycle / constant mean |", "|---|---|---|---|---|"]
