@@ -296,7 +296,7 @@ def candidate_rules() -> Dict[str, Tuple[Dict[str, Any], Callable[..., Tuple[flo
             return top, top / p["k"]
         return advise
 
-    common = {"cap": [1.5, 2.0, 3.0], "margin": [1.25, 1.5, 2.0, 3.0]}
+    common = {"cap": [2.0, 3.0], "margin": [1.25, 1.5, 2.0, 3.0]}
     return {
         "by optimizer": ({"f_ema": [0.0, 0.1, 0.2, 0.3, 0.45], "f_other": [0.3, 0.45, 0.6, 0.75, 0.9, 1.0],
                           **common, "k": [1.5, 1.78, 2.5, 3.0]}, by_optimizer),
@@ -307,7 +307,7 @@ def candidate_rules() -> Dict[str, Tuple[Dict[str, Any], Callable[..., Tuple[flo
                                   "k": [1.5, 1.78, 2.5, 3.0]}, one_fraction),
         "by optimizer, and a broad fall by its shape": (
             {"width": [2.0, 2.5, 3.0], "f_broad": [0.45, 0.6, 0.75], "f_ema": [0.0, 0.1, 0.2],
-             "f_other": [0.45, 0.6, 0.75, 0.9], "cap": [1.5, 2.0, 3.0], "margin": [1.25, 1.5, 2.0],
+             "f_other": [0.45, 0.6, 0.75, 0.9], "cap": [2.0, 3.0], "margin": [1.25, 1.5, 2.0],
              "k": [1.78, 2.5, 3.0]}, kind_and_shape),
         "by optimizer, constant = today's blend clipped into the range": (
             {"f_ema": [0.0, 0.1, 0.2, 0.3, 0.45], "f_other": [0.3, 0.45, 0.6, 0.75, 0.9, 1.0], **common},
