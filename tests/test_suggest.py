@@ -138,16 +138,17 @@ def test_rules_skip_non_finite_losses_and_need_enough_points():
 def test_lr_range_from_the_steepest_point_towards_the_minimum_by_optimizer():
     from gluon_lrfinder.core import edge
 
-    lrs, losses = textbook()
+    lrs, losses = textbook()  # a cliff (fall width ~1 decade): the optimizer's kind decides
     s, at_min = steepest(lrs, losses), 10 * minimum(lrs, losses)
     for optimizer, fraction in (("Adam", edge.RANGE_FRACTION_BY_KIND["ema_normalised"]),
                                 ("SGD", edge.RANGE_FRACTION_BY_KIND["other"]), (None, edge.RANGE_FRACTION)):
         low, high = lr_range(lrs, losses, optimizer=optimizer)
-        assert high == pytest.approx(s ** (1 - fraction) * at_min**fraction)  # the edge is far above here
+        expected = min(s ** (1 - fraction) * at_min**fraction, at_min / edge.RANGE_CAP)
+        assert high == pytest.approx(expected)  # the edge is far above here
         assert low == pytest.approx(high / edge.RANGE_SPAN)
         lr = suggest(lrs, losses, method="range", warn=False, optimizer=optimizer)
         assert low < lr < high  # the contract: the default rule's answer lies inside the range
-    assert lr_range(lrs, losses, optimizer="Adam")[1] == pytest.approx(s)
+    assert s <= lr_range(lrs, losses, optimizer="Adam")[1] < lr_range(lrs, losses, optimizer="SGD")[1]
     # a curve whose edge comes right after its minimum: the top stays a margin below the edge
     lrs = np.logspace(-4, 0, 81)
     x = np.log10(lrs)
@@ -198,7 +199,7 @@ def test_the_default_lies_inside_the_range_and_reads_the_optimizer_and_the_shape
     lrs, losses = textbook()  # a cliff: the optimizer's kind decides how far the top goes
     adam = lr_range(lrs, losses, optimizer="Adam")
     sgd = lr_range(lrs, losses, optimizer="SGD")
-    assert adam[1] == pytest.approx(steepest(lrs, losses)) and sgd[1] > 2 * adam[1]
+    assert sgd[1] > 2 * adam[1]
     for optimizer, (low, high) in (("Adam", adam), ("SGD", sgd)):
         lr = suggest(lrs, losses, optimizer=optimizer, warn=False)
         assert lr == pytest.approx(high / edge.SUGGEST_DIVISOR) and low < lr < high

@@ -287,17 +287,18 @@ def bumpy_flag(spread_decades: float) -> Optional[str]:
 #: How far the range's top goes from the steepest point towards the minimum (in log-LR), by the
 #: optimizer's kind (``rules.EMA_NORMALISED`` or not), chosen by leave-one-family-out on the
 #: advice benchmark (``benchmarks/advice/score.py``, docs/suggestions.md).
-RANGE_FRACTION_BY_KIND = {"ema_normalised": 0.0, "other": 0.6}
+RANGE_FRACTION_BY_KIND = {"ema_normalised": 0.1, "other": 0.75}
 #: The same when the optimizer is not known (one fraction for all optimizers, chosen the same way).
-RANGE_FRACTION = 0.45
+RANGE_FRACTION = 0.6
 #: A fall spread over at least this many decades (:func:`fall_width`) is broad: then the top goes
 #: :data:`RANGE_FRACTION_BROAD` of the way, whatever the optimizer.
-BROAD_FALL_DECADES = 3.0
+BROAD_FALL_DECADES = 2.0
 RANGE_FRACTION_BROAD = 0.45
-#: The range's top is at most the minimum's LR divided by this ...
-RANGE_CAP = 1.0
+#: The range's top is at most the minimum's LR divided by this (a peak at the minimum itself
+#: diverged mid-training, in the Estimator tutorial's handler; docs/suggestions.md) ...
+RANGE_CAP = 2.0
 #: ... and at most the edge of stability divided by this (the margin below the edge).
-EDGE_MARGIN = 1.5
+EDGE_MARGIN = 1.25
 #: The range spans this factor: ``(top / RANGE_SPAN, top)``, what ``OneCycleSchedule.from_finder`` cycles over.
 RANGE_SPAN = 3.0
 #: The suggestion for a constant rate: the range's top divided by this (so it lies inside the range).
@@ -336,7 +337,9 @@ def range_fraction(optimizer: Optional[str], ema_normalised: frozenset, width: f
     Examples
     --------
     >>> range_fraction("NAG", frozenset({"adam"})), range_fraction("Adam", frozenset({"adam"}))
-    (0.6, 0.0)
+    (0.75, 0.1)
+    >>> range_fraction("Adam", frozenset({"adam"}), width=2.5)     # a broad fall
+    0.45
     """
     if width >= BROAD_FALL_DECADES:
         return RANGE_FRACTION_BROAD
@@ -363,7 +366,7 @@ def range_top(
     >>> round(range_top(0.01, 1.0, 3.0, 0.5), 6)
     0.1
     >>> round(range_top(0.01, 1.0, 0.09, 0.5), 6)          # the edge's margin wins
-    0.06
+    0.072
     """
     top = max(steepest_lr, min(steepest_lr ** (1.0 - fraction) * minimum_lr**fraction, minimum_lr / cap))
     if math.isfinite(edge_lr):
