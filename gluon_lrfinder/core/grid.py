@@ -11,7 +11,7 @@ what each curve is reduced to (:class:`GridRow`), the recommendation rule
 Examples
 --------
 >>> import numpy as np
->>> from gluon_lrfinder.curve import LRCurve
+>>> from gluon_lrfinder.core.curve import LRCurve
 >>> lrs = np.logspace(-4, 0, 41)
 >>> x = np.log10(lrs)
 >>> def curve(floor, blow_up):       # falls to ``floor``, diverges past lr = 10**blow_up
@@ -24,6 +24,7 @@ Examples
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence, Union
 
@@ -36,6 +37,8 @@ from .rules import DEFAULT_METHOD, CurveLike, CurvePoints, Method, finite_points
 from .smoothing import zero_phase
 
 __all__ = ["GridRow", "GridResult", "curve_summary", "recommend", "summarize_grid", "grid_values"]
+
+PathLike = Union[str, "os.PathLike[str]"]
 
 #: Curves whose lowest smoothed loss lies within this fraction of the best one count as reaching
 #: "the lowest loss" (Smith compares curves by eye; noise makes exact ties meaningless).
@@ -255,6 +258,45 @@ class GridResult:
     """Every curve of every combination (several with ``repeats > 1``)."""
     current_index: Optional[int] = None
     """The row of the trainer's own values, when they are in the grid."""
+
+    def suggest(self, method: Optional[Method] = None) -> float:
+        """The recommended combination's learning rate: :attr:`lr`, or that of another rule.
+
+        Raises
+        ------
+        RuntimeError
+            When the recommended combination's curves gave no learning rate.
+        """
+        lr = self.lr
+        if method is not None and get_rule(method).name != self.method:
+            runs = self.runs[self.best_index] if self.runs else [self.curves[self.best_index]]
+            lr = _median_row(self.best, runs, method).lr
+        if lr is None:
+            raise RuntimeError("the recommended combination's curve gave no learning rate; pick one by hand")
+        return lr
+
+    def plot(self, path: Optional[PathLike] = None, ax: Any = None, **kwargs: Any) -> Any:
+        """Overlay the smoothed curves with their suggestions, the recommended one thick
+        (:func:`gluon_lrfinder.plotting.plot_grid`); returns the Axes."""
+        from ..plotting import plot_grid
+
+        return plot_grid(self, ax=ax, path=path, **kwargs)
+
+    def apply(self, trainer: Any, method: Optional[Method] = None) -> Dict[str, float]:
+        """Set the recommended weight decay, momentum (when searched) and learning rate on a trainer.
+
+        Returns
+        -------
+        dict
+            What was set, e.g. ``{"weight_decay": 1e-4, "momentum": 0.9, "lr": 0.05}``.
+        """
+        from ..engine.knobs import set_knobs, set_learning_rate
+
+        lr = self.suggest(method)
+        best = dict(self.best)
+        set_knobs(trainer.optimizer, best)
+        best["lr"] = set_learning_rate(trainer, lr)
+        return best
 
     def table(self) -> List[Dict[str, Any]]:
         """The rows as plain dicts (one per combination), e.g. for ``pandas.DataFrame``."""

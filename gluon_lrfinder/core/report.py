@@ -176,10 +176,8 @@ def warn_flags(flags: Iterable[str], stacklevel: int = 2) -> None:
         warnings.warn(f"LR range test: {flag}", SuggestionWarning, stacklevel=stacklevel + 1)
 
 
-#: The rules whose disagreement :func:`disagreement` measures. ``valley`` is left out: in
-#: ``benchmarks/suggestion_regret.py`` it lies more than a decade from the others on about half
-#: of the searches without those searches being any worse, so it would flag noise; the two
-#: baselines are noisy by design.
+#: The rules whose disagreement :func:`disagreement` measures: ``valley`` often lies far from the
+#: others without being worse, and the baselines are noisy by design (docs/suggestions.md).
 COMPARED = ("blend", "steepest", "minimum")
 
 

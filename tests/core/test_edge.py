@@ -13,7 +13,7 @@ from gluon_lrfinder import suggest as S
 from gluon_lrfinder.core import edge as E
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-GLUONCV_CURVE = os.path.join(os.path.dirname(HERE), "benchmarks", "data", "gluoncv_bumpy_curve.json")
+GLUONCV_CURVE = os.path.join(os.path.dirname(os.path.dirname(HERE)), "benchmarks", "data", "gluoncv_bumpy_curve.json")
 
 
 def bumpy_curve(seed: int = 0):
