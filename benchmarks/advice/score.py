@@ -296,6 +296,20 @@ def candidate_rules() -> Dict[str, Tuple[Dict[str, Any], Callable[..., Tuple[flo
             return top, top / p["k"]
         return advise
 
+    def kind_and_shape_blend(p: Dict[str, Any]) -> Advice:
+        """The shipped range (``kind_and_shape``), constant = blend by optimizer clipped into it
+        (``core.rules.blend_in_range``)."""
+        def advise(c: Curve, e: Curve, optimizer: str) -> Tuple[float, float]:
+            ema = kind(optimizer) == "ema_normalised"
+            if fall_width(e) >= p["width"]:
+                f = p["f_broad"]
+            else:
+                f = p["f_ema"] if ema else p["f_other"]
+            top = _top(e, f, p["cap"], p["margin"])
+            const = geo(e.steep, e.minimum, S.BLEND_FRACTION_BY_KIND["ema_normalised" if ema else "other"])
+            return top, min(max(const, top / 3), top)
+        return advise
+
     common = {"cap": [2.0, 3.0], "margin": [1.25, 1.5, 2.0, 3.0]}
     return {
         "by optimizer": ({"f_ema": [0.0, 0.1, 0.2, 0.3, 0.45], "f_other": [0.3, 0.45, 0.6, 0.75, 0.9, 1.0],
@@ -309,6 +323,10 @@ def candidate_rules() -> Dict[str, Tuple[Dict[str, Any], Callable[..., Tuple[flo
             {"width": [2.0, 2.5, 3.0], "f_broad": [0.45, 0.6, 0.75], "f_ema": [0.0, 0.1, 0.2],
              "f_other": [0.45, 0.6, 0.75, 0.9], "cap": [2.0, 3.0], "margin": [1.25, 1.5, 2.0],
              "k": [1.78, 2.5, 3.0]}, kind_and_shape),
+        "by optimizer, and a broad fall by its shape; constant = blend clipped into the range": (
+            {"width": [2.0, 2.5, 3.0], "f_broad": [0.45, 0.6, 0.75], "f_ema": [0.0, 0.1, 0.2],
+             "f_other": [0.45, 0.6, 0.75, 0.9], "cap": [2.0, 3.0], "margin": [1.25, 1.5, 2.0]},
+            kind_and_shape_blend),
         "by optimizer, constant = today's blend clipped into the range": (
             {"f_ema": [0.0, 0.1, 0.2, 0.3, 0.45], "f_other": [0.3, 0.45, 0.6, 0.75, 0.9, 1.0], **common},
             blend_constant),
@@ -424,13 +442,21 @@ HEAD = ["| rule | one-cycle regret median / mean / worst | wrecked | in 25% band
         "|---|---|---|---|---|---|---|---|---|"]
 
 
-def package_advice(c: Curve, e: Curve, optimizer: str, raw: Tuple[np.ndarray, np.ndarray]) -> Tuple[float, float]:
+def package_advice(c: Curve, e: Curve, optimizer: str, raw: Tuple[np.ndarray, np.ndarray],
+                   method: Optional[str] = None) -> Tuple[float, float]:
+    """The package's ``suggest_range()`` top and ``suggest(method)`` (default: the package default)."""
     lrs, losses = raw
     if not S.enough_points(lrs, losses):
         return float(lrs[0]), float(lrs[0])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return S.lr_range(lrs, losses, optimizer=optimizer)[1], S.suggest(lrs, losses, warn=False, optimizer=optimizer)
+        const = S.suggest(lrs, losses, method or S.DEFAULT_METHOD, warn=False, optimizer=optimizer)
+        return S.lr_range(lrs, losses, optimizer=optimizer)[1], const
+
+
+#: The two answers for the constant rate compared (issue 17): suggest_range()'s top / 1.78, and
+#: blend by optimizer clipped into suggest_range(); the range is the same.
+PACKAGE_METHODS = ("range", "blend_in_range")
 
 
 COMMAND = "OMP_NUM_THREADS=1 .venv/bin/python benchmarks/advice/score.py"
@@ -480,17 +506,21 @@ def report(started: float) -> str:
     main_before = bench.score(main_rules)
     valley = bench.score(lambda raw: (valley_rule(raw), valley_rule(raw)), raw=True)
     min10 = bench.score(lambda c, e, o: (min10_rule(c), min10_rule(c)))
-    package: Dict[str, Scored] = {}
-    for r in recipes:
-        pr, cr, pd, cd = [], [], [], []
-        for c, e, raw in bench.curves[r.name]:
-            peak, const = package_advice(c, e, r.optimizer, raw)
-            pr.append(r.one_cycle.regret(peak))
-            pd.append(abs(math.log10(peak / r.one_cycle.best_lr)))
-            if r.constant is not None:
-                cr.append(r.constant.regret(const))
-                cd.append(abs(math.log10(const / r.constant.best_lr)))
-        package[r.name] = Scored(np.array(pr), np.array(cr), np.array(pd), np.array(cd), 0)
+    packages: Dict[str, Dict[str, Scored]] = {}
+    for method in PACKAGE_METHODS:
+        scored_m: Dict[str, Scored] = {}
+        for r in recipes:
+            pr, cr, pd, cd = [], [], [], []
+            for c, e, raw in bench.curves[r.name]:
+                peak, const = package_advice(c, e, r.optimizer, raw, method)
+                pr.append(r.one_cycle.regret(peak))
+                pd.append(abs(math.log10(peak / r.one_cycle.best_lr)))
+                if r.constant is not None:
+                    cr.append(r.constant.regret(const))
+                    cd.append(abs(math.log10(const / r.constant.best_lr)))
+            scored_m[r.name] = Scored(np.array(pr), np.array(cr), np.array(pd), np.array(cd), 0)
+        packages[method] = scored_m
+    package = packages[S.DEFAULT_METHOD]
     results = {}
     all_members: List[Member] = []
     all_per: List[Dict[str, Scored]] = []
@@ -507,10 +537,23 @@ def report(started: float) -> str:
             "out) or on all recipes (in-sample); the package row is what `suggest_range()` and `suggest()` of "
             "this branch answer.", ""]
     out += HEAD + [row("**ours, held out (leave one family out)**", held), row("ours, in-sample", insample),
-                   row("the package (suggest_range() top, suggest())", package),
+                   *[row(f"the package, suggest(method='{m}')" + (" (**default**)" if m == S.DEFAULT_METHOD else ""),
+                         packages[m]) for m in PACKAGE_METHODS],
                    row("main before issue 17 (top min(3 s, m/2), blend by optimizer, whole curve)", main_before),
                    row("range from fastai's valley (peak = constant = valley)", valley),
                    row("range from minimum / 10 (peak = constant = min / 10)", min10)]
+    out += ["", "### The constant rate: `range` (top / k) against `blend_in_range` (blend clipped into the range)", "",
+            "The same range family (the shipped one); held out: its parameters chosen per family left out "
+            "on the other families; objective: mean one-cycle + mean constant regret.", ""] + HEAD
+    compared = [("by optimizer, and a broad fall by its shape", "range"),
+                ("by optimizer, and a broad fall by its shape; constant = blend clipped into the range",
+                 "blend_in_range")]
+    for fam_name, method in compared:
+        held_f, _, insample_f = results[fam_name]
+        out += [row(f"{method}: held out", held_f), row(f"{method}: in-sample", insample_f),
+                row(f"{method}: the package", packages[method])]
+    out += [""] + [f"- {method}: held out objective {objective(results[f][0]):.3f}, package objective "
+                   f"{objective(packages[method]):.3f}" for f, method in compared]
     out += ["", "Picks (per family left out): " + "; ".join(f"{k}: {v[0]} {v[1]}" for k, v in picks.items())]
     out += ["", "The package's constants (`gluon_lrfinder.core.edge`): " + package_constants()]
 

@@ -40,6 +40,7 @@ __all__ = [
     "ema_steepest",
     "lr_range",
     "in_range",
+    "blend_in_range",
     "SUGGESTERS",
     "DEFAULT_METHOD",
     "MIN_POINTS",
@@ -349,6 +350,28 @@ def in_range(
     return float(lr_range(lrs, losses, bandwidth, optimizer)[1] / _edge.SUGGEST_DIVISOR)
 
 
+def blend_in_range(
+    lrs: ArrayLike, losses: ArrayLike, bandwidth: Optional[float] = None, optimizer: Optional[str] = None
+) -> float:
+    """:func:`blend` with the optimizer's fraction (:func:`blend_fraction`), clipped into :func:`lr_range`.
+
+    Both read the curve only below its edge of stability, so the answer lies inside the range by
+    construction: the blend where it already does, else the nearer end of the range.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> lrs = np.logspace(-5, 0, 51)
+    >>> losses = 2.0 - np.tanh(2 * (np.log10(lrs) + 3.0)) + np.where(lrs > 0.1, 40 * (lrs - 0.1), 0)
+    >>> low, high = lr_range(lrs, losses, optimizer="SGD")
+    >>> bool(low <= blend_in_range(lrs, losses, optimizer="SGD") <= high)
+    True
+    """
+    low, high = lr_range(lrs, losses, bandwidth, optimizer)
+    lr = blend(lrs, losses, bandwidth, fraction=blend_fraction(optimizer))
+    return float(min(max(lr, low), high))
+
+
 # ---------------------------------------------------------------------- the rule registry
 class CurveLike(Protocol):
     """What a rule reads: a curve's points and its settings (``settings["optimizer"]``...)."""
@@ -464,6 +487,15 @@ def _range_rule(curve: CurveLike, bandwidth: Optional[float] = None) -> float:
     return in_range(curve.lrs, curve.losses, bandwidth, optimizer_of(curve))
 
 
+@register_rule(
+    "blend_in_range",
+    "blend (0.3 of the way from the steepest descent to the minimum for SGD-like optimizers, 0 for "
+    "Adam-like ones) clipped into suggest_range()",
+)
+def _blend_in_range_rule(curve: CurveLike, bandwidth: Optional[float] = None) -> float:
+    return blend_in_range(curve.lrs, curve.losses, bandwidth, optimizer_of(curve))
+
+
 register_rule("steepest", "the LR where the smoothed loss falls fastest, before its minimum")(_on_points(steepest))
 register_rule("valley", "the middle of the longest descending stretch of the smoothed loss")(_on_points(valley))
 register_rule("minimum", "one tenth of the LR at the smoothed loss minimum")(_on_points(minimum))
@@ -476,6 +508,7 @@ register_rule("ema_steepest", "baseline: the steepest descent of the causal movi
 #: (``blend`` here has the fraction for an unknown optimizer; :func:`get_rule` reads the curve's).
 SUGGESTERS: Dict[str, Callable[..., float]] = {
     "range": in_range,
+    "blend_in_range": blend_in_range,
     "blend": blend,
     "steepest": steepest,
     "valley": valley,

@@ -341,3 +341,20 @@ def test_blend_reads_the_optimizer_from_the_curve_on_every_path():
     assert sgd == blend(lrs, losses, fraction=blend_fraction("SGD")) != blend(lrs, losses)
     assert suggest(lrs, losses, "blend", warn=False, optimizer="SGD") == sgd
     assert suggest(lrs, losses, "blend", warn=False) == blend(lrs, losses)
+
+
+def test_blend_in_range_is_the_blend_clipped_into_the_range():
+    from gluon_lrfinder.core.rules import CurvePoints, blend_in_range, get_rule
+
+    lrs = np.logspace(-5, 0, 60)
+    broad = 2.0 - np.tanh(0.5 * (np.log10(lrs) + 3)) + np.where(lrs > 0.1, 40 * (lrs - 0.1), 0)
+    cliff = 2.0 - np.tanh(4 * (np.log10(lrs) + 3)) + np.where(lrs > 0.1, 40 * (lrs - 0.1), 0)
+    for losses in (broad, cliff):
+        for optimizer in ("SGD", "Adam", None):
+            low, high = lr_range(lrs, losses, optimizer=optimizer)
+            b = blend(lrs, losses, fraction=blend_fraction(optimizer))
+            lr = blend_in_range(lrs, losses, optimizer=optimizer)
+            assert low <= lr <= high
+            assert lr == (b if low <= b <= high else (low if b < low else high))
+            settings = {} if optimizer is None else {"optimizer": optimizer}
+            assert get_rule("blend_in_range")(CurvePoints(lrs, losses, settings)) == lr
