@@ -2,8 +2,8 @@
 give the learning rate ``LRCurve.suggest()`` gives, on a curve saved in the version-1 format.
 
 The curve is an SGD sweep (``settings["optimizer"] == "SGD"``) where the default rule
-(``range``) differs from its answer for an unknown optimizer: a path that forgot the optimizer would answer the steepest
-point instead (as ``grid.curve_summary`` once did).
+(``blend_in_range``) differs from its answer for an unknown optimizer: a path that forgot the
+optimizer would answer the steepest point instead (as ``grid.curve_summary`` once did).
 """
 import json
 from pathlib import Path

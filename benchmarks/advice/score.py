@@ -498,7 +498,8 @@ def report(started: float) -> str:
     out = ["# Advice benchmark: the one-cycle and the constant rate users run, against the best", "",
            f"`{COMMAND}` (re-scores the cached oracle; the oracle itself: `benchmarks/advice/oracle.py`). "
            f"{len(recipes)} recipes in {len(fams)} families ({', '.join(fams)}), {n_search} searches "
-           "(5 sweeps per recipe, cut where the default stopping rule stops). Regret: validation loss at the "
+           "(5 sweeps per recipe, 2-3 for the real scripts of `advice_real_scripts.json`, cut where the "
+           "default stopping rule stops). Regret: validation loss at the "
            "answer / the best on the oracle's grid - 1 (one-cycle: against the best peak; constant: against "
            f"the best constant); wrecked: loss > {WRECKED:g}x the best; band: regret <= {BAND:g}. "
            "See the module docstring of `benchmarks/advice/score.py`.", ""]

@@ -301,7 +301,7 @@ RANGE_CAP = 2.0
 EDGE_MARGIN = 1.25
 #: The range spans this factor: ``(top / RANGE_SPAN, top)``, what ``OneCycleSchedule.from_finder`` cycles over.
 RANGE_SPAN = 3.0
-#: The suggestion for a constant rate: the range's top divided by this (so it lies inside the range).
+#: The rule ``"range"``: the range's top divided by this, inside the range (the default is ``"blend_in_range"``).
 SUGGEST_DIVISOR = 1.78
 
 

@@ -404,7 +404,7 @@ def report_curve(
 
 
 def outside_range(lr: float, lr_range: Tuple[float, float], method: str) -> Optional[str]:
-    """The flag when a suggestion lies outside the range (never for the default rule ``"range"``).
+    """The flag when a suggestion lies outside the range (never for the default rule, ``"blend_in_range"``).
 
     Examples
     --------
@@ -419,7 +419,7 @@ def outside_range(lr: float, lr_range: Tuple[float, float], method: str) -> Opti
     where = "above" if lr > high else "below"
     return (
         f"suggestion outside the range: {method}'s {lr:.3g} lies {where} suggest_range() "
-        f"{low:.3g} .. {high:.3g}; the default rule 'range' ({high / _edge.SUGGEST_DIVISOR:.3g} here) "
+        f"{low:.3g} .. {high:.3g}; the default rule '{DEFAULT_METHOD}' (blend clipped into the range) "
         "always lies inside it"
     )
 

@@ -296,10 +296,11 @@ def lr_range(
     ``optimizer`` is None, and 0.45 whatever the optimizer when the fall is broad (spread over 2
     decades or more, ``edge.fall_width``); at most ``m / 2`` and the edge / 1.25
     (``edge.EDGE_MARGIN``), at least ``s``; ``min_lr = max_lr / 3`` (what
-    ``OneCycleSchedule.from_finder`` cycles over). The default suggestion (the rule ``"range"``)
-    is ``max_lr / 1.78``, inside the range. The constants (``edge.RANGE_FRACTION_BY_KIND``...)
-    were chosen by leave-one-family-out on the advice benchmark (``benchmarks/advice/score.py``):
-    a one-cycle over the range against the best peak of that schedule, see docs/suggestions.md.
+    ``OneCycleSchedule.from_finder`` cycles over). The default suggestion (the rule
+    ``"blend_in_range"``) is :func:`blend` clipped into the range, so it lies inside it. The
+    constants (``edge.RANGE_FRACTION_BY_KIND``...) were chosen by leave-one-family-out on the
+    advice benchmark (``benchmarks/advice/score.py``): a one-cycle over the range against the
+    best peak of that schedule, see docs/suggestions.md.
 
     Parameters
     ----------
@@ -523,7 +524,7 @@ for _name, _func in SUGGESTERS.items():  # an array rule added to SUGGESTERS alo
         RULES[_name] = Rule(_name, _on_points(_func), _doc[:1].lower() + _doc[1:])
 
 #: The rule ``suggest()`` uses by default (see docs/suggestions.md for how it was chosen).
-DEFAULT_METHOD = "range"
+DEFAULT_METHOD = "blend_in_range"
 
 #: A rule: a registered name, a :class:`Rule`, or a callable ``rule(lrs, losses, bandwidth) -> lr``.
 Method = Union[str, Rule, Callable[..., float]]

@@ -202,7 +202,10 @@ def test_the_default_lies_inside_the_range_and_reads_the_optimizer_and_the_shape
     assert sgd[1] > 2 * adam[1]
     for optimizer, (low, high) in (("Adam", adam), ("SGD", sgd)):
         lr = suggest(lrs, losses, optimizer=optimizer, warn=False)
-        assert lr == pytest.approx(high / edge.SUGGEST_DIVISOR) and low < lr < high
+        b = blend(lrs, losses, fraction=blend_fraction(optimizer))
+        assert lr == pytest.approx(min(max(b, low), high)) and low <= lr <= high  # the blend, clipped
+        assert suggest(lrs, losses, "range", optimizer=optimizer, warn=False) == pytest.approx(
+            high / edge.SUGGEST_DIVISOR)
         assert report(lrs, losses, optimizer=optimizer).lr == lr
     lrs, losses = broad_descent()  # a fall spread over many decades: its shape decides, not the optimizer
     assert lr_range(lrs, losses, optimizer="Adam") == lr_range(lrs, losses, optimizer="SGD")
