@@ -163,9 +163,10 @@ class LRFinder:
         """The last curve's suggestion (:meth:`LRCurve.suggest`)."""
         return self._require_curve("suggest").suggest(method=method, bandwidth=bandwidth, warn=warn, source=source)
 
-    def suggest_range(self, bandwidth: Optional[float] = None) -> Tuple[float, float]:
-        """``(min_lr, max_lr)`` of the last curve for cyclical schedules (:meth:`LRCurve.suggest_range`)."""
-        return self._require_curve("suggest_range").suggest_range(bandwidth)
+    def suggest_range(self, bandwidth: Optional[float] = None, warn: bool = True) -> Tuple[float, float]:
+        """``(min_lr, max_lr)`` for cyclical and one-cycle schedules (:meth:`LRCurve.suggest_range`);
+        warns about the curve's flags unless ``warn=False``."""
+        return self._require_curve("suggest_range").suggest_range(bandwidth, warn=warn)
 
     def diagnose(self) -> List[str]:
         """Plain flags about the last curve (:meth:`LRCurve.diagnose`)."""

@@ -145,7 +145,8 @@ def plot_curve(
             vlr = suggest_curve(valid, method=method, bandwidth=bandwidth, warn=False)
             ax.axvline(vlr, color="C1", linestyle=":", linewidth=1.2, label=f"held-out suggestion = {vlr:.2e}")
     if show_range and finite.sum() >= MIN_POINTS:
-        low, high = lr_range(lrs, losses, bandwidth)
+        optimizer = (getattr(curve, "settings", None) or {}).get("optimizer")
+        low, high = lr_range(lrs, losses, bandwidth, optimizer=optimizer)
         ax.axvspan(low, high, color="C2", alpha=0.15, label=f"range {low:.1e} - {high:.1e}")
     ax.set_xscale("log")
     limits = _y_limits(losses, smooth)

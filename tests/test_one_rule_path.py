@@ -1,9 +1,9 @@
 """One curve, one answer: every study, the report, the plot, the Estimator handler and the CLI
 give the learning rate ``LRCurve.suggest()`` gives, on a curve saved in the version-1 format.
 
-The curve is an SGD sweep (``settings["optimizer"] == "SGD"``) where the default rule, blend,
-differs from the steepest point: a path that forgot the optimizer would answer the steepest
-point instead (as ``grid.curve_summary`` once did).
+The curve is an SGD sweep (``settings["optimizer"] == "SGD"``) where the default rule
+(``blend_in_range``) differs from its answer for an unknown optimizer: a path that forgot the
+optimizer would answer the steepest point instead (as ``grid.curve_summary`` once did).
 """
 import json
 from pathlib import Path
@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from gluon_lrfinder import LRCurve, summarize_grid, summarize_sweeps
+from gluon_lrfinder.core.rules import DEFAULT_METHOD
 
 DATA = Path(__file__).parent / "data"
 SAVED = [DATA / "curve_sgd_v1.json", DATA / "curve_sgd_v1.csv"]
@@ -81,6 +82,6 @@ def test_cli_reports_the_same_rate(saved, tmp_path, capsys):
 
     assert main(["--curve", str(saved), "--out", str(tmp_path)]) == 0
     summary = json.loads((tmp_path / "summary.json").read_text())
-    assert summary["suggested_lr"] == expected(saved) and summary["method"] == "blend"
+    assert summary["suggested_lr"] == expected(saved) and summary["method"] == DEFAULT_METHOD
     printed = capsys.readouterr().out
-    assert f"Suggested learning rate: {expected(saved):.3g} (rule 'blend': " in printed
+    assert f"Suggested learning rate: {expected(saved):.3g} (rule '{DEFAULT_METHOD}': " in printed

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple, Union
 
 from ._validate import check_choice
-from .report import SuggestionReport, diagnose, report_curve, suggest_curve
+from .report import SuggestionReport, diagnose, report_curve, suggest_curve, warn_flags
 from .rules import DEFAULT_METHOD, CurvePoints, Method, SuggestionWarning, get_rule, lr_range
 from .stopping import StopReason
 
@@ -176,9 +176,11 @@ class LRCurve:
             return suggest_curve(self.valid_curve(), method=method, bandwidth=bandwidth, warn=warn)
         return suggest_curve(self, method=method, bandwidth=bandwidth, warn=warn)
 
-    def suggest_range(self, bandwidth: Optional[float] = None) -> Tuple[float, float]:
-        """``(min_lr, max_lr)`` for cyclical schedules: from the steepest point up to 3x it, at most
-        half the LR at the loss minimum (:func:`gluon_lrfinder.core.rules.lr_range`).
+    def suggest_range(self, bandwidth: Optional[float] = None, warn: bool = True) -> Tuple[float, float]:
+        """``(min_lr, max_lr)`` for cyclical and one-cycle schedules (:func:`gluon_lrfinder.core.rules.lr_range`).
+
+        With ``warn`` (the default), each flag of :meth:`diagnose` (a sweep that never diverged,
+        a second dip, a bumpy curve, ...) is emitted as a ``SuggestionWarning``, with what to do.
 
         Examples
         --------
@@ -190,7 +192,9 @@ class LRCurve:
         >>> low < high
         True
         """
-        return lr_range(self.lrs, self.losses, bandwidth)
+        if warn:
+            warn_flags(self.diagnose(), stacklevel=2)
+        return lr_range(self.lrs, self.losses, bandwidth, optimizer=self.settings.get("optimizer"))
 
     def diagnose(self) -> List[str]:
         """Plain flags about this curve (``[]`` when it looks fine), bad data first.
@@ -277,7 +281,7 @@ class LRCurve:
         from ..engine.knobs import set_learning_rate
 
         if lr is None:
-            lr = self.suggest(method, warn=False)
+            lr = self.suggest(method, warn=True)  # the curve's flags, as warnings (issue 17)
             never_fell = [flag for flag in self.diagnose() if flag.startswith("loss never fell")]
             if never_fell:
                 warnings.warn(f"apply() set lr={lr:.3g} from a curve flagged {never_fell[0]}", SuggestionWarning,

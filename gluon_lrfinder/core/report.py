@@ -21,6 +21,7 @@ from typing import Dict, Iterable, List, Optional, Tuple
 import numpy as np
 from numpy.typing import ArrayLike
 
+from . import edge as _edge
 from .rules import (
     DEFAULT_METHOD,
     MIN_POINTS,
@@ -31,11 +32,12 @@ from .rules import (
     SuggestionWarning,
     _descent_end,
     _finite_curve,
-    _smoothed,
     enough_points,
     get_rule,
     lr_range,
+    optimizer_of,
 )
+from .smoothing import zero_phase
 
 __all__ = [
     "diagnose",
@@ -49,6 +51,8 @@ __all__ = [
     "DISAGREE_DECADES",
     "MIN_DECADES",
     "TOO_FEW_POINTS",
+    "warn_flags",
+    "outside_range",
 ]
 
 #: The flag of :func:`diagnose` for a curve with fewer than :data:`MIN_POINTS` finite points.
@@ -122,8 +126,9 @@ def diagnose(
     """
     if not enough_points(lrs, losses):
         return [TOO_FEW_POINTS]
-    raw = _finite_curve(lrs, losses)[1]
-    lrs, smooth = _smoothed(lrs, losses, bandwidth)
+    lrs, losses_sorted = _finite_curve(lrs, losses)
+    raw = losses_sorted
+    smooth = zero_phase(lrs, losses_sorted, bandwidth)
     flags = []
     lowest = float(np.nanmin(smooth))
     first = float(smooth[0])
@@ -150,10 +155,25 @@ def diagnose(
     # Diverged: the curve ends clearly above its minimum (a third of the way back up at least).
     if spread > 0 and (float(smooth[-1]) - lowest) < max(0.33 * (first - lowest), 0.05 * abs(lowest)):
         flags.append(
-            "never diverged: raise lr_end; the minimum is not known, so the suggestion leans low "
-            "(the best rate may be higher)"
+            f"never diverged: raise lr_end; the sweep reached lr {lrs[-1]:.3g} without the loss turning "
+            f"up (search again with lr_end={10 * lrs[-1]:.3g}, say); the minimum is not known, so the "
+            "suggestion leans low, and so does the range (the best rate may be higher)"
         )
+    dip = _edge.second_dip_flag(lrs, smooth)
+    if dip:
+        flags.append(dip)
+    if not never_fell:
+        bumpy = _edge.bumpy_flag(_edge.subsample_spread(lrs, losses_sorted, lambda a, b: lr_range(a, b, bandwidth)[1]))
+        if bumpy:
+            flags.append(bumpy)
     return flags
+
+
+def warn_flags(flags: Iterable[str], stacklevel: int = 2) -> None:
+    """Emit each flag as a :class:`SuggestionWarning` (``"LR range test: <flag>"``); ``stacklevel``
+    as for :func:`warnings.warn`, counted from the caller of this function."""
+    for flag in flags:
+        warnings.warn(f"LR range test: {flag}", SuggestionWarning, stacklevel=stacklevel + 1)
 
 
 #: The rules whose disagreement :func:`disagreement` measures: ``valley`` often lies far from the
@@ -190,8 +210,8 @@ def disagreement(answers: Dict[str, float], method: str = DEFAULT_METHOD) -> Opt
     spread = math.log10(compared[high] / compared[low])
     if spread <= DISAGREE_DECADES:
         return None
-    lean = answers.get(DEFAULT_METHOD, answers.get(method))
-    lean_name = DEFAULT_METHOD if DEFAULT_METHOD in answers else method
+    lean_name = next((name for name in (DEFAULT_METHOD, method, "blend") if name in answers), low)
+    lean = answers[lean_name]
     return (
         f"rules disagree by {spread:.1f} decades ({low} {compared[low]:.3g} .. {high} {compared[high]:.3g}): "
         f"the descent is broad and the best rate is uncertain; lean towards {lean_name} ({lean:.3g}), "
@@ -368,14 +388,39 @@ def report_curve(
     valid_lr = None
     if valid is not None and np.isfinite(np.asarray(valid.losses, dtype=np.float64)).sum() >= MIN_POINTS:
         valid_lr = rule(valid, bandwidth)
+    low, high = lr_range(curve.lrs, curve.losses, bandwidth, optimizer=optimizer_of(curve))
+    outside = outside_range(answers[rule.name], (low, high), rule.name)
+    if outside:
+        flags = flags + [outside]
     return SuggestionReport(
         method=rule.name,
         lr=answers[rule.name],
         lrs=answers,
         spread_decades=float(logs.max() - logs.min()),
-        lr_range=lr_range(curve.lrs, curve.losses, bandwidth),
+        lr_range=(low, high),
         flags=flags,
         valid_lr=valid_lr,
+    )
+
+
+def outside_range(lr: float, lr_range: Tuple[float, float], method: str) -> Optional[str]:
+    """The flag when a suggestion lies outside the range (never for the default rule, ``"blend_in_range"``).
+
+    Examples
+    --------
+    >>> outside_range(0.05, (0.01, 0.03), "blend").split(":")[0]
+    'suggestion outside the range'
+    >>> outside_range(0.02, (0.01, 0.03), "blend") is None
+    True
+    """
+    low, high = lr_range
+    if low * (1 - 1e-9) <= lr <= high * (1 + 1e-9):
+        return None
+    where = "above" if lr > high else "below"
+    return (
+        f"suggestion outside the range: {method}'s {lr:.3g} lies {where} suggest_range() "
+        f"{low:.3g} .. {high:.3g}; the default rule '{DEFAULT_METHOD}' (blend clipped into the range) "
+        "always lies inside it"
     )
 
 

@@ -24,6 +24,7 @@ from typing import Any, Callable, Dict, Optional, Protocol, Tuple, Union
 import numpy as np
 from numpy.typing import ArrayLike
 
+from . import edge as _edge
 from .smoothing import ema, zero_phase
 
 __all__ = [
@@ -38,6 +39,8 @@ __all__ = [
     "raw_steepest",
     "ema_steepest",
     "lr_range",
+    "in_range",
+    "blend_in_range",
     "SUGGESTERS",
     "DEFAULT_METHOD",
     "MIN_POINTS",
@@ -120,8 +123,9 @@ def _smoothed(lrs: ArrayLike, losses: ArrayLike, bandwidth: Optional[float]) -> 
 
 
 def _descent_end(smooth: np.ndarray) -> int:
-    """Index of the curve's minimum: the rules look only at the part before divergence."""
-    return int(np.nanargmin(smooth))
+    """Index of the curve's minimum before its edge of stability (:func:`gluon_lrfinder.core.edge.descent_end`):
+    the rules look only at the part before the first clear rise, never at a second dip after it."""
+    return _edge.descent_end(smooth)
 
 
 def steepest(lrs: ArrayLike, losses: ArrayLike, bandwidth: Optional[float] = None) -> float:
@@ -281,32 +285,92 @@ def ema_steepest(lrs: ArrayLike, losses: ArrayLike, bandwidth: Optional[float] =
 
 
 def lr_range(
-    lrs: ArrayLike, losses: ArrayLike, bandwidth: Optional[float] = None
+    lrs: ArrayLike, losses: ArrayLike, bandwidth: Optional[float] = None, optimizer: Optional[str] = None
 ) -> Tuple[float, float]:
-    """A ``(min_lr, max_lr)`` range for cyclical and one-cycle schedules, up from the steepest point.
+    """A ``(min_lr, max_lr)`` range for one-cycle and cyclical schedules, below the edge of stability.
 
-    ``max_lr`` is three times the steepest-descent LR ``s`` (:func:`steepest`; the factor of
-    Smith's cyclical-LR rule of thumb), but at most half the LR at the smoothed loss minimum;
-    ``min_lr`` is ``s``, or ``max_lr / 3`` when that is lower (the range always spans a factor
-    of 3). The default suggestion (:func:`blend`) is ``s`` itself for Adam-like optimizers, so it
-    is the lower end; for SGD-like ones it lies 0.3 of the way from ``s`` to the minimum, inside
-    the range unless the minimum lies about 40x or more above ``s``. docs/suggestions.md
-    measures the range against a constant rate.
+    ``max_lr`` goes a fraction of the way (in log-LR) from the steepest point ``s``
+    (:func:`steepest`) to the LR at the loss minimum ``m``, both read on the curve below its edge
+    of stability (:mod:`gluon_lrfinder.core.edge`): 0.1 for the optimizers of
+    :data:`EMA_NORMALISED`, 0.75 for the others (SGD, NAG, AdaGrad, Signum, LARS...), 0.6 when
+    ``optimizer`` is None, and 0.45 whatever the optimizer when the fall is broad (spread over 2
+    decades or more, ``edge.fall_width``); at most ``m / 2`` and the edge / 1.25
+    (``edge.EDGE_MARGIN``), at least ``s``; ``min_lr = max_lr / 3`` (what
+    ``OneCycleSchedule.from_finder`` cycles over). The default suggestion (the rule
+    ``"blend_in_range"``) is :func:`blend` clipped into the range, so it lies inside it. The
+    constants (``edge.RANGE_FRACTION_BY_KIND``...) were chosen by leave-one-family-out on the
+    advice benchmark (``benchmarks/advice/score.py``): a one-cycle over the range against the
+    best peak of that schedule, see docs/suggestions.md.
+
+    Parameters
+    ----------
+    lrs, losses : sequence of float
+        The range-test curve; non-finite losses are dropped.
+    bandwidth : float, optional
+        Smoothing width in decades.
+    optimizer : str, optional
+        The optimizer's class name (``LRCurve.suggest_range`` passes the one the sweep recorded).
 
     Examples
     --------
     >>> import numpy as np
     >>> lrs = np.logspace(-5, 0, 51)
     >>> losses = 2.0 - np.tanh(2 * (np.log10(lrs) + 3.0)) + np.where(lrs > 0.1, 40 * (lrs - 0.1), 0)
-    >>> low, high = lr_range(lrs, losses)
-    >>> bool(low == steepest(lrs, losses)), round(high / low, 6)   # minimum far above
+    >>> low, high = lr_range(lrs, losses, optimizer="Adam")
+    >>> bool(steepest(lrs, losses) <= high < 10 * minimum(lrs, losses)), round(high / low, 6)
     (True, 3.0)
+    >>> lr_range(lrs, losses, optimizer="SGD")[1] > high       # further towards the minimum
+    True
     """
-    low = steepest(lrs, losses, bandwidth)
-    at_minimum = 10.0 * minimum(lrs, losses, bandwidth)
-    high = min(3.0 * low, at_minimum / 2.0)
-    low = min(low, high / 3.0)
-    return float(low), float(high)
+    x, smooth = _smoothed(lrs, losses, bandwidth)
+    edge = _edge.edge_index(smooth)
+    end = _descent_end(smooth)
+    top = _edge.range_top(
+        float(x[_steepest_index(x, smooth)]),
+        float(x[end]),
+        math.inf if edge is None else float(x[edge]),
+        _edge.range_fraction(optimizer, EMA_NORMALISED, _edge.fall_width(x, smooth, end)),
+    )
+    return float(top / _edge.RANGE_SPAN), float(top)
+
+
+def in_range(
+    lrs: ArrayLike, losses: ArrayLike, bandwidth: Optional[float] = None, optimizer: Optional[str] = None
+) -> float:
+    """The suggestion for a constant rate inside :func:`lr_range`: its top / ``edge.SUGGEST_DIVISOR`` (1.78).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> lrs = np.logspace(-5, 0, 51)
+    >>> losses = 2.0 - np.tanh(2 * (np.log10(lrs) + 3.0)) + np.where(lrs > 0.1, 40 * (lrs - 0.1), 0)
+    >>> low, high = lr_range(lrs, losses, optimizer="SGD")
+    >>> bool(low < in_range(lrs, losses, optimizer="SGD") < high)
+    True
+    """
+    return float(lr_range(lrs, losses, bandwidth, optimizer)[1] / _edge.SUGGEST_DIVISOR)
+
+
+def blend_in_range(
+    lrs: ArrayLike, losses: ArrayLike, bandwidth: Optional[float] = None, optimizer: Optional[str] = None
+) -> float:
+    """:func:`blend` with the optimizer's fraction (:func:`blend_fraction`), clipped into :func:`lr_range`.
+
+    Both read the curve only below its edge of stability, so the answer lies inside the range by
+    construction: the blend where it already does, else the nearer end of the range.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> lrs = np.logspace(-5, 0, 51)
+    >>> losses = 2.0 - np.tanh(2 * (np.log10(lrs) + 3.0)) + np.where(lrs > 0.1, 40 * (lrs - 0.1), 0)
+    >>> low, high = lr_range(lrs, losses, optimizer="SGD")
+    >>> bool(low <= blend_in_range(lrs, losses, optimizer="SGD") <= high)
+    True
+    """
+    low, high = lr_range(lrs, losses, bandwidth, optimizer)
+    lr = blend(lrs, losses, bandwidth, fraction=blend_fraction(optimizer))
+    return float(min(max(lr, low), high))
 
 
 # ---------------------------------------------------------------------- the rule registry
@@ -415,6 +479,24 @@ def _blend_rule(curve: CurveLike, bandwidth: Optional[float] = None) -> float:
     return blend(curve.lrs, curve.losses, bandwidth, fraction=blend_fraction(optimizer_of(curve)))
 
 
+@register_rule(
+    "range",
+    "inside suggest_range(): its top / 1.78 (the top goes from the steepest descent towards the minimum, "
+    "by optimizer kind and fall width, below the edge)",
+)
+def _range_rule(curve: CurveLike, bandwidth: Optional[float] = None) -> float:
+    return in_range(curve.lrs, curve.losses, bandwidth, optimizer_of(curve))
+
+
+@register_rule(
+    "blend_in_range",
+    "blend (0.3 of the way from the steepest descent to the minimum for SGD-like optimizers, 0 for "
+    "Adam-like ones) clipped into suggest_range()",
+)
+def _blend_in_range_rule(curve: CurveLike, bandwidth: Optional[float] = None) -> float:
+    return blend_in_range(curve.lrs, curve.losses, bandwidth, optimizer_of(curve))
+
+
 register_rule("steepest", "the LR where the smoothed loss falls fastest, before its minimum")(_on_points(steepest))
 register_rule("valley", "the middle of the longest descending stretch of the smoothed loss")(_on_points(valley))
 register_rule("minimum", "one tenth of the LR at the smoothed loss minimum")(_on_points(minimum))
@@ -426,6 +508,8 @@ register_rule("ema_steepest", "baseline: the steepest descent of the causal movi
 #: The array functions of the built-in rules, ``rule(lrs, losses, bandwidth) -> lr``
 #: (``blend`` here has the fraction for an unknown optimizer; :func:`get_rule` reads the curve's).
 SUGGESTERS: Dict[str, Callable[..., float]] = {
+    "range": in_range,
+    "blend_in_range": blend_in_range,
     "blend": blend,
     "steepest": steepest,
     "valley": valley,
@@ -440,7 +524,7 @@ for _name, _func in SUGGESTERS.items():  # an array rule added to SUGGESTERS alo
         RULES[_name] = Rule(_name, _on_points(_func), _doc[:1].lower() + _doc[1:])
 
 #: The rule ``suggest()`` uses by default (see docs/suggestions.md for how it was chosen).
-DEFAULT_METHOD = "blend"
+DEFAULT_METHOD = "blend_in_range"
 
 #: A rule: a registered name, a :class:`Rule`, or a callable ``rule(lrs, losses, bandwidth) -> lr``.
 Method = Union[str, Rule, Callable[..., float]]

@@ -287,7 +287,7 @@ def _report(args: argparse.Namespace, curve: Any, data_name: str, net_name: str,
     flags = curve.diagnose()
     try:
         lr = curve.suggest(method=args.method, warn=False)
-        low, high = curve.suggest_range()
+        low, high = curve.suggest_range(warn=False)  # the flags are printed below
     except ValueError as err:
         print(f"{PROG}: error: {err}", file=sys.stderr)
         return 1
@@ -315,7 +315,8 @@ def _report(args: argparse.Namespace, curve: Any, data_name: str, net_name: str,
     rule_words = _describe_rule(args.method)
     print(f"Suggested learning rate: {lr:.3g} (rule '{args.method}': {rule_words})")
     print(f"Range for cyclical / one-cycle schedules: {low:.3g} .. {high:.3g} "
-          "(min_lr .. max_lr: from the steepest point up to 3x it, at most half the loss minimum)")
+          "(max_lr / 3 .. max_lr: the top goes from the steepest point towards the loss minimum, "
+          "by the optimizer's kind, below the edge of stability; the suggestion lies inside)")
     for flag in flags:
         print(f"Warning: {flag}")
     print(f"Wrote {png_path}, {csv_path}, {json_path}, {summary_path}")

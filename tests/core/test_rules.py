@@ -135,20 +135,27 @@ def test_rules_skip_non_finite_losses_and_need_enough_points():
         steepest([1e-3, 1e-2], [1.0])
 
 
-def test_lr_range_starts_at_the_suggestion_and_peaks_below_the_minimum():
-    lrs, losses = textbook()
-    low, high = lr_range(lrs, losses)
-    assert low == steepest(lrs, losses)  # min_lr is the steepest point
-    assert low == suggest(lrs, losses, warn=False)  # which is the default rule's answer without an optimizer
-    assert high == pytest.approx(3 * low)  # 3x it, still below half the loss minimum here
-    assert high < 10 * minimum(lrs, losses) / 2
-    # a curve whose minimum lies less than 6x above the steepest point: the top is half of it
+def test_lr_range_from_the_steepest_point_towards_the_minimum_by_optimizer():
+    from gluon_lrfinder.core import edge
+
+    lrs, losses = textbook()  # a cliff (fall width ~1 decade): the optimizer's kind decides
+    s, at_min = steepest(lrs, losses), 10 * minimum(lrs, losses)
+    for optimizer, fraction in (("Adam", edge.RANGE_FRACTION_BY_KIND["ema_normalised"]),
+                                ("SGD", edge.RANGE_FRACTION_BY_KIND["other"]), (None, edge.RANGE_FRACTION)):
+        low, high = lr_range(lrs, losses, optimizer=optimizer)
+        expected = min(s ** (1 - fraction) * at_min**fraction, at_min / edge.RANGE_CAP)
+        assert high == pytest.approx(expected)  # the edge is far above here
+        assert low == pytest.approx(high / edge.RANGE_SPAN)
+        lr = suggest(lrs, losses, method="range", warn=False, optimizer=optimizer)
+        assert low < lr < high  # the contract: the default rule's answer lies inside the range
+    assert s <= lr_range(lrs, losses, optimizer="Adam")[1] < lr_range(lrs, losses, optimizer="SGD")[1]
+    # a curve whose edge comes right after its minimum: the top stays a margin below the edge
     lrs = np.logspace(-4, 0, 81)
     x = np.log10(lrs)
     losses = 2.0 - np.tanh(4 * (x + 2.0)) + np.where(x > -1.8, 40 * (x + 1.8) ** 2, 0.0)
-    s, at_min = steepest(lrs, losses, bandwidth=0), 10 * minimum(lrs, losses, bandwidth=0)
-    assert s < at_min < 3 * s
-    assert lr_range(lrs, losses, bandwidth=0) == (pytest.approx(at_min / 6), pytest.approx(at_min / 2))
+    found = edge.edge_of_stability(lrs, losses, bandwidth=0)
+    assert found.found
+    assert lr_range(lrs, losses, bandwidth=0, optimizer="SGD")[1] <= found.lr / edge.EDGE_MARGIN * (1 + 1e-9)
 
 
 def test_diagnose_flags():
@@ -169,22 +176,42 @@ def test_diagnose_flags():
     assert short[2].startswith("short sweep: the curve spans 1.00 decades")
 
 
-def test_the_default_reads_the_optimizer_kind():
+def test_blend_reads_the_optimizer_kind():
     """Adam-like optimizers (a moving average of squared gradients) get the steepest point,
     the others (SGD, NAG, AdaGrad) a point further towards the minimum."""
     lrs, losses = broad_descent()
     s, m = steepest(lrs, losses), 10 * minimum(lrs, losses)
     for name in ("Adam", "RMSProp", "nadam"):
         assert blend_fraction(name) == BLEND_FRACTION_BY_KIND["ema_normalised"] == 0.0
-        assert suggest(lrs, losses, optimizer=name, warn=False) == pytest.approx(s)
+        assert suggest(lrs, losses, method="blend", optimizer=name, warn=False) == pytest.approx(s)
     for name in ("SGD", "NAG", "AdaGrad"):
         f = blend_fraction(name)
         assert f == BLEND_FRACTION_BY_KIND["other"] > 0
-        assert suggest(lrs, losses, optimizer=name, warn=False) == pytest.approx(s ** (1 - f) * m ** f)
-    assert suggest(lrs, losses, warn=False) == blend(lrs, losses, fraction=BLEND_FRACTION)
-    assert report(lrs, losses, optimizer="NAG").lr == suggest(lrs, losses, optimizer="NAG", warn=False)
+        assert suggest(lrs, losses, method="blend", optimizer=name, warn=False) == pytest.approx(s ** (1 - f) * m ** f)
+    assert suggest(lrs, losses, method="blend", warn=False) == blend(lrs, losses, fraction=BLEND_FRACTION)
     # other rules ignore it
     assert suggest(lrs, losses, method="minimum", optimizer="SGD", warn=False) == minimum(lrs, losses)
+
+
+def test_the_default_lies_inside_the_range_and_reads_the_optimizer_and_the_shape():
+    from gluon_lrfinder.core import edge
+
+    lrs, losses = textbook()  # a cliff: the optimizer's kind decides how far the top goes
+    adam = lr_range(lrs, losses, optimizer="Adam")
+    sgd = lr_range(lrs, losses, optimizer="SGD")
+    assert sgd[1] > 2 * adam[1]
+    for optimizer, (low, high) in (("Adam", adam), ("SGD", sgd)):
+        lr = suggest(lrs, losses, optimizer=optimizer, warn=False)
+        b = blend(lrs, losses, fraction=blend_fraction(optimizer))
+        assert lr == pytest.approx(min(max(b, low), high)) and low <= lr <= high  # the blend, clipped
+        assert suggest(lrs, losses, "range", optimizer=optimizer, warn=False) == pytest.approx(
+            high / edge.SUGGEST_DIVISOR)
+        assert report(lrs, losses, optimizer=optimizer).lr == lr
+    lrs, losses = broad_descent()  # a fall spread over many decades: its shape decides, not the optimizer
+    assert lr_range(lrs, losses, optimizer="Adam") == lr_range(lrs, losses, optimizer="SGD")
+    s, m = steepest(lrs, losses), 10 * minimum(lrs, losses)
+    f = edge.RANGE_FRACTION_BROAD
+    assert lr_range(lrs, losses, optimizer="Adam")[1] == pytest.approx(min(s ** (1 - f) * m**f, m / edge.RANGE_CAP))
 
 
 def broad_descent():
@@ -228,8 +255,13 @@ def test_report_lists_every_rule_their_agreement_and_flags():
     assert r.spread_decades == pytest.approx(logs.max() - logs.min())
     assert r.decades_from("steepest") == 0.0
     assert r.lr_range == lr_range(lrs, losses)
-    assert r.flags == [] and r.valid_lr is None
-    text = str(r)
+    assert r.valid_lr is None
+    # steepest lies below the range here (no optimizer: the top goes towards the minimum): the
+    # report says so; the default rule lies inside the range and raises no flag
+    assert [f.split(":")[0] for f in r.flags] == ["suggestion outside the range"]
+    default = report(lrs, losses, method="range")
+    assert default.flags == [] and default.lr_range[0] < default.lr < default.lr_range[1]
+    text = str(default)
     assert "suggested lr" in text and "valley" in text and "flags: none" in text
 
 
@@ -310,5 +342,22 @@ def test_blend_reads_the_optimizer_from_the_curve_on_every_path():
     losses = 2.0 - np.tanh(np.log10(lrs) + 3) + np.where(lrs > 0.1, 40 * (lrs - 0.1), 0)  # a broad fall
     sgd = get_rule("blend")(CurvePoints(lrs, losses, {"optimizer": "SGD"}))
     assert sgd == blend(lrs, losses, fraction=blend_fraction("SGD")) != blend(lrs, losses)
-    assert suggest(lrs, losses, warn=False, optimizer="SGD") == sgd
-    assert suggest(lrs, losses, warn=False) == blend(lrs, losses)
+    assert suggest(lrs, losses, "blend", warn=False, optimizer="SGD") == sgd
+    assert suggest(lrs, losses, "blend", warn=False) == blend(lrs, losses)
+
+
+def test_blend_in_range_is_the_blend_clipped_into_the_range():
+    from gluon_lrfinder.core.rules import CurvePoints, blend_in_range, get_rule
+
+    lrs = np.logspace(-5, 0, 60)
+    broad = 2.0 - np.tanh(0.5 * (np.log10(lrs) + 3)) + np.where(lrs > 0.1, 40 * (lrs - 0.1), 0)
+    cliff = 2.0 - np.tanh(4 * (np.log10(lrs) + 3)) + np.where(lrs > 0.1, 40 * (lrs - 0.1), 0)
+    for losses in (broad, cliff):
+        for optimizer in ("SGD", "Adam", None):
+            low, high = lr_range(lrs, losses, optimizer=optimizer)
+            b = blend(lrs, losses, fraction=blend_fraction(optimizer))
+            lr = blend_in_range(lrs, losses, optimizer=optimizer)
+            assert low <= lr <= high
+            assert lr == (b if low <= b <= high else (low if b < low else high))
+            settings = {} if optimizer is None else {"optimizer": optimizer}
+            assert get_rule("blend_in_range")(CurvePoints(lrs, losses, settings)) == lr

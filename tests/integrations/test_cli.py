@@ -51,7 +51,7 @@ def test_demo_writes_plot_curve_and_summary(tmp_path, capsys):
     words = get_rule(DEFAULT_METHOD).description
     assert f"Suggested learning rate: {lr:.3g} (rule '{DEFAULT_METHOD}': " in printed
     assert words in " ".join(printed.split())  # the rule's registered one-line description
-    assert f"{low:.3g} .. {high:.3g} (min_lr .. max_lr" in printed
+    assert f"{low:.3g} .. {high:.3g} (max_lr / 3 .. max_lr" in printed
     assert (out / "lr_finder.png").stat().st_size > 5000
     assert (out / "lr_finder.csv").read_text().startswith("# format:")
     assert curve["settings"]["dataset"] == "digits" and curve["settings"]["loss"] == "softmax-ce"

@@ -1,0 +1,645 @@
+"""Score the LR advice against the schedule oracle, from the caches only (no MXNet; seconds).
+
+Reads ``benchmarks/data/advice_oracle.json`` and ``advice_sweeps.json`` (``oracle.py`` fills
+them) and, for the regret benchmark's 14 tasks, their constant-rate ground truth in
+``regret_ground_truth.json``. For every recipe and each of its 5 sweeps (cut where the finder's
+default stopping rule would have stopped), each rule gives
+
+* a **one-cycle peak**: the top of its range; the run is ``one_cycle(peak, budget)``, the
+  schedule ``OneCycleSchedule.from_finder`` builds from a ``(peak / 3, peak)`` range;
+* a **constant rate** (what ``finder.apply()`` sets).
+
+Regret of a search: the validation loss at its answer, interpolated in log-LR on the oracle's
+grid (mean of 3 data orders; a run that diverged, was pruned, or ended worse than untrained
+counts as untrained), divided by the grid's best loss, minus 1. A search is **wrecked** when its
+loss is more than twice the best. "In band": regret <= 0.25. "Decades off": ``|log10(answer /
+best)|``.
+
+Rules compared: ours (the package's ``suggest_range()`` top and ``suggest()``), and the range
+from fastai's valley and from "minimum / 10" (peak and constant at the anchor, as users of
+those tools pass it to ``fit_one_cycle(lr_max=...)``). Rule parameters are chosen by **leave one
+family out**: for each family, the parameters with the lowest mean regret on the other
+families' recipes, scored on the family left out (the families were fixed before any rule
+changed, ``recipes.py``); in-sample figures choose on all recipes.
+
+Run from the repository root::
+
+    .venv/bin/python benchmarks/advice/score.py
+
+writes ``benchmarks/results/advice.md`` (the command and the wall time are in it).
+"""
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import math
+import os
+import sys
+import time
+import warnings
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+BENCH = os.path.dirname(HERE)
+ROOT = os.path.dirname(BENCH)
+for _path in (BENCH, ROOT):
+    if _path not in sys.path:
+        sys.path.insert(0, _path)
+
+from gluon_lrfinder import suggest as S  # noqa: E402
+from gluon_lrfinder.core import edge as E  # noqa: E402
+from gluon_lrfinder.smoothing import zero_phase  # noqa: E402
+from gluon_lrfinder.stopping import StoppingCriteria  # noqa: E402
+
+DATA = os.path.join(BENCH, "data")
+ORACLE = os.path.join(DATA, "advice_oracle.json")
+SWEEPS = os.path.join(DATA, "advice_sweeps.json")
+OLD_TRUTH = os.path.join(DATA, "regret_ground_truth.json")
+EXTRA_RECIPES = os.path.join(DATA, "advice_real_scripts.json")
+RESULTS = os.path.join(BENCH, "results", "advice.md")
+WRECKED = 2.0
+BAND = 0.25
+
+
+def _load(path: str) -> Dict[str, Any]:
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    return {}
+
+
+# ------------------------------------------------------------------------------- oracle tables
+class Table:
+    """Mean validation loss over a log-LR grid (one recipe, one schedule kind, one budget)."""
+
+    def __init__(self, rows: Dict[float, List[Optional[float]]], initial: float, pruned: Sequence[float] = ()) -> None:
+        lrs = sorted(set(rows) | set(pruned))
+        raw = np.array([[np.nan if v is None else v for v in rows.get(lr, [None])] for lr in lrs], dtype=object)
+        means_raw = []
+        for lr in lrs:
+            values = rows.get(lr, [None])
+            means_raw.append([math.nan if v is None else float(v) for v in values])
+        del raw
+        finite = [np.nanmean(m) if np.isfinite(m).any() else math.nan for m in means_raw]
+        best = int(np.nanargmin(finite))
+        below = [v for v in finite[: best + 1] if np.isfinite(v)]
+        self.untrained = max(float(initial), max(below))
+        self.x = np.log10(np.asarray(lrs, dtype=np.float64))
+        self.mean = np.array([np.mean([self.untrained if (not np.isfinite(v) or v > self.untrained) else v
+                                       for v in m]) for m in means_raw])
+        self.best_index = int(np.argmin(self.mean))
+        self.best_loss = float(self.mean[self.best_index])
+        self.best_lr = float(10 ** self.x[self.best_index])
+        self.stable_top = float(10 ** self.x[max(i for i, m in enumerate(self.mean) if m < self.untrained)])
+
+    def loss_at(self, lr: float) -> float:
+        return float(np.interp(math.log10(lr), self.x, self.mean))
+
+    def regret(self, lr: float) -> float:
+        return self.loss_at(lr) / self.best_loss - 1.0
+
+    def below_grid(self, lr: float) -> bool:
+        return math.log10(lr) < self.x[0] - 1e-9
+
+    def band(self, tol: float = BAND) -> Tuple[float, float]:
+        ok = self.mean <= self.best_loss * (1 + tol)
+        lo = hi = self.best_index
+        while lo > 0 and ok[lo - 1]:
+            lo -= 1
+        while hi < ok.size - 1 and ok[hi + 1]:
+            hi += 1
+        return float(10 ** self.x[lo]), float(10 ** self.x[hi])
+
+
+def oracle_table(entry: Dict[str, Any], label: str) -> Optional[Table]:
+    run = entry.get("runs", {}).get(label)
+    if not run or not run["losses"]:
+        return None
+    rows = {float(k): v for k, v in run["losses"].items() if len(v) >= 1}
+    return Table(rows, entry["initial_valid_loss"], [float(k) for k in run.get("pruned", [])])
+
+
+def old_constant_table(record: Dict[str, Any]) -> Table:
+    rows = {float(lr): row for lr, row in zip(record["grid"], record["valid_loss"])}
+    return Table(rows, record["initial_valid_loss"])
+
+
+# ------------------------------------------------------------------------------- searches
+def cut(curve: Dict[str, Any]) -> Tuple[np.ndarray, np.ndarray]:
+    """The curve the finder returns with its default stopping rule."""
+    losses = [math.nan if v is None else float(v) for v in curve["losses"]]
+    rule = StoppingCriteria()
+    rule.reset()
+    for i, loss in enumerate(losses):
+        if rule(loss):
+            return np.asarray(curve["lrs"][: i + 1]), np.asarray(losses[: i + 1])
+    return np.asarray(curve["lrs"]), np.asarray(losses)
+
+
+@dataclass
+class Recipe:
+    name: str
+    family: str
+    optimizer: str
+    searches: List[Tuple[np.ndarray, np.ndarray]]
+    one_cycle: Table
+    constant: Optional[Table]
+    extra: Dict[str, Table]
+
+
+def load_recipes(require_constant: bool = False) -> List[Recipe]:
+    oracle, sweeps, old = _load(ORACLE), _load(SWEEPS), _load(OLD_TRUTH)
+    extra = _load(EXTRA_RECIPES)  # real-script recipes, when their cache is present
+    oracle.update({k: v for k, v in extra.get("oracle", {}).items() if k not in oracle})
+    sweeps.update({k: v for k, v in extra.get("sweeps", {}).items() if k not in sweeps})
+    out = []
+    for name, entry in oracle.items():
+        spec = entry["spec"]
+        if name not in sweeps:
+            continue
+        label = f"one_cycle@{spec['budget']}"
+        oc = oracle_table(entry, label)
+        if oc is None or not complete(entry, label):
+            continue
+        const = oracle_table(entry, f"constant@{spec['budget']}")
+        if const is None and name in old:
+            const = old_constant_table(old[name])
+        if const is None and require_constant:
+            continue
+        extras = {k: t for k in entry["runs"] if k not in (label, f"constant@{spec['budget']}")
+                  for t in [oracle_table(entry, k)] if t is not None and complete(entry, k)}
+        out.append(Recipe(name, spec["family"], spec["optimizer"],
+                          [cut(c) for c in sweeps[name]["curves"]], oc, const, extras))
+    return out
+
+
+def complete(entry: Dict[str, Any], label: str) -> bool:
+    """A grid is complete once its ascent ended (pruned points recorded, or the top reached)."""
+    run = entry["runs"][label]
+    if run.get("pruned"):
+        return True
+    return any(float(k) >= 99 for k in run["losses"])
+
+
+# ------------------------------------------------------------------------------- rules
+@dataclass
+class Curve:
+    """A search's smoothed curve and the points every rule reads."""
+
+    lrs: np.ndarray
+    smooth: np.ndarray
+    steep: float  # steepest point before the minimum
+    minimum: float  # LR at the minimum (before the edge when ``edge`` rules)
+    edge: float  # LR at the edge of stability (inf when none)
+    ok: bool
+
+    @classmethod
+    def of(cls, lrs: np.ndarray, losses: np.ndarray, use_edge: bool) -> Curve:
+        if not S.enough_points(lrs, losses):
+            return cls(lrs, losses, float(lrs[0]), float(lrs[0]), math.inf, False)
+        x, y = S._finite_curve(lrs, losses)
+        s = zero_phase(x, y)
+        end = E.descent_end(s) if use_edge else int(np.nanargmin(s))
+        k = E.edge_index(s)
+        if end < 1:
+            steep = 0
+        else:
+            steep = int(np.argmin(np.gradient(s[: end + 1], np.log10(x[: end + 1]))))
+        return cls(x, s, float(x[steep]), float(x[end]), math.inf if k is None else float(x[k]), True)
+
+
+Advice = Callable[[Curve, Curve, str], Tuple[float, float]]  # (classic, edge-aware, optimizer) -> (peak, const)
+
+
+def geo(a: float, b: float, f: float) -> float:
+    return float(a ** (1 - f) * b ** f)
+
+
+def kind(optimizer: str) -> str:
+    return "ema_normalised" if optimizer.lower() in S.EMA_NORMALISED else "other"
+
+
+def main_rules(c: Curve, e: Curve, optimizer: str) -> Tuple[float, float]:
+    """Today's main: range top min(3 s, m / 2), blend 0 / 0.3 by optimizer, whole curve."""
+    peak = min(3 * c.steep, c.minimum / 2)
+    return peak, geo(c.steep, c.minimum, S.BLEND_FRACTION_BY_KIND[kind(optimizer)])
+
+
+def valley_rule(raw: Tuple[np.ndarray, np.ndarray]) -> float:
+    return S.valley(*raw) if S.enough_points(*raw) else float(raw[0][0])
+
+
+def min10_rule(c: Curve) -> float:
+    return c.minimum / 10
+
+
+def fall_width(c: Curve) -> float:
+    """``core.edge.fall_width`` of the curve up to the minimum the rules read."""
+    return E.fall_width(c.lrs, c.smooth, int(np.argmin(np.abs(c.lrs - c.minimum))))
+
+
+def _top(cur: Curve, f: float, cap: float, margin: float) -> float:
+    top = max(cur.steep, min(geo(cur.steep, cur.minimum, f), cur.minimum / cap))
+    if math.isfinite(cur.edge):
+        top = min(top, cur.edge / margin)
+    return top
+
+
+def candidate_rules() -> Dict[str, Tuple[Dict[str, Any], Callable[..., Tuple[float, float]]]]:
+    """Parameterised advice: name -> (parameter grid, make(params) -> advice).
+
+    Every candidate reads the curve only up to its edge of stability. The range's top goes
+    ``f`` of the way (in log-LR) from the steepest point ``s`` to the minimum ``m``, at most
+    ``m / cap`` and ``edge / margin``, at least ``s``; the range is ``(top / 3, top)``. The
+    constant is ``top / k`` (inside the range for ``k <= 3``) or the blend (clipped into it).
+    """
+
+    def by_optimizer(p: Dict[str, Any]) -> Advice:
+        def advise(c: Curve, e: Curve, optimizer: str) -> Tuple[float, float]:
+            f = p["f_ema"] if kind(optimizer) == "ema_normalised" else p["f_other"]
+            top = _top(e, f, p["cap"], p["margin"])
+            return top, top / p["k"]
+        return advise
+
+    def by_shape(p: Dict[str, Any]) -> Advice:
+        def advise(c: Curve, e: Curve, optimizer: str) -> Tuple[float, float]:
+            f = p["f_cliff"] if fall_width(e) < p["width"] else p["f_broad"]
+            top = _top(e, f, p["cap"], p["margin"])
+            return top, top / p["k"]
+        return advise
+
+    def one_fraction(p: Dict[str, Any]) -> Advice:
+        def advise(c: Curve, e: Curve, optimizer: str) -> Tuple[float, float]:
+            top = _top(e, p["f"], p["cap"], p["margin"])
+            return top, top / p["k"]
+        return advise
+
+    def blend_constant(p: Dict[str, Any]) -> Advice:
+        def advise(c: Curve, e: Curve, optimizer: str) -> Tuple[float, float]:
+            ema = kind(optimizer) == "ema_normalised"
+            top = _top(e, p["f_ema"] if ema else p["f_other"], p["cap"], p["margin"])
+            const = geo(e.steep, e.minimum, S.BLEND_FRACTION_BY_KIND["ema_normalised" if ema else "other"])
+            return top, min(max(const, top / 3), top)
+        return advise
+
+    def kind_and_shape(p: Dict[str, Any]) -> Advice:
+        def advise(c: Curve, e: Curve, optimizer: str) -> Tuple[float, float]:
+            if fall_width(e) >= p["width"]:
+                f = p["f_broad"]
+            else:
+                f = p["f_ema"] if kind(optimizer) == "ema_normalised" else p["f_other"]
+            top = _top(e, f, p["cap"], p["margin"])
+            return top, top / p["k"]
+        return advise
+
+    def kind_and_shape_blend(p: Dict[str, Any]) -> Advice:
+        """The shipped range (``kind_and_shape``), constant = blend by optimizer clipped into it
+        (``core.rules.blend_in_range``)."""
+        def advise(c: Curve, e: Curve, optimizer: str) -> Tuple[float, float]:
+            ema = kind(optimizer) == "ema_normalised"
+            if fall_width(e) >= p["width"]:
+                f = p["f_broad"]
+            else:
+                f = p["f_ema"] if ema else p["f_other"]
+            top = _top(e, f, p["cap"], p["margin"])
+            const = geo(e.steep, e.minimum, S.BLEND_FRACTION_BY_KIND["ema_normalised" if ema else "other"])
+            return top, min(max(const, top / 3), top)
+        return advise
+
+    common = {"cap": [2.0, 3.0], "margin": [1.25, 1.5, 2.0, 3.0]}
+    return {
+        "by optimizer": ({"f_ema": [0.0, 0.1, 0.2, 0.3, 0.45], "f_other": [0.3, 0.45, 0.6, 0.75, 0.9, 1.0],
+                          **common, "k": [1.5, 1.78, 2.5, 3.0]}, by_optimizer),
+        "by curve shape (fall width)": ({"width": [1.25, 1.5, 1.75, 2.0], "f_cliff": [0.0, 0.2, 0.45],
+                                         "f_broad": [0.45, 0.6, 0.75, 0.9, 1.0], **common,
+                                         "k": [1.5, 1.78, 2.5, 3.0]}, by_shape),
+        "one fraction for all": ({"f": [0.0, 0.2, 0.3, 0.45, 0.6, 0.75, 1.0], **common,
+                                  "k": [1.5, 1.78, 2.5, 3.0]}, one_fraction),
+        "by optimizer, and a broad fall by its shape": (
+            {"width": [2.0, 2.5, 3.0], "f_broad": [0.45, 0.6, 0.75], "f_ema": [0.0, 0.1, 0.2],
+             "f_other": [0.45, 0.6, 0.75, 0.9], "cap": [2.0, 3.0], "margin": [1.25, 1.5, 2.0],
+             "k": [1.78, 2.5, 3.0]}, kind_and_shape),
+        "by optimizer, and a broad fall by its shape; constant = blend clipped into the range": (
+            {"width": [2.0, 2.5, 3.0], "f_broad": [0.45, 0.6, 0.75], "f_ema": [0.0, 0.1, 0.2],
+             "f_other": [0.45, 0.6, 0.75, 0.9], "cap": [2.0, 3.0], "margin": [1.25, 1.5, 2.0]},
+            kind_and_shape_blend),
+        "by optimizer, constant = today's blend clipped into the range": (
+            {"f_ema": [0.0, 0.1, 0.2, 0.3, 0.45], "f_other": [0.3, 0.45, 0.6, 0.75, 0.9, 1.0], **common},
+            blend_constant),
+    }
+
+
+def expand(grid: Dict[str, Sequence[Any]]) -> List[Dict[str, Any]]:
+    keys = list(grid)
+    return [dict(zip(keys, values)) for values in itertools.product(*(grid[k] for k in keys))]
+
+
+# ------------------------------------------------------------------------------- scoring
+@dataclass
+class Scored:
+    peak_regret: np.ndarray
+    const_regret: np.ndarray
+    peak_decades: np.ndarray
+    const_decades: np.ndarray
+    below_grid: int
+
+
+class Bench:
+    def __init__(self, recipes: List[Recipe]) -> None:
+        self.recipes = recipes
+        self.curves = {r.name: [(Curve.of(lrs, losses, False), Curve.of(lrs, losses, True), (lrs, losses))
+                                for lrs, losses in r.searches] for r in recipes}
+
+    def score(self, advise: Callable[..., Tuple[float, float]], names: Optional[Sequence[str]] = None,
+              raw: bool = False) -> Dict[str, Scored]:
+        out = {}
+        for r in self.recipes:
+            if names is not None and r.name not in names:
+                continue
+            pr, cr, pd, cd, below = [], [], [], [], 0
+            for c, e, curve in self.curves[r.name]:
+                peak, const = advise(curve) if raw else advise(c, e, r.optimizer)
+                pr.append(r.one_cycle.regret(peak))
+                pd.append(abs(math.log10(peak / r.one_cycle.best_lr)))
+                below += r.one_cycle.below_grid(peak)
+                if r.constant is not None:
+                    cr.append(r.constant.regret(const))
+                    cd.append(abs(math.log10(const / r.constant.best_lr)))
+            out[r.name] = Scored(np.array(pr), np.array(cr), np.array(pd), np.array(cd), below)
+        return out
+
+
+def summary(scored: Dict[str, Scored], what: str = "peak") -> Dict[str, float]:
+    reg = np.concatenate([getattr(s, f"{what}_regret") for s in scored.values()] + [np.zeros(0)])
+    dec = np.concatenate([getattr(s, f"{what}_decades") for s in scored.values()] + [np.zeros(0)])
+    if reg.size == 0:
+        return {"n": 0}
+    return {"n": int(reg.size), "median": float(np.median(reg)), "mean": float(reg.mean()),
+            "worst": float(reg.max()), "wrecked": int(np.sum(reg > WRECKED - 1)),
+            "band": int(np.sum(reg <= BAND)), "decades": float(dec.mean())}
+
+
+def objective(scored: Dict[str, Scored]) -> float:
+    """What the leave-one-family-out choice minimises: mean one-cycle + mean constant regret."""
+    p, c = summary(scored, "peak"), summary(scored, "const")
+    return (p["mean"] if p.get("n") else 0.0) + (c["mean"] if c.get("n") else 0.0)
+
+
+Member = Tuple[str, Dict[str, Any]]  # (candidate family, parameters)
+
+
+def score_members(bench: Bench, family_names: Sequence[str]) -> Tuple[List[Member], List[Dict[str, Scored]]]:
+    """Every member of the named candidate families, scored on every recipe."""
+    members: List[Member] = []
+    per: List[Dict[str, Scored]] = []
+    for name in family_names:
+        grid, make = candidate_rules()[name]
+        for params in expand(grid):
+            members.append((name, params))
+            per.append(bench.score(make(params)))
+    return members, per
+
+
+def lofo(bench: Bench, members: List[Member], per: List[Dict[str, Scored]]
+         ) -> Tuple[Dict[str, Scored], Dict[str, Member], Dict[str, Scored]]:
+    """Leave one family out: for each family of recipes, the member with the lowest objective on
+    the other families, scored on the family left out. Returns the held-out scores, the picks
+    (per family left out, and "(all recipes)") and the in-sample scores of the overall pick."""
+    families = sorted({r.family for r in bench.recipes})
+    held: Dict[str, Scored] = {}
+    picks: Dict[str, Member] = {}
+    for fam in families:
+        inside = {r.name for r in bench.recipes if r.family == fam}
+        scores = [objective({n: s for n, s in sc.items() if n not in inside}) for sc in per]
+        best = int(np.argmin(scores))
+        picks[fam] = members[best]
+        held.update({n: s for n, s in per[best].items() if n in inside})
+    overall = int(np.argmin([objective(sc) for sc in per]))
+    picks["(all recipes)"] = members[overall]
+    return held, picks, per[overall]
+
+
+# ------------------------------------------------------------------------------- report
+def row(label: str, scored: Dict[str, Scored]) -> str:
+    p, c = summary(scored, "peak"), summary(scored, "const")
+    cells = [label]
+    for s in (p, c):
+        if not s.get("n"):
+            cells += ["-"] * 5
+            continue
+        cells += [f"{s['median']:.3f} / {s['mean']:.2f} / {s['worst']:.2f}", f"{s['wrecked']}/{s['n']}",
+                  f"{s['band']}/{s['n']}", f"{s['decades']:.2f}", ""]
+        cells.pop()
+    return "| " + " | ".join(cells) + " |"
+
+
+HEAD = ["| rule | one-cycle regret median / mean / worst | wrecked | in 25% band | decades off | "
+        "constant regret median / mean / worst | wrecked | in 25% band | decades off |",
+        "|---|---|---|---|---|---|---|---|---|"]
+
+
+def package_advice(c: Curve, e: Curve, optimizer: str, raw: Tuple[np.ndarray, np.ndarray],
+                   method: Optional[str] = None) -> Tuple[float, float]:
+    """The package's ``suggest_range()`` top and ``suggest(method)`` (default: the package default)."""
+    lrs, losses = raw
+    if not S.enough_points(lrs, losses):
+        return float(lrs[0]), float(lrs[0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        const = S.suggest(lrs, losses, method or S.DEFAULT_METHOD, warn=False, optimizer=optimizer)
+        return S.lr_range(lrs, losses, optimizer=optimizer)[1], const
+
+
+#: The two answers for the constant rate compared (issue 17): suggest_range()'s top / 1.78, and
+#: blend by optimizer clipped into suggest_range(); the range is the same.
+PACKAGE_METHODS = ("range", "blend_in_range")
+
+
+COMMAND = "OMP_NUM_THREADS=1 .venv/bin/python benchmarks/advice/score.py"
+
+
+def flag_rows(bench: Bench) -> List[str]:
+    """Is each flag informative? The package's advice on flagged and unflagged searches."""
+    from gluon_lrfinder import suggest as P
+
+    groups: Dict[str, Tuple[List[float], List[float]]] = {}
+    for r in bench.recipes:
+        for c, e, (lrs, losses) in bench.curves[r.name]:
+            peak, _ = package_advice(c, e, r.optimizer, (lrs, losses))
+            regret = r.one_cycle.regret(peak)
+            flags = {f.split(":")[0] for f in P.diagnose(lrs, losses)} if P.enough_points(lrs, losses) else set()
+            for name in ("never diverged", "second dip after the edge of stability", "bumpy curve", "loss never fell"):
+                flagged, quiet = groups.setdefault(name, ([], []))
+                (flagged if name in flags else quiet).append(regret)
+    rows = ["| flag | searches flagged | one-cycle regret, flagged: median / mean | not flagged |", "|---|---|---|---|"]
+    for name, (flagged, quiet) in groups.items():
+        f = f"{np.median(flagged):.3f} / {np.mean(flagged):.2f}" if flagged else "-"
+        rows.append(f"| {name} | {len(flagged)}/{len(flagged) + len(quiet)} | {f} | "
+                    f"{np.median(quiet):.3f} / {np.mean(quiet):.2f} |")
+    return rows
+
+
+def package_constants() -> str:
+    """The constants of ``core.edge`` that ``suggest_range()`` and ``suggest()`` use."""
+    names = ("RANGE_FRACTION_BY_KIND", "RANGE_FRACTION", "BROAD_FALL_DECADES", "RANGE_FRACTION_BROAD",
+             "RANGE_CAP", "EDGE_MARGIN", "RANGE_SPAN", "SUGGEST_DIVISOR")
+    return ", ".join(f"{name} = {getattr(E, name)}" for name in names)
+
+
+def report(started: float) -> str:
+    recipes = load_recipes()
+    bench = Bench(recipes)
+    fams = sorted({r.family for r in recipes})
+    n_search = sum(len(r.searches) for r in recipes)
+    out = ["# Advice benchmark: the one-cycle and the constant rate users run, against the best", "",
+           f"`{COMMAND}` (re-scores the cached oracle; the oracle itself: `benchmarks/advice/oracle.py`). "
+           f"{len(recipes)} recipes in {len(fams)} families ({', '.join(fams)}), {n_search} searches "
+           "(5 sweeps per recipe, 2-3 for the real scripts of `advice_real_scripts.json`, cut where the "
+           "default stopping rule stops). Regret: validation loss at the "
+           "answer / the best on the oracle's grid - 1 (one-cycle: against the best peak; constant: against "
+           f"the best constant); wrecked: loss > {WRECKED:g}x the best; band: regret <= {BAND:g}. "
+           "See the module docstring of `benchmarks/advice/score.py`.", ""]
+
+    main_before = bench.score(main_rules)
+    valley = bench.score(lambda raw: (valley_rule(raw), valley_rule(raw)), raw=True)
+    min10 = bench.score(lambda c, e, o: (min10_rule(c), min10_rule(c)))
+    packages: Dict[str, Dict[str, Scored]] = {}
+    for method in PACKAGE_METHODS:
+        scored_m: Dict[str, Scored] = {}
+        for r in recipes:
+            pr, cr, pd, cd = [], [], [], []
+            for c, e, raw in bench.curves[r.name]:
+                peak, const = package_advice(c, e, r.optimizer, raw, method)
+                pr.append(r.one_cycle.regret(peak))
+                pd.append(abs(math.log10(peak / r.one_cycle.best_lr)))
+                if r.constant is not None:
+                    cr.append(r.constant.regret(const))
+                    cd.append(abs(math.log10(const / r.constant.best_lr)))
+            scored_m[r.name] = Scored(np.array(pr), np.array(cr), np.array(pd), np.array(cd), 0)
+        packages[method] = scored_m
+    package = packages[S.DEFAULT_METHOD]
+    results = {}
+    all_members: List[Member] = []
+    all_per: List[Dict[str, Scored]] = []
+    for name in candidate_rules():
+        members, per = score_members(bench, [name])
+        results[name] = lofo(bench, members, per)
+        all_members += members
+        all_per += per
+    held, picks, insample = lofo(bench, all_members, all_per)
+
+    out += ["## Headline", "", "Ours: the candidate rule (family and parameters, among every member of every "
+            "family under 'Every candidate family tried') with the lowest objective (mean one-cycle regret + "
+            "mean constant regret), chosen on the other families of recipes for each family left out (held "
+            "out) or on all recipes (in-sample); the package row is what `suggest_range()` and `suggest()` of "
+            "this branch answer.", ""]
+    out += HEAD + [row("**ours, held out (leave one family out)**", held), row("ours, in-sample", insample),
+                   *[row(f"the package, suggest(method='{m}')" + (" (**default**)" if m == S.DEFAULT_METHOD else ""),
+                         packages[m]) for m in PACKAGE_METHODS],
+                   row("main before issue 17 (top min(3 s, m/2), blend by optimizer, whole curve)", main_before),
+                   row("range from fastai's valley (peak = constant = valley)", valley),
+                   row("range from minimum / 10 (peak = constant = min / 10)", min10)]
+    out += ["", "### The constant rate: `range` (top / k) against `blend_in_range` (blend clipped into the range)", "",
+            "The same range family (the shipped one); held out: its parameters chosen per family left out "
+            "on the other families; objective: mean one-cycle + mean constant regret.", ""] + HEAD
+    compared = [("by optimizer, and a broad fall by its shape", "range"),
+                ("by optimizer, and a broad fall by its shape; constant = blend clipped into the range",
+                 "blend_in_range")]
+    for fam_name, method in compared:
+        held_f, _, insample_f = results[fam_name]
+        out += [row(f"{method}: held out", held_f), row(f"{method}: in-sample", insample_f),
+                row(f"{method}: the package", packages[method])]
+    out += [""] + [f"- {method}: held out objective {objective(results[f][0]):.3f}, package objective "
+                   f"{objective(packages[method]):.3f}" for f, method in compared]
+    out += ["", "Picks (per family left out): " + "; ".join(f"{k}: {v[0]} {v[1]}" for k, v in picks.items())]
+    out += ["", "The package's constants (`gluon_lrfinder.core.edge`): " + package_constants()]
+
+    out += ["", "## Held out, per family", "", "| family | recipes | one-cycle regret median / mean / worst | "
+            "constant regret median / mean / worst | main before: one-cycle / constant mean |", "|---|---|---|---|---|"]
+    for fam in fams:
+        names = [r.name for r in recipes if r.family == fam]
+        h = {n: held[n] for n in names}
+        mb = {n: main_before[n] for n in names}
+        p, c = summary(h, "peak"), summary(h, "const")
+        pb, cb = summary(mb, "peak"), summary(mb, "const")
+        cc = f"{c['median']:.3f} / {c['mean']:.2f} / {c['worst']:.2f}" if c.get("n") else "-"
+        cbm = f"{cb['mean']:.2f}" if cb.get("n") else "-"
+        out.append(f"| {fam} | {len(names)} | {p['median']:.3f} / {p['mean']:.2f} / {p['worst']:.2f} | {cc} | "
+                   f"{pb['mean']:.2f} / {cbm} |")
+
+    out += ["", "## Per recipe: the oracle, the edge of stability, the answers", "",
+            "Edge: median over the 5 sweeps of the first clear rise of the smoothed loss (`core.edge`). "
+            "Margin: decades between the edge and the best peak (and the top of the peak's 25% band; "
+            "negative: the band reaches past the edge).", "",
+            "| recipe | family | optimizer | best one-cycle peak (25% band) | best constant (25% band) | edge | "
+            "margin to best peak / band top | package top (median) | one-cycle regret (mean) | "
+            "constant regret (mean) |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in recipes:
+        oc, ct = r.one_cycle, r.constant
+        b = oc.band()
+        cb = ct.band() if ct else (math.nan, math.nan)
+        edge = float(np.median([e.edge for _, e, _ in bench.curves[r.name]]))
+        tops = [package_advice(c, e, r.optimizer, raw)[0] for c, e, raw in bench.curves[r.name]]
+        margin = (f"{math.log10(edge / oc.best_lr):+.2f} / {math.log10(edge / b[1]):+.2f}"
+                  if math.isfinite(edge) else "none")
+        ctext = f"{ct.best_lr:.3g} ({cb[0]:.3g} .. {cb[1]:.3g})" if ct else "-"
+        creg = f"{package[r.name].const_regret.mean():.2f}" if ct else "-"
+        out.append(f"| {r.name} | {r.family} | {r.optimizer} | {oc.best_lr:.3g} ({b[0]:.3g} .. {b[1]:.3g}) | "
+                   f"{ctext} | {edge:.3g} | {margin} | {np.median(tops):.3g} | "
+                   f"{package[r.name].peak_regret.mean():.2f} | {creg} |")
+
+    triples = [(r, k) for r in recipes for k in r.extra if k.startswith("one_cycle@")]
+    if triples:
+        out += ["", "## How budget-dependent are the targets?", "",
+                "| recipe | budget | best one-cycle peak | at 3x the budget | best constant | at 3x the budget |",
+                "|---|---|---|---|---|---|"]
+        for r, k in triples:
+            budget3 = k.split("@")[1]
+            c3 = r.extra.get(f"constant@{budget3}")
+            out.append(f"| {r.name} | {int(budget3) // 3} | {r.one_cycle.best_lr:.3g} | {r.extra[k].best_lr:.3g} | "
+                       f"{r.constant.best_lr if r.constant else math.nan:.3g} | "
+                       f"{c3.best_lr if c3 else math.nan:.3g} |")
+
+    out += ["", "## Every candidate family tried", "",
+            "Each family's parameters chosen per held-out family on the other families (held out) and on "
+            "all recipes (in-sample).", ""] + HEAD
+    for name, (held_f, _, insample_f) in results.items():
+        out += [row(f"{name}, held out", held_f), row(f"{name}, in-sample", insample_f)]
+    out += [""]
+    for name, (_, picks_f, _) in results.items():
+        out += [f"- {name}: in-sample pick {picks_f['(all recipes)'][1]}"]
+
+    out += ["", "## Flags: do they mark the searches to distrust?", ""] + flag_rows(bench)
+
+    inside = total = 0
+    for r in recipes:
+        for _, _, raw in bench.curves[r.name]:
+            if S.enough_points(*raw):
+                low, high = S.lr_range(*raw, optimizer=r.optimizer)
+                lr = S.suggest(*raw, warn=False, optimizer=r.optimizer)
+                inside += low * (1 - 1e-9) <= lr <= high * (1 + 1e-9)
+                total += 1
+    out += ["", f"Contract: `suggest()` lies inside `suggest_range()` on {inside} of {total} searches.", ""]
+    out += [f"Wall time of this scoring: {time.time() - started:.0f} s (`{COMMAND}`).", ""]
+    return "\n".join(out)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", default=RESULTS)
+    args = parser.parse_args(argv)
+    started = time.time()
+    text = report(started)
+    print(text)
+    os.makedirs(os.path.dirname(args.out), exist_ok=True)
+    with open(args.out, "w", encoding="utf-8") as f:
+        f.write(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
