@@ -67,7 +67,6 @@ from mxnet import autograd, gluon  # noqa: E402
 
 from gluon_lrfinder import Learner, LRFinder  # noqa: E402
 from gluon_lrfinder.datasets import load_task, make_loader  # noqa: E402
-from gluon_lrfinder.finder import momentum_attribute  # noqa: E402
 from gluon_lrfinder.grid import DEFAULT_MARGIN, GridRow, recommend  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -323,7 +322,7 @@ def run_grid(spec: Dict[str, Any], data: Data, init: Sequence[np.ndarray]) -> Di
 
 
 def _order(rng: np.random.RandomState, n: int, bs: int) -> Callable[[], np.ndarray]:
-    state = {"order": rng.permutation(n), "pos": 0}
+    state: Dict[str, Any] = {"order": rng.permutation(n), "pos": 0}
 
     def next_batch() -> np.ndarray:
         if state["pos"] + bs > n:
@@ -574,12 +573,13 @@ def report(cache: Cache) -> str:
         lines.append(f"| {name} | {spec['family']} | {_describe(u['rows'][cur])} | "
                      f"{'-' if lr_cur is None else f'{lr_cur:.3g}'} | {base:.4g} | " + " | ".join(cells) + " |")
     hindsight = []
-    for name, u in units:
+    for _, u in units:
         if u.get("hindsight_done"):
             cur = u["current"]
             base = _mean_loss(u, cur, u["rows"][cur]["lr"])
             hindsight.append(min(_mean_loss(u, i, r["lr"]) for i, r in enumerate(u["rows"])) / base)
-    lines += ["", "| rule | changed the values | geometric mean | worst | runs worse than 1.10 |", "|---|---|---|---|---|"]
+    lines += ["", "| rule | changed the values | geometric mean | worst | runs worse than 1.10 |",
+              "|---|---|---|---|---|"]
     for rule in RULES:
         xs = [x for x in ratios[rule] if math.isfinite(x)]
         if not xs:
@@ -593,7 +593,8 @@ def report(cache: Cache) -> str:
                      f"runs) | - | {gm:.2f} | {max(hindsight):.2f} | - |")
     # what the sweep said about momentum: lowest loss and suggested lr against the current momentum
     lines += ["", "## What the sweep says about momentum at the current weight decay", "",
-              "| recipe | momentum | suggested lr | x current's | effective step x current's | lowest loss x current's |",
+              "| recipe | momentum | suggested lr | x current's | effective step x current's "
+              "| lowest loss x current's |",
               "|---|---|---|---|---|---|"]
     for name, u in units:
         cur = u["rows"][u["current"]]

@@ -521,15 +521,21 @@ class LRFinder:
         margin: float = 0.10,
         **find_kwargs: Any,
     ) -> GridResult:
-        """One range test per weight-decay / momentum combination (Smith 2018), and a pick.
+        """One range test per weight-decay / momentum combination (Smith 2018): a diagnostic.
 
         Every test starts from the state the model and trainer had on entry and reads the same
         data order (the global RNGs are seeded with ``seed`` and the data iterator is restarted
         before each), so the curves differ only by the knobs. Afterwards parameters, optimizer
-        state, weight decay and momentum are exactly as they were. The recommendation follows
-        Smith: of the combinations whose lowest smoothed loss is within ``tolerance`` of the
-        best, the one that stays stable up to the highest learning rate
-        (see :func:`gluon_lrfinder.grid.recommend`).
+        state, weight decay and momentum are exactly as they were.
+
+        The result shows the curves and the table, and the sweep's pick (``.candidate``: with
+        the trainer's own values in the grid, another combination only if it is clearly better,
+        otherwise Smith's rule; see :func:`gluon_lrfinder.grid.recommend`) with the evidence
+        behind it. The recommendation (``.best``) is to keep the trainer's own values: on
+        held-out recipes, no rule that reads range tests did better than keeping them
+        (docs/weight_decay_momentum.md). When another momentum looks clearly better, a note
+        says why that usually means the suggested learning rate is off (the effective step of
+        SGD-style momentum is ``lr / (1 - m)``) rather than that the momentum is better.
 
         Parameters
         ----------
@@ -548,12 +554,11 @@ class LRFinder:
         tolerance : float, default 0.05
             Relative slack on the lowest loss when comparing combinations, >= 0.
         keep_current : bool, default True
-            When the trainer's own values are among the combinations, recommend a change only
-            for a combination that is clearly better: a lowest loss lower by more than
-            ``margin`` in every data order and a curve stable at least as far; otherwise keep
-            the current values. False: Smith's rule over all combinations. Measured on four
-            tasks, Smith's rule alone was worse than the usual default on two of them
-            (docs/weight_decay_momentum.md).
+            When the trainer's own values are among the combinations, recommend keeping them,
+            and let the sweep pick another combination only if it is clearly better: a lowest
+            loss lower by more than ``margin`` in every data order and a curve stable at least
+            as far. False: no recommendation, and the sweep's pick by Smith's rule over all
+            combinations (on the held-out recipes, the worst of the rules measured).
         margin : float, default 0.10
             See ``keep_current``, >= 0.
         repeats : int, default 1
@@ -568,8 +573,10 @@ class LRFinder:
         -------
         GridResult
             ``.curves``, ``.rows`` (suggestion, lowest smoothed loss, highest stable rate per
-            combination), ``.best``, ``.lr`` and ``.reason``; ``print(result)`` shows the table.
-            Also kept in :attr:`grid`; :meth:`apply_grid` sets the pick on the trainer.
+            combination), ``.best``, ``.lr`` and ``.reason`` (the recommendation: your values),
+            ``.candidate``, ``.candidate_lr``, ``.evidence`` (the sweep's pick and what stands
+            behind it) and ``.notes``; ``print(result)`` shows it all. Also kept in :attr:`grid`;
+            :meth:`apply_grid` sets the recommendation, or the sweep's pick on request.
 
         Raises
         ------
@@ -582,9 +589,9 @@ class LRFinder:
 
             result = finder.find_grid(weight_decay=[0, 1e-4, 1e-3], momentum=[0.85, 0.9, 0.95],
                                       lr_start=1e-5, lr_end=10)
-            print(result)           # the table and the recommendation, with its reason
+            print(result)           # the table, the recommendation, the sweep's pick and the evidence
             finder.plot_grid("grid.png")
-            finder.apply_grid()     # sets wd, momentum and the learning rate on the trainer
+            finder.apply_grid()     # keeps wd and momentum, sets the lr suggested for them
         """
         import itertools
 
@@ -638,32 +645,71 @@ class LRFinder:
             curve.settings.update(combinations[i // repeats], seed=seeds[i])
         runs = [curves[k * repeats:(k + 1) * repeats] for k in range(len(combinations))]
         self.grid = summarize_grid(combinations, runs, method=method, tolerance=tolerance, current=current,
-                                   margin=margin)
+                                   margin=margin, effective_step=None if mom_attr is None else mom_attr == "momentum")
         logger.info("%s", self.grid)
         return self.grid
 
-    def apply_grid(self) -> Dict[str, float]:
+    def apply_grid(self, accept_unvalidated: bool = False) -> Dict[str, float]:
         """Set the recommendation of the last :meth:`find_grid` on the trainer.
 
-        Sets the optimizer's weight decay, its momentum (or ``beta1``) when the grid searched
-        it, and the recommended combination's suggested learning rate (through :meth:`apply`).
+        By default the recommendation is the trainer's own weight decay and momentum: they are
+        left as they are, and the learning rate suggested on their own curve in the grid is
+        set (through :meth:`apply`, as after :meth:`find`). The sweep's pick is applied only
+        with ``accept_unvalidated=True``: it rests on range tests alone, and on held-out
+        recipes changes made on that evidence did not beat keeping the values
+        (docs/weight_decay_momentum.md).
+
+        Parameters
+        ----------
+        accept_unvalidated : bool, default False
+            Apply the sweep's pick (``grid.candidate``, at ``grid.candidate_lr``) instead: its
+            weight decay, its momentum (or ``beta1``) and its suggested learning rate. A
+            ``UserWarning`` then says what evidence stands behind the change; confirm it with a
+            training run before keeping it.
 
         Returns
         -------
         dict
             What was set, e.g. ``{"weight_decay": 1e-4, "momentum": 0.9, "lr": 0.05}``.
+
+        Raises
+        ------
+        RuntimeError
+            Before :meth:`find_grid`; without ``accept_unvalidated`` when the grid does not hold
+            the trainer's own values (nothing is changed then); when the curve to apply gave no
+            learning rate.
         """
+        if not isinstance(accept_unvalidated, bool):
+            raise TypeError(f"accept_unvalidated must be a bool, got {type(accept_unvalidated).__name__}")
         if self.grid is None:
             raise RuntimeError("call find_grid() before apply_grid()")
-        if self.grid.lr is None:
-            raise RuntimeError("the recommended combination's curve gave no learning rate; pick one by hand")
+        grid = self.grid
+        if accept_unvalidated:
+            target, lr = dict(grid.candidate), grid.candidate_lr
+        else:
+            if grid.best is None:
+                raise RuntimeError(
+                    f"nothing changed: {grid.reason}. Add your own values to the grid to get the learning rate "
+                    "suggested for them, or pass accept_unvalidated=True to apply the sweep's pick "
+                    f"({_describe_values(grid.candidate)}), which rests on: {grid.evidence}"
+                )
+            target, lr = dict(grid.best), grid.lr
+        if lr is None:
+            raise RuntimeError("the curve of the combination to apply gave no learning rate; pick one by hand")
         optimizer = self.learner.trainer.optimizer
-        best = dict(self.grid.best)
-        optimizer.wd = best["weight_decay"]
-        if "momentum" in best:
-            setattr(optimizer, momentum_attribute(optimizer), best["momentum"])
-        best["lr"] = self.apply(lr=self.grid.lr)
-        return best
+        optimizer.wd = target["weight_decay"]
+        if "momentum" in target:
+            setattr(optimizer, momentum_attribute(optimizer), target["momentum"])
+        target["lr"] = self.apply(lr=lr)
+        if accept_unvalidated and grid.suggests_change:
+            warnings.warn(f"apply_grid set the sweep's pick ({_describe_values(grid.candidate)}) on the evidence of "
+                          f"{grid.evidence}; confirm it with a training run before keeping it", UserWarning,
+                          stacklevel=2)
+        elif grid.suggests_change:
+            logger.info("apply_grid kept your values (%s); the sweep's pick %s was not applied (it rests on %s); "
+                        "apply_grid(accept_unvalidated=True) applies it", _describe_values(grid.best or {}),
+                        _describe_values(grid.candidate), grid.evidence)
+        return target
 
     def plot_grid(self, path: Optional[Union[str, os.PathLike[str]]] = None, ax: Any = None, **kwargs: Any) -> Any:
         """Overlay the smoothed curves of the last :meth:`find_grid` with their suggestions."""
@@ -713,6 +759,11 @@ _MOMENTUM_ATTRIBUTES = {
     "SGD": "momentum", "NAG": "momentum", "Signum": "momentum", "LARS": "momentum", "LBSGD": "momentum",
     "DCASGD": "momentum", "Adam": "beta1", "Adamax": "beta1", "Nadam": "beta1", "LAMB": "beta1", "FTML": "beta1",
 }
+
+
+def _describe_values(values: Dict[str, float]) -> str:
+    """``{"weight_decay": 0.001, "momentum": 0.9}`` -> ``"weight_decay=0.001, momentum=0.9"``."""
+    return ", ".join(f"{k}={v:g}" for k, v in values.items())
 
 
 def momentum_attribute(optimizer: Any) -> str:
