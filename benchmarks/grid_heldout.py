@@ -539,7 +539,9 @@ def _describe(row: Dict[str, Any]) -> str:
 
 
 def report(cache: Cache) -> str:
-    units = [(name, u) for name, u in cache.data.items() if "picks" in u]
+    order = {spec["name"]: k for k, spec in enumerate(RECIPES)}
+    units = sorted(((name, u) for name, u in cache.data.items() if "picks" in u),
+                   key=lambda item: (order.get(item[1]["spec"]["name"], len(order)), item[0]))
     lines = ["# Held-out benchmark of the weight-decay / momentum advice (issue 20)", "",
              f"Grid: weight decay {WEIGHT_DECAY} plus the recipe's own x momentum/beta1 {MOMENTUM} plus its own, "
              f"repeats={REPEATS}, sweep {SWEEP['lr_start']:g} .. {SWEEP['lr_end']:g}; each pick trained at a "
@@ -578,15 +580,27 @@ def report(cache: Cache) -> str:
             cur = u["current"]
             base = _mean_loss(u, cur, u["rows"][cur]["lr"])
             hindsight.append(min(_mean_loss(u, i, r["lr"]) for i, r in enumerate(u["rows"])) / base)
-    lines += ["", "| rule | changed the values | geometric mean | worst | runs worse than 1.10 |",
-              "|---|---|---|---|---|"]
+    lines += ["", "| rule | changed the values | geometric mean | worst | runs worse than 1.10 | "
+              "geometric mean over the runs it changed |", "|---|---|---|---|---|---|"]
+
+    def gmean(xs: Sequence[float]) -> str:
+        return f"{math.exp(statistics.fmean(math.log(x) for x in xs)):.2f}" if xs else "-"
+
     for rule in RULES:
         xs = [x for x in ratios[rule] if math.isfinite(x)]
         if not xs:
             continue
-        gm = math.exp(statistics.fmean(math.log(x) for x in xs))
-        lines.append(f"| {rule} | {changed[rule]} of {len(xs)} | {gm:.2f} | {max(xs):.2f} | "
-                     f"{sum(x > 1.10 for x in xs)} |")
+        moved = [x for x, (_, u) in zip(ratios[rule], units)
+                 if math.isfinite(x) and u["picks"][rule]["index"] != u["current"]]
+        lines.append(f"| {rule} | {changed[rule]} of {len(xs)} | {gmean(xs)} | {max(xs):.2f} | "
+                     f"{sum(x > 1.10 for x in xs)} | {gmean(moved)} |")
+    families = sorted({u["spec"]["family"] for _, u in units})
+    lines += ["", "Per family (geometric mean of the ratio over its runs):", "",
+              "| rule | " + " | ".join(families) + " |", "|---|" + "---|" * len(families)]
+    for rule in RULES:
+        cells = [gmean([x for x, (_, u) in zip(ratios[rule], units) if u["spec"]["family"] == fam
+                        and math.isfinite(x)]) for fam in families]
+        lines.append(f"| {rule} | " + " | ".join(cells) + " |")
     if hindsight:
         gm = math.exp(statistics.fmean(math.log(x) for x in hindsight))
         lines.append(f"| best combination in hindsight (at its own suggestion; {len(hindsight)} of {len(units)} "
