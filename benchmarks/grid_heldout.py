@@ -317,8 +317,12 @@ def run_grid(spec: Dict[str, Any], data: Data, init: Sequence[np.ndarray]) -> Di
     rows = [{"weight_decay": r.combination["weight_decay"], "momentum": r.combination["momentum"], "lr": r.lr,
              "lowest_loss": r.lowest_loss, "stable_lr": r.stable_lr, "lowest_losses": r.lowest_losses}
             for r in result.rows]
+    # every curve, so that other rules can be scored later without sweeping again
+    curves = [[{"lrs": [float(f"{x:.6g}") for x in cv.lrs],
+                "losses": [float(f"{x:.6g}") if math.isfinite(x) else None for x in cv.losses]} for cv in run]
+              for run in result.runs]
     return {"rows": rows, "current": result.current_index, "reason": result.reason, "iterations": iterations,
-            "seconds": time.time() - start}
+            "seconds": time.time() - start, "curves": curves}
 
 
 def _order(rng: np.random.RandomState, n: int, bs: int) -> Callable[[], np.ndarray]:

@@ -1,6 +1,6 @@
 """``python -m gluon_lrfinder``: the same as the ``gluon-lrfinder`` command."""
 import sys
 
-from .cli import main
+from .integrations.cli import main
 
 sys.exit(main())

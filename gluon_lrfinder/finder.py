@@ -10,18 +10,19 @@ from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tu
 
 import mxnet as mx
 
-from . import sweep
-from ._arrays import like
-from ._rng import isolated_global_rngs
-from ._validate import check_choice, check_int, check_nonnegative, check_positive
-from .curve import DATA_PROBLEM, LRCurve, library_versions
-from .datacheck import bad_data_message, nonfinite_parts, params_are_finite
-from .distributed import loss_reducer_for
-from .grid import GridResult
-from .learner import Learner
-from .state import StateSnapshot, check_restorable
-from .stopping import StoppingCriteria, StoppingRule, as_stopping_rule, rule_settings
-from .suggest import DEFAULT_METHOD, Method, SuggestionReport, SuggestionWarning, resolve_rule
+from .core import plan as sweep
+from .core._validate import check_choice, check_int, check_nonnegative, check_positive
+from .core.curve import DATA_PROBLEM, LRCurve, library_versions
+from .core.grid import GridResult
+from .core.report import SuggestionReport
+from .core.rules import DEFAULT_METHOD, Method, SuggestionWarning, get_rule
+from .core.stopping import StoppingCriteria, StoppingRule, as_stopping_rule, rule_settings
+from .engine._arrays import like
+from .engine._rng import isolated_global_rngs
+from .engine.datacheck import bad_data_message, nonfinite_parts, params_are_finite
+from .engine.learner import Learner
+from .engine.reducers import loss_reducer_for
+from .engine.state import StateSnapshot, check_restorable
 
 __all__ = ["LRFinder", "INTERRUPTED"]
 
@@ -221,7 +222,7 @@ class LRFinder:
     ) -> Optional[Any]:
         if valid_data is None:
             return None
-        from .validation import ValidationSignal
+        from .engine.validation import ValidationSignal
 
         # held-out losses averaged over the workers like the training loss
         return ValidationSignal(self.learner, valid_data, every=valid_every, reduce=reduce)
@@ -455,10 +456,10 @@ class LRFinder:
             print(result)   # 3 range tests (steepest): suggested lr ...; interval ...; stability ...
             finder.plot_bands("bands.png")
         """
-        from .repeats import summarize_sweeps
+        from .core.repeated import summarize_sweeps
         repeats = check_int("repeats", repeats, 2)
         seed = check_int("seed", seed, 0)
-        resolve_rule(method)
+        get_rule(method)
         if initializer is not None and not isinstance(initializer, mx.init.Initializer):
             raise TypeError(f"initializer must be an mx.init.Initializer, got {type(initializer).__name__}")
 
@@ -595,12 +596,12 @@ class LRFinder:
         """
         import itertools
 
-        from .grid import grid_values, summarize_grid
+        from .core.grid import grid_values, summarize_grid
         wds = grid_values("weight_decay", weight_decay)
         moms = grid_values("momentum", momentum)
         seed = check_int("seed", seed, 0)
         repeats = check_int("repeats", repeats, 1)
-        resolve_rule(method)
+        get_rule(method)
         check_nonnegative("tolerance", tolerance)
         check_nonnegative("margin", margin)
         if not isinstance(keep_current, bool):

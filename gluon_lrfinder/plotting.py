@@ -7,9 +7,10 @@ from typing import Any, List, Optional, Tuple, Union
 
 import numpy as np
 
-from .curve import LRCurve
-from .smoothing import zero_phase
-from .suggest import DEFAULT_METHOD, MIN_POINTS, Method, lr_range, suggest
+from .core.curve import LRCurve
+from .core.report import suggest_curve
+from .core.rules import DEFAULT_METHOD, MIN_POINTS, CurvePoints, Method, lr_range
+from .core.smoothing import zero_phase
 
 __all__ = ["plot_curve", "plot_bands", "plot_grid", "pyplot", "y_range"]
 
@@ -129,8 +130,7 @@ def plot_curve(
         smooth[finite] = zero_phase(lrs[finite], losses[finite], bandwidth)
         ax.plot(lrs[finite], smooth[finite], "-", color="C0", linewidth=2, label="smoothed")
     if method is not None and finite.sum() >= MIN_POINTS:
-        lr = suggest(lrs, losses, method=method, bandwidth=bandwidth, warn=False,
-                     optimizer=(getattr(curve, "settings", None) or {}).get("optimizer"))
+        lr = suggest_curve(curve, method=method, bandwidth=bandwidth, warn=False)
         ax.axvline(lr, color="C3", linestyle="--", linewidth=1.2, label=f"suggested lr = {lr:.2e} ({method})")
         at = np.interp(np.log10(lr), np.log10(lrs[finite]), smooth[finite])
         ax.plot([lr], [at], "o", color="C3", markersize=7)
@@ -141,8 +141,8 @@ def plot_curve(
         ax.plot(valid_lrs[ok], valid_losses[ok], "s-", color="C1", markersize=4, linewidth=1.2,
                 label="held-out loss")
         if method is not None and ok.sum() >= MIN_POINTS:
-            vlr = suggest(valid_lrs, valid_losses, method=method, bandwidth=bandwidth, warn=False,
-                          optimizer=(getattr(curve, "settings", None) or {}).get("optimizer"))
+            valid = CurvePoints(valid_lrs, valid_losses, getattr(curve, "settings", None) or {})
+            vlr = suggest_curve(valid, method=method, bandwidth=bandwidth, warn=False)
             ax.axvline(vlr, color="C1", linestyle=":", linewidth=1.2, label=f"held-out suggestion = {vlr:.2e}")
     if show_range and finite.sum() >= MIN_POINTS:
         low, high = lr_range(lrs, losses, bandwidth)
@@ -197,7 +197,7 @@ def plot_bands(
         _, ax = plt.subplots(figsize=(7, 4.5))
     lrs = np.asarray(result.lrs, dtype=np.float64)
     if show_runs:
-        from .repeats import smoothed_on_grid
+        from .core.repeated import smoothed_on_grid
 
         for i, curve in enumerate(result.curves):
             ax.plot(lrs, smoothed_on_grid(np.log10(lrs), curve, None), "-", color="0.65", linewidth=0.8,

@@ -47,7 +47,7 @@ from typing import Any, Optional, Sequence, Tuple, Union
 from mxnet.lr_scheduler import LRScheduler
 from mxnet.optimizer import Optimizer
 
-from ._validate import check_choice, check_int, check_nonnegative, check_number, check_positive
+from .core._validate import check_choice, check_int, check_nonnegative, check_number, check_positive
 
 __all__ = [
     "TriangularSchedule",

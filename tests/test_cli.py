@@ -12,8 +12,8 @@ from conftest import pack_digits_rec
 from mxnet import gluon
 
 from gluon_lrfinder.cli import build_parser, main, optimizer_names, parse_ctx
+from gluon_lrfinder.core.rules import DEFAULT_METHOD, get_rule
 from gluon_lrfinder.datasets import build_net, load_task
-from gluon_lrfinder.suggest import DEFAULT_METHOD, SUGGESTERS
 from gluon_lrfinder.sweep import exponential
 
 #: A short sweep for the tests that only need the plumbing to work.
@@ -48,10 +48,9 @@ def test_demo_writes_plot_curve_and_summary(tmp_path, capsys):
     assert curve["lrs"][0] <= low < high <= curve["lrs"][-1]
     assert low <= lr and high <= 3 * lr * (1 + 1e-12)  # the SGD suggestion lies at or above the steepest point
     assert high / low >= 3 * (1 - 1e-12)  # and a factor of 3 wide
-    words = " ".join(SUGGESTERS[DEFAULT_METHOD].__doc__.split("\n\n")[0].split())[1:].rstrip(".")
-    words = words.replace("``fraction``", "0.3").replace("``", "")  # blend's fraction for SGD
+    words = get_rule(DEFAULT_METHOD).description
     assert f"Suggested learning rate: {lr:.3g} (rule '{DEFAULT_METHOD}': " in printed
-    assert words in " ".join(printed.split())  # the rule's docstring says what it looks for
+    assert words in " ".join(printed.split())  # the rule's registered one-line description
     assert f"{low:.3g} .. {high:.3g} (min_lr .. max_lr" in printed
     assert (out / "lr_finder.png").stat().st_size > 5000
     assert (out / "lr_finder.csv").read_text().startswith("# format:")

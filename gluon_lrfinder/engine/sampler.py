@@ -5,7 +5,7 @@ from typing import Iterator, List
 
 from mxnet import gluon
 
-from ._validate import check_int
+from ..core._validate import check_int
 
 __all__ = ["ContinuousBatchSampler"]
 

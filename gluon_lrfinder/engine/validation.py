@@ -17,9 +17,9 @@ import mxnet as mx
 from mxnet import autograd, gluon
 from mxnet.gluon.data.dataloader import default_batchify_fn
 
+from ..core._validate import check_int
+from ..core.curve import LRCurve
 from ._arrays import as_legacy
-from ._validate import check_int
-from .curve import LRCurve
 from .learner import restartable
 
 __all__ = ["ValidationSignal"]

@@ -18,7 +18,7 @@ from typing import Any, Callable, Dict, Optional, Tuple
 import numpy as np
 from mxnet import gluon
 
-from ._validate import check_choice, check_int
+from ..core._validate import check_choice, check_int
 
 __all__ = ["Task", "TASKS", "NETS", "load_task", "build_net", "make_loader", "loss_for"]
 

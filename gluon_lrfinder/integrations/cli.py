@@ -35,7 +35,7 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, NoReturn, Optional, Tuple
 
-from ._validate import check_greater, check_int, check_nonnegative, check_positive, check_unit_interval
+from ..core._validate import check_greater, check_int, check_nonnegative, check_positive, check_unit_interval
 
 __all__ = ["main", "build_parser", "parse_ctx", "CLIError", "LOSSES", "optimizer_names"]
 
@@ -189,7 +189,7 @@ def _optimizer_params(args: argparse.Namespace) -> Dict[str, float]:
             if key == "momentum":
                 import mxnet as mx
 
-                from .finder import momentum_attribute
+                from ..finder import momentum_attribute
 
                 try:
                     attribute = momentum_attribute(mx.optimizer.create(name))
@@ -239,8 +239,8 @@ def build_parser() -> argparse.ArgumentParser:
     >>> args.lr_start, args.optimizer, args.lr_end
     (1e-05, 'adam', 10.0)
     """
-    from .datasets import NETS, TASKS
-    from .suggest import DEFAULT_METHOD, SUGGESTERS
+    from ..core.rules import DEFAULT_METHOD, RULES
+    from ..engine.datasets import NETS, TASKS
 
     p = _Parser(
         prog=PROG,
@@ -315,8 +315,11 @@ def build_parser() -> argparse.ArgumentParser:
                        help="iterations before the stopping rule may stop the sweep, >= 1")
     sweep.add_argument("--threshold", type=_number_type(check_greater, "--threshold", 1.0), default=2.0,
                        help="stop when the smoothed loss exceeds this many times the first loss, > 1")
-    sweep.add_argument("--method", choices=sorted(SUGGESTERS), default=DEFAULT_METHOD,
+    sweep.add_argument("--method", choices=sorted(RULES), default=DEFAULT_METHOD,
                        help="rule that picks the suggested rate from the curve (see docs/suggestions.md)")
+    sweep.add_argument("--curve", default=None, metavar="FILE.json|FILE.csv",
+                       help="no training: re-read a curve saved by an earlier run (lr_finder.json or .csv) "
+                       "and report its suggestion, range and plot")
 
     run = p.add_argument_group("run and output")
     run.add_argument("--ctx", type=parse_ctx, default="cpu", help="devices: 'cpu', 'gpu:0', 'cpu:0,cpu:1', ...")
@@ -357,7 +360,7 @@ def _check_file(option: str, path: str) -> str:
 
 
 def _bundled_data(args: argparse.Namespace) -> _Data:
-    from .datasets import load_task, make_loader
+    from ..engine.datasets import load_task, make_loader
 
     name = args.dataset or "digits"
     task = load_task(name, seed=args.seed)
@@ -401,7 +404,7 @@ def load_npz(path: str) -> Tuple[Any, Any]:
 def _npz_data(args: argparse.Namespace) -> _Data:
     from mxnet import gluon
 
-    from .datasets import make_loader
+    from ..engine.datasets import make_loader
 
     X, y = load_npz(args.npz)
     integer_labels = y.ndim == 1 and bool((y == y.round()).all()) and y.min() >= 0
@@ -510,7 +513,7 @@ def _load_net(args: argparse.Namespace, data: _Data, loss: str, ctx: Any) -> Tup
     import mxnet as mx
     from mxnet import gluon
 
-    from .datasets import NETS, build_net
+    from ..engine.datasets import NETS, build_net
 
     if args.model is not None or args.params is not None:
         if args.net is not None:
@@ -581,25 +584,38 @@ def _one_line(err: BaseException) -> str:
     return lines[-1][:400]
 
 
-def _describe_rule(method: str, optimizer: Optional[str] = None) -> str:
-    """The first sentence of the rule's docstring, lower-cased for use after a colon; for
-    ``blend``, with the fraction used for ``optimizer`` in place of ``fraction``."""
-    from .suggest import SUGGESTERS, blend_fraction
+def _describe_rule(method: str) -> str:
+    """The rule's registered one-line description (``gluon_lrfinder.core.rules.register_rule``)."""
+    from ..core.rules import get_rule
 
-    doc = (SUGGESTERS[method].__doc__ or "").strip().split("\n\n")[0]
-    text = " ".join(doc.split()).rstrip(".")
-    if method == "blend":
-        text = text.replace("``fraction``", f"{blend_fraction(optimizer):g}")
-    text = text.replace("``", "")
-    return text[:1].lower() + text[1:]
+    return get_rule(method).description
+
+
+def _run_saved_curve(args: argparse.Namespace) -> int:
+    """``--curve``: report on a saved curve, no training."""
+    from ..core.curve import LRCurve
+
+    try:
+        curve = LRCurve.load(args.curve)
+    except (OSError, ValueError) as err:
+        raise CLIError(f"--curve {args.curve}: cannot read the curve ({err})") from None
+    if not len(curve):
+        raise CLIError(f"--curve {args.curve}: the curve holds no points")
+    try:
+        os.makedirs(args.out, exist_ok=True)
+    except OSError as err:
+        raise CLIError(f"--out {args.out}: cannot create the folder ({err.strerror or err})") from None
+    settings = curve.settings
+    return _report(args, curve, str(settings.get("dataset", settings.get("data", "a saved curve"))),
+                   str(settings.get("net", "its net")), str(settings.get("optimizer", "its optimizer")))
 
 
 def _run(args: argparse.Namespace) -> int:
     import mxnet as mx
 
-    from ._rng import seed_global_rngs
-    from .finder import LRFinder
-    from .learner import Learner
+    from ..engine._rng import seed_global_rngs
+    from ..engine.learner import Learner
+    from ..finder import LRFinder
 
     opt_params = _optimizer_params(args)
     if args.lr_end <= args.lr_start:
@@ -653,34 +669,33 @@ def _run(args: argparse.Namespace) -> int:
     try:
         if args.grid:
             return _report_grid(args, finder, data.name, net_name)
-        from .finder import INTERRUPTED
+        from ..finder import INTERRUPTED
 
         if curve.stop_reason == INTERRUPTED:  # Ctrl-C: the model is restored; keep what was recorded
             print(f"{PROG}: interrupted after {len(curve)} iterations; writing what was recorded",
                   file=sys.stderr)
-            code = _report(args, finder, data.name, net_name)
+            code = _report(args, curve, data.name, net_name, args.optimizer)
             return 130 if code == 0 else code
-        return _report(args, finder, data.name, net_name)
+        return _report(args, curve, data.name, net_name, args.optimizer)
     except OSError as err:
         raise CLIError(f"--out {args.out}: cannot write the results ({err.strerror or err})") from None
 
 
-def _report(args: argparse.Namespace, finder: Any, data_name: str, net_name: str) -> int:
+def _report(args: argparse.Namespace, curve: Any, data_name: str, net_name: str, optimizer: str) -> int:
     """Write the curve, the plot and summary.json to ``args.out`` and print the summary."""
-    curve = finder.curve
-    csv_path = finder.save(os.path.join(args.out, "lr_finder.csv"))
-    json_path = finder.save(os.path.join(args.out, "lr_finder.json"))
-    flags = finder.diagnose()
+    csv_path = curve.save(os.path.join(args.out, "lr_finder.csv"))
+    json_path = curve.save(os.path.join(args.out, "lr_finder.json"))
+    flags = curve.diagnose()
     try:
-        lr = finder.suggest(method=args.method, warn=False)
-        low, high = finder.suggest_range()
+        lr = curve.suggest(method=args.method, warn=False)
+        low, high = curve.suggest_range()
     except ValueError as err:
         print(f"{PROG}: error: {err}", file=sys.stderr)
         return 1
     png_path = os.path.join(args.out, "lr_finder.png")
-    ax = finder.plot(path=png_path, method=args.method, show_range=True,
-                     title=f"{data_name} / {net_name} / {args.optimizer}")
-    from .plotting import pyplot
+    ax = curve.plot(path=png_path, method=args.method, show_range=True,
+                    title=f"{data_name} / {net_name} / {optimizer}")
+    from ..plotting import pyplot
 
     pyplot().close(ax.figure)
 
@@ -697,8 +712,8 @@ def _report(args: argparse.Namespace, finder: Any, data_name: str, net_name: str
     with open(summary_path, "w", encoding="utf-8") as f:
         json.dump(summary, f, indent=1)
     print(f"Swept {len(curve)} learning rates from {curve.lrs[0]:.2e} to {curve.lrs[-1]:.2e} "
-          f"({curve.stop_reason}) on {data_name} with {net_name}/{args.optimizer}.")
-    rule_words = _describe_rule(args.method, curve.settings.get("optimizer"))
+          f"({curve.stop_reason}) on {data_name} with {net_name}/{optimizer}.")
+    rule_words = _describe_rule(args.method)
     print(f"Suggested learning rate: {lr:.3g} (rule '{args.method}': {rule_words})")
     print(f"Range for cyclical / one-cycle schedules: {low:.3g} .. {high:.3g} "
           "(min_lr .. max_lr: from the steepest point up to 3x it, at most half the loss minimum)")
@@ -710,7 +725,7 @@ def _report(args: argparse.Namespace, finder: Any, data_name: str, net_name: str
 
 def _report_grid(args: argparse.Namespace, finder: Any, data_name: str, net_name: str) -> int:
     """Write the grid's plot and ``grid.json`` to ``args.out`` and print its table."""
-    from .plotting import pyplot
+    from ..plotting import pyplot
 
     result = finder.grid
     png_path = os.path.join(args.out, "grid.png")
@@ -741,7 +756,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     """
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "launch":
-        from .distributed import main as launch_main
+        from .launcher import main as launch_main
 
         return launch_main(argv[1:])
     show_traceback = "--traceback" in argv
@@ -754,6 +769,8 @@ def main(argv: Optional[List[str]] = None) -> int:
                             format="%(levelname)s %(name)s: %(message)s")
         if isinstance(args.ctx, str):
             args.ctx = parse_ctx(args.ctx)
+        if args.curve is not None:
+            return _run_saved_curve(args)
         return _run(args)
     except CLIError as err:
         if show_traceback:

@@ -41,8 +41,9 @@ import numpy as np
 
 from ._validate import check_nonnegative
 from .curve import LRCurve
+from .report import suggest_curve
+from .rules import DEFAULT_METHOD, CurveLike, CurvePoints, Method, finite_points, get_rule
 from .smoothing import zero_phase
-from .suggest import DEFAULT_METHOD, Method, finite_points, resolve_rule, suggest
 
 __all__ = ["GridRow", "GridResult", "curve_summary", "recommend", "summarize_grid", "grid_values",
            "momentum_note"]
@@ -83,15 +84,25 @@ class GridRow:
     lowest_losses: List[float] = field(default_factory=list)
 
 
-def curve_summary(lrs: Sequence[float], losses: Sequence[float], method: Method = DEFAULT_METHOD) -> Dict[str, Any]:
+def curve_summary(
+    curve: Union[CurveLike, Sequence[float]],
+    losses: Optional[Sequence[float]] = None,
+    method: Method = DEFAULT_METHOD,
+    bandwidth: Optional[float] = None,
+) -> Dict[str, Any]:
     """The lowest smoothed loss, the highest stable rate and the suggestion of one curve.
 
     Parameters
     ----------
-    lrs, losses : sequence of float
-        The curve; non-finite losses (a NaN at divergence) are dropped.
+    curve : LRCurve, or a sequence of LRs with ``losses``
+        The curve; non-finite losses (a NaN at divergence) are dropped. Its settings (the
+        optimizer) reach the rule, as in ``LRCurve.suggest``; bare arrays have none.
+    losses : sequence of float, optional
+        The losses, when ``curve`` is a sequence of LRs.
     method : str, default ``DEFAULT_METHOD``
         Suggestion rule for ``lr``.
+    bandwidth : float, optional
+        Smoothing width in decades for the suggestion.
 
     Returns
     -------
@@ -102,11 +113,16 @@ def curve_summary(lrs: Sequence[float], losses: Sequence[float], method: Method 
     --------
     >>> lrs = np.logspace(-4, 1, 51)
     >>> losses = 1.5 - np.tanh(np.log10(lrs) + 2) + lrs ** 2    # falls to ~0.5, diverges past lr ~1
-    >>> s = curve_summary(lrs, losses, method="minimum")
+    >>> s = curve_summary(LRCurve(lrs=list(lrs), losses=list(losses)), method="minimum")
     >>> s["lowest_loss"] < 0.8, 0.3 < s["stable_lr"] < 3.0
     (True, True)
     """
-    lr_arr, loss_arr = finite_points(lrs, losses)
+    points: CurveLike
+    if losses is not None:
+        points = CurvePoints(list(curve), list(losses))  # type: ignore[arg-type]
+    else:
+        points = curve  # type: ignore[assignment]
+    lr_arr, loss_arr = finite_points(points.lrs, points.losses)
     if lr_arr.size < 2:
         raise ValueError(f"a grid curve needs at least 2 finite points, got {lr_arr.size}")
     smooth = zero_phase(lr_arr, loss_arr)
@@ -114,8 +130,8 @@ def curve_summary(lrs: Sequence[float], losses: Sequence[float], method: Method 
     low = int(np.argmin(smooth))
     above = np.nonzero(smooth[low:] > start)[0]
     stable = lr_arr[low + above[0] - 1] if above.size else lr_arr[-1]
-    try:
-        lr: Optional[float] = suggest(lr_arr, loss_arr, method=method, warn=False)
+    try:  # the one rule path, with the curve itself: the optimizer it recorded reaches blend
+        lr: Optional[float] = suggest_curve(points, method=method, bandwidth=bandwidth, warn=False)
     except ValueError:
         lr = None
     return {"lr": lr, "lowest_loss": float(smooth[low]), "stable_lr": float(stable)}
@@ -403,11 +419,12 @@ class GridResult:
 
 
 def _median_row(combination: Dict[str, float], curves: Sequence[LRCurve], method: Method) -> GridRow:
-    summaries = [curve_summary(cv.lrs, cv.losses, method=method) for cv in curves]
+    summaries = [curve_summary(cv, method=method) for cv in curves]
     lrs = [s["lr"] for s in summaries if s["lr"] is not None]
     return GridRow(
         dict(combination),
-        lr=float(np.exp(np.median(np.log(lrs)))) if lrs else None,
+        # exp(log(x)) can miss x by an ulp: keep the median inside the suggestions it summarises
+        lr=float(np.clip(np.exp(np.median(np.log(lrs))), min(lrs), max(lrs))) if lrs else None,
         lowest_loss=float(np.median([s["lowest_loss"] for s in summaries])),
         stable_lr=float(np.exp(np.median(np.log([s["stable_lr"] for s in summaries])))),
         lowest_losses=[float(s["lowest_loss"]) for s in summaries],
@@ -502,7 +519,7 @@ def summarize_grid(
         notes += [note] if note else []
     return GridResult(
         combinations=[dict(c) for c in combinations], curves=[run[0] for run in runs], rows=rows,
-        best=best, lr=lr, reason=reason, method=resolve_rule(method)[0],
+        best=best, lr=lr, reason=reason, method=get_rule(method).name,
         best_index=current, runs=runs, current_index=current,
         candidate=dict(rows[index].combination), candidate_index=index, candidate_lr=rows[index].lr,
         candidate_reason=choice["reason"], evidence="" if index == current else _evidence(rows, index, current),

@@ -20,11 +20,12 @@ from mxnet.gluon.contrib.estimator import Estimator
 from mxnet.gluon.contrib.estimator.event_handler import EpochBegin, TrainBegin, TrainEnd
 from mxnet.lr_scheduler import LRScheduler
 
-from ._validate import check_int
-from .finder import INTERRUPTED, LRFinder
-from .learner import Learner, split_batch
-from .schedules import OffsetSchedule
-from .suggest import DEFAULT_METHOD, Method, resolve_rule
+from ..core._validate import check_int
+from ..core.curve import LRCurve
+from ..core.rules import DEFAULT_METHOD, Method, get_rule
+from ..engine.learner import Learner, split_batch
+from ..finder import INTERRUPTED, LRFinder
+from ..schedules import OffsetSchedule
 
 __all__ = ["learner_from_estimator", "find_lr_with_estimator", "LRFinderHandler"]
 
@@ -212,7 +213,7 @@ class LRFinderHandler(TrainBegin, EpochBegin, TrainEnd):
                 f"train_data must be iterable (e.g. a gluon.data.DataLoader), got {type(train_data).__name__}"
             )
         self.epoch = check_int("epoch", epoch, 0)
-        resolve_rule(method)
+        get_rule(method)
         if schedule is not None and not callable(schedule):
             raise TypeError(f"schedule must be a callable finder -> LRScheduler, got {type(schedule).__name__}")
         if find_kwargs is not None and not isinstance(find_kwargs, dict):
@@ -251,6 +252,20 @@ class LRFinderHandler(TrainBegin, EpochBegin, TrainEnd):
             )
 
     # ------------------------------------------------------------------ the work
+    def pick(self, curve: LRCurve) -> float:
+        """The learning rate this handler applies for ``curve``: ``curve.suggest(method=self.method)``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from gluon_lrfinder import LRCurve
+        >>> lrs = np.logspace(-4, 0, 41)
+        >>> curve = LRCurve(lrs=list(lrs), losses=list(1 - np.tanh(3 * (np.log10(lrs) + 2)) + lrs))
+        >>> LRFinderHandler([], method="steepest").pick(curve) == curve.suggest("steepest", warn=False)
+        True
+        """
+        return curve.suggest(method=self.method)
+
     def run(self, estimator: Estimator) -> Optional[float]:
         """Search now and apply the result; returns the suggested LR (None if the curve gave
         none, in which case the learning rate is left alone and a warning is logged)."""
@@ -269,7 +284,7 @@ class LRFinderHandler(TrainBegin, EpochBegin, TrainEnd):
             "restored", len(curve), curve.lrs[0], curve.lrs[-1], curve.stop_reason,
         )
         try:
-            lr = finder.suggest(method=self.method)
+            lr = self.pick(curve)
         except ValueError as err:
             self.suggested_lr, self.applied = None, None
             log.warning("LRFinderHandler: no suggestion (%s); learning rate left at %.4g", err, before)

@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass, field
 from typing import IO, Dict, List, Mapping, Optional, Sequence
 
-from ._validate import check_int
+from ..core._validate import check_int
 
 __all__ = ["LaunchResult", "launch", "main", "free_port", "cluster_env"]
 

@@ -27,8 +27,9 @@ from typing import List, Optional, Sequence, Tuple
 import numpy as np
 
 from .curve import LRCurve
+from .report import suggest_curve
+from .rules import DEFAULT_METHOD, Method, get_rule
 from .smoothing import zero_phase
-from .suggest import DEFAULT_METHOD, Method, resolve_rule, suggest
 
 __all__ = ["RepeatedSweeps", "summarize_sweeps", "stability_score", "smoothed_on_grid"]
 
@@ -150,7 +151,7 @@ def summarize_sweeps(
     curves : sequence of LRCurve
         At least 2 runs, each with enough finite points for ``method``.
     method : str, default ``DEFAULT_METHOD``
-        A rule of :data:`~gluon_lrfinder.suggest.SUGGESTERS`.
+        A registered rule name, or a rule (see :func:`~gluon_lrfinder.core.rules.get_rule`).
     bandwidth : float, optional
         Smoothing width in decades (each run's default when None).
     seeds : sequence of int, optional
@@ -168,9 +169,8 @@ def summarize_sweeps(
     curves = list(curves)
     if len(curves) < 2:
         raise ValueError(f"curves must hold at least 2 range tests to summarise, got {len(curves)}")
-    name, _ = resolve_rule(method)
-    suggestions = [suggest(c.lrs, c.losses, method=method, bandwidth=bandwidth, warn=False,
-                           optimizer=(getattr(c, "settings", None) or {}).get("optimizer")) for c in curves]
+    name = get_rule(method).name
+    suggestions = [suggest_curve(c, method=method, bandwidth=bandwidth, warn=False) for c in curves]
     longest = max(curves, key=len)
     grid = np.asarray(longest.lrs, dtype=np.float64)
     grid = np.unique(grid[grid > 0])

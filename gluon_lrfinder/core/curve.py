@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple, Union
 
 from ._validate import check_choice
-from .suggest import DEFAULT_METHOD, Method, SuggestionReport, diagnose, lr_range, report, resolve_rule, suggest
+from .report import SuggestionReport, diagnose, report_curve, suggest_curve
+from .rules import DEFAULT_METHOD, CurvePoints, Method, get_rule, lr_range
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
@@ -42,7 +43,7 @@ _CSV_VALID = "valid_loss"
 
 def library_versions() -> Dict[str, str]:
     """Versions of Python, NumPy, MXNet (when importable) and gluon-lrfinder, for the record."""
-    from . import __version__
+    from .. import __version__
 
     versions = {"gluon_lrfinder": __version__, "python": platform.python_version()}
     import numpy
@@ -123,7 +124,7 @@ class LRCurve:
         Parameters
         ----------
         method : str or callable, default ``DEFAULT_METHOD``
-            A rule of :data:`gluon_lrfinder.suggest.SUGGESTERS`: ``"blend"`` (the default; it
+            A registered rule (:func:`gluon_lrfinder.core.rules.get_rule`): ``"blend"`` (the default; it
             reads the optimizer recorded in ``settings["optimizer"]``), ``"steepest"``,
             ``"valley"``, ``"minimum"`` (minimum / 10) or the baselines ``"raw_steepest"``,
             ``"ema_steepest"``; or a rule callable ``rule(lrs, losses, bandwidth) -> lr``.
@@ -158,14 +159,12 @@ class LRCurve:
         if source == "valid":
             if not self.valid_lrs:
                 raise RuntimeError("source='valid' needs a validation signal: call find(valid_data=...) first")
-            return suggest(self.valid_lrs, self.valid_losses, method=method, bandwidth=bandwidth, warn=warn,
-                           optimizer=self.settings.get("optimizer"))
-        return suggest(self.lrs, self.losses, method=method, bandwidth=bandwidth, warn=warn,
-                       optimizer=self.settings.get("optimizer"))
+            return suggest_curve(self.valid_curve(), method=method, bandwidth=bandwidth, warn=warn)
+        return suggest_curve(self, method=method, bandwidth=bandwidth, warn=warn)
 
     def suggest_range(self, bandwidth: Optional[float] = None) -> Tuple[float, float]:
         """``(min_lr, max_lr)`` for cyclical schedules: from the steepest point up to 3x it, at most
-        half the LR at the loss minimum (:func:`gluon_lrfinder.suggest.lr_range`).
+        half the LR at the loss minimum (:func:`gluon_lrfinder.core.rules.lr_range`).
 
         Examples
         --------
@@ -194,7 +193,7 @@ class LRCurve:
         """Every rule's LR for this curve, how far they agree, the range and the flags.
 
         ``print(curve.report())`` gives a readable summary; the validation signal's own
-        suggestion is included when one was measured. See :func:`gluon_lrfinder.suggest.report`.
+        suggestion is included when one was measured. See :func:`gluon_lrfinder.core.report.report_curve`.
         A curve flagged for bad data gives a report without suggestions (NaN) that says why.
 
         Examples
@@ -208,12 +207,19 @@ class LRCurve:
         """
         if DATA_PROBLEM in self.settings:  # no confident suggestion: say why instead
             nan = float("nan")
-            return SuggestionReport(resolve_rule(method)[0], nan, {}, nan, (nan, nan), flags=self.diagnose())
-        return report(
-            self.lrs, self.losses, method=method, bandwidth=bandwidth,
-            valid_lrs=self.valid_lrs or None, valid_losses=self.valid_losses or None,
-            optimizer=self.settings.get("optimizer"),
-        )
+            return SuggestionReport(get_rule(method).name, nan, {}, nan, (nan, nan), flags=self.diagnose())
+        return report_curve(self, method=method, bandwidth=bandwidth,
+                            valid=self.valid_curve() if self.valid_lrs else None)
+
+    def valid_curve(self) -> CurvePoints:
+        """The validation signal as a curve the rules read (with this curve's settings).
+
+        Examples
+        --------
+        >>> LRCurve(valid_lrs=[1e-3], valid_losses=[2.0], settings={"optimizer": "SGD"}).valid_curve().settings
+        {'optimizer': 'SGD'}
+        """
+        return CurvePoints(self.valid_lrs, self.valid_losses, self.settings)
 
     def plot(
         self,
@@ -238,7 +244,7 @@ class LRCurve:
         >>> ax.get_xscale()
         'log'
         """
-        from .plotting import plot_curve
+        from ..plotting import plot_curve
 
         return plot_curve(self, ax=ax, path=path, method=method, show_range=show_range, **kwargs)
 

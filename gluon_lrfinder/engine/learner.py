@@ -11,8 +11,8 @@ from mxnet import autograd, gluon
 from mxnet.base import MXNetError
 from mxnet.contrib import amp
 
+from ..core._validate import check_int
 from ._arrays import as_legacy, in_mode
-from ._validate import check_int
 from .state import amp_loss_scaler, trainer_kvstore_config
 
 __all__ = ["Learner", "QueuedLoss", "as_context_list", "split_batch", "split_data_batch", "restartable"]

@@ -1,0 +1,501 @@
+"""Suggestion rules and their registry: from a range-test curve to a learning rate. No MXNet import.
+
+A rule is a function of the curve, ``rule(curve, bandwidth=None) -> lr``, registered once by
+name with a one-line description (:func:`register_rule`); :func:`get_rule` is the one way in,
+used by ``LRCurve.suggest``, the report, every study, the Estimator handler and the CLI. The
+curve carries its settings, so ``blend`` reads the optimizer the sweep recorded wherever it is
+called. The array functions (:func:`steepest`, :func:`blend`...) read the zero-phase smoothed
+curve after dropping non-finite losses; ``raw_steepest`` and ``ema_steepest`` are baselines.
+
+Examples
+--------
+>>> import numpy as np
+>>> lrs = np.logspace(-5, 0, 60)
+>>> losses = 2.0 - np.tanh(2 * (np.log10(lrs) + 3)) + np.where(lrs > 0.1, 40 * (lrs - 0.1), 0)
+>>> round(float(np.log10(steepest(lrs, losses))), 1)
+-3.0
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, Optional, Protocol, Tuple, Union
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from .smoothing import ema, zero_phase
+
+__all__ = [
+    "blend",
+    "blend_fraction",
+    "BLEND_FRACTION",
+    "BLEND_FRACTION_BY_KIND",
+    "EMA_NORMALISED",
+    "steepest",
+    "valley",
+    "minimum",
+    "raw_steepest",
+    "ema_steepest",
+    "lr_range",
+    "SUGGESTERS",
+    "DEFAULT_METHOD",
+    "MIN_POINTS",
+    "SuggestionWarning",
+    "Method",
+    "enough_points",
+    "finite_points",
+    "CurveLike",
+    "CurvePoints",
+    "Rule",
+    "RULES",
+    "register_rule",
+    "get_rule",
+    "resolve_rule",
+    "optimizer_of",
+]
+
+#: Fewest finite points a curve needs before any rule answers.
+MIN_POINTS = 5
+#: How far :func:`blend` goes from the steepest descent towards the minimum (in log-LR) when the
+#: optimizer is not known. Without the optimizer, no fraction above 0 did better on
+#: ``benchmarks/suggestion_regret.py`` (leave-one-task-out picks 0 or 0.1, mean regret 0.21 at 0
+#: against 0.28 at 0.2): the blend is then the steepest point.
+BLEND_FRACTION = 0.0
+#: Optimizers (lower-case class names) that divide each step by a moving average of squared
+#: gradients. In a range test their loss falls off a cliff and the best rate sits at the steepest
+#: point; with every other optimizer (SGD, NAG, AdaGrad's ever-growing sum, ...) the useful range
+#: is broad and the best rate sits further towards the bottom of the curve.
+EMA_NORMALISED = frozenset({"adam", "adamw", "adamax", "nadam", "rmsprop", "adadelta", "ftml", "lamb"})
+#: :func:`blend`'s fraction when the optimizer is known: for :data:`EMA_NORMALISED` optimizers
+#: and for the others (chosen by leave-one-task-out validation, see docs/suggestions.md).
+BLEND_FRACTION_BY_KIND = {"ema_normalised": 0.0, "other": 0.3}
+
+
+class SuggestionWarning(UserWarning):
+    """The curve is usable but suspicious (it never fell, or never diverged)."""
+
+
+def finite_points(lrs: ArrayLike, losses: ArrayLike) -> Tuple[np.ndarray, np.ndarray]:
+    """The points with a finite loss and a finite LR > 0, in the given order, as float64 arrays.
+
+    Examples
+    --------
+    >>> [a.tolist() for a in finite_points([1e-3, 1e-2, 1e-1], [1.0, float("nan"), 2.0])]
+    [[0.001, 0.1], [1.0, 2.0]]
+    """
+    lrs = np.asarray(lrs, dtype=np.float64)
+    losses = np.asarray(losses, dtype=np.float64)
+    if lrs.ndim != 1 or lrs.shape != losses.shape:
+        raise ValueError(
+            f"lrs and losses must be 1-D and of the same length, got shapes {lrs.shape} and {losses.shape}"
+        )
+    keep = np.isfinite(losses) & np.isfinite(lrs) & (lrs > 0)
+    return lrs[keep], losses[keep]
+
+
+def enough_points(lrs: ArrayLike, losses: ArrayLike) -> bool:
+    """Whether the curve has the :data:`MIN_POINTS` finite points every rule needs.
+
+    Examples
+    --------
+    >>> enough_points([1e-3, 1e-2, 1e-1], [1.0, 0.5, 2.0])
+    False
+    """
+    return finite_points(lrs, losses)[0].size >= MIN_POINTS
+
+
+def _finite_curve(lrs: ArrayLike, losses: ArrayLike) -> Tuple[np.ndarray, np.ndarray]:
+    lrs, losses = finite_points(lrs, losses)
+    if lrs.size < MIN_POINTS:
+        raise ValueError(
+            f"too few points to suggest a learning rate: need at least {MIN_POINTS} finite "
+            f"(lr, loss) points, got {lrs.size}; lower lr_start, raise lr_end or min_iter"
+        )
+    order = np.argsort(lrs, kind="stable")
+    return lrs[order], losses[order]
+
+
+def _smoothed(lrs: ArrayLike, losses: ArrayLike, bandwidth: Optional[float]) -> Tuple[np.ndarray, np.ndarray]:
+    lrs, losses = _finite_curve(lrs, losses)
+    return lrs, zero_phase(lrs, losses, bandwidth)
+
+
+def _descent_end(smooth: np.ndarray) -> int:
+    """Index of the curve's minimum: the rules look only at the part before divergence."""
+    return int(np.nanargmin(smooth))
+
+
+def steepest(lrs: ArrayLike, losses: ArrayLike, bandwidth: Optional[float] = None) -> float:
+    """The LR where the smoothed loss falls fastest per decade, before the curve's minimum.
+
+    Parameters
+    ----------
+    lrs, losses : sequence of float
+        The range-test curve; non-finite losses are dropped.
+    bandwidth : float, optional
+        Smoothing width in decades (see :func:`~gluon_lrfinder.smoothing.zero_phase`).
+
+    Returns
+    -------
+    float
+        The suggested learning rate.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> lrs = np.logspace(-4, 0, 41)
+    >>> losses = 1 - np.tanh(3 * (np.log10(lrs) + 2))     # falls fastest at 1e-2
+    >>> float(steepest(lrs, losses))
+    0.01
+    """
+    lrs, smooth = _smoothed(lrs, losses, bandwidth)
+    return float(lrs[_steepest_index(lrs, smooth)])
+
+
+def _steepest_index(lrs: np.ndarray, smooth: np.ndarray) -> int:
+    end = _descent_end(smooth)
+    if end < 1:
+        return 0
+    return int(np.argmin(np.gradient(smooth[: end + 1], np.log10(lrs[: end + 1]))))
+
+
+def blend(
+    lrs: ArrayLike, losses: ArrayLike, bandwidth: Optional[float] = None, fraction: float = BLEND_FRACTION
+) -> float:
+    """The LR ``fraction`` of the way, in log-LR, from the steepest descent to the loss minimum.
+
+    ``lr = steepest ** (1 - fraction) * lr_at_minimum ** fraction``. It adapts to the curve's
+    shape: where the loss falls off a cliff (Adam, most MLPs), the steepest point and the
+    minimum are close and so is the answer; where the descent is broad (SGD on a BatchNorm net
+    or a linear model), the answer moves towards the bottom of the curve, where those recipes
+    train best. ``fraction=0`` is :func:`steepest`, ``fraction=1`` the LR at the minimum.
+
+    Parameters
+    ----------
+    lrs, losses : sequence of float
+        The range-test curve; non-finite losses are dropped.
+    bandwidth : float, optional
+        Smoothing width in decades (see :func:`~gluon_lrfinder.smoothing.zero_phase`).
+    fraction : float, default :data:`BLEND_FRACTION`
+        In [0, 1].
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> lrs = np.logspace(-4, 0, 41)
+    >>> losses = 2 - np.tanh(2 * (np.log10(lrs) + 3)) + np.where(lrs > 0.1, 50 * (lrs - 0.1), 0)
+    >>> steepest(lrs, losses, bandwidth=0), 10 * minimum(lrs, losses, bandwidth=0)
+    (0.001, 0.1)
+    >>> round(float(blend(lrs, losses, bandwidth=0, fraction=0.5)), 6)
+    0.01
+    """
+    if not 0.0 <= fraction <= 1.0:
+        raise ValueError(f"fraction must be in [0, 1], got {fraction!r}")
+    lrs, smooth = _smoothed(lrs, losses, bandwidth)
+    low, high = math.log10(lrs[_steepest_index(lrs, smooth)]), math.log10(lrs[_descent_end(smooth)])
+    return float(10 ** (low + fraction * (high - low)))
+
+
+def valley(lrs: ArrayLike, losses: ArrayLike, bandwidth: Optional[float] = None) -> float:
+    """The middle (in log-LR) of the longest descending stretch of the smoothed curve.
+
+    The stretch is the longest strictly decreasing subsequence of the smoothed losses, counted
+    as fastai's ``valley`` rule counts it (as many points as the subsequence has, ending where it
+    ends); the suggestion sits halfway along it, well inside the region where the loss is still
+    falling.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> lrs = np.logspace(-4, 0, 41)
+    >>> losses = np.concatenate([np.full(10, 2.0), np.linspace(2.0, 0.5, 21), np.linspace(0.6, 5, 10)])
+    >>> round(float(np.log10(valley(lrs, losses, bandwidth=0))), 1)
+    -2.1
+    """
+    lrs, smooth = _smoothed(lrs, losses, bandwidth)
+    n = smooth.size
+    # A step counts as "down" only if it drops by more than a sliver of the curve's range, so
+    # that rounding noise on a flat plateau does not stretch the valley into it.
+    tol = 1e-3 * float(np.nanmax(smooth) - np.nanmin(smooth))
+    length = np.ones(n, dtype=np.int64)  # longest decreasing subsequence ending at i
+    for i in range(1, n):
+        higher = np.flatnonzero(smooth[:i] > smooth[i] + tol)
+        if higher.size:
+            length[i] = int(length[higher].max()) + 1
+    end = int(np.argmax(length))
+    # as fastai counts it: the valley is as many points as the subsequence has, ending at its end
+    # (a subsequence that skips noisy points on a plateau does not stretch the valley into it)
+    first = max(0, end - int(length[end]))
+    return float(lrs[first + (end - first) // 2])
+
+
+def blend_fraction(optimizer: Optional[str] = None) -> float:
+    """:func:`blend`'s fraction for an optimizer (its class name, e.g. ``"Adam"``, ``"NAG"``).
+
+    :data:`BLEND_FRACTION_BY_KIND` for known kinds, :data:`BLEND_FRACTION` when ``optimizer`` is
+    None. :class:`~gluon_lrfinder.LRFinder` passes the trainer's optimizer.
+
+    Examples
+    --------
+    >>> blend_fraction("Adam"), blend_fraction("SGD"), blend_fraction(None) == BLEND_FRACTION
+    (0.0, 0.3, True)
+    """
+    if optimizer is None:
+        return BLEND_FRACTION
+    kind = "ema_normalised" if str(optimizer).lower() in EMA_NORMALISED else "other"
+    return BLEND_FRACTION_BY_KIND[kind]
+
+
+def minimum(lrs: ArrayLike, losses: ArrayLike, bandwidth: Optional[float] = None) -> float:
+    """One tenth of the LR at the smoothed curve's minimum ("minimum / 10").
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> lrs = np.logspace(-4, 0, 41)
+    >>> losses = (np.log10(lrs) + 1.0) ** 2                # minimum at 1e-1
+    >>> round(float(minimum(lrs, losses, bandwidth=0)), 6)
+    0.01
+    """
+    lrs, smooth = _smoothed(lrs, losses, bandwidth)
+    return float(lrs[_descent_end(smooth)] / 10.0)
+
+
+def raw_steepest(lrs: ArrayLike, losses: ArrayLike, bandwidth: Optional[float] = None) -> float:
+    """Baseline: steepest descent of the raw (unsmoothed) curve over its whole length.
+
+    What a plain plot of the tutorial's curve points to; ``bandwidth`` is ignored.
+    """
+    lrs, losses = _finite_curve(lrs, losses)
+    return float(lrs[int(np.argmin(np.gradient(losses)))])
+
+
+def ema_steepest(lrs: ArrayLike, losses: ArrayLike, bandwidth: Optional[float] = None) -> float:
+    """Baseline: steepest gradient of the causal EMA curve (smoothing 0.98, as the PyTorch
+    Lightning tuner records it), ignoring the first and last 10 points; ``bandwidth`` is ignored.
+    """
+    lrs, losses = _finite_curve(lrs, losses)
+    # Lightning bias-corrects its zero-initialised EMA; ours starts at the first loss and needs none
+    smooth = ema(losses, smoothing=0.98)
+    lo, hi = (10, smooth.size - 10) if smooth.size > 25 else (0, smooth.size)
+    return float(lrs[lo + int(np.argmin(np.gradient(smooth[lo:hi])))])
+
+
+def lr_range(
+    lrs: ArrayLike, losses: ArrayLike, bandwidth: Optional[float] = None
+) -> Tuple[float, float]:
+    """A ``(min_lr, max_lr)`` range for cyclical and one-cycle schedules, up from the steepest point.
+
+    ``max_lr`` is three times the steepest-descent LR ``s`` (:func:`steepest`; the factor of
+    Smith's cyclical-LR rule of thumb), but at most half the LR at the smoothed loss minimum;
+    ``min_lr`` is ``s``, or ``max_lr / 3`` when that is lower (the range always spans a factor
+    of 3). The default suggestion (:func:`blend`) is ``s`` itself for Adam-like optimizers, so it
+    is the lower end; for SGD-like ones it lies 0.3 of the way from ``s`` to the minimum, inside
+    the range unless the minimum lies about 40x or more above ``s``. ``benchmarks/range_vs_constant.py``
+    measures the rule: on 8 tasks (the first suggestion benchmark's 6, two of them also
+    mid-training) a one-cycle run over this range ends at a lower validation loss than a constant
+    rate at ``s`` on 6, and at 0.81 times it in the geometric mean; a peak at the minimum itself
+    diverged in mid-training runs (see docs/suggestions.md).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> lrs = np.logspace(-5, 0, 51)
+    >>> losses = 2.0 - np.tanh(2 * (np.log10(lrs) + 3.0)) + np.where(lrs > 0.1, 40 * (lrs - 0.1), 0)
+    >>> low, high = lr_range(lrs, losses)
+    >>> bool(low == steepest(lrs, losses)), round(high / low, 6)   # minimum far above
+    (True, 3.0)
+    """
+    low = steepest(lrs, losses, bandwidth)
+    at_minimum = 10.0 * minimum(lrs, losses, bandwidth)
+    high = min(3.0 * low, at_minimum / 2.0)
+    low = min(low, high / 3.0)
+    return float(low), float(high)
+
+
+# ---------------------------------------------------------------------- the rule registry
+class CurveLike(Protocol):
+    """What a rule reads: a curve's points and its settings (``settings["optimizer"]``...)."""
+
+    @property
+    def lrs(self) -> ArrayLike: ...
+
+    @property
+    def losses(self) -> ArrayLike: ...
+
+    @property
+    def settings(self) -> Dict[str, Any]: ...
+
+
+@dataclass
+class CurvePoints:
+    """A bare curve for the rules: points and settings, e.g. a validation signal or two arrays.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> lrs = np.logspace(-4, 0, 41)
+    >>> losses = 1 - np.tanh(3 * (np.log10(lrs) + 2)) + 50 * np.maximum(lrs - 0.1, 0)
+    >>> get_rule("steepest")(CurvePoints(lrs, losses))
+    0.01
+    """
+
+    lrs: ArrayLike
+    losses: ArrayLike
+    settings: Dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A suggestion rule: ``rule(curve, bandwidth=None) -> lr``, with its name and a one-line description.
+
+    Examples
+    --------
+    >>> get_rule("minimum").description
+    'one tenth of the LR at the smoothed loss minimum'
+    """
+
+    name: str
+    func: Callable[[CurveLike, Optional[float]], float]
+    description: str
+
+    def __call__(self, curve: CurveLike, bandwidth: Optional[float] = None) -> float:
+        return float(self.func(curve, bandwidth))
+
+
+#: Every registered rule by name: ``get_rule(name)``, ``suggest(method=name)``, the CLI's ``--method``.
+RULES: Dict[str, Rule] = {}
+
+
+def register_rule(name: str, description: str) -> Callable[[Callable[..., float]], Callable[..., float]]:
+    """Register ``func(curve, bandwidth) -> lr`` as the rule ``name`` (a decorator).
+
+    ``description`` is the one line the CLI and reports print. Registering a name twice is an error.
+
+    Examples
+    --------
+    >>> @register_rule("half_minimum_demo", "half the LR at the loss minimum")
+    ... def half_minimum(curve, bandwidth=None):
+    ...     return 5 * minimum(curve.lrs, curve.losses, bandwidth)
+    >>> "half_minimum_demo" in RULES
+    True
+    >>> del RULES["half_minimum_demo"]
+    """
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"name must be a non-empty string, got {name!r}")
+
+    def register(func: Callable[..., float]) -> Callable[..., float]:
+        if name in RULES:
+            raise ValueError(f"name: a rule {name!r} is already registered; pick another name")
+        RULES[name] = Rule(name, func, " ".join(description.split()))
+        return func
+
+    return register
+
+
+def _on_points(func: Callable[..., float]) -> Callable[[CurveLike, Optional[float]], float]:
+    """A rule of the curve from a rule of the arrays ``func(lrs, losses, bandwidth)``."""
+
+    def rule(curve: CurveLike, bandwidth: Optional[float] = None) -> float:
+        return float(func(curve.lrs, curve.losses, bandwidth))
+
+    rule.__name__ = getattr(func, "__name__", type(func).__name__)
+    return rule
+
+
+def optimizer_of(curve: CurveLike) -> Optional[str]:
+    """The optimizer's class name the curve recorded (``settings["optimizer"]``), or None."""
+    settings = getattr(curve, "settings", None) or {}
+    value = settings.get("optimizer")
+    return None if value is None else str(value)
+
+
+@register_rule(
+    "blend",
+    "a fraction of the way (in log-LR) from the steepest descent to the loss minimum: 0.3 for "
+    "SGD-like optimizers, 0 (the steepest point) for Adam-like ones",
+)
+def _blend_rule(curve: CurveLike, bandwidth: Optional[float] = None) -> float:
+    return blend(curve.lrs, curve.losses, bandwidth, fraction=blend_fraction(optimizer_of(curve)))
+
+
+register_rule("steepest", "the LR where the smoothed loss falls fastest, before its minimum")(_on_points(steepest))
+register_rule("valley", "the middle of the longest descending stretch of the smoothed loss")(_on_points(valley))
+register_rule("minimum", "one tenth of the LR at the smoothed loss minimum")(_on_points(minimum))
+register_rule("raw_steepest", "baseline: the steepest descent of the raw, unsmoothed curve")(_on_points(raw_steepest))
+register_rule("ema_steepest", "baseline: the steepest descent of the causal moving average (Lightning's)")(
+    _on_points(ema_steepest)
+)
+
+#: The array functions of the built-in rules, ``rule(lrs, losses, bandwidth) -> lr``
+#: (``blend`` here has the fraction for an unknown optimizer; :func:`get_rule` reads the curve's).
+SUGGESTERS: Dict[str, Callable[..., float]] = {
+    "blend": blend,
+    "steepest": steepest,
+    "valley": valley,
+    "minimum": minimum,
+    "raw_steepest": raw_steepest,
+    "ema_steepest": ema_steepest,
+}
+
+#: The rule ``suggest()`` uses by default (see docs/suggestions.md for how it was chosen).
+DEFAULT_METHOD = "blend"
+
+#: A rule: a registered name, a :class:`Rule`, or a callable ``rule(lrs, losses, bandwidth) -> lr``.
+Method = Union[str, Rule, Callable[..., float]]
+
+
+def get_rule(method: Method = DEFAULT_METHOD) -> Rule:
+    """The :class:`Rule` for a registered name, a :class:`Rule`, or a callable of the arrays.
+
+    The one place a ``method`` argument is checked. A callable is called as
+    ``rule(lrs, losses, bandwidth)``; its name is its ``__name__``, its description the first
+    line of its docstring.
+
+    Raises
+    ------
+    ValueError
+        For a name that is not registered (the message lists the names of :data:`RULES`).
+    TypeError
+        For anything else that is not callable.
+
+    Examples
+    --------
+    >>> get_rule("minimum").name
+    'minimum'
+    >>> def half_minimum(lrs, losses, bandwidth=None):
+    ...     '''Half the LR at the minimum.'''
+    ...     return 5 * minimum(lrs, losses, bandwidth)
+    >>> get_rule(half_minimum).description
+    'Half the LR at the minimum.'
+    """
+    if isinstance(method, Rule):
+        return method
+    if isinstance(method, str):
+        if method not in RULES:
+            raise ValueError(
+                f"method must be one of {', '.join(map(repr, RULES))} or a callable "
+                f"rule(lrs, losses, bandwidth), got {method!r}"
+            )
+        return RULES[method]
+    if callable(method):
+        name = getattr(method, "__name__", type(method).__name__)
+        doc = (getattr(method, "__doc__", None) or "").strip().splitlines()
+        return Rule(name, _on_points(method), doc[0].strip() if doc else name)
+    raise TypeError(
+        f"method must be a rule name ({', '.join(map(repr, RULES))}) or a callable "
+        f"rule(lrs, losses, bandwidth), got {type(method).__name__}"
+    )
+
+
+def resolve_rule(method: Method) -> Tuple[str, Rule]:
+    """``(name, rule)`` of :func:`get_rule` (kept for callers of earlier versions).
+
+    Examples
+    --------
+    >>> resolve_rule("minimum")[0]
+    'minimum'
+    """
+    rule = get_rule(method)
+    return rule.name, rule
