@@ -46,7 +46,10 @@ Run from the repository root (resumable: finished units are read back from the c
     python benchmarks/grid_heldout.py --estimate       # time one sweep and one training
     python benchmarks/grid_heldout.py --report-only    # the tables from the cache
 
-Results: ``benchmarks/results/grid_heldout.md`` and the cache ``benchmarks/data/grid_heldout.json``.
+Results: ``benchmarks/results/grid_heldout.md`` and the cache ``benchmarks/data/grid_heldout.json``
+(with every sweep's curve, to score other rules without sweeping again). A first run, on the code
+before the grid passed the optimizer to the suggestion rule, is kept as
+``grid_heldout_prefix.{md,json}`` (``--cache ... --report-only`` re-reads it).
 """
 from __future__ import annotations
 
@@ -544,7 +547,8 @@ def _describe(row: Dict[str, Any]) -> str:
 
 def report(cache: Cache) -> str:
     order = {spec["name"]: k for k, spec in enumerate(RECIPES)}
-    units = sorted(((name, u) for name, u in cache.data.items() if "picks" in u),
+    units = sorted(((name, u) for name, u in cache.data.items() if "picks" in u  # finished units only
+                    and all(math.isfinite(_mean_loss(u, p["index"], p["lr"])) for p in u["picks"].values())),
                    key=lambda item: (order.get(item[1]["spec"]["name"], len(order)), item[0]))
     lines = ["# Held-out benchmark of the weight-decay / momentum advice (issue 20)", "",
              f"Grid: weight decay {WEIGHT_DECAY} plus the recipe's own x momentum/beta1 {MOMENTUM} plus its own, "
