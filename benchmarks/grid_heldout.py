@@ -602,6 +602,9 @@ def report(cache: Cache) -> str:
                  if math.isfinite(x) and u["picks"][rule]["index"] != u["current"]]
         lines.append(f"| {rule} | {changed[rule]} of {len(xs)} | {gmean(xs)} | {max(xs):.2f} | "
                      f"{sum(x > 1.10 for x in xs)} | {gmean(moved)} |")
+    if hindsight:
+        lines.append(f"| best combination in hindsight (each trained at its own suggestion; {len(hindsight)} of "
+                     f"{len(units)} runs) | - | {gmean(hindsight)} | {max(hindsight):.2f} | - | - |")
     families = sorted({u["spec"]["family"] for _, u in units})
     lines += ["", "Per family (geometric mean of the ratio over its runs):", "",
               "| rule | " + " | ".join(families) + " |", "|---|" + "---|" * len(families)]
@@ -609,10 +612,6 @@ def report(cache: Cache) -> str:
         cells = [gmean([x for x, (_, u) in zip(ratios[rule], units) if u["spec"]["family"] == fam
                         and math.isfinite(x)]) for fam in families]
         lines.append(f"| {rule} | " + " | ".join(cells) + " |")
-    if hindsight:
-        gm = math.exp(statistics.fmean(math.log(x) for x in hindsight))
-        lines.append(f"| best combination in hindsight (at its own suggestion; {len(hindsight)} of {len(units)} "
-                     f"runs) | - | {gm:.2f} | {max(hindsight):.2f} | - |")
     # what the sweep said about momentum: lowest loss and suggested lr against the current momentum
     lines += ["", "## What the sweep says about momentum at the current weight decay", "",
               "| recipe | momentum | suggested lr | x current's | effective step x current's "
