@@ -19,8 +19,13 @@ setup(
     # MXNet 1.9.1 (the last release) needs NumPy < 1.24 (it uses np.bool), which has no
     # wheels past Python 3.11.
     python_requires=">=3.8,<3.12",
+    # MXNet is not a requirement: its builds (mxnet, mxnet-cu112, mxnet-cu117, ...) are different
+    # distributions of the same `mxnet` module, so requiring one would make pip install the CPU
+    # build over a user's GPU build (GluonCV and GluonNLP leave it out for the same reason).
+    # Importing an MXNet-backed name without a supported MXNet raises an ImportError that says
+    # which build to install (gluon_lrfinder/_mxnet.py); `pip install gluon-lrfinder[cpu]` adds
+    # the CPU build.
     install_requires=[
-        "mxnet==1.9.1",
         "numpy>=1.17,<1.24",  # MXNet 1.9.1 uses np.bool, removed in NumPy 1.24
         "scikit-learn>=1.0,<1.8",  # offline demo data; 1.8 needs NumPy >= 1.24
         "matplotlib>=3.3,<3.11",  # 3.11 needs NumPy >= 1.25
@@ -32,7 +37,7 @@ setup(
     #   HOROVOD_WITH_MXNET=1 HOROVOD_WITHOUT_TENSORFLOW=1 HOROVOD_WITHOUT_PYTORCH=1 \
     #   HOROVOD_WITH_GLOO=1 HOROVOD_WITHOUT_MPI=1 pip install --no-build-isolation ".[horovod]"
     # (`make test-horovod` does this in .venv; see docs/distributed.md.)
-    extras_require={"horovod": ["horovod==0.28.1"]},
+    extras_require={"cpu": ["mxnet==1.9.1"], "horovod": ["horovod==0.28.1"]},
     entry_points={"console_scripts": ["gluon-lrfinder=gluon_lrfinder.cli:main"]},
     classifiers=[
         "Programming Language :: Python :: 3",

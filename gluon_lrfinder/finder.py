@@ -8,6 +8,9 @@ import os
 import warnings
 from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
 
+from . import _mxnet  # noqa: F401 (first: checks the MXNet install, see _mxnet.py)
+
+# isort: split
 import mxnet as mx
 
 from .core import plan as sweep
@@ -18,11 +21,11 @@ from .core.report import SuggestionReport
 from .core.rules import DEFAULT_METHOD, Method, SuggestionWarning, get_rule
 from .core.stopping import StoppingCriteria, StoppingRule, as_stopping_rule, rule_settings
 from .engine._arrays import like
-from .engine._rng import isolated_global_rngs
+from .engine._rng import isolated_global_rngs, keeps_global_rngs
 from .engine.datacheck import bad_data_message, nonfinite_parts, params_are_finite
 from .engine.learner import Learner
 from .engine.reducers import loss_reducer_for
-from .engine.state import StateSnapshot, check_restorable
+from .engine.state import StateSnapshot, check_restorable, fresh_optimizer_state
 
 __all__ = ["LRFinder", "INTERRUPTED"]
 
@@ -92,6 +95,7 @@ class LRFinder:
         self._before_sweep: Optional[Callable[[], None]] = None  # see _find_with_setup
 
     # ------------------------------------------------------------------ the sweep
+    @keeps_global_rngs  # NumPy's and Python's global RNGs are put back, also after a fault
     def find(
         self,
         lr_start: float = 1e-6,
@@ -109,6 +113,7 @@ class LRFinder:
         tmp_dir: Optional[str] = None,
         valid_data: Any = None,
         valid_every: int = 10,
+        reset_optimizer_state: bool = False,
     ) -> List[Tuple[float, float]]:
         """Run the range test and return ``[(lr, loss), ...]``.
 
@@ -150,6 +155,14 @@ class LRFinder:
             its losses go to ``curve.valid_lrs`` / ``curve.valid_losses`` and onto the plot.
         valid_every : int, default 10
             Iterations between two evaluations of ``valid_data``, >= 1.
+        reset_optimizer_state : bool, default False
+            Sweep with the optimizer state of a new trainer: from the current weights, but with
+            momentum buffers and Adam's moments zeroed and the update counts started over
+            (Adam's bias correction from step 1). Use it for a search in the middle of training:
+            otherwise the momentum built up at the training rate keeps moving the weights during
+            the first, tiny sweep rates, the loss climbs before the sweep has done anything and
+            the suggestion is off (docs/usage.md, "A search mid-training"). The real state comes
+            back bitwise afterwards, as always. No effect on a trainer that has not stepped.
 
         Returns
         -------
@@ -164,12 +177,19 @@ class LRFinder:
 
         Notes
         -----
-        **Ctrl-C** (``KeyboardInterrupt``) during the sweep ends it like a stop: the model and
-        trainer are restored as on every other path, the points recorded so far are kept
-        (``curve.stop_reason`` is :data:`INTERRUPTED`, a ``UserWarning`` says so) and returned,
-        so :meth:`plot`, :meth:`suggest` and :meth:`save` work on them. The interrupt is not
-        re-raised: in a notebook, stopping a long search early is how one gets its curve. A
+        **Ctrl-C** (``KeyboardInterrupt``) stops the program, as it should: the model and
+        trainer are restored as on every other path, the points recorded so far are kept on
+        :attr:`curve` (``curve.stop_reason`` is :data:`INTERRUPTED`), then the
+        ``KeyboardInterrupt`` is raised again (its message says how many points were kept). A
+        script ends there instead of training on; in a notebook, :meth:`plot`,
+        :meth:`suggest` and :meth:`save` still work on the kept points in the next cell. A
         second Ctrl-C during the restore is held until the restore is done and then raised.
+
+        **Randomness.** NumPy's and Python's global RNG states are put back afterwards, also
+        after a fault, so the data orders a ``shuffle=True`` DataLoader draws later are those it
+        would have drawn without the search. MXNet's RNG (dropout, ``mx.nd.random``, MXNet's
+        image augmenters) cannot be read, so a search that draws from it moves it on: call
+        ``mx.random.seed(...)`` after the search if the training should repeat bitwise.
 
         The loss of iteration k is read only after iteration k+1 has been queued on MXNet's
         engine, so the read itself never leaves the engine idle. The recorded pairs
@@ -178,6 +198,7 @@ class LRFinder:
         the data loader).
         """
         check_choice("mode", mode, ("exponential", "linear"))
+        _check_flag("reset_optimizer_state", reset_optimizer_state)
         rule = (StoppingCriteria(smoothing=smoothing, min_iter=min_iter, threshold=threshold)
                 if stopping is None else as_stopping_rule(stopping))
         lrs, lr_multiplier, num_iter = _planned_rates(mode, lr_start, lr_multiplier, lr_end, num_iter, max_iter)
@@ -197,14 +218,18 @@ class LRFinder:
         }
         if signal is not None:
             settings["valid_every"] = signal.every
+        if reset_optimizer_state:
+            settings["reset_optimizer_state"] = True
         curve = LRCurve(settings=settings, versions=library_versions())
 
         self.learner.prepare()  # first batch + deferred shapes: nothing trainable is touched
         # an open-ended sweep has no known length: show a count rather than a bar to max_iter
         bounded = mode == "linear" or lr_end is not None or num_iter is not None
         with _progress_bar(len(lrs) if bounded else None, progress) as bar:
-            self._sweep_and_restore(lrs, rule, curve, bar, reduce, signal, tmp_dir)
+            self._sweep_and_restore(lrs, rule, curve, bar, reduce, signal, tmp_dir, reset_optimizer_state)
         self._finish(curve, signal, lrs[0])
+        if curve.stop_reason == INTERRUPTED:
+            raise _interrupted(len(curve))
         return curve.pairs
 
     def _loss_reducer(self) -> Optional[Callable[[Any], Any]]:
@@ -236,10 +261,13 @@ class LRFinder:
         reduce: Optional[Callable[[Any], Any]],
         signal: Any,
         tmp_dir: Optional[str],
+        reset_optimizer_state: bool = False,
     ) -> None:
         """The sweep inside one state snapshot: whatever happens, the state on entry comes back."""
         try:
-            with StateSnapshot(self.learner.net, self.learner.trainer, tmp_dir=tmp_dir):
+            with StateSnapshot(self.learner.net, self.learner.trainer, tmp_dir=tmp_dir) as snapshot:
+                if reset_optimizer_state:  # a new trainer's optimizer state, for the sweep only
+                    fresh_optimizer_state(self.learner.trainer, str(snapshot.directory))
                 if self._before_sweep is not None:  # find_repeated / find_grid: what this run varies
                     self._before_sweep()
                 curve.stop_reason = self._sweep(lrs, stopping, curve, bar, reduce=reduce, hook=signal)
@@ -256,12 +284,6 @@ class LRFinder:
         if signal is not None:
             signal.flush(curve, curve.lrs[-1] if len(curve) else None)
         self.curve = curve
-        if curve.stop_reason == INTERRUPTED:
-            warnings.warn(
-                f"LR range test interrupted (Ctrl-C) after {len(curve)} recorded iterations: the model "
-                "and trainer were restored; results, plot(), suggest() and save() use the points recorded",
-                stacklevel=3,
-            )
         logger.info(
             "LR range test: %d iterations from lr=%.3g to lr=%.3g, stopped: %s",
             len(curve), curve.lrs[0] if len(curve) else lr_start, curve.lrs[-1] if len(curve) else lr_start,
@@ -371,9 +393,15 @@ class LRFinder:
     def apply(self, lr: Optional[float] = None, method: Method = DEFAULT_METHOD) -> float:
         """Set a learning rate on the learner's trainer: ``lr``, or the suggestion of ``method``.
 
-        With an ``lr_scheduler`` attached (which ``Trainer.set_learning_rate`` refuses), the
-        scheduler's ``base_lr`` is set instead, so the schedule starts from the new rate.
-        After :meth:`find_repeated`, the suggestion is the runs' median suggestion.
+        With an ``lr_scheduler`` attached (which ``Trainer.set_learning_rate`` refuses), the whole
+        schedule is rescaled so that the rate it is built around (its peak, or the ``base_lr``
+        it was built with) becomes ``lr``: this package's schedules, GluonCV's ``LRSequential``
+        of ``LRScheduler`` phases (warm-up then decay), MXNet's schedulers with their warm-up
+        (:func:`gluon_lrfinder.rescale.rescale_schedule`). The rates it yields are read before
+        and after; a scheduler that did not scale is left as it was and a ``ValueError`` says
+        what to do. After :meth:`find_repeated`, the suggestion is the runs' median suggestion.
+        A suggestion from a curve flagged "loss never fell" is set with a ``SuggestionWarning``
+        that says so.
 
         Parameters
         ----------
@@ -397,12 +425,16 @@ class LRFinder:
         elif self._repeated_pick is not None and self._repeated_pick[0] == method:
             lr = self._repeated_pick[1]  # the runs' median: find_repeated() was the last search
         else:
-            lr = self._require_curve("apply").suggest(method=method, warn=False)
+            curve = self._require_curve("apply")
+            lr = curve.suggest(method=method, warn=False)
+            _warn_if_never_fell(curve, lr)
         trainer = self.learner.trainer
         scheduler = trainer.optimizer.lr_scheduler
         if scheduler is not None:
-            scheduler.base_lr = lr
-            logger.info("set lr_scheduler.base_lr = %.3g (the trainer has an lr_scheduler)", lr)
+            from .rescale import rescale_schedule
+
+            factor = rescale_schedule(scheduler, lr, trainer.optimizer.num_update)  # checked, or refused
+            logger.info("rescaled the trainer's lr_scheduler by %.3g: its reference rate is now %.3g", factor, lr)
         else:
             trainer.set_learning_rate(lr)
             logger.info("set the trainer's learning rate to %.3g", lr)
@@ -424,8 +456,8 @@ class LRFinder:
         iterator is restarted, so a ``RandomSampler`` draws a new permutation. With
         ``vary_init`` every run also starts from freshly initialized weights (``initializer``,
         default Xavier, drawn from the same seed). Parameters and trainer state are restored
-        bitwise after every run and after the last; NumPy's global RNG state is put back too
-        (MXNet's cannot be read, so it is left seeded).
+        bitwise after every run and after the last; NumPy's and Python's global RNG states are
+        put back too (MXNet's cannot be read, so it is left seeded).
 
         Parameters
         ----------
@@ -474,6 +506,7 @@ class LRFinder:
         logger.info("%s", self.repeated)
         return self.repeated
 
+    @keeps_global_rngs  # the first batch of prepare() included
     def _runs_from_entry_state(
         self, seeds: List[int], setup: Callable[[int], None], find_kwargs: Dict[str, Any]
     ) -> List[LRCurve]:
@@ -483,8 +516,8 @@ class LRFinder:
         data iterator is restarted (so a ``RandomSampler`` draws the permutation of that seed);
         ``setup(i)``, which changes what the run should differ by, runs inside that run's own
         state snapshot, right before its sweep, so the restore after the run (bitwise, by
-        :meth:`find`) undoes it too: one snapshot per run. NumPy's global RNG state is put back
-        (MXNet's cannot be read, so it is left seeded).
+        :meth:`find`) undoes it too: one snapshot per run. NumPy's and Python's global RNG states
+        are put back (MXNet's cannot be read, so it is left seeded).
         """
         find_kwargs.setdefault("progress", False)
         # deferred shapes resolved before the seeding: their initialisation draws from MXNet's RNG
@@ -495,10 +528,8 @@ class LRFinder:
                 seed_rngs(run_seed)
                 self.learner.close()  # restart the data iterator: the permutation of this seed
                 self._find_with_setup(find_kwargs, functools.partial(setup, i))
-                curve = self.curve
+                curve = self.curve  # a Ctrl-C re-raised by find() stops every run, not just this one
                 assert curve is not None  # find() always leaves a curve, empty at worst
-                if curve.stop_reason == INTERRUPTED:  # stop every run, not just this one
-                    raise KeyboardInterrupt
                 curves.append(curve)
         return curves
 
@@ -846,6 +877,28 @@ class _LaggedReads:
         curve.append(unread.lr, loss, smoothed)
         self.bar.update(1)
         return stop
+
+
+def _warn_if_never_fell(curve: LRCurve, lr: float) -> None:
+    """apply() sets the suggestion of a curve that never fell only with a warning that says so."""
+    never_fell = [flag for flag in curve.diagnose() if flag.startswith("loss never fell")]
+    if never_fell:
+        warnings.warn(f"apply() set lr={lr:.3g} from a curve flagged {never_fell[0]}", SuggestionWarning,
+                      stacklevel=3)
+
+
+def _check_flag(name: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+    return value
+
+
+def _interrupted(points: int) -> KeyboardInterrupt:
+    """The interrupt :meth:`LRFinder.find` raises again once the state is restored."""
+    return KeyboardInterrupt(
+        f"LR range test interrupted (Ctrl-C) after {points} recorded iterations: the model and trainer "
+        "were restored; finder.curve, plot(), suggest() and save() use the points recorded"
+    )
 
 
 def _check_hidden_nan(net: Any, curve: LRCurve) -> None:

@@ -44,6 +44,9 @@ import math
 import sys
 from typing import Any, Optional, Sequence, Tuple, Union
 
+from . import _mxnet  # noqa: F401 (first: checks the MXNet install, see _mxnet.py)
+
+# isort: split
 from mxnet.lr_scheduler import LRScheduler
 from mxnet.optimizer import Optimizer
 

@@ -164,11 +164,13 @@ def test_ctrl_c_at_iteration_k_keeps_k_points_and_restores(make_learner, state_c
     checker = state_checker(learner)
     learner.loss_fn = FailingLoss(k=k + 1, error=KeyboardInterrupt())
     finder = LRFinder(learner)
-    with pytest.warns(UserWarning, match=f"interrupted \\(Ctrl-C\\) after {k} recorded iterations"):
-        results = finder.find(lr_start=1e-4, lr_multiplier=1.2, progress=False, tmp_dir=str(tmp_path))
+    # the script stops (issue 18): restored, the curve kept on the finder, the interrupt re-raised
+    with pytest.raises(KeyboardInterrupt, match=f"interrupted \\(Ctrl-C\\) after {k} recorded iterations"):
+        finder.find(lr_start=1e-4, lr_multiplier=1.2, progress=False, tmp_dir=str(tmp_path))
+    results = finder.results
     assert learner.loss_fn.calls == k + 1
     expected_lrs = [1e-4 * 1.2**i for i in range(k)]
-    assert len(results) == k and finder.results == results
+    assert len(results) == k
     np.testing.assert_allclose([lr for lr, _ in results], expected_lrs, rtol=1e-12)
     assert all(math.isfinite(loss) for _, loss in results)
     assert finder.curve.stop_reason == INTERRUPTED
@@ -185,7 +187,7 @@ def test_ctrl_c_keeps_a_curve_that_plots_and_suggests(make_learner, state_checke
     checker = state_checker(learner)
     learner.loss_fn = FailingLoss(k=46, error=KeyboardInterrupt())
     finder = LRFinder(learner)
-    with pytest.warns(UserWarning, match="interrupted"):
+    with pytest.raises(KeyboardInterrupt, match="interrupted"):
         finder.find(lr_start=1e-5, lr_end=10, num_iter=60, progress=False)
     assert len(finder.results) == 45 and finder.curve.stop_reason == INTERRUPTED
     checker.check()
@@ -211,9 +213,9 @@ def test_ctrl_c_while_reading_a_loss_keeps_that_point(make_learner, state_checke
             return super().__call__(loss)
 
     finder = LRFinder(learner)
-    with pytest.warns(UserWarning, match="after 5 recorded iterations"):
-        results = finder.find(lr_start=1e-4, lr_multiplier=1.2, stopping=InterruptedOnce(), progress=False)
-    assert len(results) == 5 and finder.curve.stop_reason == INTERRUPTED
+    with pytest.raises(KeyboardInterrupt, match="after 5 recorded iterations"):
+        finder.find(lr_start=1e-4, lr_multiplier=1.2, stopping=InterruptedOnce(), progress=False)
+    assert len(finder.results) == 5 and finder.curve.stop_reason == INTERRUPTED
     checker.check()
 
 
@@ -222,10 +224,22 @@ def test_ctrl_c_during_find_repeated_stops_every_run(make_learner, state_checker
     checker = state_checker(learner)
     learner.loss_fn = FailingLoss(k=30, error=KeyboardInterrupt())
     finder = LRFinder(learner)
-    with pytest.raises(KeyboardInterrupt), pytest.warns(UserWarning, match="interrupted"):
+    with pytest.raises(KeyboardInterrupt, match="interrupted"):
         finder.find_repeated(repeats=3, lr_start=1e-4, lr_end=1.0, num_iter=20)
     assert learner.loss_fn.calls == 30  # the second run was interrupted, no third one ran
     assert finder.curve.stop_reason == INTERRUPTED and len(finder.results) == 9
+    checker.check()
+
+
+def test_ctrl_c_during_find_grid_stops_the_grid_and_keeps_the_curve(make_learner, state_checker):
+    learner = make_learner(warm_steps=2)
+    checker = state_checker(learner)
+    learner.loss_fn = FailingLoss(k=25, error=KeyboardInterrupt())
+    finder = LRFinder(learner)
+    with pytest.raises(KeyboardInterrupt, match="interrupted"):
+        finder.find_grid(weight_decay=[0, 1e-4, 1e-3], lr_start=1e-4, lr_end=1.0, num_iter=20)
+    assert learner.loss_fn.calls == 25 and finder.grid is None
+    assert finder.curve.stop_reason == INTERRUPTED and len(finder.results) == 4
     checker.check()
 
 

@@ -39,6 +39,7 @@ def test_guide_example_runs(index, tmp_path):
 def test_the_guide_covers_every_case():
     text = GUIDE.read_text(encoding="utf-8")
     for needle in ("NDArrayIter", "ImageRecordIter", "npx.set_np()", "amp.init_trainer", "grad_req",
-                   "accumulation_steps", "sparse_label=False", "NaN"):
+                   "accumulation_steps", "sparse_label=False", "NaN", "fit_batch", "clip_global_norm",
+                   "detach()", "trainer.step(1)", "mixup", "TNC"):
         assert needle in text, needle
-    assert len(blocks()) >= 7
+    assert len(blocks()) >= 11

@@ -30,6 +30,7 @@ from .rules import (
     Method,
     SuggestionWarning,
     _descent_end,
+    _finite_curve,
     _smoothed,
     enough_points,
     get_rule,
@@ -58,6 +59,41 @@ MIN_DECADES = 1.5
 DISAGREE_DECADES = 1.0
 
 
+#: A fall smaller than 5% of the first smoothed loss still counts when it is this many times the
+#: noise of the raw losses around the smoothed curve (calibrated in docs/suggestions.md, "Flags").
+NOISE_MULTIPLE = 3.0
+
+
+def _never_fell(raw: np.ndarray, smooth: np.ndarray) -> bool:
+    """Whether the smoothed curve never fell: its minimum is its first point, or it fell by less
+    than 5% of where it started *and* by less than :data:`NOISE_MULTIPLE` times the noise of the
+    raw losses (1.4826 x their median absolute deviation from the smoothed curve, up to its
+    minimum). The noise scale makes the test independent of the loss's offset: a fall of a few
+    percent of a large loss (a language model's) is a fall when it stands out of the noise.
+
+    Examples
+    --------
+    >>> lrs = np.logspace(-5, 0, 60)
+    >>> rise = np.where(lrs > 0.05, (lrs / 0.05) ** 2, 0.0)
+    >>> lm = 10.0 - 0.25 * np.tanh(np.log10(lrs) + 3) + rise     # falls 4.6%, barely noisy
+    >>> _never_fell(lm, lm - 0.01 * np.sin(np.arange(60)))
+    False
+    >>> flat = 10.0 + rise
+    >>> _never_fell(flat, flat)
+    True
+    """
+    low = _descent_end(smooth)
+    first = float(smooth[0])
+    fall = first - float(smooth[low])
+    if low == 0 or fall <= 1e-9 * max(abs(first), 1e-12):  # not even past rounding
+        return True
+    if fall >= 0.05 * max(abs(first), 1e-12):
+        return False
+    part = slice(0, max(low + 1, min(10, smooth.size)))
+    noise = 1.4826 * float(np.median(np.abs(raw[part] - smooth[part])))
+    return fall < NOISE_MULTIPLE * noise
+
+
 def diagnose(
     lrs: ArrayLike, losses: ArrayLike, bandwidth: Optional[float] = None
 ) -> List[str]:
@@ -66,7 +102,9 @@ def diagnose(
     Possible flags (each starts with a fixed phrase, some go on with what to change):
 
     * ``"too few points"``: fewer than :data:`MIN_POINTS` finite losses.
-    * ``"loss never fell: ..."``: the smoothed loss never went 5% below where it started.
+    * ``"loss never fell: ..."``: the smoothed loss never went 5% below where it started, nor
+      clearly below the noise of the losses (:func:`_never_fell`): a language model whose loss
+      falls 4.9% above a large entropy floor, then diverges, has fallen.
     * ``"stopped before the loss fell: ..."``: it never fell *and* the sweep ended on a rise, after
       fewer than 3 decades: most likely a stop on noise (a lucky first batch) or a start above
       the useful range.
@@ -84,13 +122,14 @@ def diagnose(
     """
     if not enough_points(lrs, losses):
         return [TOO_FEW_POINTS]
+    raw = _finite_curve(lrs, losses)[1]
     lrs, smooth = _smoothed(lrs, losses, bandwidth)
     flags = []
     lowest = float(np.nanmin(smooth))
     first = float(smooth[0])
     spread = float(np.nanmax(smooth) - lowest)
     decades = float(math.log10(lrs[-1] / lrs[0]))
-    never_fell = _descent_end(smooth) == 0 or first - lowest < 0.05 * max(abs(first), 1e-12)
+    never_fell = _never_fell(raw, smooth)
     if never_fell:
         flags.append(
             "loss never fell: no rule's answer means much; lower lr_start, or check that the model "

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from .. import _mxnet  # noqa: F401 (first: checks the MXNet install, see _mxnet.py)
+
+# isort: split
 import mxnet as mx
 from mxnet.util import is_np_array
 

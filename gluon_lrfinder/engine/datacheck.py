@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from typing import Any, Iterable, List, Optional
 
+from .. import _mxnet  # noqa: F401 (first: checks the MXNet install, see _mxnet.py)
+
+# isort: split
 import mxnet as mx
 import numpy as np
 

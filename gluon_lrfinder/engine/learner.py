@@ -5,6 +5,9 @@ import contextlib
 import logging
 from typing import Any, Callable, Iterator, List, Optional, Sequence, Tuple, Union
 
+from .. import _mxnet  # noqa: F401 (first: checks the MXNet install, see _mxnet.py)
+
+# isort: split
 import mxnet as mx
 import numpy as np
 from mxnet import autograd, gluon
@@ -21,7 +24,8 @@ logger = logging.getLogger(__name__)
 
 ContextLike = Union[mx.Context, Sequence[mx.Context]]
 BatchFn = Callable[[Any, List[mx.Context]], Tuple[List[Any], List[Any]]]
-FitBatchFn = Callable[[Any], Tuple[List[Any], List[Any], List[Any]]]
+#: ``fit_batch(batch) -> (data_parts, label_parts, losses)`` or ``(..., losses, batch_size)``.
+FitBatchFn = Callable[[Any], Tuple[Any, ...]]
 
 
 def as_context_list(ctx: Optional[ContextLike], name: str = "ctx") -> List[mx.Context]:
@@ -115,6 +119,27 @@ def restartable(source: Any) -> bool:
     )
 
 
+def _fresh_iterator(source: Any) -> Iterator:
+    """``iter(source)``, or ``iter(source())`` for a callable source (a factory of fresh iterators)."""
+    if not hasattr(source, "__iter__") and callable(source):
+        return iter(source())
+    return iter(source)
+
+
+def _one_shot(source: Any) -> bool:
+    """A source that is its own iterator and cannot start a new pass (a generator, ``iter(list)``)."""
+    return hasattr(source, "__next__") and iter(source) is source and not restartable(source)
+
+
+def _one_shot_message(source: Any, read: int) -> str:
+    return (
+        f"data_loader is a one-shot iterator ({type(source).__name__}) and ran out after {read} batches: it "
+        "cannot restart, and a range test needs as many batches as it runs iterations (a finite source is "
+        "restarted when it runs out). Pass a gluon.data.DataLoader, a list of batches, or a callable that "
+        "returns a fresh iterator each time (e.g. data_loader=lambda: my_batches() instead of my_batches())"
+    )
+
+
 def _param_is_uninitialized(param: gluon.Parameter) -> bool:
     try:
         param.list_ctx()
@@ -143,6 +168,29 @@ def lr_override(trainer: gluon.Trainer, lr: Optional[float]) -> Iterator[None]:
         yield
     finally:
         optimizer.lr_scheduler = scheduler
+
+
+def _first_deferred(params: List[gluon.Parameter]) -> Optional[str]:
+    """The name of the first parameter whose shape is still deferred (None: all are known)."""
+    for param in params:
+        try:
+            param.list_data()
+        except mx.gluon.parameter.DeferredInitializationError:
+            return str(param.name)
+        except RuntimeError:  # not initialized at all: the Learner initializes it (deferred)
+            return str(param.name)
+    return None
+
+
+def _deferred_with_fit_batch_message(name: str) -> str:
+    return (
+        f"parameter {name!r} still has a deferred shape, and with fit_batch the Learner runs no forward of "
+        "its own (it cannot know how your model is called, e.g. net(X, hidden), and a forward on the data "
+        "alone would build a hybridized model's cached graph with the wrong inputs). Before the search, "
+        "run one forward of your own in predict mode (e.g. `with autograd.predict_mode(): net(X, hidden)`), "
+        "give the layers their input sizes (in_units=, in_channels=, input_size=), or pass "
+        "predict_batch=... to Learner"
+    )
 
 
 def _zero_grads(params: List[gluon.Parameter]) -> None:
@@ -195,6 +243,52 @@ def _count_samples(source: str, data: List[Any], label: List[Any]) -> int:
     return size
 
 
+def _first_input(part: Any) -> Any:
+    return part[0] if isinstance(part, (list, tuple)) else part
+
+
+def _fit_batch_result(result: Any) -> Tuple[List[Any], List[Any], List[Any], int]:
+    """``(data, label, losses, batch_size)`` from what ``fit_batch`` returned, checked.
+
+    A declared ``batch_size`` (the 4th element) is used as it is. Without one, the count is
+    inferred only where it cannot be wrong: every context's losses are one per sample (1-D, as
+    long as the first axis of that context's first input); anything else (a loss the step
+    already normalised, time-major batches, per-token losses) is refused with what to return.
+    """
+    if not isinstance(result, (list, tuple)) or len(result) not in (3, 4):
+        raise TypeError(
+            "fit_batch must return (data_parts, label_parts, losses) or (data_parts, label_parts, losses, "
+            f"batch_size), got {type(result).__name__}"
+            + (f" of length {len(result)}" if isinstance(result, (list, tuple)) else "")
+        )
+    data, label, losses = list(result[0]), list(result[1]), list(result[2])
+    if len(result) == 4:
+        return data, label, losses, _declared_batch_size(result[3])
+    if len(losses) == len(data) and all(
+        getattr(loss, "ndim", 0) == 1 and loss.shape[0] == getattr(_first_input(x), "shape", (None,))[0]
+        for loss, x in zip(losses, data)
+    ):
+        return data, label, losses, _count_samples("fit_batch", data, label)
+    loss_shapes = [getattr(loss, "shape", type(loss).__name__) for loss in losses]
+    data_shapes = [getattr(_first_input(x), "shape", type(x).__name__) for x in data]
+    raise ValueError(
+        f"fit_batch returned losses of shape {loss_shapes} for inputs of shape {data_shapes}: the Learner "
+        "cannot tell how many samples the step normalises by (inferring it from the inputs' first axis "
+        "would take the sequence length of time-major batches). Return it as a 4th element, "
+        "(data, label, losses, batch_size), with batch_size what your own loop passes to trainer.step: "
+        "the number of samples for per-sample losses, 1 for a loss your step already normalised"
+    )
+
+
+def _declared_batch_size(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(
+            "fit_batch's 4th element, batch_size, must be an int >= 1 (what your loop passes to "
+            f"trainer.step: the number of samples, or 1 for a loss already normalised), got {value!r}"
+        )
+    return int(value)
+
+
 class QueuedLoss:
     """The per-sample losses of one queued iteration, not read yet (see ``Learner.queue_iteration``).
 
@@ -225,11 +319,12 @@ class QueuedLoss:
         """The mean per-sample loss; blocks until the iteration has run."""
         if len(self.losses) == 1:
             return float(self.losses[0].asnumpy().mean(dtype=np.float64))
-        total = 0.0  # mean over samples of every device: sum of (mean * count) / total count
+        total, count = 0.0, 0  # mean over every device's values: sum of (mean * count) / total count
         for loss in self.losses:
             values = loss.asnumpy()
-            total += float(values.mean(dtype=np.float64)) * values.shape[0]
-        return total / self.size
+            total += float(values.mean(dtype=np.float64)) * values.size
+            count += values.size
+        return total / count
 
     def mean(self) -> mx.nd.NDArray:
         """The mean per-sample loss as an unread 1-element NDArray, computed by MXNet.
@@ -248,9 +343,9 @@ class QueuedLoss:
         if len(losses) == 1:
             return losses[0].mean()  # one operator; nothing to gather
         home = self.home if self.home is not None else losses[0].context
-        # mean over samples of every device: sum of (mean * count) per device / total count
-        parts = [(loss.mean() * loss.shape[0]).as_in_context(home) for loss in losses]
-        return mx.nd.add_n(*parts) / self.size
+        # mean over every device's values: sum of (mean * count) per device / total count
+        parts = [(loss.mean() * loss.size).as_in_context(home) for loss in losses]
+        return mx.nd.add_n(*parts) / sum(loss.size for loss in losses)
 
 
 class Learner:
@@ -261,10 +356,12 @@ class Learner:
     net : gluon.Block
         The network. Parameters that are not initialized yet are initialized with
         ``initializer`` on ``ctx``; initialized (e.g. trained) parameters are left alone.
-    data_loader : iterable of batches, or an ``mx.io.DataIter``
+    data_loader : iterable of batches, an ``mx.io.DataIter``, or a callable returning an iterator
         Usually a ``gluon.data.DataLoader`` over a
         :class:`~gluon_lrfinder.ContinuousBatchSampler`; a finite loader is restarted when it
-        runs out. Any ``mx.io.DataIter`` (``NDArrayIter``, ``ImageRecordIter``, ``CSVIter``,
+        runs out. A callable (``lambda: my_batches()``) is called for every new pass. A one-shot
+        iterator (a generator) cannot restart: when it runs out, a ``ValueError`` says so and
+        what to pass instead. Any ``mx.io.DataIter`` (``NDArrayIter``, ``ImageRecordIter``, ``CSVIter``,
         ``PrefetchingIter``, a subclass) works as it is: its ``DataBatch`` objects are split by
         :func:`split_data_batch` (padding samples dropped) and it is ``reset()`` whenever it
         runs out, so a search can span many passes.
@@ -292,14 +389,24 @@ class Learner:
     kvstore : str, default ``"device"``
         Used only when ``trainer`` is not given.
     fit_batch : callable, optional
-        ``fit_batch(batch) -> (data_parts, label_parts, losses)``: runs forward, loss and
-        backward of one batch itself (recording included, no ``trainer.step``), one entry per
-        context, ``losses`` per sample; the Learner then steps the trainer. For a training loop
-        with its own batch logic, e.g. an Estimator's ``batch_processor.fit_batch``
-        (:func:`~gluon_lrfinder.estimator.learner_from_estimator`). Its backward is used as it
-        is (no AMP loss scaling added). Default: the Learner's own forward (``batch_fn``,
-        ``loss_fn``, backward). ``batch_fn`` still splits the batches of a deferred-shape
-        forward and of a validation set.
+        ``fit_batch(batch) -> (data_parts, label_parts, losses, batch_size)``: your own training
+        step without ``trainer.step``: forward, loss and backward of one batch (recording
+        included; gradient clipping, mixup, a carried hidden state... all yours), one entry per
+        context; the Learner then calls ``trainer.step(batch_size)``. ``batch_size`` is what
+        your own loop passes to ``trainer.step``: the number of samples for per-sample losses,
+        1 for a loss your step already normalised (GluonNLP's language-model loop). It may be
+        left out (a 3-tuple) only when every context's losses are one per sample along the
+        first axis of its input; anything else raises a ``ValueError`` rather than guess (a
+        time-major batch's first axis is the sequence length). The curve records the mean of
+        the returned losses. The Learner runs no forward of its own outside ``fit_batch``: a
+        model with deferred shapes needs ``predict_batch`` or one forward of yours first. Its
+        backward is used as it is (no AMP loss scaling added). Default: the Learner's own
+        forward (``batch_fn``, ``loss_fn``, backward). ``batch_fn`` still splits a validation
+        set's batches. See docs/your_training_code.md for worked examples.
+    predict_batch : callable, optional
+        ``predict_batch(batch)``: a forward of the model in predict mode, without recording,
+        that the Learner runs once before a search when ``fit_batch`` is given and some
+        parameter's shape is still deferred (an Estimator's ``batch_processor.evaluate_batch``).
     accumulation_steps : int, default 1
         Batches whose gradients make up one step, >= 1 (gradient accumulation: each learning
         rate of a sweep is then one step over ``accumulation_steps`` batches, and the loss is
@@ -341,12 +448,14 @@ class Learner:
         kvstore: str = "device",
         accumulation_steps: int = 1,
         fit_batch: Optional[FitBatchFn] = None,
+        predict_batch: Optional[Callable[[Any], Any]] = None,
     ) -> None:
         if not isinstance(net, gluon.Block):
             raise TypeError(f"net must be a gluon.Block (e.g. a HybridSequential), got {type(net).__name__}")
-        if not hasattr(data_loader, "__iter__"):
+        if not hasattr(data_loader, "__iter__") and not callable(data_loader):
             raise TypeError(
-                f"data_loader must be iterable (e.g. a gluon.data.DataLoader), got {type(data_loader).__name__}"
+                "data_loader must be iterable (e.g. a gluon.data.DataLoader) or a callable returning a fresh "
+                f"iterator of batches, got {type(data_loader).__name__}"
             )
         self.ctx = as_context_list(ctx)
         if loss_fn is not None and not callable(loss_fn):
@@ -355,6 +464,8 @@ class Learner:
             raise TypeError(f"batch_fn must be callable, got {type(batch_fn).__name__}")
         if fit_batch is not None and not callable(fit_batch):
             raise TypeError(f"fit_batch must be callable, got {type(fit_batch).__name__}")
+        if predict_batch is not None and not callable(predict_batch):
+            raise TypeError(f"predict_batch must be callable, got {type(predict_batch).__name__}")
         if trainer is not None and not isinstance(trainer, gluon.Trainer):
             raise TypeError(f"trainer must be a gluon.Trainer, got {type(trainer).__name__}")
         if optimizer_params is not None and not isinstance(optimizer_params, dict):
@@ -395,6 +506,7 @@ class Learner:
         self.loss_fn = loss_fn if loss_fn is not None else gluon.loss.SoftmaxCrossEntropyLoss()
         self.batch_fn = batch_fn if batch_fn is not None else split_batch
         self.fit_batch = fit_batch
+        self.predict_batch = predict_batch
         init = initializer if initializer is not None else mx.init.Xavier()
         for param in params.values():
             if _param_is_uninitialized(param):
@@ -413,6 +525,7 @@ class Learner:
         self._iter: Optional[Iterator] = None
         self._pending: Optional[Any] = None
         self._reset_before_read = False  # a DataIter to restart at its next read (after close())
+        self._batches_read = 0  # from the data source so far (a one-shot iterator's error says it)
 
     # ------------------------------------------------------------------ data
     def _next_batch(self) -> Any:
@@ -424,13 +537,17 @@ class Learner:
                 if self._reset_before_read:
                     self._reset_before_read = False
                     self.data_loader.reset()
-                self._iter = iter(self.data_loader)
+                self._iter = _fresh_iterator(self.data_loader)
             try:
-                return next(self._iter)
+                batch = next(self._iter)
+                self._batches_read += 1
+                return batch
             except StopIteration:
                 self._iter = None  # the loader ran out: start a new pass
                 if restartable(self.data_loader):
                     self.data_loader.reset()  # a DataIter stays exhausted until reset()
+                elif _one_shot(self.data_loader):
+                    raise ValueError(_one_shot_message(self.data_loader, self._batches_read)) from None
         raise ValueError("data_loader yielded no batches: the data set is empty")
 
     def split(self, batch: Any) -> Tuple[List[Any], List[Any], int]:
@@ -469,23 +586,27 @@ class Learner:
 
         Fetches the first batch (kept for the next iteration), so an empty data set fails here,
         and runs one forward pass in predict mode if some parameter's shape is still deferred
-        (``save_states`` cannot handle deferred parameters). Predict-mode forwards change no
-        parameter, BatchNorm running statistics included.
+        (``save_states`` cannot handle deferred parameters): its own through ``batch_fn``, or,
+        with ``fit_batch``, ``predict_batch`` (no forward of its own: a ``ValueError`` says what
+        to do when there is none). Predict-mode forwards change no parameter, BatchNorm running
+        statistics included.
         """
         batch = self._next_batch()
         self._pending = batch
-        deferred = False
-        for param in self.net.collect_params().values():
-            try:
-                param.list_data()
-            except mx.gluon.parameter.DeferredInitializationError:
-                deferred = True
-                break
-        if deferred:
+        deferred = _first_deferred(self._params)
+        if deferred is None:
+            return
+        if self.fit_batch is None:
             data, _, _ = self.split(batch)
             with autograd.predict_mode():
                 for x in data:
                     self.forward(x)
+        elif self.predict_batch is not None:
+            with autograd.predict_mode():
+                self.predict_batch(batch)
+            deferred = _first_deferred(self._params)
+        if deferred is not None and self.fit_batch is not None:
+            raise ValueError(_deferred_with_fit_batch_message(deferred))
 
     # ------------------------------------------------------------------ training
     def queue_iteration(self, lr: Optional[float] = None, take_step: bool = True) -> QueuedLoss:
@@ -534,8 +655,8 @@ class Learner:
     def _backward_one_batch(self, scaled_by_amp: bool) -> Tuple[List[Any], int, Any]:
         """Forward, loss and backward of one batch (gradients add up under grad_req='add')."""
         if self.fit_batch is not None:  # the caller's own batch logic (e.g. an Estimator's)
-            data, label, losses = self.fit_batch(self._next_batch())
-            return list(losses), _count_samples("fit_batch", data, label), (data, label)
+            data, label, losses, size = _fit_batch_result(self.fit_batch(self._next_batch()))
+            return losses, size, (data, label)
         data, label, size = self.split(self._next_batch())
         with autograd.record():
             losses = [self._loss(self.forward(x), y) for x, y in zip(data, label)]

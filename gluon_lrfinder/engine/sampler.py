@@ -3,6 +3,9 @@ from __future__ import annotations
 
 from typing import Iterator, List
 
+from .. import _mxnet  # noqa: F401 (first: checks the MXNet install, see _mxnet.py)
+
+# isort: split
 from mxnet import gluon
 
 from ..core._validate import check_int

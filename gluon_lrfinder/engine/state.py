@@ -31,12 +31,16 @@ import ctypes
 import functools
 import logging
 import os
+import pickle
 import shutil
 import signal
 import tempfile
 import threading
 from typing import Any, Dict, List, Optional
 
+from .. import _mxnet  # noqa: F401 (first: checks the MXNet install, see _mxnet.py)
+
+# isort: split
 import mxnet as mx
 import numpy as np
 from mxnet import gluon
@@ -407,3 +411,35 @@ class StateSnapshot:
             _drop_engine_errors()
         self.restore()  # a RestoreError keeps the files on purpose
         self.cleanup()
+
+
+def fresh_optimizer_state(trainer: gluon.Trainer, directory: str) -> None:
+    """Give ``trainer`` the optimizer state of a new trainer, at the current weights.
+
+    Momentum buffers and Adam's moments are dropped (the optimizer creates them as zeros at its
+    next update) and the update counts start over (so Adam's bias correction starts at step 1
+    again). Only for inside a :class:`StateSnapshot`, whose restore puts the real state back
+    bitwise. Goes through ``trainer.load_states`` with a states file holding no buffers and the
+    optimizer with its counts reset (the optimizer's private ``_all_index_update_counts``).
+
+    Examples
+    --------
+    >>> import mxnet as mx, tempfile
+    >>> from mxnet import gluon
+    >>> net = gluon.nn.Dense(1, in_units=2); net.initialize()
+    >>> trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.1, "momentum": 0.9})
+    >>> with mx.autograd.record():
+    ...     net(mx.nd.ones((1, 2))).backward()
+    >>> trainer.step(1)
+    >>> fresh_optimizer_state(trainer, tempfile.mkdtemp())
+    >>> trainer.optimizer.num_update, len(trainer._updaters[0].states)
+    (0, 0)
+    """
+    optimizer = pickle.loads(pickle.dumps(trainer.optimizer))
+    optimizer.num_update = optimizer.begin_num_update
+    optimizer._all_index_update_counts = {0: {}}
+    optimizer._index_update_count = optimizer._all_index_update_counts[0]
+    path = os.path.join(directory, "fresh-optimizer.states")
+    with open(path, "wb") as f:
+        pickle.dump(({}, optimizer), f)
+    trainer.load_states(path)

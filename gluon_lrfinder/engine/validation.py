@@ -13,6 +13,9 @@ import itertools
 import logging
 from typing import Any, Callable, List, Optional, Tuple
 
+from .. import _mxnet  # noqa: F401 (first: checks the MXNet install, see _mxnet.py)
+
+# isort: split
 import mxnet as mx
 from mxnet import autograd, gluon
 from mxnet.gluon.data.dataloader import default_batchify_fn

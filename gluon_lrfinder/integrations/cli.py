@@ -638,6 +638,7 @@ def _run(args: argparse.Namespace) -> int:
         net.hybridize(static_alloc=True, static_shape=True)
 
     progress = not args.no_progress
+    interrupted = False
     try:
         with Learner(net, data.loader, ctx=args.ctx, loss_fn=_loss(loss_name), optimizer=args.optimizer,
                      optimizer_params=opt_params) as learner:
@@ -651,7 +652,7 @@ def _run(args: argparse.Namespace) -> int:
                 finder.find_grid(weight_decay=args.grid.get("wd"), momentum=args.grid.get("momentum"),
                                  repeats=args.repeats, method=args.method, keep_current=False, **sweep)
             else:
-                finder.find(**sweep)
+                interrupted = _find_keeping_an_interrupted_curve(finder, sweep)
     except (mx.base.MXNetError, ValueError, TypeError) as err:
         # the library's argument checks (raised before any work), or the user's network, data and
         # loss not fitting together at the first iteration (the model state is restored by then)
@@ -669,9 +670,7 @@ def _run(args: argparse.Namespace) -> int:
     try:
         if args.grid:
             return _report_grid(args, finder, data.name, net_name)
-        from ..finder import INTERRUPTED
-
-        if curve.stop_reason == INTERRUPTED:  # Ctrl-C: the model is restored; keep what was recorded
+        if interrupted:  # Ctrl-C: the model is restored; keep what was recorded
             print(f"{PROG}: interrupted after {len(curve)} iterations; writing what was recorded",
                   file=sys.stderr)
             code = _report(args, curve, data.name, net_name, args.optimizer)
@@ -679,6 +678,18 @@ def _run(args: argparse.Namespace) -> int:
         return _report(args, curve, data.name, net_name, args.optimizer)
     except OSError as err:
         raise CLIError(f"--out {args.out}: cannot write the results ({err.strerror or err})") from None
+
+
+def _find_keeping_an_interrupted_curve(finder: Any, sweep: Dict[str, Any]) -> bool:
+    """``finder.find(**sweep)``; True after a Ctrl-C (which find() re-raises once the model is
+    restored and the points recorded are on ``finder.curve``), so they are written before exit 130."""
+    try:
+        finder.find(**sweep)
+    except KeyboardInterrupt:
+        if finder.curve is None or len(finder.curve) == 0:
+            raise  # nothing recorded to write: main() says "interrupted" and returns 130
+        return True
+    return False
 
 
 def _report(args: argparse.Namespace, curve: Any, data_name: str, net_name: str, optimizer: str) -> int:
@@ -745,6 +756,14 @@ def _report_grid(args: argparse.Namespace, finder: Any, data_name: str, net_name
     return 0 if any(row.lr is not None for row in result.rows) else 1
 
 
+def _require_mxnet() -> None:
+    """A missing or unsupported MXNet as a one-line error that names the builds to install."""
+    try:
+        from .. import _mxnet  # noqa: F401
+    except ImportError as err:
+        raise CLIError(str(err)) from None
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     """Run the command; returns the exit code (0 done, 1 no suggestion, 2 a user error).
 
@@ -761,6 +780,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         return launch_main(argv[1:])
     show_traceback = "--traceback" in argv
     try:
+        _require_mxnet()  # the parser lists the bundled data sets, which need MXNet
         try:
             args = build_parser().parse_args(argv)
         except SystemExit as exit_:  # --help

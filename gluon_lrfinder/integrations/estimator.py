@@ -16,6 +16,9 @@ import logging
 import math
 from typing import Any, Callable, Dict, List, Optional
 
+from .. import _mxnet  # noqa: F401 (first: checks the MXNet install, see _mxnet.py)
+
+# isort: split
 from mxnet.gluon.contrib.estimator import Estimator
 from mxnet.gluon.contrib.estimator.event_handler import EpochBegin, TrainBegin, TrainEnd
 from mxnet.lr_scheduler import LRScheduler
@@ -24,7 +27,7 @@ from ..core._validate import check_int
 from ..core.curve import LRCurve
 from ..core.rules import DEFAULT_METHOD, Method, get_rule
 from ..engine.learner import Learner, split_batch
-from ..finder import INTERRUPTED, LRFinder
+from ..finder import LRFinder
 from ..schedules import OffsetSchedule
 
 __all__ = ["learner_from_estimator", "find_lr_with_estimator", "LRFinderHandler"]
@@ -47,9 +50,18 @@ def _estimator_fit_batch(estimator: Estimator, batch_axis: int) -> Callable[[Any
 
     def fit_batch(batch: Any) -> Any:
         data, label, _pred, losses = estimator.batch_processor.fit_batch(estimator, batch, batch_axis)
-        return data, label, losses
+        return data, label, losses, batch[0].shape[batch_axis]  # what Estimator.fit steps with
 
     return fit_batch
+
+
+def _estimator_predict_batch(estimator: Estimator, batch_axis: int) -> Callable[[Any], Any]:
+    """A predict-mode forward through ``estimator.batch_processor.evaluate_batch`` (deferred shapes)."""
+
+    def predict_batch(batch: Any) -> Any:
+        return estimator.batch_processor.evaluate_batch(estimator, batch, batch_axis)
+
+    return predict_batch
 
 
 def learner_from_estimator(
@@ -65,8 +77,8 @@ def learner_from_estimator(
     batch_axis : int, default 0
         As in ``Estimator.fit``.
     batch_fn : callable, optional
-        Splits a batch over the contexts where the Learner needs it outside training: the
-        forward that resolves deferred shapes, and ``find(valid_data=...)``'s held-out batches
+        Splits ``find(valid_data=...)``'s held-out batches over the contexts (deferred shapes are
+        resolved through ``estimator.batch_processor.evaluate_batch``)
         (see :class:`~gluon_lrfinder.Learner`). Default: ``batch[0]`` is the data, ``batch[1]``
         the label, as the default ``BatchProcessor`` reads them. Training always goes through
         ``estimator.batch_processor.fit_batch``.
@@ -95,6 +107,7 @@ def learner_from_estimator(
         trainer=estimator.trainer,
         batch_fn=batch_fn if batch_fn is not None else _estimator_batch_fn(batch_axis),
         fit_batch=_estimator_fit_batch(estimator, batch_axis),
+        predict_batch=_estimator_predict_batch(estimator, batch_axis),
     )
 
 
@@ -154,8 +167,9 @@ class LRFinderHandler(TrainBegin, EpochBegin, TrainEnd):
     * with ``schedule`` given, it attaches ``schedule(finder)`` as the optimizer's
       ``lr_scheduler`` (wrapped in :class:`~gluon_lrfinder.schedules.OffsetSchedule` when the
       optimizer has already made updates, so the schedule starts at its own step 0);
-    * otherwise, if the optimizer has an ``lr_scheduler``, the suggestion becomes its
-      ``base_lr`` (for this package's schedules: the peak; the whole schedule is rescaled);
+    * otherwise, if the optimizer has an ``lr_scheduler``, the whole schedule is rescaled
+      around the suggestion (:meth:`LRFinder.apply`: this package's schedules, GluonCV's
+      ``LRSequential``, MXNet's schedulers with warm-up), or a ``ValueError`` says what to do;
     * otherwise the suggestion is set with ``trainer.set_learning_rate``.
 
     What it did is logged on ``estimator.logger`` (where the Estimator's own logs go) and kept
@@ -273,12 +287,13 @@ class LRFinderHandler(TrainBegin, EpochBegin, TrainEnd):
         self._ran = True
         trainer = estimator.trainer
         before = trainer.learning_rate
-        finder = find_lr_with_estimator(estimator, self.train_data, self.batch_axis, **self.find_kwargs)
-        self.finder = finder
+        with learner_from_estimator(estimator, self.train_data, self.batch_axis) as learner:
+            # set first: after a Ctrl-C (restored, re-raised: fit stops, nothing applied) the
+            # points recorded stay readable on handler.finder
+            self.finder = finder = LRFinder(learner)
+            finder.find(**self.find_kwargs)
         curve = finder.curve
         assert curve is not None  # find() always leaves a curve, empty at worst
-        if curve.stop_reason == INTERRUPTED:  # Ctrl-C inside fit(): stop fit too, nothing applied
-            raise KeyboardInterrupt
         log.info(
             "LRFinderHandler: range test over %d iterations, lr %.3g to %.3g (%s); model and trainer "
             "restored", len(curve), curve.lrs[0], curve.lrs[-1], curve.stop_reason,
@@ -307,7 +322,7 @@ class LRFinderHandler(TrainBegin, EpochBegin, TrainEnd):
             scheduler = optimizer.lr_scheduler
             finder.apply(lr)  # base_lr of an attached scheduler, else set_learning_rate
             if scheduler is not None:
-                self.applied = f"set base_lr={lr:.4g} on {type(scheduler).__name__}"
+                self.applied = f"rescaled {type(scheduler).__name__} around lr={lr:.4g}"
             else:
                 self.applied = f"set learning rate {before:.4g} -> {lr:.4g}"
         log.info("LRFinderHandler: suggested lr %.4g (%s); %s", lr, self.method, self.applied)
