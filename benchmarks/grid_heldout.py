@@ -442,7 +442,7 @@ class Cache:
         os.makedirs(os.path.dirname(self.path), exist_ok=True)
         tmp = self.path + ".tmp"
         with open(tmp, "w") as f:
-            json.dump(self.data, f, indent=1, sort_keys=True)
+            json.dump(self.data, f, separators=(",", ":"), sort_keys=True)  # compact: it holds every curve
         os.replace(tmp, self.path)
 
 
