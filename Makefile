@@ -42,7 +42,7 @@ horovod: $(VENV)/.horovod-installed
 
 test-horovod: horovod
 	MPLBACKEND=Agg OMP_NUM_THREADS=1 PATH="$(abspath $(BIN)):$$PATH" \
-		$(BIN)/python -m pytest tests/test_horovod.py -v -rs
+		$(BIN)/python -m pytest tests/engine/test_horovod.py -v -rs
 
 # The documentation site (Sphinx + myst-nb + napoleon) into docs/_build/html, warnings as errors.
 # The tutorial notebooks are executed during the build, in their fast, offline mode (docs/conf.py).

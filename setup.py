@@ -38,7 +38,7 @@ setup(
     #   HOROVOD_WITH_GLOO=1 HOROVOD_WITHOUT_MPI=1 pip install --no-build-isolation ".[horovod]"
     # (`make test-horovod` does this in .venv; see docs/distributed.md.)
     extras_require={"cpu": ["mxnet==1.9.1"], "horovod": ["horovod==0.28.1"]},
-    entry_points={"console_scripts": ["gluon-lrfinder=gluon_lrfinder.cli:main"]},
+    entry_points={"console_scripts": ["gluon-lrfinder=gluon_lrfinder.integrations.cli:main"]},
     classifiers=[
         "Programming Language :: Python :: 3",
         "Topic :: Scientific/Engineering :: Artificial Intelligence",

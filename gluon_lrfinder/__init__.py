@@ -21,15 +21,17 @@ from typing import TYPE_CHECKING, Any, Dict, Optional, Sequence, Tuple
 
 from .core.curve import LRCurve
 from .core.grid import GridResult, summarize_grid
+from .core.plan import SweepPlan
 from .core.repeated import RepeatedSweeps, summarize_sweeps
 from .core.report import SuggestionReport
 from .core.rules import SuggestionWarning
-from .core.stopping import LRFinderStoppingCriteria, StoppingCriteria, StoppingRule
+from .core.stopping import LRFinderStoppingCriteria, StoppingCriteria, StoppingRule, StopReason
 
 if TYPE_CHECKING:  # editors and mypy see the real classes; at run time they load on first use
     from .engine.learner import Learner, QueuedLoss
     from .engine.reducers import KVStoreMeanReducer
     from .engine.sampler import ContinuousBatchSampler
+    from .engine.sources import DataSource
     from .engine.state import StateSnapshot
     from .engine.validation import ValidationSignal
     from .finder import LRFinder
@@ -50,6 +52,7 @@ _LAZY = {
     "Learner": "engine.learner",
     "QueuedLoss": "engine.learner",
     "ContinuousBatchSampler": "engine.sampler",
+    "DataSource": "engine.sources",
     "LRFinder": "finder",
     "StateSnapshot": "engine.state",
     "plot_curve": "plotting",
@@ -122,6 +125,9 @@ __all__ = [
     "GridResult",
     "summarize_grid",
     "plot_grid",
+    "SweepPlan",
+    "StopReason",
+    "DataSource",
     "__version__",
 ]
 

@@ -99,7 +99,7 @@ def plot_curve(
     method : str or None, default ``DEFAULT_METHOD``
         Suggestion rule to mark; None marks nothing.
     show_range : bool, default False
-        Shade the ``(min_lr, max_lr)`` range of :func:`~gluon_lrfinder.suggest.lr_range`.
+        Shade the ``(min_lr, max_lr)`` range of :func:`~gluon_lrfinder.core.rules.lr_range`.
     bandwidth : float, optional
         Smoothing width in decades.
     title : str, optional
@@ -167,7 +167,7 @@ def plot_bands(
     ----------
     result : RepeatedSweeps
         From :meth:`~gluon_lrfinder.LRFinder.find_repeated` or
-        :func:`~gluon_lrfinder.repeats.summarize_sweeps`.
+        :func:`~gluon_lrfinder.core.repeated.summarize_sweeps`.
     ax : matplotlib.axes.Axes, optional
         Where to draw; default: a new figure.
     path : str, optional
@@ -184,7 +184,7 @@ def plot_bands(
     Examples
     --------
     >>> import numpy as np
-    >>> from gluon_lrfinder.repeats import summarize_sweeps
+    >>> from gluon_lrfinder.core.repeated import summarize_sweeps
     >>> lrs = list(np.logspace(-4, 0, 41))
     >>> curves = [LRCurve(lrs=lrs, losses=list(2 - np.tanh(np.log10(lrs) + 2 + s) + np.array(lrs) * 9))
     ...           for s in (0.0, 0.1, -0.1)]
@@ -234,7 +234,7 @@ def plot_grid(
     ----------
     result : GridResult
         From :meth:`~gluon_lrfinder.LRFinder.find_grid` or
-        :func:`~gluon_lrfinder.grid.summarize_grid`.
+        :func:`~gluon_lrfinder.core.grid.summarize_grid`.
     ax : matplotlib.axes.Axes, optional
         Where to draw; default: a new figure.
     path : str, optional
@@ -249,7 +249,7 @@ def plot_grid(
     Examples
     --------
     >>> import numpy as np
-    >>> from gluon_lrfinder.grid import summarize_grid
+    >>> from gluon_lrfinder.core.grid import summarize_grid
     >>> lrs = list(np.logspace(-4, 0, 41))
     >>> curves = [LRCurve(lrs=lrs, losses=list(2 - np.tanh(np.log10(lrs) + 2) + np.array(lrs) * k))
     ...           for k in (3, 9)]

@@ -1,36 +1,11 @@
 """Learning-rate schedules built from a range test's ``(min_lr, max_lr)``.
 
-Every schedule here is an ``mx.lr_scheduler.LRScheduler``, so it plugs into
-``gluon.Trainer(params, optimizer, schedule.optimizer_params())`` (see below), and a pure
-function of the update count: calling it twice with the same count gives the same rate, in any
-order.
-
-Step convention
----------------
-MXNet calls ``scheduler(num_update)`` where ``num_update`` is the optimizer's update count
-*after* it was incremented for the current update, so the first ``trainer.step`` uses
-``schedule(1)``, the second ``schedule(2)`` and so on; ``schedule(0)`` is what
-``trainer.learning_rate`` reports before any step. All knots below are given in these units:
-a one-cycle schedule with ``total_steps=100`` returns its final rate at 100 (the 100th update)
-and keeps it for every later update.
-
-Giving a schedule to a trainer: ``schedule.optimizer_params()``
-----------------------------------------------------------------
-``base_lr`` of every schedule here is its peak rate. ``mx.optimizer.Optimizer.__init__``
-overwrites ``lr_scheduler.base_lr`` with the optimizer's ``learning_rate`` when both are set and
-differ, and Adam, Adamax, LAMB, Nadam, RMSProp and Signum set a default ``learning_rate``
-of their own: ``gluon.Trainer(params, "adam", {"lr_scheduler": s})`` would train at Adam's
-0.001 instead of the schedule's peak. Pass the schedule's own rate with it, which
-:meth:`optimizer_params` does for every optimizer::
-
-    trainer = gluon.Trainer(params, "adam", schedule.optimizer_params(wd=1e-4))
-    # the same as {"lr_scheduler": schedule, "learning_rate": schedule.base_lr, "wd": 1e-4}
-
-A schedule of this module refuses the overwrite: an optimizer constructed with a
-``learning_rate`` (its default or yours) that differs from the schedule's ``base_lr`` raises a
-``ValueError`` that says what to pass. Setting ``schedule.base_lr = lr`` yourself (as
-:meth:`gluon_lrfinder.LRFinder.apply` does) rescales the whole schedule by ``lr / peak``: the
-shape and the ratios are kept and the peak becomes ``lr``.
+Every schedule is an ``mx.lr_scheduler.LRScheduler`` and a pure function of the update count
+(``schedule(1)`` is the rate of the first ``trainer.step``). Give it to a trainer with its own
+peak rate, ``gluon.Trainer(params, "adam", schedule.optimizer_params(wd=1e-4))``: MXNet's
+optimizers would otherwise overwrite ``base_lr`` with their default ``learning_rate``, which a
+schedule here refuses with a ``ValueError``. Setting ``schedule.base_lr = lr`` rescales the
+whole schedule so that its peak is ``lr``. docs/schedules.md has the step convention and why.
 
 Examples
 --------

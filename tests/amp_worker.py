@@ -1,4 +1,4 @@
-"""AMP check in its own process (started by tests/test_amp.py): ``amp.init`` is process-global
+"""AMP check in its own process (started by tests/engine/test_amp.py): ``amp.init`` is process-global
 and cannot be undone, so it must not run inside the pytest process.
 
     python tests/amp_worker.py OUT_JSON

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from pathlib import Path
 
 import mxnet as mx
 import numpy as np
@@ -10,7 +11,7 @@ import pytest
 from mxnet import gluon
 
 from gluon_lrfinder import Learner
-from gluon_lrfinder.datasets import build_net, load_task, loss_for, make_loader
+from gluon_lrfinder.engine.datasets import build_net, load_task, loss_for, make_loader
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 
@@ -209,3 +210,30 @@ def mode_array(values, ctx=None):
     if isinstance(values, np.ndarray) and values.dtype == np.float64:
         values = values.astype(np.float32)
     return (mx.np.array if is_np_array() else mx.nd.array)(values, ctx=ctx)
+
+
+# ---------------------------------------------------------------------- the fast path
+TESTS = Path(__file__).resolve().parent
+#: Test folders and files whose tests train for long, start processes or run notebooks: marked
+#: ``slow``, so that ``pytest -m "not slow"`` runs the core and the quick engine tests in seconds.
+#: ``make test`` runs everything. A test elsewhere can carry ``@pytest.mark.slow`` itself.
+SLOW_FOLDERS = {"studies", "integrations"}
+SLOW_FILES = {
+    "test_finder.py", "test_tutorials.py", "test_readme.py", "test_training_code_docs.py",  # notebooks, docs
+    "test_distributed.py", "test_horovod.py", "test_amp.py", "test_performance.py",  # processes, timing
+    "test_multidevice.py", "test_accumulation.py", "test_validation.py", "test_datacheck.py",
+    "test_plotting.py", "test_schedules.py", "test_one_rule_path.py",  # top level: beyond core and engine
+    "test_custom_steps.py", "test_rng_isolation.py", "test_mid_training.py", "test_rescale.py",  # whole trainings
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    slow = pytest.mark.slow
+    for item in items:
+        path = Path(str(item.fspath)).resolve()
+        if TESTS in path.parents:
+            parts = path.relative_to(TESTS).parts
+            if parts[0] in SLOW_FOLDERS or parts[-1] in SLOW_FILES:
+                item.add_marker(slow)
+        elif "core" not in path.parts or "plot" in item.name:  # doctests: the core's are quick, the rest train
+            item.add_marker(slow)

@@ -1,4 +1,4 @@
-"""One worker of the distributed range-test check (started by tests/test_distributed.py).
+"""One worker of the distributed range-test check (started by tests/engine/test_distributed.py).
 
     python tests/dist_worker.py OUT_DIR OPTIMIZER KVSTORE_FORM NUM_CONTEXTS
 

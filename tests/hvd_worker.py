@@ -1,4 +1,4 @@
-"""One rank of the Horovod range-test check (started by tests/test_horovod.py under horovodrun).
+"""One rank of the Horovod range-test check (started by tests/engine/test_horovod.py under horovodrun).
 
     horovodrun --gloo -np 2 -H localhost:2 python tests/hvd_worker.py OUT_DIR SCENARIO
 

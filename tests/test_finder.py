@@ -260,7 +260,7 @@ def test_without_a_progress_bar_tqdm_auto_is_not_imported():
     import subprocess
     import sys
 
-    code = ("import sys; from gluon_lrfinder.finder import _progress_bar; "
+    code = ("import sys; from gluon_lrfinder.engine.sweep import _progress_bar; "
             "bar = _progress_bar(None, False); bar.update(1); bar.close(); print('tqdm.auto' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
@@ -407,3 +407,37 @@ def test_apply_with_an_lr_scheduler_sets_its_base_lr(digits):
     lr = finder.apply(method="steepest")
     assert learner.trainer.optimizer.lr_scheduler is scheduler and scheduler.base_lr == lr
     learner.close()
+
+
+# ---------------------------------------------------------------------- the front (issue 19)
+def test_find_takes_a_plan_and_a_stopping_rule_or_the_old_keywords(make_learner):
+    from gluon_lrfinder import LRFinderStoppingCriteria, SweepPlan
+
+    finder = LRFinder(make_learner())
+    new = finder.find(SweepPlan(lr_start=1e-4, lr_end=1.0, num_iter=12), LRFinderStoppingCriteria(), progress=False)
+    curve = finder.curve
+    old = LRFinder(make_learner()).find(lr_start=1e-4, lr_end=1.0, num_iter=12, stopping=LRFinderStoppingCriteria(),
+                                        progress=False)
+    assert [lr for lr, _ in new] == [lr for lr, _ in old] and "patience" not in curve.settings  # the tutorial rule
+    with pytest.raises(TypeError, match="give stopping or smoothing, not both"):
+        finder.find(stopping=LRFinderStoppingCriteria(), smoothing=0.5, progress=False)
+    with pytest.raises(TypeError, match="give the plan or lr_end, not both"):
+        finder.find(SweepPlan(), lr_end=1.0, progress=False)
+    assert finder.result is curve  # refused before anything ran
+
+
+def test_a_study_of_your_own_is_one_module_with_run(make_learner):
+    """A new study plugs in through LRFinder.run: here a two-batch-size study in a few lines."""
+    import types
+
+    from gluon_lrfinder.engine.sweep import run_sweep
+
+    def run(learner, plan, stopping, **sweep):
+        curves = [run_sweep(learner, plan, stopping, **sweep) for _ in range(2)]
+        return min(curves, key=lambda c: c.suggest(warn=False))
+
+    study = types.SimpleNamespace(run=run)
+    finder = LRFinder(make_learner())
+    result = finder.run(study, lr_start=1e-4, lr_end=1.0, num_iter=15, progress=False)
+    assert finder.result is result and finder.curve is result
+    assert finder.apply() == result.suggest(warn=False) == finder.learner.trainer.learning_rate

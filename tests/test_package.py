@@ -170,6 +170,7 @@ def test_the_pure_core_imports_without_mxnet(tmp_path):
 @pytest.mark.parametrize("statement", ["from gluon_lrfinder import Learner", "import gluon_lrfinder.finder",
                                        "from gluon_lrfinder.schedules import OneCycleSchedule"])
 @pytest.mark.parametrize("fake_version", [None, "2.0.0b1", "1.5.0"])
+@pytest.mark.slow  # nine interpreters
 def test_mxnet_missing_or_unsupported_gives_one_clear_error(statement, fake_version, tmp_path):
     proc = _run_without_real_mxnet(statement, tmp_path, fake_version)
     assert proc.returncode == 1
@@ -189,6 +190,7 @@ def test_the_cli_says_which_mxnet_to_install(tmp_path):
     assert "Traceback" not in proc.stderr
 
 
+@pytest.mark.slow  # builds a wheel
 def test_the_wheel_leaves_mxnet_to_the_user(tmp_path):
     """A GPU user's mxnet-cu112 must survive `pip install gluon-lrfinder`: no bare mxnet requirement."""
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w",

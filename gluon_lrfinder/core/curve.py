@@ -20,20 +20,22 @@ import json
 import math
 import os
 import platform
+import warnings
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple, Union
 
 from ._validate import check_choice
 from .report import SuggestionReport, diagnose, report_curve, suggest_curve
-from .rules import DEFAULT_METHOD, CurvePoints, Method, get_rule, lr_range
+from .rules import DEFAULT_METHOD, CurvePoints, Method, SuggestionWarning, get_rule, lr_range
+from .stopping import StopReason
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
 
 __all__ = ["LRCurve", "library_versions", "DATA_PROBLEM"]
 
-#: Key of ``LRCurve.settings`` holding the diagnosis of non-finite data (see ``datacheck.py``):
-#: such a curve gives no suggestion.
+#: The key under which a saved curve holds :attr:`LRCurve.data_problem` (and, in files written
+#: before it was a field of its own, the key of ``settings`` that held it).
 DATA_PROBLEM = "data_problem"
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -75,12 +77,16 @@ class LRCurve:
         The arguments of the sweep (JSON-serialisable).
     versions : dict
         Library versions (filled in by :func:`library_versions` when empty).
-    stop_reason : str, optional
-        ``"diverged"``, ``"non-finite loss"``, ``"lr_end reached"``, ``"num_iter reached"``...
+    stop_reason : StopReason or str, optional
+        Why the sweep ended (:class:`~gluon_lrfinder.core.stopping.StopReason`, equal to its
+        text; a custom stopping rule's own reason stays text).
     valid_lrs, valid_losses : list of float
         The optional validation signal (``find(valid_data=...)``): the LR of the iteration after
         which the held-out set was evaluated, and its mean loss. Empty when not measured; files
         without them load as before, and files of curves without them are written as before.
+    data_problem : str, optional
+        The diagnosis of non-finite data found during the sweep (a NaN in a batch, parameters
+        spoiled while the loss stayed finite): such a curve gives no suggestion.
     """
 
     lrs: List[float] = field(default_factory=list)
@@ -91,6 +97,14 @@ class LRCurve:
     stop_reason: Optional[str] = None
     valid_lrs: List[float] = field(default_factory=list)
     valid_losses: List[float] = field(default_factory=list)
+    data_problem: Optional[str] = None
+
+    def __post_init__(self) -> None:
+        self.stop_reason = StopReason.parse(self.stop_reason)
+        if DATA_PROBLEM in self.settings:  # a curve of earlier versions kept it in its settings
+            problem = self.settings[DATA_PROBLEM]
+            self.settings = {k: v for k, v in self.settings.items() if k != DATA_PROBLEM}
+            self.data_problem = self.data_problem or str(problem)
 
     def append(self, lr: float, loss: float, smoothed: Optional[float] = None) -> None:
         """Record one iteration."""
@@ -142,7 +156,7 @@ class LRCurve:
             ``source="valid"`` without a validation signal.
         ValueError
             Unknown ``method`` or ``source``, too few finite points, or a curve flagged for bad
-            data (``settings["data_problem"]``).
+            data (:attr:`data_problem`).
 
         Examples
         --------
@@ -154,8 +168,8 @@ class LRCurve:
         0.01
         """
         check_choice("source", source, ("train", "valid"))
-        if DATA_PROBLEM in self.settings:
-            raise ValueError(f"no suggestion from this curve: {self.settings[DATA_PROBLEM]}")
+        if self.data_problem is not None:
+            raise ValueError(f"no suggestion from this curve: {self.data_problem}")
         if source == "valid":
             if not self.valid_lrs:
                 raise RuntimeError("source='valid' needs a validation signal: call find(valid_data=...) first")
@@ -186,7 +200,7 @@ class LRCurve:
         >>> LRCurve(lrs=[1e-3, 1e-2, 1e-1] * 4, losses=[1.0] * 12).diagnose() != []
         True
         """
-        problem = [self.settings[DATA_PROBLEM]] if DATA_PROBLEM in self.settings else []
+        problem = [self.data_problem] if self.data_problem is not None else []
         return problem + diagnose(self.lrs, self.losses)
 
     def report(self, method: Method = DEFAULT_METHOD, bandwidth: Optional[float] = None) -> SuggestionReport:
@@ -205,7 +219,7 @@ class LRCurve:
         >>> float(c.report(method="steepest").lr)
         0.01
         """
-        if DATA_PROBLEM in self.settings:  # no confident suggestion: say why instead
+        if self.data_problem is not None:  # no confident suggestion: say why instead
             nan = float("nan")
             return SuggestionReport(get_rule(method).name, nan, {}, nan, (nan, nan), flags=self.diagnose())
         return report_curve(self, method=method, bandwidth=bandwidth,
@@ -248,6 +262,28 @@ class LRCurve:
 
         return plot_curve(self, ax=ax, path=path, method=method, show_range=show_range, **kwargs)
 
+    def apply(self, trainer: Any, method: Method = DEFAULT_METHOD, lr: Optional[float] = None) -> float:
+        """Set ``lr``, or this curve's suggestion, on a ``gluon.Trainer``; returns the rate set.
+
+        With an ``lr_scheduler`` attached, the whole schedule is rescaled around the rate
+        (:func:`gluon_lrfinder.engine.knobs.set_learning_rate`). A suggestion from a curve
+        flagged "loss never fell" is set with a ``SuggestionWarning`` that says so.
+
+        Examples
+        --------
+        >>> curve.apply(trainer)        # doctest: +SKIP
+        0.0476
+        """
+        from ..engine.knobs import set_learning_rate
+
+        if lr is None:
+            lr = self.suggest(method, warn=False)
+            never_fell = [flag for flag in self.diagnose() if flag.startswith("loss never fell")]
+            if never_fell:
+                warnings.warn(f"apply() set lr={lr:.3g} from a curve flagged {never_fell[0]}", SuggestionWarning,
+                              stacklevel=3)
+        return set_learning_rate(trainer, lr)
+
     # ------------------------------------------------------------------ serialisation
     def to_dict(self) -> Dict[str, Any]:
         """A JSON-ready dict (non-finite losses become ``None``)."""
@@ -264,6 +300,8 @@ class LRCurve:
             "versions": self.versions or library_versions(),
             "stop_reason": self.stop_reason,
         }
+        if self.data_problem is not None:
+            out[DATA_PROBLEM] = self.data_problem
         if self.valid_lrs:  # optional fields: absent when not measured, so old readers see no change
             out["valid_lrs"] = list(self.valid_lrs)
             out["valid_losses"] = clean(self.valid_losses)
@@ -288,6 +326,7 @@ class LRCurve:
             stop_reason=data.get("stop_reason"),
             valid_lrs=[float(v) for v in data.get("valid_lrs") or []],
             valid_losses=restore(data.get("valid_losses") or []),
+            data_problem=data.get(DATA_PROBLEM),
         )
 
     def to_json(self, path: PathLike) -> str:
@@ -300,8 +339,9 @@ class LRCurve:
         """Write the curve as CSV; settings, versions and stop reason go in ``#`` header lines."""
         meta = self.to_dict()
         buf = io.StringIO()
-        for key in ("format", "settings", "versions", "stop_reason"):
-            buf.write(f"# {key}: {json.dumps(meta[key])}\n")
+        for key in ("format", "settings", "versions", "stop_reason", DATA_PROBLEM):
+            if key in meta:
+                buf.write(f"# {key}: {json.dumps(meta[key])}\n")
         writer = csv.writer(buf, lineterminator="\n")
         # the validation signal, when measured, is one more column, empty where it was not evaluated
         valid = dict(zip(self.valid_lrs, self.valid_losses))
@@ -369,4 +409,5 @@ class LRCurve:
             stop_reason=meta.get("stop_reason"),
             valid_lrs=valid_lrs,
             valid_losses=valid_losses,
+            data_problem=meta.get(DATA_PROBLEM),
         )

@@ -19,7 +19,7 @@ keep the trainer's own values, and a change is applied only on request
 Examples
 --------
 >>> import numpy as np
->>> from gluon_lrfinder.curve import LRCurve
+>>> from gluon_lrfinder.core.curve import LRCurve
 >>> lrs = np.logspace(-4, 0, 41)
 >>> x = np.log10(lrs)
 >>> def curve(floor, blow_up):       # falls to ``floor``, diverges past lr = 10**blow_up
@@ -34,6 +34,7 @@ Examples
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence, Union
 
@@ -47,6 +48,8 @@ from .smoothing import zero_phase
 
 __all__ = ["GridRow", "GridResult", "curve_summary", "recommend", "summarize_grid", "grid_values",
            "momentum_note"]
+
+PathLike = Union[str, "os.PathLike[str]"]
 
 #: Curves whose lowest smoothed loss lies within this fraction of the best one count as reaching
 #: "the lowest loss" (Smith compares curves by eye; noise makes exact ties meaningless).
@@ -382,6 +385,92 @@ class GridResult:
     def suggests_change(self) -> bool:
         """True when the sweep's pick differs from the trainer's own values (or those are unknown)."""
         return self.candidate_index != self.current_index
+
+    def suggest(self, method: Optional[Method] = None) -> float:
+        """The recommended combination's learning rate: :attr:`lr`, or that of another rule.
+
+        Raises
+        ------
+        RuntimeError
+            When the recommended combination's curves gave no learning rate.
+        """
+        return self._lr_of(self.best_index, self.lr, method)
+
+    def _lr_of(self, index: Optional[int], lr: Optional[float], method: Optional[Method]) -> float:
+        if index is None:
+            raise RuntimeError(f"no recommendation, so no learning rate for it: {self.reason}")
+        if method is not None and get_rule(method).name != self.method:
+            runs = self.runs[index] if self.runs else [self.curves[index]]
+            lr = _median_row(self.rows[index].combination, runs, method).lr
+        if lr is None:
+            raise RuntimeError("the curve of the combination to apply gave no learning rate; pick one by hand")
+        return lr
+
+    def plot(self, path: Optional[PathLike] = None, ax: Any = None, **kwargs: Any) -> Any:
+        """Overlay the smoothed curves with their suggestions, the recommended one thick
+        (:func:`gluon_lrfinder.plotting.plot_grid`); returns the Axes."""
+        from ..plotting import plot_grid
+
+        return plot_grid(self, ax=ax, path=path, **kwargs)
+
+    def apply(
+        self, trainer: Any, method: Optional[Method] = None, accept_unvalidated: bool = False
+    ) -> Dict[str, float]:
+        """Set the recommendation on a trainer: by default, keep its weight decay and momentum.
+
+        By default the recommendation is the trainer's own weight decay and momentum: they are
+        left as they are, and the learning rate suggested on their own curve in the grid is
+        set. The sweep's pick is applied only with ``accept_unvalidated=True``: it rests on
+        range tests alone, and on held-out recipes changes made on that evidence did not beat
+        keeping the values (docs/weight_decay_momentum.md).
+
+        Parameters
+        ----------
+        trainer : gluon.Trainer
+            Where to set the values.
+        method : str or callable, optional
+            Read the learning rate with this rule instead of the grid's.
+        accept_unvalidated : bool, default False
+            Apply the sweep's pick (:attr:`candidate`, its weight decay, momentum or ``beta1``
+            and learning rate) instead; a ``UserWarning`` then says what evidence stands behind
+            the change. Confirm it with a training run before keeping it.
+
+        Returns
+        -------
+        dict
+            What was set, e.g. ``{"weight_decay": 1e-4, "momentum": 0.9, "lr": 0.05}``.
+
+        Raises
+        ------
+        RuntimeError
+            Without ``accept_unvalidated`` when the grid does not hold the trainer's own values
+            (nothing is changed then); when the curve to apply gave no learning rate.
+        """
+        import warnings
+
+        from ..engine.knobs import set_knobs, set_learning_rate
+
+        if not isinstance(accept_unvalidated, bool):
+            raise TypeError(f"accept_unvalidated must be a bool, got {type(accept_unvalidated).__name__}")
+        if accept_unvalidated:
+            target = dict(self.candidate)
+            lr = self._lr_of(self.candidate_index, self.candidate_lr, method)
+        else:
+            if self.best is None:
+                raise RuntimeError(
+                    f"nothing changed: {self.reason}. Add your own values to the grid to get the learning rate "
+                    "suggested for them, or pass accept_unvalidated=True to apply the sweep's pick "
+                    f"({_describe(self.candidate)}), which rests on: {self.evidence}"
+                )
+            target = dict(self.best)
+            lr = self.suggest(method)
+        set_knobs(trainer.optimizer, target)
+        target["lr"] = set_learning_rate(trainer, lr)
+        if accept_unvalidated and self.suggests_change:
+            warnings.warn(f"apply_grid set the sweep's pick ({_describe(self.candidate)}) on the evidence of "
+                          f"{self.evidence}; confirm it with a training run before keeping it", UserWarning,
+                          stacklevel=3)
+        return target
 
     def table(self) -> List[Dict[str, Any]]:
         """The rows as plain dicts (one per combination), e.g. for ``pandas.DataFrame``."""

@@ -1,4 +1,4 @@
-"""Learning-rate sequences for the range test, as small pure generators.
+"""The sweep plan (:class:`SweepPlan`) and its learning-rate sequences, as small pure generators.
 
 Every sequence is bounded: it ends at ``lr_end`` or after ``num_iter`` values, whichever comes
 first. No MXNet import.
@@ -15,11 +15,12 @@ Examples
 from __future__ import annotations
 
 import math
-from typing import Iterator, Optional
+from dataclasses import dataclass
+from typing import Any, Dict, Iterator, List, Optional
 
-from ._validate import check_greater, check_int, check_positive
+from ._validate import check_choice, check_greater, check_int, check_positive
 
-__all__ = ["exponential", "linear", "multiplier_for", "resolve_exponential", "DEFAULT_MAX_ITER"]
+__all__ = ["SweepPlan", "exponential", "linear", "multiplier_for", "resolve_exponential", "DEFAULT_MAX_ITER"]
 
 #: The hard cap on the number of iterations of a sweep whose end is not given.
 DEFAULT_MAX_ITER = 1000
@@ -160,3 +161,77 @@ def linear(lr_start: float, lr_end: float, num_iter: int = 100) -> Iterator[floa
     for i in range(num_iter - 1):
         yield lr_start + i * step
     yield lr_end
+
+
+@dataclass(frozen=True)
+class SweepPlan:
+    """Which learning rates a range test visits: where it starts, how it rises, where it ends.
+
+    Parameters
+    ----------
+    lr_start : float, default 1e-6
+        First learning rate, > 0.
+    lr_end : float, optional
+        Highest learning rate, > ``lr_start``. Required for ``mode="linear"``.
+    num_iter : int, optional
+        Number of iterations, >= 2. Exponential default: until ``lr_end`` or divergence, at
+        most ``max_iter``; linear default 100.
+    lr_multiplier : float, optional
+        Exponential mode: factor between consecutive rates, > 1. Default 1.1, or derived from
+        ``lr_end`` and ``num_iter`` when both are given.
+    mode : {"exponential", "linear"}, default "exponential"
+        How the rate rises.
+    max_iter : int, default 1000
+        Cap on the iterations of an exponential sweep without ``num_iter``, >= 1.
+
+    Every value is checked when the plan is made (a ``ValueError`` names the parameter).
+
+    Examples
+    --------
+    >>> plan = SweepPlan(lr_start=1e-3, lr_end=1.0, num_iter=4)
+    >>> [round(lr, 6) for lr in plan.rates()], round(plan.multiplier, 6)
+    ([0.001, 0.01, 0.1, 1.0], 10.0)
+    >>> SweepPlan(mode="linear")
+    Traceback (most recent call last):
+    ...
+    ValueError: lr_end must be given for mode='linear' (a finite number > lr_start)
+    """
+
+    lr_start: float = 1e-6
+    lr_end: Optional[float] = None
+    num_iter: Optional[int] = None
+    lr_multiplier: Optional[float] = None
+    mode: str = "exponential"
+    max_iter: int = DEFAULT_MAX_ITER
+
+    def __post_init__(self) -> None:
+        check_choice("mode", self.mode, ("exponential", "linear"))
+        self.rates()  # every check, before anything runs
+
+    def rates(self) -> List[float]:
+        """The learning rates of the sweep, in order."""
+        if self.mode == "exponential":
+            return list(exponential(self.lr_start, self.lr_multiplier, self.lr_end, self.num_iter, self.max_iter))
+        if self.lr_multiplier is not None:
+            raise ValueError("lr_multiplier applies to mode='exponential' only; give lr_end and num_iter")
+        if self.lr_end is None:
+            raise ValueError("lr_end must be given for mode='linear' (a finite number > lr_start)")
+        return list(linear(self.lr_start, self.lr_end, 100 if self.num_iter is None else self.num_iter))
+
+    @property
+    def multiplier(self) -> Optional[float]:
+        """The factor used between consecutive rates (exponential mode; None for linear)."""
+        if self.mode != "exponential":
+            return None
+        return resolve_exponential(self.lr_start, self.lr_multiplier, self.lr_end, self.num_iter, self.max_iter)[1]
+
+    @property
+    def bounded(self) -> bool:
+        """Whether the number of iterations is known before the sweep (for a progress bar)."""
+        return self.mode == "linear" or self.lr_end is not None or self.num_iter is not None
+
+    def settings(self) -> Dict[str, Any]:
+        """What a curve records about the plan (the multiplier and length actually used)."""
+        num_iter = self.num_iter if self.mode == "exponential" or self.num_iter is not None else 100
+        return {"lr_start": self.rates()[0], "lr_multiplier": self.multiplier, "lr_end": self.lr_end,
+                "num_iter": num_iter, "mode": self.mode}

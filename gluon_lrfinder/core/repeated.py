@@ -9,7 +9,7 @@ stability score. :meth:`gluon_lrfinder.LRFinder.find_repeated` runs the sweeps;
 Examples
 --------
 >>> import numpy as np
->>> from gluon_lrfinder.curve import LRCurve
+>>> from gluon_lrfinder.core.curve import LRCurve
 >>> lrs = list(np.logspace(-4, 0, 41))
 >>> def run(shift):
 ...     x = np.log10(lrs)
@@ -21,8 +21,9 @@ Examples
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass, field
-from typing import List, Optional, Sequence, Tuple
+from typing import Any, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -32,6 +33,8 @@ from .rules import DEFAULT_METHOD, Method, get_rule
 from .smoothing import zero_phase
 
 __all__ = ["RepeatedSweeps", "summarize_sweeps", "stability_score", "smoothed_on_grid"]
+
+PathLike = Union[str, "os.PathLike[str]"]
 
 
 def stability_score(suggestions: Sequence[float]) -> float:
@@ -101,6 +104,32 @@ class RepeatedSweeps:
     def spread_decades(self) -> float:
         """``log10(highest / lowest)`` suggestion."""
         return float(math.log10(self.interval[1] / self.interval[0]))
+
+    def suggest(self, method: Optional[Method] = None, bandwidth: Optional[float] = None) -> float:
+        """The runs' median suggestion: :attr:`lr`, or that of another rule ``method``.
+
+        Examples
+        --------
+        >>> result.suggest() == result.lr     # doctest: +SKIP
+        True
+        """
+        if (method is None or get_rule(method).name == self.method) and bandwidth is None:
+            return self.lr
+        return summarize_sweeps(self.curves, method=method or self.method, bandwidth=bandwidth, seeds=self.seeds).lr
+
+    def plot(self, path: Optional[PathLike] = None, ax: Any = None, **kwargs: Any) -> Any:
+        """The median curve with 10%/90% bands and every run's suggestion
+        (:func:`gluon_lrfinder.plotting.plot_bands`); returns the Axes."""
+        from ..plotting import plot_bands
+
+        return plot_bands(self, ax=ax, path=path, **kwargs)
+
+    def apply(self, trainer: Any, method: Optional[Method] = None, lr: Optional[float] = None) -> float:
+        """Set ``lr``, or :meth:`suggest`, on a ``gluon.Trainer`` (its scheduler's ``base_lr`` if it
+        has one); returns the rate set."""
+        from ..engine.knobs import set_learning_rate
+
+        return set_learning_rate(trainer, self.suggest(method) if lr is None else lr)
 
     def __str__(self) -> str:
         runs = ", ".join(f"{lr:.2e}" for lr in self.suggestions)

@@ -156,10 +156,8 @@ def diagnose(
     return flags
 
 
-#: The rules whose disagreement :func:`disagreement` measures. ``valley`` is left out: in
-#: ``benchmarks/suggestion_regret.py`` it lies more than a decade from the others on about half
-#: of the searches without those searches being any worse, so it would flag noise; the two
-#: baselines are noisy by design.
+#: The rules whose disagreement :func:`disagreement` measures: ``valley`` often lies far from the
+#: others without being worse, and the baselines are noisy by design (docs/suggestions.md).
 COMPARED = ("blend", "steepest", "minimum")
 
 

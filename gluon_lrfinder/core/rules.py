@@ -58,9 +58,7 @@ __all__ = [
 #: Fewest finite points a curve needs before any rule answers.
 MIN_POINTS = 5
 #: How far :func:`blend` goes from the steepest descent towards the minimum (in log-LR) when the
-#: optimizer is not known. Without the optimizer, no fraction above 0 did better on
-#: ``benchmarks/suggestion_regret.py`` (leave-one-task-out picks 0 or 0.1, mean regret 0.21 at 0
-#: against 0.28 at 0.2): the blend is then the steepest point.
+#: optimizer is not known: 0, the steepest point (docs/suggestions.md has the measurements).
 BLEND_FRACTION = 0.0
 #: Optimizers (lower-case class names) that divide each step by a moving average of squared
 #: gradients. In a range test their loss falls off a cliff and the best rate sits at the steepest
@@ -134,7 +132,7 @@ def steepest(lrs: ArrayLike, losses: ArrayLike, bandwidth: Optional[float] = Non
     lrs, losses : sequence of float
         The range-test curve; non-finite losses are dropped.
     bandwidth : float, optional
-        Smoothing width in decades (see :func:`~gluon_lrfinder.smoothing.zero_phase`).
+        Smoothing width in decades (see :func:`~gluon_lrfinder.core.smoothing.zero_phase`).
 
     Returns
     -------
@@ -176,7 +174,7 @@ def blend(
     lrs, losses : sequence of float
         The range-test curve; non-finite losses are dropped.
     bandwidth : float, optional
-        Smoothing width in decades (see :func:`~gluon_lrfinder.smoothing.zero_phase`).
+        Smoothing width in decades (see :func:`~gluon_lrfinder.core.smoothing.zero_phase`).
     fraction : float, default :data:`BLEND_FRACTION`
         In [0, 1].
 
@@ -292,11 +290,8 @@ def lr_range(
     ``min_lr`` is ``s``, or ``max_lr / 3`` when that is lower (the range always spans a factor
     of 3). The default suggestion (:func:`blend`) is ``s`` itself for Adam-like optimizers, so it
     is the lower end; for SGD-like ones it lies 0.3 of the way from ``s`` to the minimum, inside
-    the range unless the minimum lies about 40x or more above ``s``. ``benchmarks/range_vs_constant.py``
-    measures the rule: on 8 tasks (the first suggestion benchmark's 6, two of them also
-    mid-training) a one-cycle run over this range ends at a lower validation loss than a constant
-    rate at ``s`` on 6, and at 0.81 times it in the geometric mean; a peak at the minimum itself
-    diverged in mid-training runs (see docs/suggestions.md).
+    the range unless the minimum lies about 40x or more above ``s``. docs/suggestions.md
+    measures the range against a constant rate.
 
     Examples
     --------
@@ -413,8 +408,8 @@ def optimizer_of(curve: CurveLike) -> Optional[str]:
 
 @register_rule(
     "blend",
-    "a fraction of the way (in log-LR) from the steepest descent to the loss minimum: 0.3 for "
-    "SGD-like optimizers, 0 (the steepest point) for Adam-like ones",
+    "the LR a fraction of the way, in log-LR, from the steepest descent to the loss minimum "
+    "(0.3 for SGD-like optimizers, 0 for Adam-like ones)",
 )
 def _blend_rule(curve: CurveLike, bandwidth: Optional[float] = None) -> float:
     return blend(curve.lrs, curve.losses, bandwidth, fraction=blend_fraction(optimizer_of(curve)))
@@ -438,6 +433,11 @@ SUGGESTERS: Dict[str, Callable[..., float]] = {
     "raw_steepest": raw_steepest,
     "ema_steepest": ema_steepest,
 }
+
+for _name, _func in SUGGESTERS.items():  # an array rule added to SUGGESTERS alone is registered too
+    if _name not in RULES:
+        _doc = (_func.__doc__ or _name).strip().splitlines()[0].rstrip(".")
+        RULES[_name] = Rule(_name, _on_points(_func), _doc[:1].lower() + _doc[1:])
 
 #: The rule ``suggest()`` uses by default (see docs/suggestions.md for how it was chosen).
 DEFAULT_METHOD = "blend"

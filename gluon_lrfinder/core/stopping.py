@@ -9,7 +9,7 @@ Two rules:
 * :class:`LRFinderStoppingCriteria`: the rule of the MXNet "Learning Rate Finder" tutorial, with
   its defaults, kept under its name: the moving average against the *first* loss, one
   iteration above the threshold is enough. With small noisy batches a low first loss makes it
-  stop after ~20 iterations (measured in ``benchmarks/suggestion_regret.py``).
+  stop after ~20 iterations (docs/suggestions.md).
 
 Examples
 --------
@@ -24,12 +24,48 @@ from __future__ import annotations
 
 import math
 import statistics
+from enum import Enum
 from typing import Any, Callable, Dict, List, Optional, Protocol, runtime_checkable
 
 from ._validate import check_greater, check_int, check_unit_interval
 from .smoothing import ema_step
 
-__all__ = ["StoppingRule", "StoppingCriteria", "LRFinderStoppingCriteria", "as_stopping_rule", "rule_settings"]
+__all__ = [
+    "StopReason", "StoppingRule", "StoppingCriteria", "LRFinderStoppingCriteria", "as_stopping_rule", "rule_settings",
+]
+
+
+class StopReason(str, Enum):
+    """Why a sweep ended (``LRCurve.stop_reason``); equal to its text, which saved curves hold.
+
+    Examples
+    --------
+    >>> StopReason.DIVERGED == "diverged", str(StopReason.LR_END)
+    (True, 'lr_end reached')
+    >>> StopReason.parse("interrupted (KeyboardInterrupt)") is StopReason.INTERRUPTED
+    True
+    """
+
+    DIVERGED = "diverged"
+    NON_FINITE = "non-finite loss"
+    LR_END = "lr_end reached"
+    NUM_ITER = "num_iter reached"
+    RULE = "stopping rule"
+    INTERRUPTED = "interrupted (KeyboardInterrupt)"
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+    def __repr__(self) -> str:  # shown as the text it stands for, as before the enum
+        return repr(self.value)
+
+    @classmethod
+    def parse(cls, text: Optional[str]) -> Any:
+        """The member for ``text``; other text (a custom rule's reason) and None as they are."""
+        try:
+            return cls(text)
+        except ValueError:
+            return text
 
 
 @runtime_checkable
@@ -73,7 +109,7 @@ class _CallableRule:
     def __call__(self, loss: float) -> bool:
         stop = bool(self.fn(loss))
         if stop:
-            self.reason = "stopping rule"
+            self.reason = StopReason.RULE
         return stop
 
     def settings(self) -> Dict[str, Any]:
@@ -110,113 +146,11 @@ def rule_settings(rule: StoppingRule) -> Dict[str, Any]:
     return dict(settings()) if callable(settings) else {"stopping": repr(rule)}
 
 
-class LRFinderStoppingCriteria:
-    """The MXNet tutorial's stopping rule: the moving average against the first loss.
-
-    Called once per iteration with that iteration's loss; returns ``True`` when the sweep should
-    stop: either the loss is NaN or infinite (at once, whatever ``min_iter``), or at least
-    ``min_iter`` losses have been seen and the causal moving average of the loss exceeds
-    ``threshold`` times the first loss. Kept for code written against the tutorial; the finder
-    uses the robust :class:`StoppingCriteria` (pass ``stopping=LRFinderStoppingCriteria()`` to
-    :meth:`~gluon_lrfinder.LRFinder.find` for the tutorial's behaviour).
-
-    Parameters
-    ----------
-    smoothing : float, default 0.3
-        Weight of the history in the moving average, in [0, 1).
-    min_iter : int, default 20
-        Minimum number of iterations before a divergence stop, >= 1.
-    threshold : float, default 2.0
-        Divergence factor over the first loss, > 1.
-
-    Attributes
-    ----------
-    first_loss, smoothed_loss : float or None
-        The first loss and the current moving average.
-    reference_loss : float or None
-        What divergence is measured against: here the first loss.
-    num_seen : int
-        Losses seen so far.
-    reason : str or None
-        Why it said stop: ``"non-finite loss"`` or ``"diverged"``.
-
-    Examples
-    --------
-    >>> stop = LRFinderStoppingCriteria(smoothing=0.0, min_iter=2, threshold=2.0)
-    >>> [stop(x) for x in (1.0, 1.5, 2.5)]
-    [False, False, True]
-    >>> stop.reason
-    'diverged'
-    >>> LRFinderStoppingCriteria()(float("nan"))
-    True
-    """
-
-    def __init__(self, smoothing: float = 0.3, min_iter: int = 20, threshold: float = 2.0) -> None:
-        self.smoothing = check_unit_interval("smoothing", smoothing)
-        self.min_iter = check_int("min_iter", min_iter, 1)
-        self.threshold = check_greater("threshold", threshold, 1.0)
-        self.reset()
-
-    def reset(self) -> None:
-        """Forget every loss seen, ready for a new sweep."""
-        self.first_loss: Optional[float] = None
-        self.smoothed_loss: Optional[float] = None
-        self.num_seen = 0
-        self.reason: Optional[str] = None
-
-    @property
-    def reference_loss(self) -> Optional[float]:
-        return self.first_loss
-
-    def _update(self, loss: float) -> None:
-        """Record a finite loss (the smoothed loss and whatever the reference needs)."""
-        if self.first_loss is None:
-            self.first_loss = loss
-        self.smoothed_loss = ema_step(self.smoothed_loss, loss, self.smoothing)
-
-    def _diverged(self) -> bool:
-        assert self.smoothed_loss is not None and self.first_loss is not None  # after _update
-        return self.smoothed_loss > self.threshold * self.first_loss
-
-    def __call__(self, loss: float) -> bool:
-        loss = float(loss)
-        self.num_seen += 1
-        if not math.isfinite(loss):
-            self.reason = "non-finite loss"
-            return True
-        self._update(loss)
-        if self.num_seen >= self.min_iter and self._diverged():
-            self.reason = "diverged"
-            return True
-        return False
-
-    def settings(self) -> Dict[str, Any]:
-        """The rule's parameters (recorded in the curve's settings)."""
-        return {"smoothing": self.smoothing, "min_iter": self.min_iter, "threshold": self.threshold}
-
-    def state_dict(self) -> Dict[str, Any]:
-        """Settings and progress, for logging or resuming."""
-        state = dict(self.settings())
-        state.update((k, v) for k, v in self.__dict__.items() if k not in state)
-        return {k: list(v) if isinstance(v, list) else v for k, v in state.items()}
-
-    def load_state_dict(self, state: Dict[str, Any]) -> None:
-        """Restore what :meth:`state_dict` returned."""
-        settings = self.settings()
-        # a state saved before a setting existed restores with that setting's default
-        fresh = type(self)(**{k: state[k] for k in settings if k in state})
-        self.__dict__.update(fresh.__dict__)
-        for key in self.__dict__:
-            if key not in settings and key in state:
-                value = state[key]
-                setattr(self, key, list(value) if isinstance(value, list) else value)
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v}" for k, v in self.settings().items())
-        return f"{type(self).__name__}({args})"
+#: The constructor parameters of :class:`StoppingCriteria` (settings, not progress).
+_PARAMETERS = ("smoothing", "min_iter", "threshold", "reference_iter", "patience")
 
 
-class StoppingCriteria(LRFinderStoppingCriteria):
+class StoppingCriteria:
     """Decide, loss by loss, when the range test has diverged, without being fooled by noise.
 
     Returns ``True`` when the sweep should stop: at once on a NaN or infinite loss, or, after
@@ -247,8 +181,8 @@ class StoppingCriteria(LRFinderStoppingCriteria):
         The first loss and the current moving average.
     num_seen : int
         Losses seen so far.
-    reason : str or None
-        Why it said stop: ``"non-finite loss"`` or ``"diverged"``.
+    reason : StopReason or None
+        Why it said stop: ``StopReason.NON_FINITE`` or ``StopReason.DIVERGED``.
 
     Examples
     --------
@@ -267,12 +201,19 @@ class StoppingCriteria(LRFinderStoppingCriteria):
         reference_iter: int = 10,
         patience: int = 3,
     ) -> None:
+        self.smoothing = check_unit_interval("smoothing", smoothing)
+        self.min_iter = check_int("min_iter", min_iter, 1)
+        self.threshold = check_greater("threshold", threshold, 1.0)
         self.reference_iter = check_int("reference_iter", reference_iter, 1)
         self.patience = check_int("patience", patience, 1)
-        super().__init__(smoothing, min_iter, threshold)
+        self.reset()
 
     def reset(self) -> None:
-        super().reset()
+        """Forget every loss seen, ready for a new sweep."""
+        self.first_loss: Optional[float] = None
+        self.smoothed_loss: Optional[float] = None
+        self.num_seen = 0
+        self.reason: Optional[str] = None
         self.first_losses: List[float] = []
         self.above = 0
 
@@ -280,17 +221,82 @@ class StoppingCriteria(LRFinderStoppingCriteria):
     def reference_loss(self) -> Optional[float]:
         return statistics.median(self.first_losses) if self.first_losses else None
 
-    def _update(self, loss: float) -> None:
-        super()._update(loss)
+    def __call__(self, loss: float) -> bool:
+        loss = float(loss)
+        self.num_seen += 1
+        if not math.isfinite(loss):
+            self.reason = StopReason.NON_FINITE
+            return True
+        if self.first_loss is None:
+            self.first_loss = loss
+        self.smoothed_loss = ema_step(self.smoothed_loss, loss, self.smoothing)
         if len(self.first_losses) < self.reference_iter:
             self.first_losses.append(loss)
-
-    def _diverged(self) -> bool:
         reference = self.reference_loss
-        assert self.smoothed_loss is not None and reference is not None  # after _update
+        assert reference is not None  # a finite loss was just recorded
         self.above = self.above + 1 if self.smoothed_loss > self.threshold * reference else 0
-        return self.above >= self.patience
+        if self.num_seen >= self.min_iter and self.above >= self.patience:
+            self.reason = StopReason.DIVERGED
+            return True
+        return False
 
     def settings(self) -> Dict[str, Any]:
         """The rule's parameters (recorded in the curve's settings)."""
-        return dict(super().settings(), reference_iter=self.reference_iter, patience=self.patience)
+        return {"smoothing": self.smoothing, "min_iter": self.min_iter, "threshold": self.threshold,
+                "reference_iter": self.reference_iter, "patience": self.patience}
+
+    def state_dict(self) -> Dict[str, Any]:
+        """Settings and progress, for logging or resuming."""
+        state = dict(self.settings())
+        state.update((k, v) for k, v in self.__dict__.items() if k not in state and k not in _PARAMETERS)
+        return {k: list(v) if isinstance(v, list) else v for k, v in state.items()}
+
+    def load_state_dict(self, state: Dict[str, Any]) -> None:
+        """Restore what :meth:`state_dict` returned."""
+        settings = self.settings()
+        # a state saved before a setting existed restores with that setting's default
+        fresh = type(self)(**{k: state[k] for k in settings if k in state})
+        self.__dict__.update(fresh.__dict__)
+        for key in self.__dict__:
+            if key not in settings and key in state:
+                value = state[key]
+                setattr(self, key, list(value) if isinstance(value, list) else value)
+        self.reason = StopReason.parse(self.reason)
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v}" for k, v in self.settings().items())
+        return f"{type(self).__name__}({args})"
+
+
+class LRFinderStoppingCriteria(StoppingCriteria):
+    """The MXNet tutorial's stopping rule: :class:`StoppingCriteria` against the *first* loss, no patience.
+
+    That is ``reference_iter=1, patience=1``: stop at once on a NaN or infinite loss, or, after
+    ``min_iter`` losses, as soon as the moving average exceeds ``threshold`` times the first
+    loss. Kept for code written against the tutorial (``stopping=LRFinderStoppingCriteria()``);
+    with small noisy batches a low first loss makes it stop early (docs/suggestions.md).
+
+    Parameters
+    ----------
+    smoothing : float, default 0.3
+        Weight of the history in the moving average, in [0, 1).
+    min_iter : int, default 20
+        Minimum number of iterations before a divergence stop, >= 1.
+    threshold : float, default 2.0
+        Divergence factor over the first loss, > 1.
+
+    Examples
+    --------
+    >>> stop = LRFinderStoppingCriteria(smoothing=0.0, min_iter=2, threshold=2.0)
+    >>> [stop(x) for x in (1.0, 1.5, 2.5)]
+    [False, False, True]
+    >>> stop.reason
+    'diverged'
+    """
+
+    def __init__(self, smoothing: float = 0.3, min_iter: int = 20, threshold: float = 2.0) -> None:
+        super().__init__(smoothing, min_iter, threshold, reference_iter=1, patience=1)
+
+    def settings(self) -> Dict[str, Any]:
+        """The rule's parameters (recorded in the curve's settings)."""
+        return {"smoothing": self.smoothing, "min_iter": self.min_iter, "threshold": self.threshold}

@@ -9,14 +9,23 @@ from .. import _mxnet  # noqa: F401 (first: checks the MXNet install, see _mxnet
 
 # isort: split
 import mxnet as mx
-import numpy as np
 from mxnet import autograd, gluon
 from mxnet.base import MXNetError
 from mxnet.contrib import amp
 
 from ..core._validate import check_int
-from ._arrays import as_legacy, in_mode
+from ._arrays import as_legacy
+from .sources import (
+    DataSource,
+    _fresh_iterator,
+    _one_shot,
+    _one_shot_message,
+    restartable,
+    split_batch,
+    split_data_batch,
+)
 from .state import amp_loss_scaler, trainer_kvstore_config
+from .steps import QueuedLoss, _count_samples, _fit_batch_result, _loss_failure_message
 
 __all__ = ["Learner", "QueuedLoss", "as_context_list", "split_batch", "split_data_batch", "restartable"]
 
@@ -40,103 +49,6 @@ def as_context_list(ctx: Optional[ContextLike], name: str = "ctx") -> List[mx.Co
         return list(ctx)
     raise TypeError(
         f"{name} must be an mxnet.Context (e.g. mx.gpu(0)) or a non-empty list of Contexts, got {ctx!r}"
-    )
-
-
-def _split_array(array: Any, ctx: List[mx.Context], batch_axis: int = 0) -> List[Any]:
-    # even_split=False: the last batch of a pass may not divide evenly over the contexts
-    parts = gluon.utils.split_and_load(in_mode(array), ctx, batch_axis=batch_axis, even_split=False)
-    return [in_mode(part) for part in parts]
-
-
-def split_data_batch(batch: mx.io.DataBatch, ctx: List[mx.Context]) -> Tuple[List[Any], List[Any]]:
-    """Default ``batch_fn`` for an ``mx.io.DataBatch`` (what every ``mx.io.DataIter`` yields).
-
-    ``batch.data[0]`` is the input (several data arrays become a tuple of inputs, in order),
-    ``batch.label[0]`` the label. The ``batch.pad`` samples that fill up the last batch of a
-    pass (copies of other samples) are dropped, so they are not trained on twice.
-
-    Examples
-    --------
-    >>> import mxnet as mx
-    >>> batch = mx.io.DataBatch([mx.nd.ones((4, 2))], [mx.nd.zeros((4,))], pad=1)
-    >>> data, label = split_data_batch(batch, [mx.cpu()])
-    >>> data[0].shape, label[0].shape
-    ((3, 2), (3,))
-    """
-    if not batch.data:
-        raise ValueError("a DataBatch must hold at least one data array, got batch.data=[]")
-    if not batch.label:
-        raise ValueError(
-            "a DataBatch must hold a label (batch.label[0]) to compute the loss; create the DataIter "
-            "with labels, or pass batch_fn=... to Learner"
-        )
-    pad = int(batch.pad or 0)
-
-    def real(array: Any) -> Any:
-        return array[: array.shape[0] - pad] if pad else array
-
-    inputs = [_split_array(real(d), ctx) for d in batch.data]
-    data = [parts[0] if len(parts) == 1 else tuple(parts) for parts in zip(*inputs)]
-    return data, _split_array(real(batch.label[0]), ctx)
-
-
-def split_batch(batch: Any, ctx: List[mx.Context], batch_axis: int = 0) -> Tuple[List[Any], List[Any]]:
-    """Default ``batch_fn``: a ``(data, label)`` pair, or a ``DataBatch``, split over ``ctx``.
-
-    A pair is split along ``batch_axis`` (0 by default; ``functools.partial(split_batch,
-    batch_axis=1)`` for time-major data), a ``DataBatch`` along axis 0
-    (:func:`split_data_batch`).
-
-    Examples
-    --------
-    >>> import mxnet as mx
-    >>> data, label = split_batch((mx.nd.ones((4, 2)), mx.nd.zeros((4,))), [mx.cpu(0), mx.cpu(1)])
-    >>> [d.shape for d in data]
-    [(2, 2), (2, 2)]
-    """
-    if isinstance(batch, mx.io.DataBatch):
-        return split_data_batch(batch, ctx)
-    if not isinstance(batch, (list, tuple)) or len(batch) != 2:
-        raise TypeError(
-            "a batch must be a (data, label) pair or an mx.io.DataBatch; pass batch_fn=... to Learner for "
-            f"other layouts, got {type(batch).__name__}"
-            + (f" of length {len(batch)}" if hasattr(batch, "__len__") else "")
-        )
-    data, label = batch
-    return _split_array(data, ctx, batch_axis), _split_array(label, ctx, batch_axis)
-
-
-def restartable(source: Any) -> bool:
-    """Whether ``source`` is its own iterator with a ``reset()`` that starts a new pass.
-
-    True for every ``mx.io.DataIter`` (``iter(it)`` returns ``it`` itself, which raises
-    ``StopIteration`` until ``it.reset()``); False for a DataLoader, which ``iter()`` restarts.
-    """
-    return isinstance(source, mx.io.DataIter) or (
-        callable(getattr(source, "reset", None)) and callable(getattr(source, "__next__", None))
-        and iter(source) is source
-    )
-
-
-def _fresh_iterator(source: Any) -> Iterator:
-    """``iter(source)``, or ``iter(source())`` for a callable source (a factory of fresh iterators)."""
-    if not hasattr(source, "__iter__") and callable(source):
-        return iter(source())
-    return iter(source)
-
-
-def _one_shot(source: Any) -> bool:
-    """A source that is its own iterator and cannot start a new pass (a generator, ``iter(list)``)."""
-    return hasattr(source, "__next__") and iter(source) is source and not restartable(source)
-
-
-def _one_shot_message(source: Any, read: int) -> str:
-    return (
-        f"data_loader is a one-shot iterator ({type(source).__name__}) and ran out after {read} batches: it "
-        "cannot restart, and a range test needs as many batches as it runs iterations (a finite source is "
-        "restarted when it runs out). Pass a gluon.data.DataLoader, a list of batches, or a callable that "
-        "returns a fresh iterator each time (e.g. data_loader=lambda: my_batches() instead of my_batches())"
     )
 
 
@@ -203,151 +115,6 @@ def _zero_grads(params: List[gluon.Parameter]) -> None:
         mx.nd.reset_arrays(*grads, num_arrays=len(grads))
 
 
-def _shape_of(value: Any) -> Any:
-    if isinstance(value, (list, tuple)):
-        return [_shape_of(v) for v in value]
-    return getattr(value, "shape", type(value).__name__)
-
-
-def _loss_failure_message(loss_fn: Any, output: Any, label: Any, err: Exception) -> str:
-    """Why ``loss_fn(output, label)`` failed, in the user's terms: shapes, ``loss_fn``, the likely fix."""
-    out_shape, label_shape = _shape_of(output), _shape_of(label)
-    first = str(err).strip().splitlines()
-    detail = next((line for line in first if "Error" in line or "inconsistent" in line), first[0] if first else "")
-    message = (
-        f"loss_fn ({type(loss_fn).__name__}) failed on the network's output and the batch's label: "
-        f"output shape {out_shape}, label shape {label_shape}. "
-    )
-    if isinstance(loss_fn, gluon.loss.SoftmaxCrossEntropyLoss) and out_shape == label_shape:
-        message += (
-            "The label has the output's shape, as one-hot (or probability) labels do, but "
-            "SoftmaxCrossEntropyLoss expects class indices by default; pass "
-            "loss_fn=gluon.loss.SoftmaxCrossEntropyLoss(sparse_label=False), or give class indices "
-            "(label.argmax(axis=1)). "
-        )
-    else:
-        message += (
-            "Check that loss_fn fits this output and label (class indices vs one-hot labels: "
-            "sparse_label=False; regression targets shaped like the output). "
-        )
-    return message + f"MXNet said: {detail.strip()}"
-
-
-def _count_samples(source: str, data: List[Any], label: List[Any]) -> int:
-    """The number of samples in one batch's parts (checked to match and to be at least one)."""
-    if len(data) != len(label):
-        raise ValueError(f"{source} returned {len(data)} data parts but {len(label)} label parts")
-    size = sum((d[0] if isinstance(d, (list, tuple)) else d).shape[0] for d in data)
-    if size < 1:
-        raise ValueError("a batch must hold at least one sample, got an empty batch")
-    return size
-
-
-def _first_input(part: Any) -> Any:
-    return part[0] if isinstance(part, (list, tuple)) else part
-
-
-def _fit_batch_result(result: Any) -> Tuple[List[Any], List[Any], List[Any], int]:
-    """``(data, label, losses, batch_size)`` from what ``fit_batch`` returned, checked.
-
-    A declared ``batch_size`` (the 4th element) is used as it is. Without one, the count is
-    inferred only where it cannot be wrong: every context's losses are one per sample (1-D, as
-    long as the first axis of that context's first input); anything else (a loss the step
-    already normalised, time-major batches, per-token losses) is refused with what to return.
-    """
-    if not isinstance(result, (list, tuple)) or len(result) not in (3, 4):
-        raise TypeError(
-            "fit_batch must return (data_parts, label_parts, losses) or (data_parts, label_parts, losses, "
-            f"batch_size), got {type(result).__name__}"
-            + (f" of length {len(result)}" if isinstance(result, (list, tuple)) else "")
-        )
-    data, label, losses = list(result[0]), list(result[1]), list(result[2])
-    if len(result) == 4:
-        return data, label, losses, _declared_batch_size(result[3])
-    if len(losses) == len(data) and all(
-        getattr(loss, "ndim", 0) == 1 and loss.shape[0] == getattr(_first_input(x), "shape", (None,))[0]
-        for loss, x in zip(losses, data)
-    ):
-        return data, label, losses, _count_samples("fit_batch", data, label)
-    loss_shapes = [getattr(loss, "shape", type(loss).__name__) for loss in losses]
-    data_shapes = [getattr(_first_input(x), "shape", type(x).__name__) for x in data]
-    raise ValueError(
-        f"fit_batch returned losses of shape {loss_shapes} for inputs of shape {data_shapes}: the Learner "
-        "cannot tell how many samples the step normalises by (inferring it from the inputs' first axis "
-        "would take the sequence length of time-major batches). Return it as a 4th element, "
-        "(data, label, losses, batch_size), with batch_size what your own loop passes to trainer.step: "
-        "the number of samples for per-sample losses, 1 for a loss your step already normalised"
-    )
-
-
-def _declared_batch_size(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(
-            "fit_batch's 4th element, batch_size, must be an int >= 1 (what your loop passes to "
-            f"trainer.step: the number of samples, or 1 for a loss already normalised), got {value!r}"
-        )
-    return int(value)
-
-
-class QueuedLoss:
-    """The per-sample losses of one queued iteration, not read yet (see ``Learner.queue_iteration``).
-
-    :meth:`mean` gives their mean as an NDArray on the device, unread. :meth:`asscalar` copies
-    each device's losses to the host (waiting for that iteration only)
-    and returns their mean over all samples, accumulated in float64 in a fixed order, so the
-    same losses always give the same number.
-
-    Examples
-    --------
-    >>> import mxnet as mx
-    >>> QueuedLoss([mx.nd.array([1.0, 2.0]), mx.nd.array([6.0])], 3).asscalar()
-    3.0
-    """
-
-    __slots__ = ("losses", "size", "batches", "home")
-
-    def __init__(
-        self, losses: List[mx.nd.NDArray], size: int, batches: Optional[List[Any]] = None,
-        home: Optional[mx.Context] = None,
-    ) -> None:
-        self.losses = losses
-        self.size = size
-        self.batches = batches or []  # the (data, label) parts trained on, for a diagnosis of NaN losses
-        self.home = home  # where mean() gathers the devices' losses (default: the first one's context)
-
-    def asscalar(self) -> float:
-        """The mean per-sample loss; blocks until the iteration has run."""
-        if len(self.losses) == 1:
-            return float(self.losses[0].asnumpy().mean(dtype=np.float64))
-        total, count = 0.0, 0  # mean over every device's values: sum of (mean * count) / total count
-        for loss in self.losses:
-            values = loss.asnumpy()
-            total += float(values.mean(dtype=np.float64)) * values.size
-            count += values.size
-        return total / count
-
-    def mean(self) -> mx.nd.NDArray:
-        """The mean per-sample loss as an unread 1-element NDArray, computed by MXNet.
-
-        For code that needs the loss on the device, e.g. a loss reducer that averages it over
-        the workers of a distributed job (:mod:`gluon_lrfinder.distributed`). The mean is
-        taken in float32, so it may differ from :meth:`asscalar` in the last bits.
-
-        Examples
-        --------
-        >>> import mxnet as mx
-        >>> float(QueuedLoss([mx.nd.array([1.0, 2.0]), mx.nd.array([6.0])], 3).mean().asscalar())
-        3.0
-        """
-        losses = [as_legacy(loss) for loss in self.losses]  # NumPy mode: legacy views
-        if len(losses) == 1:
-            return losses[0].mean()  # one operator; nothing to gather
-        home = self.home if self.home is not None else losses[0].context
-        # mean over every device's values: sum of (mean * count) per device / total count
-        parts = [(loss.mean() * loss.size).as_in_context(home) for loss in losses]
-        return mx.nd.add_n(*parts) / sum(loss.size for loss in losses)
-
-
 class Learner:
     """Runs single training iterations of a Gluon network at a chosen learning rate.
 
@@ -356,7 +123,8 @@ class Learner:
     net : gluon.Block
         The network. Parameters that are not initialized yet are initialized with
         ``initializer`` on ``ctx``; initialized (e.g. trained) parameters are left alone.
-    data_loader : iterable of batches, an ``mx.io.DataIter``, or a callable returning an iterator
+    data_loader : iterable of batches, an ``mx.io.DataIter``, a callable returning an iterator, or a
+        :class:`~gluon_lrfinder.engine.sources.DataSource`
         Usually a ``gluon.data.DataLoader`` over a
         :class:`~gluon_lrfinder.ContinuousBatchSampler`; a finite loader is restarted when it
         runs out. A callable (``lambda: my_batches()``) is called for every new pass. A one-shot
@@ -452,6 +220,8 @@ class Learner:
     ) -> None:
         if not isinstance(net, gluon.Block):
             raise TypeError(f"net must be a gluon.Block (e.g. a HybridSequential), got {type(net).__name__}")
+        if isinstance(data_loader, DataSource):  # the adapter of .npz, .rec and bundled data
+            data_loader = data_loader.loader
         if not hasattr(data_loader, "__iter__") and not callable(data_loader):
             raise TypeError(
                 "data_loader must be iterable (e.g. a gluon.data.DataLoader) or a callable returning a fresh "
@@ -554,7 +324,7 @@ class Learner:
         """Split one batch over the contexts with ``batch_fn``, checked.
 
         Returns ``(data_parts, label_parts, number_of_samples)``, one part per context; what the
-        training iteration and :class:`~gluon_lrfinder.validation.ValidationSignal` both read.
+        training iteration and :class:`~gluon_lrfinder.engine.validation.ValidationSignal` both read.
 
         Examples
         --------

@@ -1,7 +1,7 @@
 """Snapshot and exact restore of a Gluon model's parameters and its trainer's state.
 
 This is the one module that knows MXNet 1.9.1's save/load quirks (docs/mxnet_behaviours.md lists
-them, each pinned by a test in tests/test_mxnet_behaviours.py):
+them, each pinned by a test in tests/engine/test_mxnet_behaviours.py):
 
 * ``net.save_parameters`` stores the *average* of the contexts' copies of a parameter, so
   per-device BatchNorm running statistics would not come back exactly. We save the first
@@ -167,7 +167,7 @@ def is_dist_kvstore(kvstore: Any) -> bool:
     """Whether a Trainer's ``kvstore`` argument (a name, a KVStore or None) is one of MXNet's
     parameter-server kvstores (``dist_sync``, ``dist_device_sync``, ``dist_async``...).
 
-    The one definition of a dist kvstore: :func:`gluon_lrfinder.distributed.is_distributed`
+    The one definition of a dist kvstore: :func:`gluon_lrfinder.engine.reducers.is_distributed`
     adds Horovod and byteps to it. :func:`check_restorable` leaves these kvstores to
     ``distributed.check_trainer``, and a restore never undoes their set-up.
 

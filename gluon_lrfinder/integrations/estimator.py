@@ -27,6 +27,7 @@ from ..core._validate import check_int
 from ..core.curve import LRCurve
 from ..core.rules import DEFAULT_METHOD, Method, get_rule
 from ..engine.learner import Learner, split_batch
+from ..engine.sources import DataSource
 from ..finder import LRFinder
 from ..schedules import OffsetSchedule
 
@@ -37,7 +38,7 @@ logger = logging.getLogger(__name__)
 
 def _estimator_batch_fn(batch_axis: int) -> Callable[[Any, List[Any]], Any]:
     """The Estimator's batch layout (``batch[0]`` data, ``batch[1]`` label, further fields
-    unused), split along ``batch_axis`` by :func:`~gluon_lrfinder.learner.split_batch`."""
+    unused), split along ``batch_axis`` by :func:`~gluon_lrfinder.engine.learner.split_batch`."""
 
     def batch_fn(batch: Any, ctx: List[Any]) -> Any:
         return split_batch((batch[0], batch[1]), ctx, batch_axis=batch_axis)
@@ -72,7 +73,7 @@ def learner_from_estimator(
     Parameters
     ----------
     estimator : mxnet.gluon.contrib.estimator.Estimator
-    train_data : iterable of batches
+    train_data : iterable of batches, or a :class:`~gluon_lrfinder.DataSource`
         The data ``estimator.fit`` trains on (a finite DataLoader is restarted when it ends).
     batch_axis : int, default 0
         As in ``Estimator.fit``.
@@ -87,7 +88,7 @@ def learner_from_estimator(
     --------
     >>> import mxnet as mx
     >>> from mxnet.gluon.contrib.estimator import Estimator
-    >>> from gluon_lrfinder.datasets import load_task, build_net, loss_for
+    >>> from gluon_lrfinder.engine.datasets import load_task, build_net, loss_for
     >>> task = load_task("iris")
     >>> net = build_net("mlp", task.num_outputs); net.initialize()
     >>> trainer = mx.gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.01})
@@ -140,7 +141,7 @@ def find_lr_with_estimator(
     --------
     >>> import mxnet as mx
     >>> from mxnet.gluon.contrib.estimator import Estimator
-    >>> from gluon_lrfinder.datasets import load_task, build_net, loss_for
+    >>> from gluon_lrfinder.engine.datasets import load_task, build_net, loss_for
     >>> task = load_task("iris")
     >>> net = build_net("mlp", task.num_outputs); net.initialize()
     >>> trainer = mx.gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.01})
@@ -183,7 +184,7 @@ class LRFinderHandler(TrainBegin, EpochBegin, TrainEnd):
     epoch : int, default 0
         When to search: 0 at train begin, k >= 1 at the start of the k-th epoch (0-based).
     method : str, default ``DEFAULT_METHOD``
-        The suggestion rule (:data:`gluon_lrfinder.suggest.SUGGESTERS`).
+        The suggestion rule: a registered name or a rule (:func:`gluon_lrfinder.core.rules.get_rule`).
     schedule : callable, optional
         ``schedule(finder) -> mx.lr_scheduler.LRScheduler``, e.g.
         ``lambda f: OneCycleSchedule.from_finder(f, total_steps)``.
@@ -199,7 +200,7 @@ class LRFinderHandler(TrainBegin, EpochBegin, TrainEnd):
     --------
     >>> import mxnet as mx
     >>> from mxnet.gluon.contrib.estimator import Estimator
-    >>> from gluon_lrfinder.datasets import load_task, build_net, loss_for
+    >>> from gluon_lrfinder.engine.datasets import load_task, build_net, loss_for
     >>> task = load_task("iris")
     >>> net = build_net("mlp", task.num_outputs); net.initialize()
     >>> trainer = mx.gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 1e-5})
@@ -222,7 +223,7 @@ class LRFinderHandler(TrainBegin, EpochBegin, TrainEnd):
         batch_axis: int = 0,
         priority: float = 1000,
     ) -> None:
-        if not hasattr(train_data, "__iter__"):
+        if not hasattr(train_data, "__iter__") and not isinstance(train_data, DataSource):
             raise TypeError(
                 f"train_data must be iterable (e.g. a gluon.data.DataLoader), got {type(train_data).__name__}"
             )

@@ -271,3 +271,44 @@ def test_too_few_points_is_decided_by_counting_not_by_the_flag_text():
     assert enough_points(*textbook())
     short = report([1e-3, 1e-2, 1e-1], [1.0, 0.5, 2.0])
     assert short.flags == [TOO_FEW_POINTS] and short.lrs == {}
+
+
+# ---------------------------------------------------------------------- the registry
+def test_every_array_rule_is_registered_with_a_one_line_description():
+    from gluon_lrfinder.core.rules import RULES
+
+    assert set(SUGGESTERS) <= set(RULES)
+    for rule in RULES.values():
+        assert rule.description and "\n" not in rule.description and len(rule.description) < 160, rule.name
+
+
+def test_a_registered_rule_reaches_suggest_and_report_and_a_second_registration_is_refused():
+    from gluon_lrfinder.core.report import report_curve, suggest_curve
+    from gluon_lrfinder.core.rules import RULES, CurvePoints, get_rule, register_rule
+
+    lrs = np.logspace(-4, 0, 41)
+    losses = 1 - np.tanh(3 * (np.log10(lrs) + 2)) + np.where(lrs > 0.1, 50 * (lrs - 0.1), 0)
+    try:
+        @register_rule("test_half_minimum", "half the LR at the loss minimum")
+        def half(curve, bandwidth=None):
+            return 5 * minimum(curve.lrs, curve.losses, bandwidth)
+
+        curve = CurvePoints(lrs, losses)
+        assert suggest_curve(curve, "test_half_minimum", warn=False) == 5 * minimum(lrs, losses)
+        assert report_curve(curve).lrs["test_half_minimum"] == 5 * minimum(lrs, losses)
+        assert get_rule("test_half_minimum").description == "half the LR at the loss minimum"
+        with pytest.raises(ValueError, match="name: a rule 'test_half_minimum' is already registered"):
+            register_rule("test_half_minimum", "again")(half)
+    finally:
+        RULES.pop("test_half_minimum", None)
+
+
+def test_blend_reads_the_optimizer_from_the_curve_on_every_path():
+    from gluon_lrfinder.core.rules import CurvePoints, blend, blend_fraction, get_rule
+
+    lrs = np.logspace(-5, 0, 60)
+    losses = 2.0 - np.tanh(np.log10(lrs) + 3) + np.where(lrs > 0.1, 40 * (lrs - 0.1), 0)  # a broad fall
+    sgd = get_rule("blend")(CurvePoints(lrs, losses, {"optimizer": "SGD"}))
+    assert sgd == blend(lrs, losses, fraction=blend_fraction("SGD")) != blend(lrs, losses)
+    assert suggest(lrs, losses, warn=False, optimizer="SGD") == sgd
+    assert suggest(lrs, losses, warn=False) == blend(lrs, losses)

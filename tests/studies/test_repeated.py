@@ -197,16 +197,16 @@ def test_apply_reads_the_latest_search_median_then_a_later_find(make_learner, tm
 
 
 def test_one_state_snapshot_per_run(make_learner, monkeypatch):
-    import gluon_lrfinder.finder as finder_module
+    import gluon_lrfinder.engine.sweep as sweep_module
 
     entered = []
 
-    class Counting(finder_module.StateSnapshot):
+    class Counting(sweep_module.StateSnapshot):
         def __enter__(self):
             entered.append(self)
             return super().__enter__()
 
-    monkeypatch.setattr(finder_module, "StateSnapshot", Counting)
+    monkeypatch.setattr(sweep_module, "StateSnapshot", Counting)
     finder = LRFinder(make_learner())
     finder.find_repeated(repeats=3, vary_init=True, lr_start=1e-4, lr_end=3.0, num_iter=20)
     assert len(entered) == 3

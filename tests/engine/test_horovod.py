@@ -34,7 +34,7 @@ from gluon_lrfinder.distributed import (
     loss_reducer_for,
 )
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # tests/, where the workers live
 ROOT = os.path.dirname(HERE)
 WORKER = os.path.join(HERE, "hvd_worker.py")
 JOB_TIMEOUT = 300.0

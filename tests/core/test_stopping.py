@@ -84,7 +84,9 @@ def test_a_state_saved_by_the_tutorial_rule_loads_into_the_robust_one():
 def test_tutorial_rule_keeps_its_name_and_defaults():
     tutorial = LRFinderStoppingCriteria()
     assert (tutorial.smoothing, tutorial.min_iter, tutorial.threshold) == (0.3, 20, 2.0)
-    assert not isinstance(tutorial, StoppingCriteria)
+    # the tutorial's rule is the general one against the first loss, without patience
+    assert isinstance(tutorial, StoppingCriteria) and (tutorial.reference_iter, tutorial.patience) == (1, 1)
+    assert not isinstance(StoppingCriteria(), LRFinderStoppingCriteria)
     assert repr(tutorial) == "LRFinderStoppingCriteria(smoothing=0.3, min_iter=20, threshold=2.0)"
     robust = StoppingCriteria()
     assert (robust.reference_iter, robust.patience) == (10, 3)
@@ -117,6 +119,7 @@ def test_one_spike_is_not_a_divergence():
     assert stop(5.0) is False and stop(5.0) is False and stop(5.0) is True
 
 
+@pytest.mark.slow
 def test_real_batch16_search_no_longer_stops_before_the_loss_fell():
     """breast cancer, logistic regression, plain SGD, batch 16, the finder's default sweep: with
     this data order the first batch is lucky (0.26, against ~0.5 typically) and the tutorial's
@@ -200,3 +203,16 @@ def test_stopping_rule_protocol_and_plain_callables():
     assert rule_settings(wrapped) == {"stopping": repr(counting)}
     with pytest.raises(TypeError, match="stopping must be a StoppingCriteria \\(or callable\\), got int"):
         as_stopping_rule(3)
+
+
+def test_stop_reasons_are_an_enum_equal_to_the_saved_text():
+    from gluon_lrfinder import StopReason
+
+    stop = StoppingCriteria(smoothing=0.0, min_iter=1, threshold=2.0, reference_iter=1, patience=1)
+    assert not stop(1.0) and stop(3.0)
+    assert stop.reason is StopReason.DIVERGED and stop.reason == "diverged" and str(stop.reason) == "diverged"
+    assert StopReason.parse("my rule's reason") == "my rule's reason" and StopReason.parse(None) is None
+    state = stop.state_dict()
+    other = StoppingCriteria()
+    other.load_state_dict(dict(state, reason="diverged"))
+    assert other.reason is StopReason.DIVERGED

@@ -70,3 +70,21 @@ def test_linear_rejects_bad_end():
 
 def test_multiplier_for():
     assert math.isclose(sweep.multiplier_for(1e-4, 1e-2, 3), 10.0)
+
+
+# ---------------------------------------------------------------------- SweepPlan
+def test_sweep_plan_is_checked_when_made_and_records_what_it_used():
+    from gluon_lrfinder import SweepPlan
+
+    plan = SweepPlan(lr_start=1e-4, lr_end=1.0, num_iter=21)
+    assert plan.rates()[0] == 1e-4 and plan.rates()[-1] == pytest.approx(1.0) and len(plan.rates()) == 21
+    assert plan.settings() == {"lr_start": 1e-4, "lr_multiplier": pytest.approx(10 ** 0.2), "lr_end": 1.0,
+                               "num_iter": 21, "mode": "exponential"}
+    assert SweepPlan(mode="linear", lr_end=1.0).settings()["num_iter"] == 100
+    assert SweepPlan().bounded is False and plan.bounded is True
+    with pytest.raises(ValueError, match="mode must be one of"):
+        SweepPlan(mode="cubic")
+    with pytest.raises(ValueError, match="lr_multiplier applies to mode='exponential' only"):
+        SweepPlan(mode="linear", lr_end=1.0, lr_multiplier=1.1)
+    with pytest.raises(ValueError, match="lr_start"):
+        SweepPlan(lr_start=-1.0)

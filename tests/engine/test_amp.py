@@ -12,7 +12,7 @@ from mxnet.contrib.amp.loss_scaler import LossScaler
 
 from gluon_lrfinder.state import StateSnapshot, amp_state
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # tests/, where the workers live
 
 
 @pytest.fixture(scope="module")

@@ -30,7 +30,7 @@ from gluon_lrfinder.distributed import (
     main,
 )
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # tests/, where the workers live
 WORKER = os.path.join(HERE, "dist_worker.py")
 CLUSTER_TIMEOUT = 60.0
 

@@ -226,7 +226,7 @@ def test_the_docs_walk_through_runs(tmp_path, monkeypatch):
     import re
     from pathlib import Path
 
-    page = Path(__file__).resolve().parent.parent / "docs" / "weight_decay_momentum.md"
+    page = Path(__file__).resolve().parents[2] / "docs" / "weight_decay_momentum.md"
     example = re.findall(r"```python\n(.*?)```", page.read_text(encoding="utf-8"), flags=re.S)[0]
     monkeypatch.chdir(tmp_path)
     scope = {}

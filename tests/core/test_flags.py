@@ -9,7 +9,7 @@ import pytest
 
 from gluon_lrfinder.suggest import diagnose
 
-DATA = Path(__file__).resolve().parent.parent / "benchmarks" / "data"
+DATA = Path(__file__).resolve().parents[2] / "benchmarks" / "data"
 NEVER_FELL = "loss never fell"
 
 

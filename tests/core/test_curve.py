@@ -87,7 +87,26 @@ def test_a_curve_flagged_for_bad_data_gives_no_suggestion_but_says_why():
     assert math.isnan(rep.lr) and rep.flags[0] == "NaN in the batch at iteration 3"
 
 
+@pytest.mark.slow
 def test_the_curve_plots_itself_without_a_finder(tmp_path):
     ax = shaped_curve().plot(tmp_path / "c.png", method="steepest", show_range=True)
     assert ax.get_xscale() == "log" and (tmp_path / "c.png").stat().st_size > 0
     assert any("suggested lr" in t.get_text() for t in ax.get_legend().get_texts())
+
+
+def test_a_curve_of_earlier_versions_with_the_data_problem_in_its_settings_loads_into_the_field(tmp_path):
+    import json as json_module
+
+    old = make_curve().to_dict()
+    old["settings"]["data_problem"] = "NaN in the batch at iteration 3"  # how earlier versions saved it
+    path = tmp_path / "old.json"
+    path.write_text(json_module.dumps(old))
+    curve = LRCurve.load(path)
+    assert curve.data_problem == "NaN in the batch at iteration 3" and "data_problem" not in curve.settings
+    assert curve.diagnose()[0] == "NaN in the batch at iteration 3"
+    with pytest.raises(ValueError, match="no suggestion from this curve: NaN in the batch"):
+        curve.suggest()
+    for suffix in ("json", "csv"):  # saved again: a field of its own, read back the same
+        again = LRCurve.load(curve.save(tmp_path / f"again.{suffix}"))
+        assert again.data_problem == curve.data_problem and "data_problem" not in again.settings
+    assert curve.stop_reason == "diverged"
