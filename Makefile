@@ -9,7 +9,7 @@ PYTHON ?= $(shell for p in python3.11 python3.10 python3.9 python3.8 python3; do
 	echo $$p; break; fi; done)
 OUT ?= demo-output
 
-.PHONY: venv demo test test-horovod horovod docs bench lint clean
+.PHONY: venv demo test test-horovod horovod docs bench bench-venv lint clean
 
 $(BIN)/.installed: setup.py requirements.txt requirements-dev.txt
 	@if [ -z "$(PYTHON)" ]; then echo "error: need Python 3.8-3.11 for MXNet 1.9.1 (set PYTHON=/path/to/python3.x)"; exit 1; fi
@@ -61,9 +61,25 @@ bench: venv
 	OMP_NUM_THREADS=1 MPLBACKEND=Agg $(BIN)/python benchmarks/overhead.py --quick
 	OMP_NUM_THREADS=1 MPLBACKEND=Agg $(BIN)/python benchmarks/dist_allreduce.py --workers 2 4
 
+# A separate virtualenv for the real-script recipes of the advice benchmark (GluonCV, GluonNLP and
+# their pins, benchmarks/requirements-bench.txt), so that the test venv stays as users install it.
+BENCH_VENV := .venv-bench
+BENCH_BIN := $(BENCH_VENV)/bin
+
+$(BENCH_BIN)/.installed: setup.py requirements.txt benchmarks/requirements-bench.txt
+	@if [ -z "$(PYTHON)" ]; then echo "error: need Python 3.8-3.11 for MXNet 1.9.1 (set PYTHON=/path/to/python3.x)"; exit 1; fi
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_BIN)/python -m pip install -q --upgrade pip
+	$(BENCH_BIN)/python -m pip install -q -r requirements.txt -r benchmarks/requirements-bench.txt
+	$(BENCH_BIN)/python -m pip install -q --no-deps -e .
+	$(BENCH_BIN)/python -c 'import mxnet, gluoncv, gluonnlp'
+	touch $@
+
+bench-venv: $(BENCH_BIN)/.installed
+
 lint: venv
 	$(BIN)/ruff check gluon_lrfinder tests benchmarks
 	$(BIN)/mypy
 
 clean:
-	rm -rf $(VENV) $(OUT) build *.egg-info docs/_build
+	rm -rf $(VENV) $(BENCH_VENV) $(OUT) build *.egg-info docs/_build
