@@ -114,11 +114,13 @@ class LRFinder:
         return self.run(repeated, options.pop("plan", None), options.pop("stopping", None), repeats=repeats, **options)
 
     def find_grid(self, weight_decay: Any = None, momentum: Any = None, **options: Any) -> GridResult:
-        """One range test per weight-decay / momentum combination, and a pick (:mod:`~gluon_lrfinder.studies.grid`).
+        """One range test per weight-decay / momentum combination, a diagnostic (:mod:`~gluon_lrfinder.studies.grid`).
 
         ``options``: ``seed``, ``method``, ``tolerance``, ``repeats``, ``keep_current``,
-        ``margin``, and :meth:`find`'s. Returns a
-        :class:`~gluon_lrfinder.GridResult`; :meth:`apply_grid` sets its pick.
+        ``margin``, and :meth:`find`'s. Returns a :class:`~gluon_lrfinder.GridResult`: the
+        curves and table, the recommendation (keep the trainer's own values: on held-out recipes
+        no rule that reads range tests beat that, docs/weight_decay_momentum.md), the sweep's
+        pick with the evidence behind it, and notes; :meth:`apply_grid` sets the recommendation.
         """
         return self.run(grid, options.pop("plan", None), options.pop("stopping", None), weight_decay=weight_decay,
                         momentum=momentum, **options)
@@ -190,11 +192,13 @@ class LRFinder:
             return self._require_curve("apply").apply(self.learner.trainer, method=method)
         return set_learning_rate(self.learner.trainer, lr)
 
-    def apply_grid(self) -> Dict[str, float]:
-        """Set the last :meth:`find_grid`'s weight decay, momentum and learning rate (:meth:`GridResult.apply`)."""
+    def apply_grid(self, accept_unvalidated: bool = False) -> Dict[str, float]:
+        """Set the last :meth:`find_grid`'s recommendation (:meth:`GridResult.apply`): keep weight
+        decay and momentum, set the learning rate suggested for them; ``accept_unvalidated=True``
+        sets the sweep's pick instead, with a warning that says what evidence stands behind it."""
         if self.grid is None:
             raise RuntimeError("call find_grid() before apply_grid()")
-        return self.grid.apply(self.learner.trainer)
+        return self.grid.apply(self.learner.trainer, accept_unvalidated=accept_unvalidated)
 
     def plot(self, path: Optional[PathLike] = None, ax: Any = None, method: Optional[Method] = DEFAULT_METHOD,
              show_range: bool = False, **kwargs: Any) -> Any:

@@ -228,8 +228,8 @@ def plot_grid(
 ) -> Any:
     """Overlay the smoothed curves of a weight-decay / momentum grid, each with its suggestion.
 
-    The recommended combination is drawn thick; every curve's suggested learning rate is a
-    marker on its own curve.
+    The recommended combination (the trainer's own values) is drawn thick, the sweep's pick is
+    named in the legend; every curve's suggested learning rate is a marker on its own curve.
 
     Parameters
     ----------
@@ -272,7 +272,9 @@ def plot_grid(
             continue
         smooth = zero_phase(lrs[ok], losses[ok])
         best = i == result.best_index
+        pick = i == result.candidate_index and result.suggests_change
         label = ", ".join(f"{k}={v:g}" for k, v in row.combination.items()) + (" (recommended)" if best else "")
+        label += " (sweep's pick, not validated)" if pick else ""
         (line,) = ax.plot(lrs[ok], smooth, "-", linewidth=2.4 if best else 1.1, label=label, zorder=3 if best else 2)
         if row.lr is not None:
             ax.plot([row.lr], [np.interp(np.log10(row.lr), np.log10(lrs[ok]), smooth)], "o",

@@ -50,7 +50,9 @@ def test_repeated_study_agrees(saved):
 def test_grid_study_agrees(saved):
     result = summarize_grid([{"weight_decay": 0.0}, {"weight_decay": 1e-4}], [LRCurve.load(saved)] * 2)
     assert [row.lr for row in result.rows] == [expected(saved)] * 2
-    assert result.lr == expected(saved)
+    assert result.candidate_lr == expected(saved)  # no current values: the sweep's pick, no recommendation
+    kept = summarize_grid([{"weight_decay": 0.0}, {"weight_decay": 1e-4}], [LRCurve.load(saved)] * 2, current=0)
+    assert kept.lr == expected(saved)
 
 
 def test_plot_marks_the_same_rate(saved):

@@ -5,8 +5,16 @@ learning rate: run the range test once per value, from the same starting weights
 same data order, overlay the curves, and prefer the value whose curve reaches the lowest loss
 *and* stays stable up to the highest learning rate.
 :meth:`gluon_lrfinder.LRFinder.find_grid` runs the tests; this module holds the pure part:
-what each curve is reduced to (:class:`GridRow`), the recommendation rule
+what each curve is reduced to (:class:`GridRow`), the rule that reads the curves
 (:func:`recommend`) and the result (:class:`GridResult`).
+
+The grid is a diagnostic. Its pick (:attr:`GridResult.candidate`) is not the recommendation: on
+held-out recipes no rule that reads range tests (Smith's, keeping the current values unless
+another combination is clearly better, comparing momenta at equal effective step, ignoring
+weight decay, a short confirmation training) beat keeping the current values
+(``benchmarks/grid_heldout.py``, docs/weight_decay_momentum.md). So the recommendation is to
+keep the trainer's own values, and a change is applied only on request
+(``LRFinder.apply_grid(accept_unvalidated=True)``).
 
 Examples
 --------
@@ -18,8 +26,10 @@ Examples
 ...     return LRCurve(lrs=list(lrs), losses=list(floor + (2 - floor) * (1 - np.tanh(2 * (x + 3)))
 ...                                         / 2 + np.exp(6 * (x - blow_up))))
 >>> result = summarize_grid([{"wd": 0.0}, {"wd": 1e-4}], [curve(0.5, -1.0), curve(0.5, -0.5)])
->>> result.best
-{'wd': 0.0001}
+>>> result.candidate, result.best        # the sweep's pick; no current values, no recommendation
+({'wd': 0.0001}, None)
+>>> summarize_grid([{"wd": 0.0}, {"wd": 1e-4}], [curve(0.5, -1.0), curve(0.5, -0.5)], current=0).best
+{'wd': 0.0}
 """
 from __future__ import annotations
 
@@ -36,7 +46,8 @@ from .report import suggest_curve
 from .rules import DEFAULT_METHOD, CurveLike, CurvePoints, Method, finite_points, get_rule
 from .smoothing import zero_phase
 
-__all__ = ["GridRow", "GridResult", "curve_summary", "recommend", "summarize_grid", "grid_values"]
+__all__ = ["GridRow", "GridResult", "curve_summary", "recommend", "summarize_grid", "grid_values",
+           "momentum_note"]
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -224,9 +235,94 @@ def recommend(
     return {"index": index, "reason": reason}
 
 
+#: What the held-out benchmark measured for changes made on range-test evidence alone; every
+#: reason and warning that mentions a change quotes it (``benchmarks/grid_heldout.py``).
+HELD_OUT_EVIDENCE = (
+    "on held-out recipes no rule that reads range tests beat keeping the trainer's values (validation loss after "
+    "training, against theirs, over 18 runs: the margin rule x1.24 geometric mean, worst x8.53; Smith's rule "
+    "x1.62, worst x26.4; docs/weight_decay_momentum.md)"
+)
+
+
+def momentum_note(
+    rows: Sequence[GridRow],
+    reference: int,
+    effective_step: Optional[bool] = None,
+    margin: float = DEFAULT_MARGIN,
+) -> Optional[str]:
+    """Say why another momentum that looks clearly better in the sweep is more likely an LR signal.
+
+    A larger momentum makes faster progress in a short sweep, so its curve often reaches a
+    lower loss. With SGD-style momentum the step is ``lr / (1 - m)``: if the rate suggested at
+    the other momentum is a larger *effective* step than the one suggested at the reference
+    momentum, the sweep is saying that the reference's suggested rate is too low, not that the
+    momentum is better (and the other way round).
+
+    Parameters
+    ----------
+    rows : sequence of GridRow
+        The grid's table; combinations with a ``"momentum"`` key.
+    reference : int
+        The row to compare with (the trainer's own values).
+    effective_step : bool, optional
+        True: the optimizer's momentum scales the step (SGD, NAG, ...); False: it does not
+        (Adam's ``beta1``); None: unknown.
+    margin : float, default 0.10
+        The other momentum must be lower by more than this in every data order and stable as
+        far (:func:`recommend`'s "clearly better").
+
+    Returns
+    -------
+    str or None
+        None when no other momentum, at the reference's other knob values, is clearly better.
+
+    Examples
+    --------
+    >>> rows = [GridRow({"momentum": 0.9}, 0.1, 1.0, 1.0, [1.0, 1.0]),
+    ...         GridRow({"momentum": 0.99}, 0.05, 0.8, 1.0, [0.8, 0.8])]
+    >>> "effective step 5x" in momentum_note(rows, 0, effective_step=True)
+    True
+    """
+    margin = check_nonnegative("margin", margin)
+    ref = rows[reference]
+    if "momentum" not in ref.combination:
+        return None
+    m_ref = ref.combination["momentum"]
+    same = [i for i, r in enumerate(rows) if i != reference and r.combination.get("momentum", m_ref) != m_ref
+            and all(r.combination.get(k) == v for k, v in ref.combination.items() if k != "momentum")
+            and _clearly_better(r, ref, margin)]
+    if not same:
+        return None
+    row = rows[min(same, key=lambda i: rows[i].lowest_loss)]
+    m = row.combination["momentum"]
+    pairs = list(zip(row.lowest_losses, ref.lowest_losses)) or [(row.lowest_loss, ref.lowest_loss)]
+    worst = max(mine / theirs for mine, theirs in pairs)
+    text = (f"momentum {m:g} reaches a lower loss in the sweep than momentum {m_ref:g} (at most {worst:.2f}x of it "
+            f"in every data order), which does not make it the better momentum")
+    if effective_step is False:
+        return text + (": this optimizer's first-moment decay (beta1) does not scale its step, and a short sweep "
+                       "favours whichever setting makes faster early progress; " + HELD_OUT_EVIDENCE)
+    if row.lr is None or ref.lr is None:
+        return text + ": with momentum the step is lr/(1-m), so compare the momenta at equal effective step"
+    k = (row.lr / (1 - m)) / (ref.lr / (1 - m_ref))
+    direction = "too low" if k > 1 else "too high"
+    return text + (
+        f": with momentum the step is lr/(1-m), and the rate suggested at momentum {m:g} ({row.lr:.3g}) is an "
+        f"effective step {k:.2g}x the one suggested at momentum {m_ref:g} ({ref.lr:.3g}). That usually means "
+        f"the learning rate suggested at momentum {m_ref:g} is off ({direction}), not that momentum {m:g} is "
+        f"better: at momentum {m_ref:g} the same effective step is lr {ref.lr * k:.3g}; check the learning "
+        f"rate before the momentum"
+    )
+
+
 @dataclass
 class GridResult:
     """The range tests of a weight-decay / momentum grid (see :meth:`LRFinder.find_grid`).
+
+    The grid is a diagnostic: the curves, the table, the sweep's pick (``candidate``) and why
+    it would be picked. The recommendation (``best``) is the trainer's own values whenever
+    they are in the grid, because on held-out recipes no rule that reads range tests did
+    better than keeping them (docs/weight_decay_momentum.md).
 
     Attributes
     ----------
@@ -236,28 +332,59 @@ class GridResult:
         One curve per combination (its first data order).
     rows : list of GridRow
         The table: suggestion, lowest smoothed loss and highest stable rate per combination.
-    best : dict
-        The recommended combination.
+    best : dict or None
+        The recommended combination: the trainer's own values (``current_index``); None when
+        they are not in the grid (or ``keep_current=False``), so there is no recommendation.
     lr : float or None
         The suggested learning rate of the recommended combination's curve.
     reason : str
-        Why it was recommended, in words.
+        Why, in words.
     method : str
         The suggestion rule used.
+    best_index : int or None
+        The row of ``best``.
+    runs : list of list of LRCurve
+        Every curve of every combination (several with ``repeats > 1``).
+    current_index : int or None
+        The row of the trainer's own values, when they are in the grid.
+    candidate : dict
+        The sweep's pick: the combination the range tests rate best (with the trainer's values
+        in the grid: another one only if clearly better, see :func:`recommend`; otherwise
+        Smith's rule). Not validated by any training run.
+    candidate_index : int
+        Its row.
+    candidate_lr : float or None
+        Its curve's suggested learning rate.
+    candidate_reason : str
+        Why the range tests rate it best, in words.
+    evidence : str
+        What stands behind changing to ``candidate``, in words ("" when it is the current values).
+    notes : list of str
+        Diagnostics, e.g. that another momentum looking better usually means the suggested
+        learning rate is off.
     """
 
     combinations: List[Dict[str, float]]
     curves: List[LRCurve]
     rows: List[GridRow]
-    best: Dict[str, float]
+    best: Optional[Dict[str, float]]
     lr: Optional[float]
     reason: str
     method: Method = DEFAULT_METHOD
-    best_index: int = 0
+    best_index: Optional[int] = None
     runs: List[List[LRCurve]] = field(default_factory=list)
-    """Every curve of every combination (several with ``repeats > 1``)."""
     current_index: Optional[int] = None
-    """The row of the trainer's own values, when they are in the grid."""
+    candidate: Dict[str, float] = field(default_factory=dict)
+    candidate_index: int = 0
+    candidate_lr: Optional[float] = None
+    candidate_reason: str = ""
+    evidence: str = ""
+    notes: List[str] = field(default_factory=list)
+
+    @property
+    def suggests_change(self) -> bool:
+        """True when the sweep's pick differs from the trainer's own values (or those are unknown)."""
+        return self.candidate_index != self.current_index
 
     def suggest(self, method: Optional[Method] = None) -> float:
         """The recommended combination's learning rate: :attr:`lr`, or that of another rule.
@@ -267,12 +394,16 @@ class GridResult:
         RuntimeError
             When the recommended combination's curves gave no learning rate.
         """
-        lr = self.lr
+        return self._lr_of(self.best_index, self.lr, method)
+
+    def _lr_of(self, index: Optional[int], lr: Optional[float], method: Optional[Method]) -> float:
+        if index is None:
+            raise RuntimeError(f"no recommendation, so no learning rate for it: {self.reason}")
         if method is not None and get_rule(method).name != self.method:
-            runs = self.runs[self.best_index] if self.runs else [self.curves[self.best_index]]
-            lr = _median_row(self.best, runs, method).lr
+            runs = self.runs[index] if self.runs else [self.curves[index]]
+            lr = _median_row(self.rows[index].combination, runs, method).lr
         if lr is None:
-            raise RuntimeError("the recommended combination's curve gave no learning rate; pick one by hand")
+            raise RuntimeError("the curve of the combination to apply gave no learning rate; pick one by hand")
         return lr
 
     def plot(self, path: Optional[PathLike] = None, ax: Any = None, **kwargs: Any) -> Any:
@@ -282,21 +413,64 @@ class GridResult:
 
         return plot_grid(self, ax=ax, path=path, **kwargs)
 
-    def apply(self, trainer: Any, method: Optional[Method] = None) -> Dict[str, float]:
-        """Set the recommended weight decay, momentum (when searched) and learning rate on a trainer.
+    def apply(
+        self, trainer: Any, method: Optional[Method] = None, accept_unvalidated: bool = False
+    ) -> Dict[str, float]:
+        """Set the recommendation on a trainer: by default, keep its weight decay and momentum.
+
+        By default the recommendation is the trainer's own weight decay and momentum: they are
+        left as they are, and the learning rate suggested on their own curve in the grid is
+        set. The sweep's pick is applied only with ``accept_unvalidated=True``: it rests on
+        range tests alone, and on held-out recipes changes made on that evidence did not beat
+        keeping the values (docs/weight_decay_momentum.md).
+
+        Parameters
+        ----------
+        trainer : gluon.Trainer
+            Where to set the values.
+        method : str or callable, optional
+            Read the learning rate with this rule instead of the grid's.
+        accept_unvalidated : bool, default False
+            Apply the sweep's pick (:attr:`candidate`, its weight decay, momentum or ``beta1``
+            and learning rate) instead; a ``UserWarning`` then says what evidence stands behind
+            the change. Confirm it with a training run before keeping it.
 
         Returns
         -------
         dict
             What was set, e.g. ``{"weight_decay": 1e-4, "momentum": 0.9, "lr": 0.05}``.
+
+        Raises
+        ------
+        RuntimeError
+            Without ``accept_unvalidated`` when the grid does not hold the trainer's own values
+            (nothing is changed then); when the curve to apply gave no learning rate.
         """
+        import warnings
+
         from ..engine.knobs import set_knobs, set_learning_rate
 
-        lr = self.suggest(method)
-        best = dict(self.best)
-        set_knobs(trainer.optimizer, best)
-        best["lr"] = set_learning_rate(trainer, lr)
-        return best
+        if not isinstance(accept_unvalidated, bool):
+            raise TypeError(f"accept_unvalidated must be a bool, got {type(accept_unvalidated).__name__}")
+        if accept_unvalidated:
+            target = dict(self.candidate)
+            lr = self._lr_of(self.candidate_index, self.candidate_lr, method)
+        else:
+            if self.best is None:
+                raise RuntimeError(
+                    f"nothing changed: {self.reason}. Add your own values to the grid to get the learning rate "
+                    "suggested for them, or pass accept_unvalidated=True to apply the sweep's pick "
+                    f"({_describe(self.candidate)}), which rests on: {self.evidence}"
+                )
+            target = dict(self.best)
+            lr = self.suggest(method)
+        set_knobs(trainer.optimizer, target)
+        target["lr"] = set_learning_rate(trainer, lr)
+        if accept_unvalidated and self.suggests_change:
+            warnings.warn(f"apply_grid set the sweep's pick ({_describe(self.candidate)}) on the evidence of "
+                          f"{self.evidence}; confirm it with a training run before keeping it", UserWarning,
+                          stacklevel=3)
+        return target
 
     def table(self) -> List[Dict[str, Any]]:
         """The rows as plain dicts (one per combination), e.g. for ``pandas.DataFrame``."""
@@ -311,17 +485,25 @@ class GridResult:
         lines = [head]
         for i, r in enumerate(self.rows):
             lr = "-" if r.lr is None else f"{r.lr:.3g}"
-            mark = " ".join(m for m, on in (("<- recommended", i == self.best_index),
-                                            ("(your current values)", i == self.current_index)) if on)
+            marks = (("(your current values)", i == self.current_index),
+                     ("<- recommended", i == self.best_index),
+                     ("<- sweep's pick (not validated)", i == self.candidate_index and self.suggests_change))
+            mark = " ".join(m for m, on in marks if on)
             lines.append([*(f"{r.combination[k]:g}" for k in keys), lr, f"{r.lowest_loss:.4g}",
                           f"{r.stable_lr:.3g}", mark])
         widths = [max(len(row[c]) for row in lines) for c in range(len(head))]
         per = f", {len(self.runs[0])} data orders each, medians" if self.runs and len(self.runs[0]) > 1 else ""
         text = [f"{len(self.rows)} combinations ({self.method}{per}):"]
         text += ["  " + "  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in lines]
-        lr = "none" if self.lr is None else f"{self.lr:.3g}"
         text.append(f"Recommended: {self.reason}.")
-        text.append(f"Its suggested learning rate: {lr}.")
+        if self.best is not None:
+            lr = "none" if self.lr is None else f"{self.lr:.3g}"
+            text.append(f"Its suggested learning rate: {lr}.")
+        if self.suggests_change:
+            lr = "none" if self.candidate_lr is None else f"{self.candidate_lr:.3g}"
+            text.append(f"The sweep's pick (not validated): {self.candidate_reason}; its suggested learning rate "
+                        f"{lr}. Evidence behind a change: {self.evidence}.")
+        text += [f"Note: {note}." for note in self.notes]
         return "\n".join(text)
 
 
@@ -338,6 +520,26 @@ def _median_row(combination: Dict[str, float], curves: Sequence[LRCurve], method
     )
 
 
+def _evidence(rows: Sequence[GridRow], index: int, current: Optional[int]) -> str:
+    """What a change to ``rows[index]`` rests on, in words."""
+    row = rows[index]
+    orders = len(row.lowest_losses) or 1
+    if current is None:
+        what = (f"range tests only: its curve ranks best by Smith's rule over {orders} data order"
+                f"{'s' if orders > 1 else ''} (lowest smoothed loss {row.lowest_loss:.4g}, stable to lr "
+                f"{row.stable_lr:.3g}), with no comparison with your own values")
+    else:
+        ref = rows[current]
+        pairs = list(zip(row.lowest_losses, ref.lowest_losses)) or [(row.lowest_loss, ref.lowest_loss)]
+        ratios = [mine / theirs for mine, theirs in pairs if theirs > 0]
+        low, high = (f"{min(ratios):.2f}", f"{max(ratios):.2f}") if ratios else ("?", "?")
+        spread = f"{low}x" if low == high else f"{low}-{high}x"
+        what = (f"range tests only: its lowest smoothed loss was {spread} that of your values in each of "
+                f"{orders} data order{'s' if orders > 1 else ''}, a few hundred iterations each, with no "
+                "training run behind it")
+    return what + "; " + HELD_OUT_EVIDENCE
+
+
 def summarize_grid(
     combinations: Sequence[Dict[str, float]],
     curves: Sequence[Union[LRCurve, Sequence[LRCurve]]],
@@ -345,8 +547,12 @@ def summarize_grid(
     tolerance: float = DEFAULT_TOLERANCE,
     current: Optional[int] = None,
     margin: float = DEFAULT_MARGIN,
+    effective_step: Optional[bool] = None,
 ) -> GridResult:
-    """Reduce each combination's curve to a :class:`GridRow` and recommend one.
+    """Reduce each combination's curve to a :class:`GridRow`, find the sweep's pick, recommend.
+
+    The recommendation is the trainer's own values (``current``); the sweep's pick is
+    reported as a diagnostic, with the evidence behind it (see :class:`GridResult`).
 
     Parameters
     ----------
@@ -358,7 +564,11 @@ def summarize_grid(
     method : str, default ``DEFAULT_METHOD``
         Suggestion rule.
     tolerance, current, margin
-        See :func:`recommend` (``current`` is an index into ``combinations``).
+        See :func:`recommend` (``current`` is an index into ``combinations``; None: no
+        recommendation, and the sweep's pick by Smith's rule).
+    effective_step : bool, optional
+        Whether the optimizer's momentum scales its step as ``lr / (1 - m)`` (SGD-style
+        momentum: True; Adam's ``beta1``: False; None: unknown). Only shapes the note on momentum.
 
     Returns
     -------
@@ -372,11 +582,37 @@ def summarize_grid(
     runs = [[cv] if isinstance(cv, LRCurve) else list(cv) for cv in curves]
     rows = [_median_row(c, run, method) for c, run in zip(combinations, runs)]
     choice = recommend(rows, tolerance=tolerance, current=current, margin=margin)
-    best = rows[choice["index"]]
+    index = choice["index"]
+    notes: List[str] = []
+    if current is None:
+        best: Optional[Dict[str, float]] = None
+        lr = None
+        reason = ("no recommendation: the trainer's own values are not in the comparison (not in the grid, or "
+                  "keep_current=False), so there is nothing to compare a change with; the table and the sweep's "
+                  "pick are a diagnostic, and " + HELD_OUT_EVIDENCE)
+        if "momentum" in rows[index].combination:  # against the runner-up momentum at the pick's other values
+            others = [i for i, r in enumerate(rows) if i != index
+                      and r.combination.get("momentum") != rows[index].combination["momentum"]
+                      and all(r.combination.get(k) == v for k, v in rows[index].combination.items() if k != "momentum")]
+            if others:
+                note = momentum_note(rows, min(others, key=lambda i: rows[i].lowest_loss), effective_step, margin)
+                notes += [note] if note else []
+    else:
+        best, lr = dict(rows[current].combination), rows[current].lr
+        if index == current:
+            reason = choice["reason"] + "; the grid is a diagnostic"
+        else:
+            reason = (f"keep your current values ({_describe(rows[current].combination)}): the sweep rates another "
+                      "combination better (below), but " + HELD_OUT_EVIDENCE)
+        note = momentum_note(rows, current, effective_step, margin)
+        notes += [note] if note else []
     return GridResult(
         combinations=[dict(c) for c in combinations], curves=[run[0] for run in runs], rows=rows,
-        best=dict(best.combination), lr=best.lr, reason=choice["reason"], method=get_rule(method).name,
-        best_index=choice["index"], runs=runs, current_index=current,
+        best=best, lr=lr, reason=reason, method=get_rule(method).name,
+        best_index=current, runs=runs, current_index=current,
+        candidate=dict(rows[index].combination), candidate_index=index, candidate_lr=rows[index].lr,
+        candidate_reason=choice["reason"], evidence="" if index == current else _evidence(rows, index, current),
+        notes=notes,
     )
 
 

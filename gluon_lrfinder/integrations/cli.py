@@ -236,7 +236,8 @@ def _run(args: argparse.Namespace) -> int:
                          lr_end=args.lr_end, num_iter=args.num_iter, mode=args.mode, min_iter=args.min_iter,
                          threshold=args.threshold, progress=progress)
             if args.grid:
-                # a command line has no "current values" of the user's to keep: Smith's rule alone
+                # a command line has no "current values" of the user's to keep: no recommendation, and
+                # the sweep's pick by Smith's rule, shown as a diagnostic with the evidence behind it
                 finder.find_grid(weight_decay=args.grid.get("wd"), momentum=args.grid.get("momentum"),
                                  repeats=args.repeats, method=args.method, keep_current=False, **sweep)
             else:
@@ -334,11 +335,15 @@ def _report_grid(args: argparse.Namespace, finder: Any, data_name: str, net_name
     json_path = os.path.join(args.out, "grid.json")
     with open(json_path, "w", encoding="utf-8") as f:
         json.dump({"recommended": result.best, "suggested_lr": result.lr, "reason": result.reason,
-                   "method": result.method, "repeats": args.repeats, "table": result.table(),
-                   "files": {"plot": png_path, "json": json_path}}, f, indent=1)
+                   "sweep_pick": result.candidate, "sweep_pick_lr": result.candidate_lr,
+                   "sweep_pick_reason": result.candidate_reason, "validated": False, "evidence": result.evidence,
+                   "notes": result.notes, "method": result.method, "repeats": args.repeats,
+                   "table": result.table(), "files": {"plot": png_path, "json": json_path}}, f, indent=1)
     print(result)
+    print("The grid is a diagnostic: nothing here is validated by a training run; change weight decay or "
+          "momentum only after a training run confirms it (docs/weight_decay_momentum.md).")
     print(f"Wrote {png_path}, {json_path}")
-    return 0 if result.lr is not None else 1
+    return 0 if any(row.lr is not None for row in result.rows) else 1
 
 
 def _require_mxnet() -> None:

@@ -265,7 +265,8 @@ def build_parser() -> argparse.ArgumentParser:
                      metavar="M[,M...]",
                      help="momentum, in [0, 1), for optimizers that take one (sgd, nag, ...); several values "
                           "(0.85,0.9,0.95) run one range test per value (for Adam-like optimizers: beta1) "
-                          "and recommend one, see docs/weight_decay_momentum.md")
+                          "and show them side by side: a diagnostic, whose pick is not validated by training, "
+                          "see docs/weight_decay_momentum.md")
     opt.add_argument("--wd", "--weight-decay", dest="wd", type=_number_list(check_nonnegative, "--wd"), default=None,
                      metavar="WD[,WD...]",
                      help="weight decay, >= 0; several values (0,1e-4,1e-3) run one range test per value")

@@ -62,8 +62,10 @@ def run(
     repeats : int, default 1
         Data orders per combination, >= 1 (the table then holds medians).
     keep_current : bool, default True
-        Recommend a change from the trainer's own values only for a clearly better combination
-        (lower by more than ``margin`` in every data order, stable as far).
+        Recommend keeping the trainer's own values (when in the grid), and let the sweep pick
+        another combination only if clearly better (lower by more than ``margin`` in every data
+        order, stable as far). False: no recommendation, the sweep's pick by Smith's rule (on
+        held-out recipes the worst of the rules measured, docs/weight_decay_momentum.md).
     margin : float, default 0.10
         See ``keep_current``, >= 0.
     **sweep
@@ -99,7 +101,9 @@ def run(
     for i, curve in enumerate(curves):
         curve.settings.update(combinations[i // repeats], seed=seeds[i])
     runs = [curves[k * repeats:(k + 1) * repeats] for k in range(len(combinations))]
-    result = summarize_grid(combinations, runs, method=method, tolerance=tolerance, current=current, margin=margin)
+    effective_step = None if moms is None else momentum_attribute(optimizer) == "momentum"
+    result = summarize_grid(combinations, runs, method=method, tolerance=tolerance, current=current, margin=margin,
+                            effective_step=effective_step)
     logger.info("%s", result)
     return result
 

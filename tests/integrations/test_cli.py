@@ -365,10 +365,15 @@ def test_weight_decay_and_momentum_grid(tmp_path, capsys):
     summary = json.loads((out / "grid.json").read_text())
     assert [(row["weight_decay"], row["momentum"]) for row in summary["table"]] == [
         (0.0, 0.85), (0.0, 0.95), (1e-3, 0.85), (1e-3, 0.95)]
-    assert summary["recommended"] in [{"weight_decay": r["weight_decay"], "momentum": r["momentum"]}
-                                      for r in summary["table"]]
-    assert 1e-4 <= summary["suggested_lr"] <= 10 and summary["reason"] in printed
-    assert "4 combinations" in printed and "<- recommended" in printed
+    # a command line has no values of the user's to keep: no recommendation, the sweep's pick as a diagnostic
+    assert summary["recommended"] is None and summary["suggested_lr"] is None and summary["validated"] is False
+    assert summary["sweep_pick"] in [{"weight_decay": r["weight_decay"], "momentum": r["momentum"]}
+                                     for r in summary["table"]]
+    assert 1e-4 <= summary["sweep_pick_lr"] <= 10 and summary["reason"] in printed
+    assert summary["reason"].startswith("no recommendation") and summary["evidence"].startswith("range tests only")
+    assert all(note in printed for note in summary["notes"])
+    assert "4 combinations" in printed and "<- recommended" not in printed
+    assert "<- sweep's pick (not validated)" in printed and "The grid is a diagnostic" in printed
     assert (out / "grid.png").stat().st_size > 1000 and "Wrote" in printed
 
 

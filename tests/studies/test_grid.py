@@ -4,7 +4,7 @@ import pytest
 
 from gluon_lrfinder import LRFinder
 from gluon_lrfinder.curve import LRCurve
-from gluon_lrfinder.grid import GridRow, curve_summary, grid_values, recommend, summarize_grid
+from gluon_lrfinder.grid import GridRow, curve_summary, grid_values, momentum_note, recommend, summarize_grid
 from gluon_lrfinder.plotting import pyplot
 
 FIND = dict(lr_start=1e-4, lr_end=20.0, progress=False)
@@ -56,13 +56,19 @@ def test_summarize_grid_table_and_text():
     combos = [{"weight_decay": 0.0}, {"weight_decay": 1e-4}, {"weight_decay": 1e-3}]
     curves = [shaped_curve(0.5, -1.0), shaped_curve(0.5, -0.3), shaped_curve(1.2, 0.5)]
     result = summarize_grid(combos, curves)
-    assert result.best == {"weight_decay": 1e-4} and result.best_index == 1
-    assert result.lr == result.rows[1].lr
+    # no current values to compare with: Smith's rule gives the sweep's pick, and nothing is recommended
+    assert result.candidate == {"weight_decay": 1e-4} and result.candidate_index == 1
+    assert result.candidate_lr == result.rows[1].lr
+    assert result.best is None and result.best_index is None and result.lr is None
     table = result.table()
     assert [t["weight_decay"] for t in table] == [0.0, 1e-4, 1e-3]
     text = str(result)
-    assert "3 combinations" in text and "<- recommended" in text and "Recommended: weight_decay=0.0001" in text
-    assert text.count("<- recommended") == 1
+    assert "3 combinations" in text and "<- recommended" not in text
+    assert text.count("<- sweep's pick (not validated)") == 1
+    assert "Recommended: no recommendation" in text and "range tests" in text
+    kept = summarize_grid(combos, curves, current=0)  # with the trainer's values: keep them
+    assert kept.best == {"weight_decay": 0.0} and kept.best_index == 0 and kept.lr == kept.rows[0].lr
+    assert str(kept).count("<- recommended") == 1
     with pytest.raises(ValueError, match="same length, got 3 and 2"):
         summarize_grid(combos, curves[:2])
 
@@ -88,7 +94,7 @@ def test_plot_grid_draws_every_curve(tmp_path):
     out = plot_grid(result, ax=ax, path=tmp_path / "grid.png")
     assert out is ax
     labels = [line.get_label() for line in ax.get_lines()]
-    assert "weight_decay=0" in labels and "weight_decay=0.0001 (recommended)" in labels
+    assert "weight_decay=0" in labels and "weight_decay=0.0001 (sweep's pick, not validated)" in labels
     assert (tmp_path / "grid.png").stat().st_size > 1000
     plt.close("all")
 
@@ -109,7 +115,8 @@ def test_find_grid_restores_everything_and_records_each_combination(make_learner
     for combo, curve in zip(result.combinations, result.curves):
         assert curve.settings["weight_decay"] == combo["weight_decay"]
         assert curve.settings["momentum"] == combo["momentum"]
-    assert result.best in result.combinations and finder.grid is result
+    assert result.candidate in result.combinations and finder.grid is result
+    assert result.best is None  # the trainer's own values (1e-5, 0.9) are not in the grid: no recommendation
 
 
 def test_find_grid_gives_every_combination_the_same_data_order(make_learner):
@@ -160,14 +167,43 @@ def test_find_grid_refuses_bad_knobs_before_touching_anything(make_learner, stat
         finder.plot_grid()
 
 
-def test_apply_grid_sets_the_recommendation(make_learner):
-    learner = make_learner(warm_steps=1)
+def test_apply_grid_keeps_the_values_unless_told_to_apply_the_unvalidated_pick(make_learner, recwarn):
+    learner = make_learner(optimizer_params={"learning_rate": 0.05, "momentum": 0.9, "wd": 1e-4}, warm_steps=1)
     finder = LRFinder(learner)
-    result = finder.find_grid(weight_decay=[0, 1e-3], momentum=[0.85, 0.95], **FIND)
+    result = finder.find_grid(weight_decay=[1e-4, 1e-2], momentum=[0.9, 0.99], **FIND)
+    result.candidate_index = 3  # whatever the sweep said: make the pick another combination
+    result.candidate, result.candidate_lr = dict(result.rows[3].combination), result.rows[3].lr
+    result.evidence = "range tests only (a test stand-in)"
     applied = finder.apply_grid()
     opt = learner.trainer.optimizer
-    assert opt.wd == result.best["weight_decay"] and opt.momentum == result.best["momentum"]
-    assert applied["lr"] == pytest.approx(result.lr) and learner.trainer.learning_rate == pytest.approx(result.lr)
+    assert (opt.wd, opt.momentum) == (1e-4, 0.9)  # weight decay and momentum untouched
+    assert applied == {"weight_decay": 1e-4, "momentum": 0.9, "lr": pytest.approx(result.lr)}
+    assert result.lr == result.rows[result.current_index].lr
+    assert learner.trainer.learning_rate == pytest.approx(result.lr)
+    assert not [w for w in recwarn if issubclass(w.category, UserWarning)]
+    with pytest.warns(UserWarning, match=r"sweep's pick \(weight_decay=0.01, momentum=0.99\) on the evidence of "
+                                         r"range tests only \(a test stand-in\); confirm it with a training run"):
+        applied = finder.apply_grid(accept_unvalidated=True)
+    assert (opt.wd, opt.momentum) == (1e-2, 0.99) and applied["lr"] == pytest.approx(result.rows[3].lr)
+    with pytest.raises(TypeError, match="accept_unvalidated must be a bool, got str"):
+        finder.apply_grid(accept_unvalidated="yes")
+
+
+def test_apply_grid_changes_nothing_without_the_trainers_values_in_the_grid(make_learner, state_checker):
+    learner = make_learner(optimizer_params={"learning_rate": 0.05, "momentum": 0.9, "wd": 1e-4}, warm_steps=1)
+    finder = LRFinder(learner)
+    result = finder.find_grid(weight_decay=[0, 1e-3], momentum=[0.85, 0.95], **FIND)
+    assert result.best is None and result.current_index is None and "no recommendation" in result.reason
+    checker = state_checker(learner)
+    with pytest.raises(RuntimeError, match=r"nothing changed: .*accept_unvalidated=True to apply the sweep's pick "
+                                           r"\(weight_decay=.*\), which rests on: range tests only"):
+        finder.apply_grid()
+    checker.check()
+    assert learner.trainer.optimizer.wd == 1e-4 and learner.trainer.learning_rate == 0.05
+    with pytest.warns(UserWarning, match="range tests only"):
+        applied = finder.apply_grid(accept_unvalidated=True)
+    assert applied["weight_decay"] == result.candidate["weight_decay"]
+    assert learner.trainer.optimizer.momentum == result.candidate["momentum"]
 
 
 def test_find_grid_repeats_pairs_the_data_orders_and_reports_medians(make_learner, state_checker):
@@ -230,11 +266,63 @@ def test_find_grid_knows_the_trainers_own_values(make_learner):
     assert result.combinations[result.current_index] == {"weight_decay": 1e-4, "momentum": 0.9}
     assert "(your current values)" in str(result)
     expected = recommend(result.rows, current=result.current_index)
-    assert result.best_index == expected["index"] and result.reason == expected["reason"]
+    assert result.candidate_index == expected["index"] and result.candidate_reason == expected["reason"]
+    assert result.best_index == result.current_index and result.best == {"weight_decay": 1e-4, "momentum": 0.9}
     assert all(len(r.lowest_losses) == 2 for r in result.rows)
     smith = finder.find_grid(weight_decay=[0, 1e-4], momentum=[0.8, 0.9], repeats=2, keep_current=False, **FIND)
-    assert smith.current_index is None and smith.best_index == recommend(smith.rows)["index"]
+    assert smith.current_index is None and smith.candidate_index == recommend(smith.rows)["index"]
+    assert smith.best is None
     elsewhere = finder.find_grid(weight_decay=[0, 1e-3], **FIND)  # the trainer's 1e-4 is not in the grid
     assert elsewhere.current_index is None
     with pytest.raises(TypeError, match="keep_current must be a bool, got str"):
         finder.find_grid(weight_decay=[0.0], keep_current="yes", **FIND)
+
+
+def momentum_rows(lr_current=0.1, lr_other=0.05):
+    """Your values (wd 1e-4, momentum 0.9) and momentum 0.99, lower by 20% in both data orders."""
+    current = GridRow({"weight_decay": 1e-4, "momentum": 0.9}, lr_current, 1.0, 1.0, lowest_losses=[1.0, 1.0])
+    other = GridRow({"weight_decay": 1e-4, "momentum": 0.99}, lr_other, 0.8, 1.0, lowest_losses=[0.8, 0.8])
+    heavy = GridRow({"weight_decay": 1e-2, "momentum": 0.9}, lr_current, 1.1, 1.0, lowest_losses=[1.1, 1.1])
+    return [current, other, heavy]
+
+
+def test_summarize_grid_recommends_keeping_the_values_even_when_the_sweep_rates_another_better():
+    rows = momentum_rows()
+    curves = [shaped_curve(r.lowest_loss, -0.5) for r in rows]
+    result = summarize_grid([r.combination for r in rows], curves, current=0, margin=0.0)
+    assert result.best == {"weight_decay": 1e-4, "momentum": 0.9} and result.lr == result.rows[0].lr
+    assert result.suggests_change and result.candidate_index != 0
+    assert result.reason.startswith("keep your current values (weight_decay=0.0001, momentum=0.9): the sweep rates "
+                                    "another combination better")
+    assert "no rule that reads range tests beat keeping" in result.reason
+    assert result.evidence.startswith("range tests only: its lowest smoothed loss was")
+    text = str(result)
+    assert "(your current values) <- recommended" in text and "<- sweep's pick (not validated)" in text
+    assert "Evidence behind a change: range tests only" in text
+
+
+def test_another_momentum_looking_better_is_read_as_an_lr_signal():
+    rows = momentum_rows(lr_current=0.1, lr_other=0.05)
+    note = momentum_note(rows, 0, effective_step=True)
+    assert "momentum 0.99 reaches a lower loss in the sweep than momentum 0.9" in note
+    assert "does not make it the better momentum" in note
+    # 0.05 / (1 - 0.99) = 5 against 0.1 / (1 - 0.9) = 1: a 5x larger effective step
+    assert "effective step 5x the one suggested at momentum 0.9 (0.1)" in note
+    assert "the learning rate suggested at momentum 0.9 is off (too low)" in note and "lr 0.5" in note
+    high = momentum_note(momentum_rows(lr_current=0.1, lr_other=0.001), 0, effective_step=True)
+    assert "effective step 0.1x" in high and "is off (too high)" in high
+    adam = momentum_note(rows, 0, effective_step=False)
+    assert "beta1" in adam and "does not scale its step" in adam and "effective step" not in adam
+    # only another momentum at the same weight decay, clearly better in every data order, counts
+    calm = [rows[0], GridRow(dict(rows[1].combination), 0.05, 0.95, 1.0, lowest_losses=[0.95, 0.95]), rows[2]]
+    assert momentum_note(calm, 0, effective_step=True) is None
+    assert momentum_note(rows, 0, margin=0.3) is None
+
+
+def test_summarize_grid_puts_the_momentum_note_in_the_result():
+    combos = [{"weight_decay": 0.0, "momentum": 0.9}, {"weight_decay": 0.0, "momentum": 0.99}]
+    curves = [[shaped_curve(0.8, -0.5)] * 2, [shaped_curve(0.4, -0.5)] * 2]  # same shape, a lower floor
+    result = summarize_grid(combos, curves, current=0, effective_step=True)
+    assert result.best == combos[0] and result.candidate == combos[1]
+    assert len(result.notes) == 1 and "effective step 10x" in result.notes[0]  # same lr, 10x the step
+    assert "Note: momentum 0.99 reaches a lower loss in the sweep" in str(result)

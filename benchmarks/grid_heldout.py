@@ -1,0 +1,712 @@
+"""Does the weight-decay / momentum advice of ``find_grid`` hold on recipes it was not designed on?
+
+``grid_quality.py`` measures the grid's recommendation on the four tasks the rule was designed
+after. This benchmark scores it, and the candidate rules of issue 20, on held-out recipes of
+other kinds: other models (plain and BatchNorm CNNs, a residual MLP, an LSTM and a GRU, a
+Huber-loss regression MLP, an autoencoder), other optimizers (SGD, NAG, Adam) and other data
+(bundled scikit-learn sets and data the code generates). The recipes and their families were
+fixed, and the rules below written down, before any rule was scored on them; no rule has a
+parameter chosen on these recipes (every margin is the library's 0.10).
+
+Per recipe (from fixed initial weights, the trainer holding the recipe's own values):
+
+1. the real ``LRFinder.find_grid`` over weight decay {0, 1e-4, 1e-3, 1e-2} plus the recipe's own
+   x momentum (or Adam's ``beta1``) {0.8, 0.9, 0.95, 0.99} plus its own, ``repeats=2``;
+2. every rule below picks a combination and a learning rate from the same grid;
+3. each pick is trained from the same initial weights at that constant learning rate for the
+   recipe's budget, over 5 data orders, and its mean validation loss is compared with that of
+   the recipe's own values trained at the finder's suggestion for them (the "current values").
+
+Rules (``RULES``):
+
+``default``
+    ``find_grid``'s default today: keep the current values unless another combination's lowest
+    smoothed loss is lower by more than 10 % in every data order and stable as far.
+``smith``
+    Smith's rule alone (``keep_current=False``).
+``effective-step``
+    Momenta compared at equal effective step ``lr / (1 - m)``: the default rule with the highest
+    stable rate read as an effective step, and a pick that changes the momentum trained at the
+    current values' suggested effective step (``lr_cur * (1 - m) / (1 - m_cur)``) when that is
+    lower than its own suggestion. For Adam-family optimizers ``beta1`` does not scale the step,
+    so this is the default rule.
+``no-wd``
+    The default rule over the rows at the current weight decay only: weight decay is never
+    ranked by a sweep.
+``confirm``
+    Smith's pick, kept only if a short training (a quarter of the budget, one data order) from
+    the same initial weights, on 80 % of the training set, reaches a loss on the other 20 % lower
+    by more than 10 % than the current values' at their suggestion. Costs two short trainings.
+``keep``
+    Never change (the diagnostic the library falls back to when no rule passes).
+
+Run from the repository root (resumable: finished units are read back from the cache)::
+
+    OMP_NUM_THREADS=1 nice -n 10 python benchmarks/grid_heldout.py --log /tmp/grid_heldout.log
+    python benchmarks/grid_heldout.py --estimate       # time one sweep and one training
+    python benchmarks/grid_heldout.py --report-only    # the tables from the cache
+
+Results: ``benchmarks/results/grid_heldout.md`` and the cache ``benchmarks/data/grid_heldout.json``
+(with every sweep's curve, to score other rules without sweeping again). A first run, on the code
+before the grid passed the optimizer to the suggestion rule, is kept as
+``grid_heldout_prefix.{md,json}`` (``--cache ... --report-only`` re-reads it).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import statistics
+import sys
+import time
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import mxnet as mx  # noqa: E402
+import numpy as np  # noqa: E402
+from mxnet import autograd, gluon  # noqa: E402
+
+from gluon_lrfinder import Learner, LRFinder  # noqa: E402
+from gluon_lrfinder.datasets import load_task, make_loader  # noqa: E402
+from gluon_lrfinder.grid import DEFAULT_MARGIN, GridRow, recommend  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+CACHE = os.path.join(HERE, "data", "grid_heldout.json")
+RESULTS = os.path.join(HERE, "results", "grid_heldout.md")
+
+WEIGHT_DECAY = [0.0, 1e-4, 1e-3, 1e-2]
+MOMENTUM = [0.8, 0.9, 0.95, 0.99]
+REPEATS = 2
+TRAIN_SEEDS = (0, 1, 2, 3, 4)
+CONFIRM_SEED = 100
+SWEEP = {"lr_start": 1e-5, "lr_end": 30.0}
+INIT_SEEDS = (42, 7)
+RULES = ("default", "smith", "effective-step", "no-wd", "confirm", "keep")
+
+
+def _recipe(name: str, family: str, data: str, net: str, optimizer: str, batch_size: int, budget: int,
+            loss: str = "softmax", **params: float) -> Dict[str, Any]:
+    return {"name": name, "family": family, "data": data, "net": net, "optimizer": optimizer,
+            "batch_size": batch_size, "budget": budget, "loss": loss, "params": params}
+
+
+#: Held-out recipes; families are held out together. None of these model kinds, losses or data
+#: sets is one of grid_quality.py's four design tasks (MLP/SGD on digits, CNN+BN/NAG b32 on
+#: digit images, logistic regression on breast cancer, MLP+BN/SGD on wine).
+RECIPES: List[Dict[str, Any]] = [
+    _recipe("digit images / plain CNN / SGD 0.9 / b32", "cnn", "digits_image", "plain_cnn", "sgd", 32, 500,
+            momentum=0.9, wd=0.0),
+    _recipe("digit images / 3-layer CNN+BN / NAG 0.9, wd 5e-4 / b64", "cnn", "digits_image", "bn_cnn3", "nag",
+            64, 400, momentum=0.9, wd=5e-4),
+    _recipe("generated 4-class / residual MLP / SGD 0.9, wd 1e-4 / b64", "residual", "classif", "res_mlp",
+            "sgd", 64, 500, momentum=0.9, wd=1e-4),
+    _recipe("digit images / residual CNN / SGD 0.9, wd 5e-4 / b32", "residual", "digits_image", "res_cnn", "sgd",
+            32, 400, momentum=0.9, wd=5e-4),
+    _recipe("digit rows / LSTM / Adam / b32", "recurrent", "digits_seq", "lstm", "adam", 32, 600,
+            beta1=0.9, wd=0.0),
+    _recipe("generated sine sequences / GRU / Adam, wd 1e-4 / b64", "recurrent", "sines", "gru", "adam", 64, 500,
+            loss="l2", beta1=0.9, wd=1e-4),
+    _recipe("Friedman #1 / MLP, Huber loss / NAG 0.95 / b32", "robust regression", "friedman", "mlp2", "nag", 32,
+            500, loss="huber", momentum=0.95, wd=0.0),
+    _recipe("diabetes / MLP, Huber loss / NAG 0.9, wd 1e-3 / b16", "robust regression", "diabetes", "mlp2", "nag",
+            16, 400, loss="huber", momentum=0.9, wd=1e-3),
+    _recipe("digits / autoencoder 64-32-8-32-64 / Adam / b64", "autoencoder", "digits_ae", "autoencoder", "adam",
+            64, 500, loss="l2", beta1=0.9, wd=0.0),
+]
+
+
+# ---------------------------------------------------------------------------------- data
+class Data:
+    """A recipe's arrays: training and validation inputs and targets."""
+
+    def __init__(self, X: np.ndarray, y: np.ndarray, Xv: np.ndarray, yv: np.ndarray, num_outputs: int) -> None:
+        self.X, self.y, self.Xv, self.yv = X, y, Xv, yv
+        self.num_outputs = num_outputs
+
+
+def _split(X: np.ndarray, y: np.ndarray, seed: int = 0) -> Tuple[np.ndarray, ...]:
+    order = np.random.RandomState(seed).permutation(len(X))
+    n_valid = len(X) // 4
+    v, t = order[:n_valid], order[n_valid:]
+    return X[t], y[t], X[v], y[v]
+
+
+def _standardize(X: np.ndarray, Xv: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    mean, std = X.mean(axis=0), X.std(axis=0) + 1e-6
+    return ((X - mean) / std).astype(np.float32), ((Xv - mean) / std).astype(np.float32)
+
+
+def _stack(dataset: Any) -> Tuple[np.ndarray, np.ndarray]:
+    return (np.stack([dataset[i][0] for i in range(len(dataset))]).astype(np.float32),
+            np.stack([dataset[i][1] for i in range(len(dataset))]).astype(np.float32))
+
+
+def load_data(name: str) -> Data:
+    """The arrays of data set ``name`` (bundled or generated; no download)."""
+    if name in ("digits_image", "digits_seq", "digits_ae"):
+        task = load_task("digits_image" if name != "digits_ae" else "digits")
+        X, y = _stack(task.train)
+        Xv, yv = _stack(task.valid)
+        if name == "digits_seq":  # 8 rows of 8 pixels: a sequence of 8 steps
+            X, Xv = X.reshape(-1, 8, 8), Xv.reshape(-1, 8, 8)
+        if name == "digits_ae":  # reconstruct the (standardized) input
+            return Data(X, X.copy(), Xv, Xv.copy(), X.shape[1])
+        return Data(X, y, Xv, yv, 10)
+    if name == "diabetes":
+        task = load_task("diabetes")
+        X, y = _stack(task.train)
+        Xv, yv = _stack(task.valid)
+        return Data(X, y, Xv, yv, 1)
+    if name == "classif":
+        from sklearn.datasets import make_classification
+
+        X, y = make_classification(n_samples=3000, n_features=20, n_informative=10, n_redundant=4, n_classes=4,
+                                   n_clusters_per_class=2, flip_y=0.05, random_state=0)
+        X, y, Xv, yv = _split(X, y)
+        X, Xv = _standardize(X, Xv)
+        return Data(X, y.astype(np.float32), Xv, yv.astype(np.float32), 4)
+    if name == "friedman":
+        from sklearn.datasets import make_friedman1
+
+        X, y = make_friedman1(n_samples=2000, n_features=10, noise=1.0, random_state=0)
+        X, y, Xv, yv = _split(X, y)
+        X, Xv = _standardize(X, Xv)
+        mean, std = y.mean(), y.std()
+        return Data(X, ((y - mean) / std).astype(np.float32).reshape(-1, 1), Xv,
+                    ((yv - mean) / std).astype(np.float32).reshape(-1, 1), 1)
+    if name == "sines":  # noisy sines of 16 steps: regress the frequency
+        rng = np.random.RandomState(0)
+        n = 2400
+        freq = rng.uniform(0.5, 3.0, size=n)
+        phase = rng.uniform(0, 2 * np.pi, size=n)
+        t = np.linspace(0, 2 * np.pi, 16)
+        X = np.sin(freq[:, None] * t[None, :] + phase[:, None]) + 0.3 * rng.normal(size=(n, 16))
+        y = (freq - freq.mean()) / freq.std()
+        X, y, Xv, yv = _split(X[:, :, None].astype(np.float32), y.astype(np.float32).reshape(-1, 1))
+        return Data(X, y, Xv, yv, 1)
+    raise ValueError(f"unknown data set {name!r}")
+
+
+# ---------------------------------------------------------------------------------- models
+class _ResMLP(gluon.HybridBlock):
+    def __init__(self, num_outputs: int, width: int = 64, blocks: int = 2, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        with self.name_scope():
+            self.inp = gluon.nn.Dense(width, activation="relu")
+            self.blocks = gluon.nn.HybridSequential()
+            for _ in range(blocks):
+                block = gluon.nn.HybridSequential()
+                block.add(gluon.nn.Dense(width, activation="relu"), gluon.nn.Dense(width))
+                self.blocks.add(block)
+            self.out = gluon.nn.Dense(num_outputs)
+
+    def hybrid_forward(self, F: Any, x: Any) -> Any:
+        h = self.inp(x)
+        for block in self.blocks:
+            h = F.relu(h + block(h))
+        return self.out(h)
+
+
+class _ResCNN(gluon.HybridBlock):
+    def __init__(self, num_outputs: int, channels: int = 16, blocks: int = 2, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        with self.name_scope():
+            self.stem = gluon.nn.Conv2D(channels, 3, padding=1, activation="relu")
+            self.blocks = gluon.nn.HybridSequential()
+            for _ in range(blocks):
+                block = gluon.nn.HybridSequential()
+                block.add(gluon.nn.Conv2D(channels, 3, padding=1), gluon.nn.BatchNorm(), gluon.nn.Activation("relu"),
+                          gluon.nn.Conv2D(channels, 3, padding=1), gluon.nn.BatchNorm())
+                self.blocks.add(block)
+            self.head = gluon.nn.HybridSequential()
+            self.head.add(gluon.nn.GlobalAvgPool2D(), gluon.nn.Flatten(), gluon.nn.Dense(num_outputs))
+
+    def hybrid_forward(self, F: Any, x: Any) -> Any:
+        h = self.stem(x)
+        for block in self.blocks:
+            h = F.relu(h + block(h))
+        return self.head(h)
+
+
+class _Recurrent(gluon.HybridBlock):
+    def __init__(self, cell: str, num_outputs: int, hidden: int = 32, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        with self.name_scope():
+            self.rnn = (gluon.rnn.LSTM if cell == "lstm" else gluon.rnn.GRU)(hidden, layout="NTC")
+            self.out = gluon.nn.Dense(num_outputs)
+
+    def hybrid_forward(self, F: Any, x: Any) -> Any:
+        h = self.rnn(x)
+        return self.out(F.squeeze(F.slice_axis(h, axis=1, begin=-1, end=None), axis=1))
+
+
+def make_net(kind: str, num_outputs: int) -> gluon.HybridBlock:
+    """A fresh, uninitialized network of ``kind``."""
+    if kind == "res_mlp":
+        return _ResMLP(num_outputs)
+    if kind == "res_cnn":
+        return _ResCNN(num_outputs)
+    if kind in ("lstm", "gru"):
+        return _Recurrent(kind, num_outputs)
+    net = gluon.nn.HybridSequential()
+    with net.name_scope():
+        if kind == "plain_cnn":
+            net.add(gluon.nn.Conv2D(16, 3, padding=1, activation="relu"), gluon.nn.MaxPool2D(2),
+                    gluon.nn.Conv2D(32, 3, padding=1, activation="relu"), gluon.nn.Flatten(),
+                    gluon.nn.Dense(num_outputs))
+        elif kind == "bn_cnn3":
+            for channels, stride in ((16, 1), (32, 2), (32, 1)):
+                net.add(gluon.nn.Conv2D(channels, 3, padding=1, strides=stride), gluon.nn.BatchNorm(),
+                        gluon.nn.Activation("relu"))
+            net.add(gluon.nn.GlobalAvgPool2D(), gluon.nn.Flatten(), gluon.nn.Dense(num_outputs))
+        elif kind == "mlp2":
+            net.add(gluon.nn.Dense(64, activation="relu"), gluon.nn.Dense(64, activation="relu"),
+                    gluon.nn.Dense(num_outputs))
+        elif kind == "autoencoder":
+            net.add(gluon.nn.Dense(32, activation="relu"), gluon.nn.Dense(8), gluon.nn.Dense(32, activation="relu"),
+                    gluon.nn.Dense(num_outputs))
+        else:
+            raise ValueError(f"unknown network {kind!r}")
+    return net
+
+
+def loss_fn(kind: str) -> gluon.loss.Loss:
+    return {"softmax": gluon.loss.SoftmaxCrossEntropyLoss, "l2": gluon.loss.L2Loss,
+            "huber": gluon.loss.HuberLoss}[kind]()
+
+
+def initial_weights(spec: Dict[str, Any], data: Data, seed: int) -> List[np.ndarray]:
+    mx.random.seed(seed)
+    np.random.seed(seed)
+    net = make_net(spec["net"], data.num_outputs)
+    net.initialize(mx.init.Xavier(), ctx=mx.cpu())
+    net(mx.nd.array(data.X[:2]))
+    return [p.data().asnumpy().copy() for p in net.collect_params().values()]
+
+
+def fresh_net(spec: Dict[str, Any], data: Data, init: Sequence[np.ndarray]) -> gluon.HybridBlock:
+    net = make_net(spec["net"], data.num_outputs)
+    net.initialize(mx.init.Xavier(), ctx=mx.cpu())
+    net(mx.nd.array(data.X[:2]))
+    for param, value in zip(net.collect_params().values(), init):
+        param.set_data(mx.nd.array(value))
+    return net
+
+
+def _mom_key(spec: Dict[str, Any]) -> str:
+    return "beta1" if "beta1" in spec["params"] else "momentum"
+
+
+def _params(spec: Dict[str, Any], wd: float, mom: float, lr: float) -> Dict[str, float]:
+    return dict(spec["params"], wd=wd, learning_rate=lr, **{_mom_key(spec): mom})
+
+
+# ---------------------------------------------------------------------------------- the work
+def run_grid(spec: Dict[str, Any], data: Data, init: Sequence[np.ndarray]) -> Dict[str, Any]:
+    """The real find_grid from the recipe's own values; its rows in full."""
+    start = time.time()
+    net = fresh_net(spec, data, init)
+    loader = make_loader(gluon.data.ArrayDataset(data.X, data.y), spec["batch_size"], seed=0)
+    own_wd, own_m = spec["params"]["wd"], spec["params"][_mom_key(spec)]
+    wds = sorted(set(WEIGHT_DECAY) | {own_wd})
+    moms = sorted(set(MOMENTUM) | {own_m})
+    with Learner(net, loader, ctx=mx.cpu(), loss_fn=loss_fn(spec["loss"]), optimizer=spec["optimizer"],
+                 optimizer_params=_params(spec, own_wd, own_m, 1e-3)) as learner:
+        finder = LRFinder(learner)
+        result = finder.find_grid(weight_decay=wds, momentum=moms, repeats=REPEATS, progress=False, **SWEEP)
+    iterations = sum(len(cv) for run in result.runs for cv in run)
+    rows = [{"weight_decay": r.combination["weight_decay"], "momentum": r.combination["momentum"], "lr": r.lr,
+             "lowest_loss": r.lowest_loss, "stable_lr": r.stable_lr, "lowest_losses": r.lowest_losses}
+            for r in result.rows]
+    # every curve, so that other rules can be scored later without sweeping again
+    curves = [[{"lrs": [float(f"{x:.6g}") for x in cv.lrs],
+                "losses": [float(f"{x:.6g}") if math.isfinite(x) else None for x in cv.losses]} for cv in run]
+              for run in result.runs]
+    return {"rows": rows, "current": result.current_index, "reason": result.reason, "iterations": iterations,
+            "seconds": time.time() - start, "curves": curves}
+
+
+def _order(rng: np.random.RandomState, n: int, bs: int) -> Callable[[], np.ndarray]:
+    state: Dict[str, Any] = {"order": rng.permutation(n), "pos": 0}
+
+    def next_batch() -> np.ndarray:
+        if state["pos"] + bs > n:
+            state["order"], state["pos"] = rng.permutation(n), 0
+        idx = state["order"][state["pos"]:state["pos"] + bs]
+        state["pos"] += bs
+        return idx
+
+    return next_batch
+
+
+def train(spec: Dict[str, Any], data: Data, init: Sequence[np.ndarray], wd: float, mom: float, lr: float,
+          seed: int, iterations: int, confirm: bool = False) -> float:
+    """Validation loss after ``iterations`` at a constant ``lr`` (inf when it diverged).
+
+    ``confirm``: train on the first 80 % of the training set and score on the other 20 % (the
+    confirmation check of the ``confirm`` rule never sees the validation set).
+    """
+    X, y, Xv, yv = data.X, data.y, data.Xv, data.yv
+    if confirm:
+        cut = int(0.8 * len(X))
+        X, y, Xv, yv = X[:cut], y[:cut], X[cut:], y[cut:]
+    net = fresh_net(spec, data, init)
+    net.hybridize(static_alloc=True, static_shape=True)
+    lf = loss_fn(spec["loss"])
+    trainer = gluon.Trainer(net.collect_params(), spec["optimizer"], _params(spec, wd, mom, lr), kvstore=None)
+    bs = spec["batch_size"]
+    batch = _order(np.random.RandomState(seed), len(X), bs)
+    for it in range(iterations):
+        idx = batch()
+        xb, yb = mx.nd.array(X[idx]), mx.nd.array(y[idx])
+        with autograd.record():
+            loss = lf(net(xb), yb)
+        loss.backward()
+        trainer.step(bs)
+        if it % 50 == 49 and not math.isfinite(float(loss.mean().asscalar())):
+            return math.inf
+    with autograd.predict_mode():
+        value = float(lf(net(mx.nd.array(Xv)), mx.nd.array(yv)).mean().asscalar())
+    return value if math.isfinite(value) else math.inf
+
+
+def initial_loss(spec: Dict[str, Any], data: Data, init: Sequence[np.ndarray]) -> float:
+    """Validation loss of the untrained model (what a diverged run is counted as)."""
+    net = fresh_net(spec, data, init)
+    with autograd.predict_mode():
+        return float(loss_fn(spec["loss"])(net(mx.nd.array(data.Xv)), mx.nd.array(data.yv)).mean().asscalar())
+
+
+# ---------------------------------------------------------------------------------- rules
+def _grid_rows(unit: Dict[str, Any], effective: bool = False) -> List[GridRow]:
+    rows = []
+    for r in unit["rows"]:
+        scale = 1.0 / (1.0 - r["momentum"]) if effective else 1.0
+        rows.append(GridRow({"weight_decay": r["weight_decay"], "momentum": r["momentum"]}, r["lr"],
+                            r["lowest_loss"], r["stable_lr"] * scale, lowest_losses=list(r["lowest_losses"])))
+    return rows
+
+
+def _sgd_like(spec: Dict[str, Any]) -> bool:
+    return _mom_key(spec) == "momentum"
+
+
+def pick(rule: str, spec: Dict[str, Any], unit: Dict[str, Any]) -> Tuple[int, Optional[float]]:
+    """The row and the learning rate that ``rule`` recommends (before any confirmation)."""
+    cur = unit["current"]
+    rows = unit["rows"]
+    if rule == "keep":
+        return cur, rows[cur]["lr"]
+    if rule in ("smith", "confirm"):
+        index = recommend(_grid_rows(unit))["index"]
+        return index, rows[index]["lr"]
+    if rule == "default":
+        index = recommend(_grid_rows(unit), current=cur, margin=DEFAULT_MARGIN)["index"]
+        return index, rows[index]["lr"]
+    if rule == "no-wd":
+        keep = [i for i, r in enumerate(rows) if r["weight_decay"] == rows[cur]["weight_decay"]]
+        sub = [_grid_rows(unit)[i] for i in keep]
+        index = keep[recommend(sub, current=keep.index(cur), margin=DEFAULT_MARGIN)["index"]]
+        return index, rows[index]["lr"]
+    if rule == "effective-step":
+        effective = _sgd_like(spec)
+        index = recommend(_grid_rows(unit, effective=effective), current=cur, margin=DEFAULT_MARGIN)["index"]
+        lr = rows[index]["lr"]
+        m, m_cur, lr_cur = rows[index]["momentum"], rows[cur]["momentum"], rows[cur]["lr"]
+        if effective and lr is not None and lr_cur is not None and m != m_cur:
+            lr = min(lr, lr_cur * (1 - m) / (1 - m_cur))
+        return index, lr
+    raise ValueError(f"unknown rule {rule!r}")
+
+
+def _key(row: Dict[str, Any], lr: Optional[float], seed: int, confirm: bool = False) -> str:
+    return f"{'confirm ' if confirm else ''}wd={row['weight_decay']:g} m={row['momentum']:g} lr={lr!r} seed={seed}"
+
+
+class Cache:
+    """The JSON cache: one entry per recipe and initial weights, saved after every unit."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.data: Dict[str, Any] = {}
+        if os.path.exists(path):
+            with open(path) as f:
+                self.data = json.load(f)
+
+    def unit(self, name: str) -> Dict[str, Any]:
+        return self.data.setdefault(name, {})
+
+    def save(self) -> None:
+        os.makedirs(os.path.dirname(self.path), exist_ok=True)
+        tmp = self.path + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump(self.data, f, separators=(",", ":"), sort_keys=True)  # compact: it holds every curve
+        os.replace(tmp, self.path)
+
+
+def run_unit(spec: Dict[str, Any], init_seed: int, cache: Cache, log: Callable[[str], None]) -> None:
+    """Grid, picks, confirmation checks and trainings of one recipe and one set of initial weights."""
+    name = f"{spec['name']} (init {init_seed})"
+    unit = cache.unit(name)
+    unit.setdefault("spec", spec)
+    data = load_data(spec["data"])
+    init = initial_weights(spec, data, init_seed)
+    if "initial_loss" not in unit:
+        unit["initial_loss"] = initial_loss(spec, data, init)
+    if "rows" not in unit:
+        unit.update(run_grid(spec, data, init))
+        cache.save()
+        log(f"{name}: grid {unit['iterations']} iterations in {unit['seconds']:.0f} s")
+    trainings = unit.setdefault("train", {})
+    seconds = unit.setdefault("train_seconds", {})
+    rows, cur = unit["rows"], unit["current"]
+
+    def run(row: Dict[str, Any], lr: Optional[float], seed: int, confirm: bool = False) -> float:
+        key = _key(row, lr, seed, confirm)
+        if key not in trainings:
+            t = time.time()
+            iterations = spec["budget"] // 4 if confirm else spec["budget"]
+            value = math.inf if lr is None else train(spec, data, init, row["weight_decay"], row["momentum"], lr,
+                                                        seed, iterations, confirm=confirm)
+            trainings[key] = value if math.isfinite(value) else None
+            seconds[key] = time.time() - t
+            cache.save()
+        value = trainings[key]
+        return math.inf if value is None else value
+
+    picks: Dict[str, Any] = {}
+    for rule in RULES:
+        index, lr = pick(rule, spec, unit)
+        entry: Dict[str, Any] = {"index": index, "lr": lr}
+        if rule == "confirm" and index != cur:
+            candidate = run(rows[index], lr, CONFIRM_SEED, confirm=True)
+            current = run(rows[cur], rows[cur]["lr"], CONFIRM_SEED, confirm=True)
+            entry["check"] = {"candidate": candidate, "current": current}
+            if not candidate < (1 - DEFAULT_MARGIN) * current:
+                index, lr = cur, rows[cur]["lr"]
+                entry.update(index=index, lr=lr, rejected=True)
+        picks[rule] = entry
+    unit["picks"] = picks
+    cache.save()
+    done = set()
+    for rule in RULES:
+        index, lr = picks[rule]["index"], picks[rule]["lr"]
+        if (index, lr) in done:
+            continue
+        done.add((index, lr))
+        t = time.time()
+        losses = [run(rows[index], lr, s) for s in TRAIN_SEEDS]
+        log(f"{name}: {rule}: wd={rows[index]['weight_decay']:g} m={rows[index]['momentum']:g} lr={lr} -> "
+            f"{statistics.fmean(losses):.4g} ({time.time() - t:.0f} s)")
+
+
+def run_hindsight(spec: Dict[str, Any], init_seed: int, cache: Cache, log: Callable[[str], None]) -> None:
+    """Every combination of the grid trained at its own suggestion: the best pick in hindsight."""
+    name = f"{spec['name']} (init {init_seed})"
+    unit = cache.unit(name)
+    if "picks" not in unit or unit.get("hindsight_done"):
+        return
+    data = load_data(spec["data"])
+    init = initial_weights(spec, data, init_seed)
+    t = time.time()
+    for row in unit["rows"]:
+        for seed in TRAIN_SEEDS:
+            key = _key(row, row["lr"], seed)
+            if key in unit["train"]:
+                continue
+            value = math.inf if row["lr"] is None else train(spec, data, init, row["weight_decay"],
+                                                               row["momentum"], row["lr"], seed, spec["budget"])
+            unit["train"][key] = value if math.isfinite(value) else None
+        cache.save()
+    unit["hindsight_done"] = True
+    cache.save()
+    log(f"{name}: every combination trained ({time.time() - t:.0f} s)")
+
+
+# ---------------------------------------------------------------------------------- report
+def _mean_loss(unit: Dict[str, Any], index: int, lr: Optional[float]) -> float:
+    """Mean validation loss over the data orders; a diverged run counts as the untrained model's loss."""
+    values = []
+    for s in TRAIN_SEEDS:
+        value = unit["train"].get(_key(unit["rows"][index], lr, s))
+        if value is None and _key(unit["rows"][index], lr, s) not in unit["train"]:
+            return math.nan  # not trained yet
+        values.append(unit["initial_loss"] if value is None else value)
+    return statistics.fmean(values)
+
+
+def _diverged(unit: Dict[str, Any], index: int, lr: Optional[float]) -> int:
+    return sum(unit["train"].get(_key(unit["rows"][index], lr, s), 0.0) is None for s in TRAIN_SEEDS)
+
+
+def _describe(row: Dict[str, Any]) -> str:
+    return f"{row['weight_decay']:g}, {row['momentum']:g}"
+
+
+def report(cache: Cache) -> str:
+    order = {spec["name"]: k for k, spec in enumerate(RECIPES)}
+    units = sorted(((name, u) for name, u in cache.data.items() if "picks" in u  # finished units only
+                    and all(math.isfinite(_mean_loss(u, p["index"], p["lr"])) for p in u["picks"].values())),
+                   key=lambda item: (order.get(item[1]["spec"]["name"], len(order)), item[0]))
+    lines = ["# Held-out benchmark of the weight-decay / momentum advice (issue 20)", "",
+             f"Grid: weight decay {WEIGHT_DECAY} plus the recipe's own x momentum/beta1 {MOMENTUM} plus its own, "
+             f"repeats={REPEATS}, sweep {SWEEP['lr_start']:g} .. {SWEEP['lr_end']:g}; each pick trained at a "
+             f"constant rate for the recipe's budget over {len(TRAIN_SEEDS)} data orders; ratio = mean validation "
+             "loss of the pick / that of the current values at the finder's suggestion for them. A diverged "
+             "training counts as the untrained model's loss.", ""]
+    lines += ["| recipe | family | current (wd, m) | finder's lr | valid loss | "
+              + " | ".join(f"{r}: pick, ratio" for r in RULES if r != "keep") + " |",
+              "|---|---|---|---|---|" + "---|" * (len(RULES) - 1)]
+    ratios: Dict[str, List[float]] = {r: [] for r in RULES}
+    changed: Dict[str, int] = {r: 0 for r in RULES}
+    for name, u in units:
+        cur = u["current"]
+        base = _mean_loss(u, cur, u["rows"][cur]["lr"])
+        cells = []
+        for rule in RULES:
+            p = u["picks"][rule]
+            value = _mean_loss(u, p["index"], p["lr"])
+            ratio = value / base
+            ratios[rule].append(ratio)
+            changed[rule] += p["index"] != cur
+            if rule == "keep":
+                continue
+            div = _diverged(u, p["index"], p["lr"])
+            lr = "-" if p["lr"] is None else f"{p['lr']:.3g}"
+            note = " (rejected)" if p.get("rejected") else ""
+            cells.append(f"{_describe(u['rows'][p['index']])} @ {lr}{note}: **{ratio:.2f}**"
+                         + (f" ({div}/{len(TRAIN_SEEDS)} diverged)" if div else ""))
+        spec = u["spec"]
+        lr_cur = u["rows"][cur]["lr"]
+        lines.append(f"| {name} | {spec['family']} | {_describe(u['rows'][cur])} | "
+                     f"{'-' if lr_cur is None else f'{lr_cur:.3g}'} | {base:.4g} | " + " | ".join(cells) + " |")
+    hindsight = []
+    for _, u in units:
+        if u.get("hindsight_done"):
+            cur = u["current"]
+            base = _mean_loss(u, cur, u["rows"][cur]["lr"])
+            hindsight.append(min(_mean_loss(u, i, r["lr"]) for i, r in enumerate(u["rows"])) / base)
+    lines += ["", "| rule | changed the values | geometric mean | worst | runs worse than 1.10 | "
+              "geometric mean over the runs it changed |", "|---|---|---|---|---|---|"]
+
+    def gmean(xs: Sequence[float]) -> str:
+        return f"{math.exp(statistics.fmean(math.log(x) for x in xs)):.2f}" if xs else "-"
+
+    for rule in RULES:
+        xs = [x for x in ratios[rule] if math.isfinite(x)]
+        if not xs:
+            continue
+        moved = [x for x, (_, u) in zip(ratios[rule], units)
+                 if math.isfinite(x) and u["picks"][rule]["index"] != u["current"]]
+        lines.append(f"| {rule} | {changed[rule]} of {len(xs)} | {gmean(xs)} | {max(xs):.2f} | "
+                     f"{sum(x > 1.10 for x in xs)} | {gmean(moved)} |")
+    if hindsight:
+        lines.append(f"| best combination in hindsight (each trained at its own suggestion; {len(hindsight)} of "
+                     f"{len(units)} runs) | - | {gmean(hindsight)} | {max(hindsight):.2f} | - | - |")
+    families = sorted({u["spec"]["family"] for _, u in units})
+    lines += ["", "Per family (geometric mean of the ratio over its runs):", "",
+              "| rule | " + " | ".join(families) + " |", "|---|" + "---|" * len(families)]
+    for rule in RULES:
+        cells = [gmean([x for x, (_, u) in zip(ratios[rule], units) if u["spec"]["family"] == fam
+                        and math.isfinite(x)]) for fam in families]
+        lines.append(f"| {rule} | " + " | ".join(cells) + " |")
+    # what the sweep said about momentum: lowest loss and suggested lr against the current momentum
+    lines += ["", "## What the sweep says about momentum at the current weight decay", "",
+              "| recipe | momentum | suggested lr | x current's | effective step x current's "
+              "| lowest loss x current's |",
+              "|---|---|---|---|---|---|"]
+    for name, u in units:
+        cur = u["rows"][u["current"]]
+        for r in u["rows"]:
+            if r["weight_decay"] != cur["weight_decay"] or r is cur or r["lr"] is None or cur["lr"] is None:
+                continue
+            eff = (r["lr"] / (1 - r["momentum"])) / (cur["lr"] / (1 - cur["momentum"]))
+            effective = f"{eff:.2f}" if _sgd_like(u["spec"]) else "n/a (Adam: beta1 does not scale the step)"
+            lines.append(f"| {name} | {r['momentum']:g} (current {cur['momentum']:g}) | {r['lr']:.3g} | "
+                         f"{r['lr'] / cur['lr']:.2f} | {effective} | {r['lowest_loss'] / cur['lowest_loss']:.2f} |")
+    # costs
+    lines += ["", "## Cost", ""]
+    for name, u in units:
+        budget = u["spec"]["budget"]
+        confirm = [v for k, v in u["train_seconds"].items() if k.startswith("confirm")]
+        full = [v for k, v in u["train_seconds"].items() if not k.startswith("confirm")]
+        lines.append(f"- {name}: grid {u['iterations']} iterations ({u['seconds']:.0f} s); one training "
+                     f"{budget} iterations (~{statistics.fmean(full):.0f} s)"
+                     + (f"; confirmation check 2 x {budget // 4} iterations (~{sum(confirm):.0f} s, "
+                        f"{2 * (budget // 4) / u['iterations']:.0%} of the grid's iterations)" if confirm else
+                        "; no confirmation check needed (Smith's pick was the current values)"))
+    for name, u in units:
+        check = u["picks"]["confirm"].get("check")
+        if check:
+            lines.append(f"- confirm, {name}: candidate {check['candidate']:.4g} vs current {check['current']:.4g}"
+                         f" -> {'rejected' if u['picks']['confirm'].get('rejected') else 'accepted'}")
+    return "\n".join(lines) + "\n"
+
+
+def estimate(log: Callable[[str], None]) -> None:
+    """Time one sweep and one training of each recipe, and project the whole run."""
+    total = 0.0
+    for spec in RECIPES:
+        data = load_data(spec["data"])
+        init = initial_weights(spec, data, INIT_SEEDS[0])
+        t = time.time()
+        train(spec, data, init, spec["params"]["wd"], spec["params"][_mom_key(spec)], 1e-3, 0, 100)
+        per_it = (time.time() - t) / 100
+        grids = len(set(WEIGHT_DECAY) | {spec["params"]["wd"]}) * len(set(MOMENTUM) | {spec["params"][_mom_key(spec)]})
+        sweep_its = grids * REPEATS * 130  # a sweep of 1e-5..30 stops near 100-150 iterations
+        train_its = 4 * len(TRAIN_SEEDS) * spec["budget"]  # about 4 distinct picks per recipe
+        seconds = 1.3 * per_it * (sweep_its + train_its)  # the finder's loop is a little slower
+        total += seconds
+        log(f"{spec['name']}: {1e3 * per_it:.1f} ms/it, ~{seconds / 60:.1f} min")
+    log(f"total ~{total / 60:.0f} min per set of initial weights")
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cache", default=CACHE)
+    parser.add_argument("--out", default=RESULTS)
+    parser.add_argument("--log", default=None, help="append progress here (default: stderr)")
+    parser.add_argument("--estimate", action="store_true", help="time one training per recipe and stop")
+    parser.add_argument("--report-only", action="store_true", help="write the report from the cache")
+    parser.add_argument("--inits", type=int, nargs="*", default=list(INIT_SEEDS), help="initial-weight seeds")
+    parser.add_argument("--only", default=None, help="recipes whose name contains this")
+    args = parser.parse_args(argv)
+
+    def log(message: str) -> None:
+        line = f"{time.strftime('%H:%M:%S')} {message}"
+        if args.log:
+            with open(args.log, "a") as f:
+                f.write(line + "\n")
+        else:
+            print(line, file=sys.stderr, flush=True)
+
+    if args.estimate:
+        estimate(log)
+        return 0
+    cache = Cache(args.cache)
+    if not args.report_only:
+        for init_seed in args.inits:
+            for spec in RECIPES:
+                if args.only and args.only not in spec["name"]:
+                    continue
+                run_unit(spec, init_seed, cache, log)
+                with open(args.out, "w") as f:
+                    f.write(report(cache))
+        for init_seed in args.inits:  # the costly part last: every combination trained
+            for spec in RECIPES:
+                if args.only and args.only not in spec["name"]:
+                    continue
+                run_hindsight(spec, init_seed, cache, log)
+                with open(args.out, "w") as f:
+                    f.write(report(cache))
+    text = report(cache)
+    with open(args.out, "w") as f:
+        f.write(text)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
