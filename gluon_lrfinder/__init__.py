@@ -37,14 +37,8 @@ if TYPE_CHECKING:  # editors and mypy see the real classes; at run time they loa
     from .finder import LRFinder
     from .integrations.estimator import LRFinderHandler, find_lr_with_estimator, learner_from_estimator
     from .plotting import plot_bands, plot_curve, plot_grid
-    from .schedules import (
-        CoolDown,
-        CosineAnnealingSchedule,
-        OffsetSchedule,
-        OneCycleSchedule,
-        TriangularSchedule,
-        WarmUp,
-    )
+    from .schedule_wrappers import CoolDown, OffsetSchedule, WarmUp
+    from .schedules import CosineAnnealingSchedule, OneCycleSchedule, TriangularSchedule
 
 __version__ = "0.1.0"
 
@@ -60,9 +54,9 @@ _LAZY = {
     "TriangularSchedule": "schedules",
     "OneCycleSchedule": "schedules",
     "CosineAnnealingSchedule": "schedules",
-    "WarmUp": "schedules",
-    "CoolDown": "schedules",
-    "OffsetSchedule": "schedules",
+    "WarmUp": "schedule_wrappers",
+    "CoolDown": "schedule_wrappers",
+    "OffsetSchedule": "schedule_wrappers",
     "LRFinderHandler": "integrations.estimator",
     "find_lr_with_estimator": "integrations.estimator",
     "learner_from_estimator": "integrations.estimator",

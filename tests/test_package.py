@@ -20,7 +20,7 @@ PACKAGE = Path(gluon_lrfinder.__file__).parent
 #: not part of the layering.
 LAYERS = {
     "core": 0, "_mxnet": 0,
-    "engine": 1, "plotting": 1, "schedules": 1, "rescale": 1,
+    "engine": 1, "plotting": 1, "schedules": 1, "schedule_wrappers": 1, "rescale": 1,
     "studies": 2,
     "finder": 3,
     "integrations": 4, "distributed": 4, "__main__": 4,
