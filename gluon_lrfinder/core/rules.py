@@ -18,13 +18,13 @@ Examples
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Optional, Protocol, Tuple, Union
+from typing import Callable, Dict, Optional, Tuple, Union
 
 import numpy as np
 from numpy.typing import ArrayLike
 
 from . import edge as _edge
+from .registry import RULES, CurveLike, CurvePoints, Rule, _on_points, optimizer_of, register_rule
 from .smoothing import ema, zero_phase
 
 __all__ = [
@@ -371,103 +371,6 @@ def blend_in_range(
     low, high = lr_range(lrs, losses, bandwidth, optimizer)
     lr = blend(lrs, losses, bandwidth, fraction=blend_fraction(optimizer))
     return float(min(max(lr, low), high))
-
-
-# ---------------------------------------------------------------------- the rule registry
-class CurveLike(Protocol):
-    """What a rule reads: a curve's points and its settings (``settings["optimizer"]``...)."""
-
-    @property
-    def lrs(self) -> ArrayLike: ...
-
-    @property
-    def losses(self) -> ArrayLike: ...
-
-    @property
-    def settings(self) -> Dict[str, Any]: ...
-
-
-@dataclass
-class CurvePoints:
-    """A bare curve for the rules: points and settings, e.g. a validation signal or two arrays.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> lrs = np.logspace(-4, 0, 41)
-    >>> losses = 1 - np.tanh(3 * (np.log10(lrs) + 2)) + 50 * np.maximum(lrs - 0.1, 0)
-    >>> get_rule("steepest")(CurvePoints(lrs, losses))
-    0.01
-    """
-
-    lrs: ArrayLike
-    losses: ArrayLike
-    settings: Dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Rule:
-    """A suggestion rule: ``rule(curve, bandwidth=None) -> lr``, with its name and a one-line description.
-
-    Examples
-    --------
-    >>> get_rule("minimum").description
-    'one tenth of the LR at the smoothed loss minimum'
-    """
-
-    name: str
-    func: Callable[[CurveLike, Optional[float]], float]
-    description: str
-
-    def __call__(self, curve: CurveLike, bandwidth: Optional[float] = None) -> float:
-        return float(self.func(curve, bandwidth))
-
-
-#: Every registered rule by name: ``get_rule(name)``, ``suggest(method=name)``, the CLI's ``--method``.
-RULES: Dict[str, Rule] = {}
-
-
-def register_rule(name: str, description: str) -> Callable[[Callable[..., float]], Callable[..., float]]:
-    """Register ``func(curve, bandwidth) -> lr`` as the rule ``name`` (a decorator).
-
-    ``description`` is the one line the CLI and reports print. Registering a name twice is an error.
-
-    Examples
-    --------
-    >>> @register_rule("half_minimum_demo", "half the LR at the loss minimum")
-    ... def half_minimum(curve, bandwidth=None):
-    ...     return 5 * minimum(curve.lrs, curve.losses, bandwidth)
-    >>> "half_minimum_demo" in RULES
-    True
-    >>> del RULES["half_minimum_demo"]
-    """
-    if not isinstance(name, str) or not name:
-        raise ValueError(f"name must be a non-empty string, got {name!r}")
-
-    def register(func: Callable[..., float]) -> Callable[..., float]:
-        if name in RULES:
-            raise ValueError(f"name: a rule {name!r} is already registered; pick another name")
-        RULES[name] = Rule(name, func, " ".join(description.split()))
-        return func
-
-    return register
-
-
-def _on_points(func: Callable[..., float]) -> Callable[[CurveLike, Optional[float]], float]:
-    """A rule of the curve from a rule of the arrays ``func(lrs, losses, bandwidth)``."""
-
-    def rule(curve: CurveLike, bandwidth: Optional[float] = None) -> float:
-        return float(func(curve.lrs, curve.losses, bandwidth))
-
-    rule.__name__ = getattr(func, "__name__", type(func).__name__)
-    return rule
-
-
-def optimizer_of(curve: CurveLike) -> Optional[str]:
-    """The optimizer's class name the curve recorded (``settings["optimizer"]``), or None."""
-    settings = getattr(curve, "settings", None) or {}
-    value = settings.get("optimizer")
-    return None if value is None else str(value)
 
 
 @register_rule(
