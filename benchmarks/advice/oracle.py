@@ -26,7 +26,6 @@ Run from the repository root (one process; about 1 hour of one core)::
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import sys
@@ -43,6 +42,8 @@ for _path in (BENCH, ROOT):
         sys.path.insert(0, _path)
 
 import numpy as np  # noqa: E402
+
+from benchmarks.advice.cache import load_json, save_json  # noqa: E402
 
 DATA = os.path.join(BENCH, "data")
 ORACLE = os.path.join(DATA, "advice_oracle.json")
@@ -73,20 +74,6 @@ def key(k: int) -> str:
     return f"{10 ** (k / PER_DECADE):.4g}"
 
 
-def _load(path: str) -> Dict[str, Any]:
-    if os.path.exists(path):
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
-    return {}
-
-
-def _save(path: str, data: Dict[str, Any]) -> None:
-    tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(data, f, indent=0, sort_keys=True)
-    os.replace(tmp, path)
-
-
 class Log:
     def __init__(self, path: Optional[str]) -> None:
         self.path = path
@@ -103,7 +90,7 @@ class Log:
 def fill_sweeps(specs: Sequence[Dict[str, Any]], log: Log) -> Dict[str, Any]:
     from benchmarks.advice import recipes as rcp
 
-    data, old = _load(SWEEPS), _load(OLD_CURVES)
+    data, old = load_json(SWEEPS), load_json(OLD_CURVES)
     for spec in specs:
         entry = data.get(spec["name"])
         if entry is not None and entry["spec"] == spec and len(entry["curves"]) == len(SWEEP_SEEDS):
@@ -117,7 +104,7 @@ def fill_sweeps(specs: Sequence[Dict[str, Any]], log: Log) -> Dict[str, Any]:
             curves = [rcp.setup(spec).sweep(seed) for seed in SWEEP_SEEDS]
             data[spec["name"]] = {"spec": spec, "curves": curves, "seconds": time.time() - start}
             log(f"sweeps  {spec['name']}: {time.time() - start:.0f} s")
-        _save(SWEEPS, data)
+        save_json(SWEEPS, data, indent=0)
     return data
 
 
@@ -160,7 +147,7 @@ def run_grid(spec: Dict[str, Any], kind: str, budget: int, start: int, oracle: D
             out = rcp.setup(spec).train(seed, lr_at, budget)
             value = out["loss"]
             row.append(value if math.isfinite(value) else None)
-            _save(ORACLE, oracle)
+            save_json(ORACLE, oracle, indent=0)
             log(f"{label:>15s} {spec['name'][:48]:<48s} lr {key(k):>8s} seed {seed}: "
                 f"{'diverged' if row[-1] is None else f'{value:.4f}'} ({time.time() - t:.1f} s)")
         return row
@@ -180,7 +167,7 @@ def run_grid(spec: Dict[str, Any], kind: str, budget: int, start: int, oracle: D
             limit = min(PRUNE_FACTOR * best, untrained)
             if all(v is None or v >= limit for v in row):
                 table["pruned"] = [key(j) for j in range(k + 1, TOP + 1)]
-                _save(ORACLE, oracle)
+                save_json(ORACLE, oracle, indent=0)
                 break
             k += 1
         means = {kk: mean(v) for kk, v in table["losses"].items()}
@@ -195,7 +182,7 @@ def run_grid(spec: Dict[str, Any], kind: str, budget: int, start: int, oracle: D
 def old_constant(spec: Dict[str, Any]) -> bool:
     from benchmarks.advice import recipes as rcp
 
-    old = _load(OLD_TRUTH)
+    old = load_json(OLD_TRUTH)
     return rcp.is_old(spec) and spec["name"] in old and old[spec["name"]]["spec"] == rcp.rt_spec(spec)
 
 
@@ -233,7 +220,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 0
     start = time.time()
     sweeps = fill_sweeps(specs, log)
-    oracle = _load(ORACLE)
+    oracle = load_json(ORACLE)
     for spec in specs:
         grid0 = grid_start(sweeps[spec["name"]]["curves"])
         run_grid(spec, "one_cycle", spec["budget"], grid0, oracle, log)

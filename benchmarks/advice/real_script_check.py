@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import calendar
-import json
 import math
 import os
 import sys
@@ -44,6 +43,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 import numpy as np  # noqa: E402
+from cache import load_json, save_json  # noqa: E402
 from recipe import LRAt, Recipe, constant, one_cycle  # noqa: E402
 
 DATA = os.path.join(HERE, "..", "data")
@@ -69,20 +69,6 @@ def log(message: str) -> None:
     if _LOG is not None:
         _LOG.write(line + "\n")
         _LOG.flush()
-
-
-def _load(path: str) -> Dict[str, Any]:
-    if os.path.exists(path):
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
-    return {}
-
-
-def _save(path: str, data: Dict[str, Any]) -> None:
-    tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(data, f, indent=1, sort_keys=True)
-    os.replace(tmp, path)
 
 
 def _fmt(x: float) -> str:
@@ -150,8 +136,8 @@ class Bench:
 
     def __init__(self, recipes: Sequence[Recipe], deadline: Optional[float] = None) -> None:
         self.recipes = {r.name: r for r in recipes}
-        self.sweeps = _load(SWEEPS)
-        self.runs = _load(RUNS)
+        self.sweeps = load_json(SWEEPS)
+        self.runs = load_json(RUNS)
         self.deadline = deadline
         self.computed_seconds = 0.0
 
@@ -166,7 +152,7 @@ class Bench:
             result["seconds"] = time.time() - t
             self.computed_seconds += result["seconds"]
             entry[str(seed)] = result
-            _save(SWEEPS, self.sweeps)
+            save_json(SWEEPS, self.sweeps, indent=1)
             log(f"sweep {recipe.name} seed {seed}: {len(result['lrs'])} its in {result['seconds']:.0f}s "
                 f"({1e3 * result['seconds'] / len(result['lrs']):.0f} ms/it); shape {curve_shape(result)}")
         return entry[str(seed)]
@@ -181,7 +167,7 @@ class Bench:
             scores["seconds"] = time.time() - t
             self.computed_seconds += scores["seconds"]
             self.runs[key] = {k: (v if math.isfinite(v) else None) for k, v in scores.items()}
-            _save(RUNS, self.runs)
+            save_json(RUNS, self.runs, indent=1)
             log(f"train {key}: " + ", ".join(f"{k} {v:.4g}" for k, v in scores.items()))
         return {k: (math.inf if v is None else v) for k, v in self.runs[key].items()}
 
@@ -424,7 +410,7 @@ def report(bench: Bench, seeds: Dict[str, Sequence[int]], command: str, wall: fl
                                  f"({100 * (worst / ref - 1):+.1f}%): "
                                  f"{'within' if worst <= 1.1 * ref else 'NOT within'} 10%.")
         lines.append("")
-    oracle = _load(ORACLE).get("oracle", {})
+    oracle = load_json(ORACLE).get("oracle", {})
     if oracle:
         lines += ["## Schedule oracle on these recipes", "",
                   "Validation loss of a one-cycle (min = peak / 3, 45/45/10) at each peak and of a constant rate, "
@@ -488,7 +474,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if args.oracle:
             run_oracle(bench, args.oracle_seeds)
     if args.oracle or os.path.exists(ORACLE):
-        _save(ORACLE, oracle_table(bench, args.oracle_seeds))
+        save_json(ORACLE, oracle_table(bench, args.oracle_seeds), indent=1)
     command = "python benchmarks/advice/real_script_check.py " + " ".join(argv if argv is not None else sys.argv[1:])
     text = report(bench, seeds, command.strip(), time.time() - start)
     with open(args.results, "w", encoding="utf-8") as f:
