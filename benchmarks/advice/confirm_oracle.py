@@ -70,19 +70,42 @@ def split_setup(spec: Dict[str, Any]) -> Any:
     return s
 
 
-def run_recipe(spec: Dict[str, Any], oracle_keys: Sequence[str], cache: Dict[str, Any], log: Log) -> None:
-    """Every grid point from the oracle's lowest point down to 1e-6 is not needed: the confirmation
-    grid covers the oracle's grid (where answers are scored) plus everything above it until a
-    point ends worse than the untrained loss."""
+def lowest_candidate(curves: Sequence[Dict[str, Any]], optimizer: str) -> float:
+    """The lowest rate a candidate rule may propose on these sweeps: the smallest of the range's
+    bottom and the steepest point / 10 (each sweep cut where the default stopping rule stops)."""
+    import warnings
+
+    from benchmarks.advice.score import cut
+    from gluon_lrfinder import suggest as S
+
+    lows = []
+    for curve in curves:
+        lrs, losses = cut(curve)
+        if not S.enough_points(lrs, losses):
+            lows.append(float(lrs[0]))
+            continue
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            lows += [S.lr_range(lrs, losses, optimizer=optimizer)[0], S.steepest(lrs, losses) / 10]
+    return min(lows)
+
+
+def run_recipe(spec: Dict[str, Any], oracle_keys: Sequence[str], low_lr: float, cache: Dict[str, Any],
+               log: Log, fraction: int = FRACTION, path: str = CONFIRM) -> None:
+    """The confirmation grid covers the oracle's grid (where answers are scored) and the lowest
+    candidate ``low_lr`` any rule may propose (one grid step below both), and goes up until a
+    point diverges or ends worse than untrained after an earlier point beat it."""
     from benchmarks.advice.recipe import constant, one_cycle
 
-    iterations = max(10, spec["budget"] // FRACTION)
+    iterations = max(10, spec["budget"] // fraction)
     entry = cache.setdefault(spec["name"], {"spec": spec, "iterations": iterations, "runs": {}})
     setup = None
-    low = min(int(round(PER_DECADE * math.log10(float(k)))) for k in oracle_keys)
+    low = min([int(round(PER_DECADE * math.log10(float(k)))) - 2 for k in oracle_keys]
+              + [int(math.floor(PER_DECADE * math.log10(low_lr))) - 1])
     for kind in ("one_cycle", "constant"):
         table = entry["runs"].setdefault(kind, {})
-        for k in range(max(BOTTOM, low - 2), TOP + 1):
+        trained = False  # some earlier point ended clearly better than untrained
+        for k in range(max(BOTTOM, low), TOP + 1):
             if key(k) in table:
                 value = table[key(k)]
             else:
@@ -95,30 +118,37 @@ def run_recipe(spec: Dict[str, Any], oracle_keys: Sequence[str], cache: Dict[str
                 out = setup.train(SEED, lr_at, iterations)["loss"]
                 value = out if math.isfinite(out) else None
                 table[key(k)] = value
-                save_json(CONFIRM, cache, indent=0)
+                save_json(path, cache, indent=0)
                 log(f"{kind:>9s} {spec['name'][:48]:<48s} lr {key(k):>8s}: "
                     f"{'diverged' if value is None else f'{value:.4f}'} ({time.time() - t:.1f} s)")
-            if value is None or value > entry["untrained"]:
+            if value is None or (trained and value > entry["untrained"]):
                 break  # every higher peak is scored as diverged
+            trained = trained or value < 0.95 * entry["untrained"]
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--log", default=None, help="append progress lines to this file")
     parser.add_argument("--only", nargs="*", default=None, help="recipe names (default: all)")
+    parser.add_argument("--fraction", type=int, default=FRACTION,
+                        help=f"train budget // FRACTION iterations (default {FRACTION}; other values are cached in "
+                             "advice_confirm_fFRACTION.json)")
     args = parser.parse_args(argv)
+    path = CONFIRM if args.fraction == FRACTION else CONFIRM.replace(".json", f"_f{args.fraction}.json")
     log = Log(args.log)
     from benchmarks.advice import recipes as rcp
 
     oracle = load_json(ORACLE)
-    cache = load_json(CONFIRM)
+    sweeps = load_json(os.path.join(DATA, "advice_sweeps.json"))
+    cache = load_json(path)
     start = time.time()
     for spec in rcp.SPECS:
         if args.only is not None and spec["name"] not in args.only:
             continue
         runs = oracle[spec["name"]]["runs"]
         keys = [k for table in runs.values() for k in table["losses"]]
-        run_recipe(spec, keys, cache, log)
+        run_recipe(spec, keys, lowest_candidate(sweeps[spec["name"]]["curves"], spec["optimizer"]), cache, log,
+                   args.fraction, path)
         log(f"done {spec['name']} ({(time.time() - start) / 60:.1f} min so far)")
     log(f"all done in {(time.time() - start) / 60:.1f} min")
     return 0
