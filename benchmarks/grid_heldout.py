@@ -50,6 +50,17 @@ Results: ``benchmarks/results/grid_heldout.md`` and the cache ``benchmarks/data/
 (with every sweep's curve, to score other rules without sweeping again). A first run, on the code
 before the grid passed the optimizer to the suggestion rule, is kept as
 ``grid_heldout_prefix.{md,json}`` (``--cache ... --report-only`` re-reads it).
+
+The learning rates of ``grid_heldout.json`` are those ``find_grid`` suggested at the time (the
+rule ``blend``); a rerun reads them back with the rows. ``--method RULE`` re-scores with another
+suggestion rule instead, with no new sweep: every row's learning rate is recomputed with the
+package's ``RULE`` from the curves cached in ``--sweeps`` (the median over the data orders, as
+``find_grid`` takes it), the picks follow, and only the (combination, lr, seed) points not yet
+trained are trained; the cache and the report are ``grid_heldout_RULE.{json,md}``. A row whose
+new rate equals the cached one to 1e-4 (the cached curves keep 6 digits) keeps the cached rate,
+and so its trainings. The best-in-hindsight row is redone on the runs that had it only::
+
+    OMP_NUM_THREADS=1 nice -n 10 python benchmarks/grid_heldout.py --method blend_in_range --log /tmp/gh.log
 """
 from __future__ import annotations
 
@@ -69,8 +80,10 @@ import numpy as np  # noqa: E402
 from mxnet import autograd, gluon  # noqa: E402
 
 from gluon_lrfinder import Learner, LRFinder  # noqa: E402
+from gluon_lrfinder.core.curve import LRCurve  # noqa: E402
+from gluon_lrfinder.core.rules import get_rule  # noqa: E402
 from gluon_lrfinder.datasets import load_task, make_loader  # noqa: E402
-from gluon_lrfinder.grid import DEFAULT_MARGIN, GridRow, recommend  # noqa: E402
+from gluon_lrfinder.grid import DEFAULT_MARGIN, GridRow, recommend, summarize_grid  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CACHE = os.path.join(HERE, "data", "grid_heldout.json")
@@ -502,11 +515,15 @@ def run_unit(spec: Dict[str, Any], init_seed: int, cache: Cache, log: Callable[[
             f"{statistics.fmean(losses):.4g} ({time.time() - t:.0f} s)")
 
 
-def run_hindsight(spec: Dict[str, Any], init_seed: int, cache: Cache, log: Callable[[str], None]) -> None:
-    """Every combination of the grid trained at its own suggestion: the best pick in hindsight."""
+def run_hindsight(spec: Dict[str, Any], init_seed: int, cache: Cache, log: Callable[[str], None],
+                  redo_only: bool = False) -> None:
+    """Every combination of the grid trained at its own suggestion: the best pick in hindsight.
+
+    ``redo_only``: only on the runs that have it already, or had it before ``--method`` (the flag is False).
+    """
     name = f"{spec['name']} (init {init_seed})"
     unit = cache.unit(name)
-    if "picks" not in unit or unit.get("hindsight_done"):
+    if "picks" not in unit or unit.get("hindsight_done") or (redo_only and "hindsight_done" not in unit):
         return
     data = load_data(spec["data"])
     init = initial_weights(spec, data, init_seed)
@@ -523,6 +540,44 @@ def run_hindsight(spec: Dict[str, Any], init_seed: int, cache: Cache, log: Calla
     unit["hindsight_done"] = True
     cache.save()
     log(f"{name}: every combination trained ({time.time() - t:.0f} s)")
+
+
+# ---------------------------------------------------------------------------------- another rule
+SAME_LR = 1e-4  # relative: a recomputed rate this close to the cached one is the same rate (6-digit curves)
+
+
+def rescore(cache: Cache, sweeps: Cache, method: str, log: Callable[[str], None]) -> None:
+    """Start each run of ``cache`` from the finished grid of ``sweeps``, its rows' rates from ``method``.
+
+    The rates are recomputed with the package's rule from the cached curves, through
+    ``summarize_grid`` (what ``find_grid`` calls); the lowest losses and stable rates, which no
+    rule changes, stay as cached. Trainings already in ``sweeps`` are kept (their keys hold the
+    rate); the curves are not copied.
+    """
+    for name, source in sweeps.data.items():
+        if "curves" not in source or cache.data.get(name, {}).get("rows_from", {}).get("method") == method:
+            continue
+        unit = {k: v for k, v in source.items() if k not in ("curves", "picks", "hindsight_done")}
+        unit["train"], unit["train_seconds"] = dict(source["train"]), dict(source["train_seconds"])
+        optimizer = type(mx.optimizer.create(source["spec"]["optimizer"])).__name__  # what the sweep records
+        runs = [[LRCurve(lrs=cv["lrs"], losses=[math.nan if x is None else x for x in cv["losses"]],
+                         settings={"optimizer": optimizer}) for cv in run] for run in source["curves"]]
+        combinations = [{"weight_decay": r["weight_decay"], "momentum": r["momentum"]} for r in source["rows"]]
+        new = summarize_grid(combinations, runs, method=method, current=source["current"], margin=DEFAULT_MARGIN)
+        rows, changed = [], 0
+        for row, fresh in zip(source["rows"], new.rows):
+            lr = fresh.lr
+            if lr is not None and row["lr"] is not None and abs(lr / row["lr"] - 1) < SAME_LR:
+                lr = row["lr"]
+            changed += lr != row["lr"]
+            rows.append(dict(row, lr=lr))
+        unit["rows"] = rows
+        unit["rows_from"] = {"cache": os.path.basename(sweeps.path), "method": method, "changed": changed}
+        if "hindsight_done" in source:
+            unit["hindsight_done"] = source["hindsight_done"] and not changed
+        cache.data[name] = unit
+        log(f"{name}: {method}: {changed} of {len(rows)} rows at another learning rate")
+    cache.save()
 
 
 # ---------------------------------------------------------------------------------- report
@@ -556,6 +611,15 @@ def report(cache: Cache) -> str:
              f"constant rate for the recipe's budget over {len(TRAIN_SEEDS)} data orders; ratio = mean validation "
              "loss of the pick / that of the current values at the finder's suggestion for them. A diverged "
              "training counts as the untrained model's loss.", ""]
+    froms = [u["rows_from"] for _, u in units if "rows_from" in u]
+    if froms:
+        lines += [f"Learning rates: every row's suggestion recomputed with the rule `{froms[0]['method']}` from the "
+                  f"sweep curves cached in `{froms[0]['cache']}` (no new sweep); "
+                  f"{sum(f['changed'] for f in froms)} of {sum(len(u['rows']) for _, u in units)} rows moved, the "
+                  "others kept their cached rate and its trainings.", ""]
+    for run in cache.data.get("_invocations", []):
+        lines += [f"Command: `{run['command']}` ({run['date']}). Wall time {run['seconds'] / 60:.1f} min, "
+                  f"{run['trainings']} new trainings.", ""]
     lines += ["| recipe | family | current (wd, m) | finder's lr | valid loss | "
               + " | ".join(f"{r}: pick, ratio" for r in RULES if r != "keep") + " |",
               "|---|---|---|---|---|" + "---|" * (len(RULES) - 1)]
@@ -665,8 +729,11 @@ def estimate(log: Callable[[str], None]) -> None:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cache", default=CACHE)
-    parser.add_argument("--out", default=RESULTS)
+    parser.add_argument("--cache", default=None, help=f"default {CACHE}, with --method grid_heldout_METHOD.json")
+    parser.add_argument("--out", default=None, help=f"default {RESULTS}, with --method grid_heldout_METHOD.md")
+    parser.add_argument("--method", default=None, help="re-pick every row's learning rate with this rule from the "
+                        "cached curves of --sweeps (no new sweep)")
+    parser.add_argument("--sweeps", default=CACHE, help="with --method: the cache whose sweeps are re-read")
     parser.add_argument("--log", default=None, help="append progress here (default: stderr)")
     parser.add_argument("--estimate", action="store_true", help="time one training per recipe and stop")
     parser.add_argument("--report-only", action="store_true", help="write the report from the cache")
@@ -685,7 +752,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if args.estimate:
         estimate(log)
         return 0
+    start, suffix = time.time(), "" if args.method is None else f"_{args.method}"
+    args.cache = args.cache or CACHE.replace(".json", f"{suffix}.json")
+    args.out = args.out or RESULTS.replace(".md", f"{suffix}.md")
     cache = Cache(args.cache)
+    if args.method is not None and not args.report_only:
+        get_rule(args.method)
+        if os.path.abspath(args.cache) == os.path.abspath(args.sweeps):
+            parser.error("--method writes its own cache: give --cache another file than --sweeps")
+        rescore(cache, Cache(args.sweeps), args.method, log)
+    trained = sum(len(u["train"]) for u in cache.data.values() if "train" in u)  # after rescore's copies
     if not args.report_only:
         for init_seed in args.inits:
             for spec in RECIPES:
@@ -698,9 +774,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             for spec in RECIPES:
                 if args.only and args.only not in spec["name"]:
                     continue
-                run_hindsight(spec, init_seed, cache, log)
+                run_hindsight(spec, init_seed, cache, log, redo_only=args.method is not None)
                 with open(args.out, "w") as f:
                     f.write(report(cache))
+        if args.method is not None:  # the invocation, for the report
+            command = (f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')} nice -n {os.nice(0)} python "
+                       + " ".join(["benchmarks/grid_heldout.py", *(sys.argv[1:] if argv is None else argv)]))
+            cache.data.setdefault("_invocations", []).append({
+                "command": command, "date": time.strftime("%Y-%m-%d %H:%M"), "seconds": time.time() - start,
+                "trainings": sum(len(u["train"]) for u in cache.data.values() if "train" in u) - trained})
+            cache.save()
     text = report(cache)
     with open(args.out, "w") as f:
         f.write(text)

@@ -208,7 +208,7 @@ def recommend(
 HELD_OUT_EVIDENCE = (
     "on held-out recipes no rule that reads range tests beat keeping the trainer's values (validation loss after "
     "training, against theirs, over 18 runs: the margin rule x1.24 geometric mean, worst x8.53; Smith's rule "
-    "x1.62, worst x26.4; docs/weight_decay_momentum.md)"
+    "x1.63, worst x26.4; docs/weight_decay_momentum.md)"
 )
 
 
