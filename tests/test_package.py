@@ -19,7 +19,7 @@ PACKAGE = Path(gluon_lrfinder.__file__).parent
 #: ones. Lazy imports inside functions may reach up (``LRCurve.plot`` -> plotting); they are
 #: not part of the layering.
 LAYERS = {
-    "core": 0, "_mxnet": 0,
+    "core": 0, "_mxnet": 0, "_signals": 0,
     "engine": 1, "plotting": 1, "schedules": 1, "schedule_wrappers": 1, "rescale": 1,
     "studies": 2,
     "finder": 3,

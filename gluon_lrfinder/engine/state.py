@@ -26,16 +26,13 @@ them, each pinned by a test in tests/engine/test_mxnet_behaviours.py):
 """
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import functools
 import logging
 import os
 import pickle
 import shutil
-import signal
 import tempfile
-import threading
 from typing import Any, Dict, List, Optional
 
 from .. import _mxnet  # noqa: F401 (first: checks the MXNet install, see _mxnet.py)
@@ -45,6 +42,7 @@ import mxnet as mx
 import numpy as np
 from mxnet import gluon
 
+from .._signals import sigint_deferred
 from ._arrays import as_legacy, like
 
 __all__ = ["StateSnapshot", "trainer_kvstore_config", "check_restorable", "RestoreError", "amp_loss_scaler",
@@ -205,27 +203,6 @@ def _same_bits(x: np.ndarray, y: np.ndarray) -> bool:
     return x.shape == y.shape and x.dtype == y.dtype and np.array_equal(x.view(np.uint8), y.view(np.uint8))
 
 
-@contextlib.contextmanager
-def _sigint_deferred() -> Any:
-    """Hold a Ctrl-C that arrives during the block and re-raise it afterwards (main thread only)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    caught: List[Any] = []
-    previous = signal.getsignal(signal.SIGINT)
-    try:
-        signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
-    except ValueError:  # not allowed here (e.g. embedded interpreter): run unshielded
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-    if caught:
-        raise KeyboardInterrupt
-
-
 def _drop_engine_errors() -> None:
     """Wait for MXNet's queued work and drop the errors of operations that failed.
 
@@ -359,7 +336,7 @@ class StateSnapshot:
         if self.directory is None:
             raise RuntimeError("nothing to restore: call save() first")
         try:
-            with _sigint_deferred():
+            with sigint_deferred():
                 params = self.net.collect_params()
                 for name, value in mx.nd.load(self._path("params-ctx0.nd")).items():
                     # before load_states: it may reset the kvstore

@@ -21,6 +21,7 @@ import time
 from dataclasses import dataclass, field
 from typing import IO, Dict, List, Mapping, Optional, Sequence
 
+from .._signals import sigint_deferred
 from ..core._validate import check_int
 
 __all__ = ["LaunchResult", "launch", "main", "free_port", "cluster_env"]
@@ -219,11 +220,12 @@ def launch(
         if log_dir is not None:
             out = open(os.path.join(log_dir, f"{name}.log"), "wb")  # noqa: SIM115
             logs.append(out)
-        procs[name] = subprocess.Popen(
-            list(argv), env=child_env, stdin=subprocess.DEVNULL, stdout=out,
-            stderr=subprocess.STDOUT if out is not None else None, start_new_session=True,
-        )
-        result.pids[name] = procs[name].pid
+        with sigint_deferred():  # a Ctrl-C inside Popen would leave a child we do not know of
+            procs[name] = subprocess.Popen(
+                list(argv), env=child_env, stdin=subprocess.DEVNULL, stdout=out,
+                stderr=subprocess.STDOUT if out is not None else None, start_new_session=True,
+            )
+            result.pids[name] = procs[name].pid
 
     try:
         start("scheduler", "scheduler", ROLE_COMMAND, {})

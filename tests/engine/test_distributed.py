@@ -254,6 +254,32 @@ def test_timeout_kills_everything(tmp_path):
     _assert_nothing_left(result)
 
 
+@needs_proc
+def test_a_ctrl_c_while_a_process_starts_leaves_no_process_behind(tmp_path, monkeypatch):
+    """A Ctrl-C that lands inside ``subprocess.Popen`` (the child exists, the launcher does not
+    hold it yet) is held until the launcher knows the child, which is then killed and reaped."""
+    import signal
+
+    from gluon_lrfinder.integrations import launcher as L
+
+    real_popen = subprocess.Popen
+    started = []
+
+    def popen_then_ctrl_c(*args, **kwargs):
+        proc = real_popen(*args, **kwargs)
+        started.append(proc.pid)
+        if len(started) == 3:  # the first worker: the Ctrl-C arrives before Popen returns
+            os.kill(os.getpid(), signal.SIGINT)
+        return proc
+
+    monkeypatch.setattr(L.subprocess, "Popen", popen_then_ctrl_c)
+    with pytest.raises(KeyboardInterrupt):
+        L.launch([sys.executable, "-c", "import time; time.sleep(600)"], num_workers=2, timeout=60,
+                 log_dir=str(tmp_path), kill_grace=0.5)
+    assert len(started) == 3  # no process started after the Ctrl-C
+    assert _processes_in_groups(set(started)) == []
+
+
 def _children_of(pid):
     kids = []
     for entry in os.listdir("/proc"):
@@ -278,14 +304,23 @@ def test_ctrl_c_on_the_launcher_reaps_the_job(tmp_path):
          "--log-dir", str(tmp_path), "--", sys.executable, "-c", "import time; time.sleep(600)"],
         cwd=os.path.dirname(HERE), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
-        deadline = time.monotonic() + 20
+        # Generous bounds: this checks that the job is reaped, not how fast (on a loaded 2-core
+        # machine the four interpreters can take long to start and to die).
+        deadline = time.monotonic() + 60
         kids = []
         while len(kids) < 4 and time.monotonic() < deadline:  # scheduler, server, 2 workers
             time.sleep(0.1)
             kids = _children_of(launcher.pid)
         assert len(kids) == 4
+        # a child shows in /proc before the launcher's Popen call for it has returned: let the
+        # launcher reach its wait loop, so the Ctrl-C tests the loop, not a half-made Popen
+        while not all(os.path.exists(os.path.join(str(tmp_path), f"{name}.log"))
+                      for name in ("scheduler", "server0", "worker0", "worker1")):
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        time.sleep(0.5)
         launcher.send_signal(signal.SIGINT)
-        launcher.wait(timeout=20)
+        launcher.wait(timeout=60)
     finally:
         if launcher.poll() is None:
             launcher.kill()
