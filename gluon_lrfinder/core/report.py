@@ -137,8 +137,9 @@ def diagnose(
     never_fell = _never_fell(raw, smooth)
     if never_fell:
         flags.append(
-            "loss never fell: no rule's answer means much; lower lr_start, or check that the model "
-            "learns at all"
+            "loss never fell: no rule's answer means much; lower lr_start if the sweep began high, "
+            "sweep again with more iterations (num_iter, say 5x) if the model learns slowly "
+            "(embeddings, sparse updates), or check that the model learns at all"
         )
         if float(smooth[-1]) > first and decades < 3.0:
             flags.append(
