@@ -299,10 +299,14 @@ def test_ctrl_c_on_the_launcher_reaps_the_job(tmp_path):
     import signal
     import time
 
+    # A suite started in the background by a non-interactive shell (`make test &`) runs with
+    # SIGINT ignored, and a child inherits that: the launcher would never see the Ctrl-C. It
+    # gets the default disposition back, as in a terminal.
     launcher = subprocess.Popen(
         [sys.executable, "-m", "gluon_lrfinder.distributed", "-n", "2", "--timeout", "60",
          "--log-dir", str(tmp_path), "--", sys.executable, "-c", "import time; time.sleep(600)"],
-        cwd=os.path.dirname(HERE), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        cwd=os.path.dirname(HERE), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         # Generous bounds: this checks that the job is reaped, not how fast (on a loaded 2-core
         # machine the four interpreters can take long to start and to die).
