@@ -389,6 +389,24 @@ def objective(scored: Dict[str, Scored]) -> float:
     return (p["mean"] if p.get("n") else 0.0) + (c["mean"] if c.get("n") else 0.0)
 
 
+#: Resamples of the paired bootstrap in :func:`objective_difference`.
+BOOTSTRAP = 2000
+
+
+def objective_difference(a: Dict[str, Scored], b: Dict[str, Scored], seed: int = 0) -> Tuple[float, float, float]:
+    """``objective(a) - objective(b)`` and its 95% interval, resampling recipes (a recipe's searches
+    share their oracle and their curve shape, so they are not independent)."""
+    names = sorted(set(a) & set(b))
+    rng = np.random.RandomState(seed)
+    diffs = []
+    for _ in range(BOOTSTRAP):
+        pick = [names[i] for i in rng.randint(len(names), size=len(names))]
+        diffs.append(objective({f"{n}#{j}": a[n] for j, n in enumerate(pick)})
+                     - objective({f"{n}#{j}": b[n] for j, n in enumerate(pick)}))
+    lo, hi = np.percentile(diffs, [2.5, 97.5])
+    return float(lo), objective(a) - objective(b), float(hi)
+
+
 Member = Tuple[str, Dict[str, Any]]  # (candidate family, parameters)
 
 
@@ -555,6 +573,9 @@ def report(started: float) -> str:
                 row(f"{method}: the package", packages[method])]
     out += [""] + [f"- {method}: held out objective {objective(results[f][0]):.3f}, package objective "
                    f"{objective(packages[method]):.3f}" for f, method in compared]
+    lo, mid, hi = objective_difference(results[compared[0][0]][0], results[compared[1][0]][0])
+    out += [f"- held out objective, `range` - `blend_in_range`: {mid:+.3f}, 95% interval {lo:+.3f} .. {hi:+.3f} "
+            f"(paired bootstrap over recipes, {BOOTSTRAP} resamples)"]
     out += ["", "Picks (per family left out): " + "; ".join(f"{k}: {v[0]} {v[1]}" for k, v in picks.items())]
     out += ["", "The package's constants (`gluon_lrfinder.core.edge`): " + package_constants()]
 
