@@ -95,7 +95,7 @@ def run_recipe(spec: Dict[str, Any], oracle_keys: Sequence[str], low_lr: float, 
     """The confirmation grid covers the oracle's grid (where answers are scored) and the lowest
     candidate ``low_lr`` any rule may propose (one grid step below both), and goes up until a
     point diverges or ends worse than untrained after an earlier point beat it."""
-    from benchmarks.advice.recipe import constant, one_cycle
+    from benchmarks.advice.recipe import schedule
 
     iterations = max(10, spec["budget"] // fraction)
     entry = cache.setdefault(spec["name"], {"spec": spec, "iterations": iterations, "runs": {}})
@@ -113,7 +113,7 @@ def run_recipe(spec: Dict[str, Any], oracle_keys: Sequence[str], low_lr: float, 
                     setup = split_setup(spec)
                     entry["untrained"] = setup.initial_valid_loss()
                 lr = 10 ** (k / PER_DECADE)
-                lr_at = one_cycle(lr, iterations) if kind == "one_cycle" else constant(lr)
+                lr_at = schedule(kind, lr, iterations)
                 t = time.time()
                 out = setup.train(SEED, lr_at, iterations)["loss"]
                 value = out if math.isfinite(out) else None

@@ -46,14 +46,14 @@ SEEDS = (0, 1, 2)
 
 def exact_loss(cache: Dict[str, Any], spec: Dict[str, Any], kind: str, lr: float) -> List[Optional[float]]:
     from benchmarks.advice import recipes as rcp
-    from benchmarks.advice.recipe import constant, one_cycle
+    from benchmarks.advice.recipe import schedule
 
     out = []
     for seed in SEEDS:
         k = f"{spec['name']} | {kind} | {lr:.4g} | seed {seed}"
         if k not in cache:
             budget = spec["budget"]
-            lr_at = one_cycle(lr, budget) if kind == "one_cycle" else constant(lr)
+            lr_at = schedule(kind, lr, budget)
             value = rcp.setup(spec).train(seed, lr_at, budget)["loss"]
             cache[k] = value if math.isfinite(value) else None
             save_json(CACHE, cache, indent=0)
@@ -62,8 +62,7 @@ def exact_loss(cache: Dict[str, Any], spec: Dict[str, Any], kind: str, lr: float
 
 
 def regret(table: SC.Table, losses: Sequence[Optional[float]]) -> float:
-    capped = [table.untrained if v is None or v > table.untrained else v for v in losses]
-    return float(np.mean(capped)) / table.best_loss - 1.0
+    return table.mean_of(losses) / table.best_loss - 1.0
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -128,7 +128,7 @@ def run_grid(spec: Dict[str, Any], kind: str, budget: int, start: int, oracle: D
              log: Log) -> None:
     """Train ``kind`` ("one_cycle" or "constant") at ``budget`` over the adaptive grid."""
     from benchmarks.advice import recipes as rcp
-    from benchmarks.advice.recipe import constant, one_cycle
+    from benchmarks.advice.recipe import schedule
 
     entry = oracle.setdefault(spec["name"], {"spec": spec, "runs": {}})
     if "initial_valid_loss" not in entry:
@@ -142,7 +142,7 @@ def run_grid(spec: Dict[str, Any], kind: str, budget: int, start: int, oracle: D
         row = table["losses"].setdefault(key(k), [])
         while len(row) < len(SEEDS):
             seed = SEEDS[len(row)]
-            lr_at = one_cycle(lr, budget) if kind == "one_cycle" else constant(lr)
+            lr_at = schedule(kind, lr, budget)
             t = time.time()
             out = rcp.setup(spec).train(seed, lr_at, budget)
             value = out["loss"]

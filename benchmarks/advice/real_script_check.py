@@ -44,7 +44,7 @@ sys.path.insert(0, HERE)
 
 import numpy as np  # noqa: E402
 from cache import load_json, save_json  # noqa: E402
-from recipe import LRAt, Recipe, constant, one_cycle  # noqa: E402
+from recipe import LRAt, Recipe, constant, schedule  # noqa: E402
 
 DATA = os.path.join(HERE, "..", "data")
 SWEEPS = os.path.join(DATA, "real_script_sweeps.json")
@@ -176,8 +176,8 @@ def one_cycle_from_range(low: float, high: float, iterations: int) -> LRAt:
     """``OneCycleSchedule.from_finder((low, high), total_steps=iterations)``."""
     from gluon_lrfinder import OneCycleSchedule
 
-    schedule = OneCycleSchedule.from_finder((low, high), total_steps=iterations)
-    return lambda i: float(schedule(i))
+    cycle = OneCycleSchedule.from_finder((low, high), total_steps=iterations)
+    return lambda i: float(cycle(i))
 
 
 def arms(recipe: Recipe, adv: Dict[str, Any]) -> List[Tuple[str, str, LRAt]]:
@@ -237,7 +237,7 @@ def run_oracle(bench: Bench, seeds: Sequence[int]) -> None:
                     if bench.out_of_time():
                         log("deadline reached: oracle stopped")
                         return
-                    lr_at = one_cycle(lr, recipe.budget) if label == "one_cycle" else constant(lr)
+                    lr_at = schedule(label, lr, recipe.budget)
                     bench.train(recipe, f"{prefix}{_fmt(lr)}{suffix}", lr_at, seed)
 
 

@@ -79,3 +79,13 @@ def one_cycle(peak: float, iterations: int, divisor: float = 3.0) -> LRAt:
 def constant(lr: float) -> LRAt:
     """A constant learning rate."""
     return lambda i: float(lr)
+
+
+def schedule(kind: str, lr: float, iterations: int) -> LRAt:
+    """The oracle's schedule of ``kind``: ``"one_cycle"`` peaking at ``lr`` over ``iterations``
+    (:func:`one_cycle`), or ``"constant"`` at ``lr``."""
+    if kind == "one_cycle":
+        return one_cycle(lr, iterations)
+    if kind == "constant":
+        return constant(lr)
+    raise ValueError(f"kind must be 'one_cycle' or 'constant', got {kind!r}")

@@ -285,10 +285,20 @@ class Setup:
         return net
 
     def valid_loss(self, net: gluon.HybridBlock) -> float:
+        return self.valid_scores(net, accuracy=False)["loss"]
+
+    def valid_scores(self, net: gluon.HybridBlock, accuracy: bool = True) -> Scores:
+        """``{"loss": validation loss}`` (``math.inf`` when not finite), plus, with ``accuracy``,
+        ``"accuracy"`` for a classification recipe whose outputs are finite."""
         with autograd.predict_mode():
             out = net(mx.nd.array(self.arrays.Xv))
             loss = float(self.loss_fn()(out, mx.nd.array(self.arrays.yv)).mean().asscalar())
-        return loss if math.isfinite(loss) else math.inf
+        scores = {"loss": loss if math.isfinite(loss) else math.inf}
+        if accuracy and not self.arrays.regression:
+            outputs = out.asnumpy()
+            if np.isfinite(outputs).all():
+                scores["accuracy"] = float(np.mean(outputs.argmax(axis=1) == self.arrays.yv))
+        return scores
 
     def initial_valid_loss(self) -> float:
         return self.valid_loss(self.fresh_net())
@@ -298,8 +308,9 @@ class Setup:
         """Train ``iterations`` steps at ``lr_at(i)``; the loop of ``regret_tasks.train_at``.
 
         Returns ``{"loss": final validation loss, "loss_half": at half the iterations}``
-        (``math.inf`` when it diverged). The run stops at the first non-finite training loss,
-        checked every 10 iterations.
+        (``math.inf`` when it diverged), and the final ``"accuracy"`` of a classification recipe
+        that did not diverge. The run stops at the first non-finite training loss, checked every
+        10 iterations.
         """
         spec, arrays = self.spec, self.arrays
         net = self.fresh_net()
@@ -330,7 +341,7 @@ class Setup:
                 return {"loss": math.inf, "loss_half": math.inf if it < iterations // 2 else half}
             if it + 1 == iterations // 2:
                 half = self.valid_loss(net)
-        return {"loss": self.valid_loss(net), "loss_half": half}
+        return {**self.valid_scores(net), "loss_half": half}
 
     def sweep(self, seed: int) -> Sweep:
         """One full range test (the finder's default sweep up to 10, stops only on a non-finite

@@ -89,12 +89,17 @@ class Table:
         below = [v for v in finite[: best + 1] if np.isfinite(v)]
         self.untrained = max(float(initial), max(below))
         self.x = np.log10(np.asarray(lrs, dtype=np.float64))
-        self.mean = np.array([np.mean([self.untrained if (not np.isfinite(v) or v > self.untrained) else v
-                                       for v in m]) for m in means_raw])
+        self.mean = np.array([self.mean_of(m) for m in means_raw])
         self.best_index = int(np.argmin(self.mean))
         self.best_loss = float(self.mean[self.best_index])
         self.best_lr = float(10 ** self.x[self.best_index])
         self.stable_top = float(10 ** self.x[max(i for i, m in enumerate(self.mean) if m < self.untrained)])
+
+    def mean_of(self, values: Sequence[Optional[float]]) -> float:
+        """Mean over data orders; a run that diverged (None, not finite) or ended worse than
+        untrained counts as untrained."""
+        return float(np.mean([self.untrained if v is None or not np.isfinite(v) or v > self.untrained else v
+                              for v in values]))
 
     def loss_at(self, lr: float) -> float:
         return float(np.interp(math.log10(lr), self.x, self.mean))
@@ -356,13 +361,21 @@ class Bench:
 
     def score(self, advise: Callable[..., Tuple[float, float]], names: Optional[Sequence[str]] = None,
               raw: bool = False) -> Dict[str, Scored]:
+        """``advise(c, e, optimizer)`` (or ``advise((lrs, losses))`` with ``raw``) -> (peak, constant)."""
+        if raw:
+            return self.score_answers(lambda r, c, e, curve: advise(curve), names)
+        return self.score_answers(lambda r, c, e, curve: advise(c, e, r.optimizer), names)
+
+    def score_answers(self, answer: Callable[..., Tuple[float, float]], names: Optional[Sequence[str]] = None
+                      ) -> Dict[str, Scored]:
+        """Every search's ``answer(recipe, c, e, (lrs, losses)) -> (peak, constant)``, scored."""
         out = {}
         for r in self.recipes:
             if names is not None and r.name not in names:
                 continue
             pr, cr, pd, cd, below = [], [], [], [], 0
             for c, e, curve in self.curves[r.name]:
-                peak, const = advise(curve) if raw else advise(c, e, r.optimizer)
+                peak, const = answer(r, c, e, curve)
                 pr.append(r.one_cycle.regret(peak))
                 pd.append(abs(math.log10(peak / r.one_cycle.best_lr)))
                 below += r.one_cycle.below_grid(peak)
@@ -527,18 +540,8 @@ def report(started: float) -> str:
     min10 = bench.score(lambda c, e, o: (min10_rule(c), min10_rule(c)))
     packages: Dict[str, Dict[str, Scored]] = {}
     for method in PACKAGE_METHODS:
-        scored_m: Dict[str, Scored] = {}
-        for r in recipes:
-            pr, cr, pd, cd = [], [], [], []
-            for c, e, raw in bench.curves[r.name]:
-                peak, const = package_advice(c, e, r.optimizer, raw, method)
-                pr.append(r.one_cycle.regret(peak))
-                pd.append(abs(math.log10(peak / r.one_cycle.best_lr)))
-                if r.constant is not None:
-                    cr.append(r.constant.regret(const))
-                    cd.append(abs(math.log10(const / r.constant.best_lr)))
-            scored_m[r.name] = Scored(np.array(pr), np.array(cr), np.array(pd), np.array(cd), 0)
-        packages[method] = scored_m
+        packages[method] = bench.score_answers(
+            lambda r, c, e, raw, method=method: package_advice(c, e, r.optimizer, raw, method))
     package = packages[S.DEFAULT_METHOD]
     results = {}
     all_members: List[Member] = []

@@ -144,24 +144,18 @@ RULES: Dict[str, Candidates] = {
 
 
 def score(bench: SC.Bench, confirms: Dict[str, Confirmation], rule: Candidates, how: str = "argmin",
-          tol: float = 0.0) -> Tuple[Dict[str, SC.Scored], List[int]]:
-    out, counts = {}, []
-    for r in bench.recipes:
-        if r.name not in confirms:
-            continue
+          tol: float = 0.0, factor: float = 1.0) -> Tuple[Dict[str, SC.Scored], List[int]]:
+    """The confirmed answers of every confirmed recipe's searches (each pick divided by
+    ``factor``), and the number of candidates of each search."""
+    counts: List[int] = []
+
+    def answer(r: SC.Recipe, c: SC.Curve, e: SC.Curve, raw: Tuple[np.ndarray, np.ndarray]) -> Tuple[float, float]:
+        cands = rule(raw[0], raw[1], r.optimizer)
+        counts.append(len(cands))
         conf = confirms[r.name]
-        pr, cr, pd, cd = [], [], [], []
-        for _, _, (lrs, losses) in bench.curves[r.name]:
-            cands = rule(lrs, losses, r.optimizer)
-            counts.append(len(cands))
-            peak, const = conf.pick("one_cycle", cands, how, tol), conf.pick("constant", cands, how, tol)
-            pr.append(r.one_cycle.regret(peak))
-            pd.append(abs(math.log10(peak / r.one_cycle.best_lr)))
-            if r.constant is not None:
-                cr.append(r.constant.regret(const))
-                cd.append(abs(math.log10(const / r.constant.best_lr)))
-        out[r.name] = SC.Scored(np.array(pr), np.array(cr), np.array(pd), np.array(cd), 0)
-    return out, counts
+        return conf.pick("one_cycle", cands, how, tol) / factor, conf.pick("constant", cands, how, tol) / factor
+
+    return bench.score_answers(answer, list(confirms)), counts
 
 
 #: Factors the budget correction divides the short-run pick by.
@@ -173,24 +167,8 @@ def corrected_held_out(bench: SC.Bench, confirms: Dict[str, Confirmation], rule:
     """Leave one family out over (pick, factor): each family scored with the choice that has the
     lowest objective on the other families."""
     recipes = [r for r in bench.recipes if r.name in confirms]
-    per: Dict[Tuple[str, float], Dict[str, SC.Scored]] = {}
-    for how in ("argmin", "smooth"):
-        for factor in FACTORS:
-            out = {}
-            for r in recipes:
-                conf = confirms[r.name]
-                pr, cr, pd, cd = [], [], [], []
-                for _, _, (lrs, losses) in bench.curves[r.name]:
-                    cands = rule(lrs, losses, r.optimizer)
-                    peak = conf.pick("one_cycle", cands, how) / factor
-                    pr.append(r.one_cycle.regret(peak))
-                    pd.append(abs(math.log10(peak / r.one_cycle.best_lr)))
-                    if r.constant is not None:
-                        const = conf.pick("constant", cands, how) / factor
-                        cr.append(r.constant.regret(const))
-                        cd.append(abs(math.log10(const / r.constant.best_lr)))
-                out[r.name] = SC.Scored(np.array(pr), np.array(cr), np.array(pd), np.array(cd), 0)
-            per[(how, factor)] = out
+    per = {(how, factor): score(bench, confirms, rule, how, factor=factor)[0]
+           for how in ("argmin", "smooth") for factor in FACTORS}
     held: Dict[str, SC.Scored] = {}
     chosen: Dict[str, Tuple[str, float]] = {}
     for fam in sorted({r.family for r in recipes}):
@@ -220,19 +198,7 @@ def report(started: float, path: str = CONFIRM) -> str:
              "constant regret median / mean / worst | wrecked | in 25% band | decades off | candidates (mean) |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     # the package's curve-only answers on the same searches
-    pkg_scores: Dict[str, SC.Scored] = {}
-    for r in recipes:
-        if r.name not in confirms:
-            continue
-        pr, cr, pd, cd = [], [], [], []
-        for c, e, raw in bench.curves[r.name]:
-            peak, const = SC.package_advice(c, e, r.optimizer, raw)
-            pr.append(r.one_cycle.regret(peak))
-            pd.append(abs(math.log10(peak / r.one_cycle.best_lr)))
-            if r.constant is not None:
-                cr.append(r.constant.regret(const))
-                cd.append(abs(math.log10(const / r.constant.best_lr)))
-        pkg_scores[r.name] = SC.Scored(np.array(pr), np.array(cr), np.array(pd), np.array(cd), 0)
+    pkg_scores = bench.score_answers(lambda r, c, e, raw: SC.package_advice(c, e, r.optimizer, raw), names)
     lines.append(SC.row("the package's curve-only advice (same searches)", pkg_scores) + " - |")
     per_rule = {}
     for label, rule in RULES.items():

@@ -30,13 +30,11 @@ for _path in (BENCH, ROOT):
     if _path not in sys.path:
         sys.path.insert(0, _path)
 
-import mxnet as mx  # noqa: E402
 import numpy as np  # noqa: E402
-from mxnet import autograd  # noqa: E402
 
 from benchmarks.advice import recipes as rcp  # noqa: E402
 from benchmarks.advice import score as SC  # noqa: E402
-from benchmarks.advice.recipe import constant, one_cycle  # noqa: E402
+from benchmarks.advice.recipe import schedule  # noqa: E402
 
 RESULTS = os.path.join(BENCH, "results", "advice_wreck_accuracy.md")
 COMMAND = "OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python benchmarks/advice/wreck_accuracy.py"
@@ -44,28 +42,14 @@ SEEDS = (0, 1, 2)
 
 
 def train(spec: Dict[str, object], kind: str, lr: float) -> Tuple[float, float]:
-    """Mean validation loss and accuracy over the oracle's data orders."""
+    """Mean validation loss and accuracy over the oracle's data orders (accuracy: NaN when every
+    run diverged; a diverged run does not count)."""
     setup = rcp.setup(spec)
     budget = int(spec["budget"])  # type: ignore[call-overload]
-    losses, accs = [], []
-    for seed in SEEDS:
-        last: List[float] = []
-        valid_loss = setup.valid_loss
-
-        def with_accuracy(net, valid_loss=valid_loss, last=last):  # type: ignore[no-untyped-def]
-            with autograd.predict_mode():
-                out = net(mx.nd.array(setup.arrays.Xv)).asnumpy()
-            last[:] = [float(np.mean(out.argmax(axis=1) == setup.arrays.yv))] if np.isfinite(out).all() else [0.0]
-            return valid_loss(net)
-
-        setup.valid_loss = with_accuracy  # type: ignore[method-assign]
-        try:
-            out = setup.train(seed, one_cycle(lr, budget) if kind == "one_cycle" else constant(lr), budget)
-        finally:
-            setup.valid_loss = valid_loss  # type: ignore[method-assign]
-        losses.append(out["loss"])
-        accs.append(last[0] if last and math.isfinite(out["loss"]) else math.nan)
-    return float(np.mean(losses)), float(np.nanmean(accs)) if not all(np.isnan(accs)) else math.nan
+    runs = [setup.train(seed, schedule(kind, lr, budget), budget) for seed in SEEDS]
+    accs = [run.get("accuracy", math.nan) if math.isfinite(run["loss"]) else math.nan for run in runs]
+    accuracy = float(np.nanmean(accs)) if not all(np.isnan(accs)) else math.nan
+    return float(np.mean([run["loss"] for run in runs])), accuracy
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
