@@ -163,6 +163,7 @@ def test_diagnose_flags():
     assert diagnose(lrs, losses) == []
     never_fell = diagnose(np.logspace(-3, 0, 20), np.linspace(1.0, 2.0, 20))
     assert len(never_fell) == 1 and never_fell[0].startswith("loss never fell: ") and "lr_start" in never_fell[0]
+    assert "more iterations (num_iter" in never_fell[0]  # what to try when the model learns slowly
     falling = np.linspace(2.0, 0.5, 30)
     never_diverged = diagnose(np.logspace(-5, -2, 30), falling)
     assert len(never_diverged) == 1 and never_diverged[0].startswith("never diverged: raise lr_end; ")
