@@ -35,7 +35,7 @@ import numpy as np  # noqa: E402
 
 from benchmarks.advice import recipes as rcp  # noqa: E402
 from benchmarks.advice import score as SC  # noqa: E402
-from benchmarks.advice.cache import load_json, save_json  # noqa: E402
+from benchmarks.advice.cache import load_json, publish, save_json  # noqa: E402
 from benchmarks.advice.wreck_accuracy import train  # noqa: E402
 
 CACHE = os.path.join(SC.DATA, "advice_accuracy.json")
@@ -86,9 +86,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                      f"{v.max():+.1f} | {int(np.sum(v > 5))} | {int(np.sum(v > 20))} |")
     lines += ["", f"Wall time: {(time.time() - started) / 60:.1f} min."]
     text = "\n".join(lines) + "\n"
-    print(text)
-    with open(RESULTS, "w", encoding="utf-8") as f:
-        f.write(text)
+    publish(RESULTS, text)
     return 0
 
 

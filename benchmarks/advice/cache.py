@@ -1,4 +1,5 @@
-"""The JSON caches of the advice benchmark: read one (empty when absent), write one atomically."""
+"""The JSON caches of the advice benchmark (read one, empty when absent; write one atomically) and
+its reports (print and write)."""
 from __future__ import annotations
 
 import json
@@ -20,3 +21,11 @@ def save_json(path: str, data: Dict[str, Any], indent: int) -> None:
     with open(tmp, "w", encoding="utf-8") as f:
         json.dump(data, f, indent=indent, sort_keys=True)
     os.replace(tmp, path)
+
+
+def publish(path: str, text: str) -> None:
+    """Print a benchmark's report and write it to ``path`` (its folder made if needed)."""
+    print(text)
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)

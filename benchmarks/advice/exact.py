@@ -36,7 +36,7 @@ for _path in (BENCH, ROOT):
 import numpy as np  # noqa: E402
 
 from benchmarks.advice import score as SC  # noqa: E402
-from benchmarks.advice.cache import load_json, save_json  # noqa: E402
+from benchmarks.advice.cache import load_json, publish, save_json  # noqa: E402
 
 CACHE = os.path.join(SC.DATA, "advice_exact.json")
 RESULTS = os.path.join(BENCH, "results", "advice_exact.md")
@@ -108,9 +108,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         lines.append(f"| {name} | {np.mean(g['oc_interp']):.2f} -> {np.mean(g['oc_exact']):.2f} | {cm} |")
     lines += ["", f"Wall time: {(time.time() - started) / 60:.1f} min."]
     text = "\n".join(lines) + "\n"
-    print(text)
-    with open(RESULTS, "w", encoding="utf-8") as f:
-        f.write(text)
+    publish(RESULTS, text)
     return 0
 
 

@@ -40,6 +40,7 @@ for _path in (BENCH, ROOT):
         sys.path.insert(0, _path)
 
 from benchmarks.advice import score as SC  # noqa: E402
+from benchmarks.advice.cache import publish  # noqa: E402
 from gluon_lrfinder import suggest as P  # noqa: E402
 
 RESULTS = os.path.join(BENCH, "results", "advice_features.md")
@@ -162,9 +163,7 @@ def report(started: float) -> str:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     started = time.time()
     text = report(started)
-    print(text)
-    with open(RESULTS, "w", encoding="utf-8") as f:
-        f.write(text)
+    publish(RESULTS, text)
     return 0
 
 

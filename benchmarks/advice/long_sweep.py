@@ -35,6 +35,7 @@ from mxnet import gluon  # noqa: E402
 
 from benchmarks.advice import recipes as rcp  # noqa: E402
 from benchmarks.advice import score as SC  # noqa: E402
+from benchmarks.advice.cache import load_json  # noqa: E402
 from gluon_lrfinder import Learner, LRFinder  # noqa: E402
 from gluon_lrfinder import suggest as S  # noqa: E402
 from gluon_lrfinder.datasets import make_loader  # noqa: E402
@@ -50,7 +51,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     spec = rcp.SPEC_BY_NAME[RECIPE]
     setup = rcp.setup(spec)
     recipe = next(r for r in SC.load_recipes() if r.name == RECIPE)
-    default_len = len(next(iter(SC._load(SC.SWEEPS)[RECIPE]["curves"]))["lrs"])
+    default_len = len(next(iter(load_json(SC.SWEEPS)[RECIPE]["curves"]))["lrs"])
     lines = ["# A longer sweep where the loss never fell", "",
              f"`{COMMAND}`; see the module docstring. Recipe: {RECIPE}; best one-cycle peak "
              f"{recipe.one_cycle.best_lr:.3g}, best constant {recipe.constant.best_lr:.3g}.", "",

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
 import math
 import os
 import sys
@@ -50,6 +49,7 @@ for _path in (BENCH, ROOT):
     if _path not in sys.path:
         sys.path.insert(0, _path)
 
+from benchmarks.advice.cache import load_json, publish  # noqa: E402
 from gluon_lrfinder import suggest as S  # noqa: E402
 from gluon_lrfinder.core import edge as E  # noqa: E402
 from gluon_lrfinder.smoothing import zero_phase  # noqa: E402
@@ -65,18 +65,12 @@ WRECKED = 2.0
 BAND = 0.25
 
 
-def _load(path: str) -> Dict[str, Any]:
-    if os.path.exists(path):
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
-    return {}
-
-
 # ------------------------------------------------------------------------------- oracle tables
 class Table:
     """Mean validation loss over a log-LR grid (one recipe, one schedule kind, one budget)."""
 
     def __init__(self, rows: Dict[float, List[Optional[float]]], initial: float, pruned: Sequence[float] = ()) -> None:
+        self.rows, self.initial, self.pruned = rows, float(initial), tuple(pruned)
         lrs = sorted(set(rows) | set(pruned))
         raw = np.array([[np.nan if v is None else v for v in rows.get(lr, [None])] for lr in lrs], dtype=object)
         means_raw = []
@@ -100,6 +94,10 @@ class Table:
         untrained counts as untrained."""
         return float(np.mean([self.untrained if v is None or not np.isfinite(v) or v > self.untrained else v
                               for v in values]))
+
+    def seeds(self, keep: Sequence[int]) -> Table:
+        """The same grid scored on the data orders ``keep`` only (indices into each row)."""
+        return Table({lr: [v[i] for i in keep] for lr, v in self.rows.items()}, self.initial, self.pruned)
 
     def loss_at(self, lr: float) -> float:
         return float(np.interp(math.log10(lr), self.x, self.mean))
@@ -154,11 +152,12 @@ class Recipe:
     one_cycle: Table
     constant: Optional[Table]
     extra: Dict[str, Table]
+    budget: int = 0  # iterations of the oracle's trainings
 
 
 def load_recipes(require_constant: bool = False) -> List[Recipe]:
-    oracle, sweeps, old = _load(ORACLE), _load(SWEEPS), _load(OLD_TRUTH)
-    extra = _load(EXTRA_RECIPES)  # real-script recipes, when their cache is present
+    oracle, sweeps, old = load_json(ORACLE), load_json(SWEEPS), load_json(OLD_TRUTH)
+    extra = load_json(EXTRA_RECIPES)  # real-script recipes, when their cache is present
     oracle.update({k: v for k, v in extra.get("oracle", {}).items() if k not in oracle})
     sweeps.update({k: v for k, v in extra.get("sweeps", {}).items() if k not in sweeps})
     out = []
@@ -178,7 +177,7 @@ def load_recipes(require_constant: bool = False) -> List[Recipe]:
         extras = {k: t for k in entry["runs"] if k not in (label, f"constant@{spec['budget']}")
                   for t in [oracle_table(entry, k)] if t is not None and complete(entry, k)}
         out.append(Recipe(name, spec["family"], spec["optimizer"],
-                          [cut(c) for c in sweeps[name]["curves"]], oc, const, extras))
+                          [cut(c) for c in sweeps[name]["curves"]], oc, const, extras, int(spec["budget"])))
     return out
 
 
@@ -658,10 +657,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parser.parse_args(argv)
     started = time.time()
     text = report(started)
-    print(text)
-    os.makedirs(os.path.dirname(args.out), exist_ok=True)
-    with open(args.out, "w", encoding="utf-8") as f:
-        f.write(text)
+    publish(args.out, text)
     return 0
 
 

@@ -38,6 +38,7 @@ for _path in (BENCH, ROOT):
         sys.path.insert(0, _path)
 
 from benchmarks.advice import score as SC  # noqa: E402
+from benchmarks.advice.cache import load_json  # noqa: E402
 from gluon_lrfinder import suggest as S  # noqa: E402
 
 CONFIRM = os.path.join(SC.DATA, "advice_confirm.json")
@@ -182,7 +183,7 @@ def corrected_held_out(bench: SC.Bench, confirms: Dict[str, Confirmation], rule:
 def report(started: float, path: str = CONFIRM) -> str:
     recipes = SC.load_recipes()
     bench = SC.Bench(recipes)
-    cache = SC._load(path)
+    cache = load_json(path)
     confirms = {n: Confirmation(e) for n, e in cache.items() if {"one_cycle", "constant"} <= set(e["runs"])}
     names = [r.name for r in recipes if r.name in confirms]
     missing = [r.name for r in recipes if r.name not in confirms]

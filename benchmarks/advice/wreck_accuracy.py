@@ -34,6 +34,7 @@ import numpy as np  # noqa: E402
 
 from benchmarks.advice import recipes as rcp  # noqa: E402
 from benchmarks.advice import score as SC  # noqa: E402
+from benchmarks.advice.cache import publish  # noqa: E402
 from benchmarks.advice.recipe import schedule  # noqa: E402
 
 RESULTS = os.path.join(BENCH, "results", "advice_wreck_accuracy.md")
@@ -92,9 +93,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             print("\n".join(lines[-1 - sum(1 for d in done if d[0] == kind):]), flush=True)
     lines += ["", f"Wall time: {(time.time() - started) / 60:.1f} min."]
     text = "\n".join(lines) + "\n"
-    print(text)
-    with open(RESULTS, "w", encoding="utf-8") as f:
-        f.write(text)
+    publish(RESULTS, text)
     return 0
 
 

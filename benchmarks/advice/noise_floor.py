@@ -1,0 +1,244 @@
+"""How precise can any advice be on this benchmark? The oracle's own noise floor (issue 17).
+
+``score.py`` judges an answer by the mean validation loss of 3 data orders (seeds 0-2) on a
+log-LR grid with 4 points per decade. Two questions decide what its targets mean:
+
+1. **One grid step off.** The regret of the grid points just below and just above the best
+   (0.25 decades, a factor of 1.78): how narrow is the target on each recipe?
+2. **The oracle against a new data order.** For each seed ``s``, the best grid point chosen on
+   the other two seeds, scored on seed ``s`` alone against seed ``s``'s own best: the regret a
+   *perfect* adviser, one that trained the whole grid twice, would show a user whose run has a
+   different data order. The package's answers are scored the same way (per seed, against that
+   seed's best), so the two rows compare like with like. A data order whose best loss is below
+   1e-4 of the untrained loss (the task solved to float precision: some wine runs end at
+   -1.4e-6) has no meaningful ratio and is left out of this question.
+3. **The best any rule can do below the edge.** Issue 17 asks that the range and the suggestion
+   stay below the edge of stability (``core.edge``: the first clear rise of the smoothed loss)
+   with a margin (``EDGE_MARGIN``). For each search, the lowest loss on the oracle's grid among
+   rates at or below ``edge / EDGE_MARGIN`` (interpolated as ``score.py`` does) is the best an
+   adviser obeying that rule can reach; its regret is a floor under every such rule.
+4. **How precise must an adviser be?** An adviser whose answer is ``best * 10**(sigma * z - low)``
+   (``z`` standard normal: unbiased in log-LR when ``low`` is 0, erring low by ``low`` decades
+   otherwise), 400 fixed draws per recipe: which ``(low, sigma)`` meet the targets?
+5. **Is it the sweep's noise or the rule's factor?** The spread of the package's answer over a
+   recipe's 5 sweeps, and the regret of the package's answer times the one factor per recipe
+   that suits that recipe best (chosen in-sample, recipe by recipe: a cheat no rule can have).
+   If this scores well, the curve's landmarks are precise enough and what is missing is the
+   factor between them and the best rate.
+6. **Does the budget give the factor?** Short trainings favour higher rates. The package's
+   answers times ``(sweep length / budget) ** a``, with ``a`` from -1 to 1 chosen per family
+   left out as ``score.py`` chooses its rules (``a = 0`` is the package).
+
+From the caches only (no MXNet; seconds). Run from the repository root::
+
+    .venv/bin/python benchmarks/advice/noise_floor.py
+
+writes ``benchmarks/results/advice_noise_floor.md``.
+"""
+from __future__ import annotations
+
+import math
+import os
+import sys
+import time
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+BENCH = os.path.dirname(HERE)
+ROOT = os.path.dirname(BENCH)
+for _path in (BENCH, ROOT):
+    if _path not in sys.path:
+        sys.path.insert(0, _path)
+
+import numpy as np  # noqa: E402
+
+from benchmarks.advice import score as SC  # noqa: E402
+from benchmarks.advice.cache import publish  # noqa: E402
+
+RESULTS = os.path.join(BENCH, "results", "advice_noise_floor.md")
+COMMAND = ".venv/bin/python benchmarks/advice/noise_floor.py"
+KINDS = (("one-cycle", "one_cycle"), ("constant", "constant"))
+
+
+def neighbours(table: SC.Table) -> List[float]:
+    """Regret (mean table) of the grid points one step below and above the best, where they exist."""
+    i = table.best_index
+    return [float(table.mean[j] / table.best_loss - 1.0) for j in (i - 1, i + 1) if 0 <= j < table.mean.size]
+
+
+def seed_count(table: SC.Table) -> int:
+    return min(len(v) for v in table.rows.values())
+
+
+#: A data order whose best loss is below this fraction of the untrained loss is "solved".
+SOLVED = 1e-4
+
+
+def scored_seeds(table: SC.Table) -> List[int]:
+    """The data orders with a meaningful loss ratio (not solved to float precision)."""
+    return [s for s in range(seed_count(table)) if table.seeds([s]).best_loss > SOLVED * table.untrained]
+
+
+def per_seed(table: SC.Table, answer: float) -> List[float]:
+    """The answer's regret on each data order alone, against that order's own best."""
+    return [table.seeds([s]).regret(answer) for s in scored_seeds(table)]
+
+
+def oracle_per_seed(table: SC.Table) -> List[float]:
+    """For each data order: the best grid point of the other orders, scored on this one."""
+    n = seed_count(table)
+    out = []
+    for s in scored_seeds(table):
+        pick = table.seeds([t for t in range(n) if t != s]).best_lr
+        out.append(table.seeds([s]).regret(pick))
+    return out
+
+
+def below_edge(table: SC.Table, edge: float) -> float:
+    """Regret of the best rate at or below ``edge / EDGE_MARGIN`` (no limit when no edge)."""
+    if not math.isfinite(edge):
+        return 0.0
+    top = edge / SC.E.EDGE_MARGIN
+    allowed = [10 ** x for x in table.x if 10 ** x <= top * (1 + 1e-9)]
+    return min(table.regret(lr) for lr in allowed + [top])
+
+
+#: Question 4: the error models tried (decades low, log-normal sigma in decades).
+LOWS = (0.0, 0.1, 0.2, 0.3)
+SIGMAS = (0.0, 0.05, 0.1, 0.15)
+DRAWS = 400
+#: Question 5: the factors (decades) searched per recipe.
+FACTORS = np.arange(-2.5, 1.51, 0.02)
+
+
+def noisy_adviser(tables: Sequence[SC.Table], low: float, sigma: float) -> List[float]:
+    z = np.random.RandomState(0).randn(DRAWS)
+    return [t.regret(t.best_lr * 10 ** (sigma * zz - low)) for t in tables for zz in z]
+
+
+def ideal_factor(table: SC.Table, answers: Sequence[float]) -> List[float]:
+    """Regret of ``answer * f`` with the one ``f`` best for this recipe's searches (in-sample)."""
+    best = min(FACTORS, key=lambda f: float(np.mean([table.regret(a * 10 ** f) for a in answers])))
+    return [table.regret(a * 10 ** best) for a in answers]
+
+
+#: Question 6: the exponents tried.
+BUDGET_EXPONENTS = np.round(np.arange(-1.0, 1.01, 0.1), 2) + 0.0
+
+
+def budget_rule(a: float) -> Callable[..., Tuple[float, float]]:
+    """The package's answers times ``(sweep length / budget) ** a``."""
+
+    def answer(r: SC.Recipe, c: SC.Curve, e: SC.Curve, raw: Tuple[np.ndarray, np.ndarray]) -> Tuple[float, float]:
+        peak, const = SC.package_advice(c, e, r.optimizer, raw)
+        factor = (len(raw[0]) / r.budget) ** a
+        return peak * factor, const * factor
+    return answer
+
+
+def stats(values: Sequence[float]) -> str:
+    v = np.asarray(values, dtype=np.float64)
+    return (f"{np.median(v):.3f} / {v.mean():.2f} / {v.max():.2f} | {int(np.sum(v > SC.WRECKED - 1))}/{v.size} "
+            f"| {int(np.sum(v <= SC.BAND))}/{v.size}")
+
+
+def report(started: float) -> str:
+    recipes = SC.load_recipes()
+    bench = SC.Bench(recipes)
+    got: Dict[str, Dict[str, List[float]]] = {k: {"below": [], "above": [], "oracle": [], "package": [],
+                                                  "package_mean": [], "edge": []} for k, _ in KINDS}
+    left_out = 0
+    spread: List[float] = []
+    per_recipe = []
+    for r in recipes:
+        answers = [SC.package_advice(c, e, r.optimizer, raw) for c, e, raw in bench.curves[r.name]]
+        cells = [r.name]
+        for (label, _), table, index in ((KINDS[0], r.one_cycle, 0), (KINDS[1], r.constant, 1)):
+            if table is None:
+                cells += ["-", "-", "-", "-"]
+                continue
+            g = got[label]
+            i = table.best_index
+            step = neighbours(table)
+            if i > 0:
+                g["below"].append(table.mean[i - 1] / table.best_loss - 1.0)
+            if i + 1 < table.mean.size:
+                g["above"].append(table.mean[i + 1] / table.best_loss - 1.0)
+            left_out += seed_count(table) - len(scored_seeds(table))
+            edged = [below_edge(table, e.edge) for c, e, raw in bench.curves[r.name]]
+            g["edge"] += edged
+            oracle = oracle_per_seed(table)
+            g["oracle"] += oracle
+            pkg = [v for a in answers for v in per_seed(table, a[index])]
+            g["package"] += pkg
+            g["package_mean"] += [table.regret(a[index]) for a in answers]
+            g.setdefault("ideal", []).extend(ideal_factor(table, [a[index] for a in answers]))
+            if index == 0:
+                spread.append(float(np.std(np.log10([a[0] for a in answers]))))
+            cells += [" / ".join(f"{v:.2f}" for v in step), f"{np.mean(oracle):.2f}" if oracle else "solved",
+                      f"{np.mean(pkg):.2f}" if pkg else "solved", f"{np.mean(edged):.2f}"]
+        per_recipe.append("| " + " | ".join(cells) + " |")
+
+    out = ["# The oracle's noise floor: how precise can advice be on the advice benchmark?", "",
+           f"`{COMMAND}` (from the caches of `oracle.py`; see the module docstring). {len(recipes)} recipes, "
+           f"{sum(len(bench.curves[r.name]) for r in recipes)} searches, 3 data orders each. Regret as in "
+           "`score.py` (diverged or worse than untrained counts as untrained); wrecked: regret > 1; "
+           f"band: regret <= 0.25. Data orders left out of the per-order rows as solved to float precision: "
+           f"{left_out}.", "",
+           "| what is scored | regret median / mean / worst | wrecked | in 25% band |", "|---|---|---|---|"]
+    for label, _ in KINDS:
+        g = got[label]
+        out += [f"| {label}: grid point one step (0.25 decades) **below** the best, mean of 3 orders "
+                f"| {stats(g['below'])} |",
+                f"| {label}: grid point one step **above** the best | {stats(g['above'])} |",
+                f"| {label}: **the oracle** (best of 2 data orders) on the third order | {stats(g['oracle'])} |",
+                f"| {label}: the package's answer on one data order | {stats(g['package'])} |",
+                f"| {label}: the package's answer, mean of 3 orders (score.py) | {stats(g['package_mean'])} |",
+                f"| {label}: **the best rate below the edge** / EDGE_MARGIN, mean of 3 orders "
+                f"| {stats(g['edge'])} |"]
+    out += ["", "## How precise must an adviser be?", "",
+            f"The answer is `best * 10**(sigma * z - low)`, z standard normal, {DRAWS} fixed draws per recipe "
+            "(question 4 of the module docstring). Cells: regret median / mean / share wrecked. Targets: one-cycle "
+            "median <= 0.05 and mean <= 0.15, constant median <= 0.05 and mean <= 0.20, none wrecked.", "",
+            "| sigma (decades) | low by (decades) | one-cycle | constant |", "|---|---|---|---|"]
+    for sigma in SIGMAS:
+        for low in LOWS:
+            cells = []
+            for table_of in (lambda r: r.one_cycle, lambda r: r.constant):
+                v = np.asarray(noisy_adviser([t for t in map(table_of, recipes) if t is not None], low, sigma))
+                cells.append(f"{np.median(v):.3f} / {v.mean():.2f} / {100 * np.mean(v > SC.WRECKED - 1):.1f}%")
+            out.append(f"| {sigma:.2f} | {low:.2f} | {cells[0]} | {cells[1]} |")
+    out += ["", "## The sweep's noise against the rule's factor", "",
+            f"Spread of the package's one-cycle peak over a recipe's sweeps (std of log10): median "
+            f"{np.median(spread):.2f}, worst {np.max(spread):.2f} decades.", "",
+            "| the package's answer times the best factor for its recipe (in-sample per recipe) "
+            "| regret median / mean / worst | wrecked | in 25% band |", "|---|---|---|---|"]
+    for label, _ in KINDS:
+        out.append(f"| {label} | {stats(got[label]['ideal'])} |")
+    members = [("budget", {"a": float(a) + 0.0}) for a in BUDGET_EXPONENTS]
+    per = [bench.score_answers(budget_rule(a)) for a in BUDGET_EXPONENTS]
+    held, picks, inside = SC.lofo(bench, members, per)
+    chosen = sorted({m[1]["a"] + 0.0 for f, m in picks.items() if f != "(all recipes)"})
+    overall = picks["(all recipes)"][1]["a"] + 0.0
+    out += ["", "## Does the budget give the factor?", "",
+            "The package's answers times `(sweep length / budget) ** a` (question 6); `a` chosen per family left "
+            f"out: {', '.join(f'{a:+.1f}' for a in chosen)}; on all recipes: {overall:+.1f}.",
+            ""] + SC.HEAD + [SC.row("budget factor, held out", held), SC.row("budget factor, in-sample", inside),
+                             SC.row("the package (a = 0)", per[int(np.argmin(np.abs(BUDGET_EXPONENTS)))])]
+    out += ["", "## Per recipe", "",
+            "| recipe | one-cycle: one step below / above | oracle on a new order (mean) | package per order "
+            "(mean) | best below the edge (mean) | constant: one step below / above | oracle on a new order (mean) "
+            "| package per order (mean) | best below the edge (mean) |",
+            "|---|---|---|---|---|---|---|---|---|"] + per_recipe
+    out += ["", f"Wall time: {time.time() - started:.0f} s.", ""]
+    return "\n".join(out)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    text = report(time.time())
+    publish(RESULTS, text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
