@@ -62,3 +62,11 @@ def test_an_exact_adviser_has_no_regret_and_a_low_one_has_some():
     assert max(nf.noisy_adviser([t], 0.0, 0.0)) == pytest.approx(0.0)
     # one grid step (0.25 decades) low lands on 0.0178: 0.30 against the best 0.20
     assert min(nf.noisy_adviser([t], 0.25, 0.0)) == pytest.approx(0.5, rel=1e-3)
+
+
+def test_improvement_lost_is_the_share_between_best_and_untrained():
+    t = table()  # untrained: 1.0 (the initial loss is the worst seen below the best), best: 0.20
+    assert nf.improvement_lost(t, 0.03162) == pytest.approx(0.0)
+    assert nf.improvement_lost(t, 0.01) == pytest.approx((0.50 - 0.20) / (1.0 - 0.20))
+    # a diverged rate counts as untrained: everything lost
+    assert nf.improvement_lost(t, 0.1778) == pytest.approx(1.0)

@@ -28,6 +28,11 @@ log-LR grid with 4 points per decade. Two questions decide what its targets mean
 6. **Does the budget give the factor?** Short trainings favour higher rates. The package's
    answers times ``(sweep length / budget) ** a``, with ``a`` from -1 to 1 chosen per family
    left out as ``score.py`` chooses its rules (``a = 0`` is the package).
+7. **Regret without the ratio.** ``score.py``'s regret divides by the best loss, so where the
+   best loss nears 0 (the wine MLPs: 0.001) a loss of 0.01 is "wrecked". The share of the
+   achievable improvement an answer gives up, ``(loss - best) / (untrained - best)``, does not
+   depend on how close to 0 the best is; the package's answers and the two anchor rules, scored
+   that way.
 
 From the caches only (no MXNet; seconds). Run from the repository root::
 
@@ -136,6 +141,29 @@ def budget_rule(a: float) -> Callable[..., Tuple[float, float]]:
     return answer
 
 
+def improvement_lost(table: SC.Table, lr: float) -> float:
+    """Share of the improvement from untrained to the best that training at ``lr`` gives up."""
+    return (table.loss_at(lr) - table.best_loss) / (table.untrained - table.best_loss)
+
+
+#: Question 7: the answers compared, ``(recipe, c, e, raw) -> (peak, constant)``.
+def package_answer(r: SC.Recipe, c: SC.Curve, e: SC.Curve, raw: Tuple[np.ndarray, np.ndarray]) -> Tuple[float, float]:
+    return SC.package_advice(c, e, r.optimizer, raw)
+
+
+ANSWERS: Dict[str, Callable[..., Tuple[float, float]]] = {
+    "the package (`suggest_range()` top, `suggest()`)": package_answer,
+    "fastai's valley": lambda r, c, e, raw: (SC.valley_rule(raw),) * 2,
+    "minimum / 10": lambda r, c, e, raw: (SC.min10_rule(c),) * 2,
+}
+
+
+def lost_stats(values: Sequence[float]) -> str:
+    v = np.asarray(values, dtype=np.float64)
+    return (f"{np.median(v):.4f} / {v.mean():.3f} | {int(np.sum(v > 0.1))} | {int(np.sum(v > 0.25))} "
+            f"| {int(np.sum(v > 0.5))} / {v.size}")
+
+
 def stats(values: Sequence[float]) -> str:
     v = np.asarray(values, dtype=np.float64)
     return (f"{np.median(v):.3f} / {v.mean():.2f} / {v.max():.2f} | {int(np.sum(v > SC.WRECKED - 1))}/{v.size} "
@@ -225,6 +253,27 @@ def report(started: float) -> str:
             f"out: {', '.join(f'{a:+.1f}' for a in chosen)}; on all recipes: {overall:+.1f}.",
             ""] + SC.HEAD + [SC.row("budget factor, held out", held), SC.row("budget factor, in-sample", inside),
                              SC.row("the package (a = 0)", per[int(np.argmin(np.abs(BUDGET_EXPONENTS)))])]
+    out += ["", "## Regret without the ratio: the share of the achievable improvement given up", "",
+            "`(loss - best) / (untrained - best)` at each answer (question 7), interpolated as in `score.py`.", "",
+            "| answer | schedule | median / mean | more than 10% lost | more than 25% | more than 50% |",
+            "|---|---|---|---|---|---|"]
+    worst: Dict[Tuple[str, str], int] = {}
+    for label, answer in ANSWERS.items():
+        lost: Dict[str, List[float]] = {"one-cycle": [], "constant": []}
+        for r in recipes:
+            for c, e, raw in bench.curves[r.name]:
+                peak, const = answer(r, c, e, raw)
+                for kind, table, lr in (("one-cycle", r.one_cycle, peak), ("constant", r.constant, const)):
+                    if table is None:
+                        continue
+                    share = improvement_lost(table, lr)
+                    lost[kind].append(share)
+                    if answer is package_answer and share > 0.25:
+                        worst[(r.name, kind)] = worst.get((r.name, kind), 0) + 1
+        for kind, values in lost.items():
+            out.append(f"| {label} | {kind} | {lost_stats(values)} |")
+    out += ["", "The package's searches giving up more than 25%: "
+            + "; ".join(f"{name}, {kind}: {n}" for (name, kind), n in worst.items()) + "."]
     out += ["", "## Per recipe", "",
             "| recipe | one-cycle: one step below / above | oracle on a new order (mean) | package per order "
             "(mean) | best below the edge (mean) | constant: one step below / above | oracle on a new order (mean) "
