@@ -70,3 +70,11 @@ def test_improvement_lost_is_the_share_between_best_and_untrained():
     assert nf.improvement_lost(t, 0.01) == pytest.approx((0.50 - 0.20) / (1.0 - 0.20))
     # a diverged rate counts as untrained: everything lost
     assert nf.improvement_lost(t, 0.1778) == pytest.approx(1.0)
+
+
+def test_a_bracket_is_picked_on_order_0_and_scored_on_orders_1_and_2():
+    t = table()  # orders 1-2: mean 0.25 at 0.0316 and at 0.0562 (their best), 0.50 at 0.01
+    assert nf.bracket_regret(t, 0.01, (1.0,)) == pytest.approx(1.0)
+    assert nf.bracket_regret(t, 0.01, (1.0, 3.1623)) == pytest.approx(0.0, abs=1e-3)
+    # order 0 prefers 0.0316 (0.10) to 0.1 (0.40); on orders 1-2, 0.0316 is among the best
+    assert nf.bracket_regret(t, 0.1, (0.3162, 1.0)) == pytest.approx(0.0, abs=1e-3)
