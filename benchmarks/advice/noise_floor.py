@@ -38,7 +38,7 @@ log-LR grid with 4 points per decade. Two questions decide what its targets mean
    validation loss. Picked on data order 0, scored on the mean of orders 1 and 2 against their
    own best (the pick's noise is paid, as a user would).
 
-From the caches only (no MXNet; seconds). Run from the repository root::
+From the caches only (no MXNet; under a minute). Run from the repository root::
 
     .venv/bin/python benchmarks/advice/noise_floor.py
 
