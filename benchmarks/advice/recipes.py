@@ -343,20 +343,28 @@ class Setup:
                 half = self.valid_loss(net)
         return {**self.valid_scores(net), "loss_half": half}
 
-    def sweep(self, seed: int) -> Sweep:
+    def sweep(self, seed: int, valid_every: Optional[int] = None) -> Sweep:
         """One full range test (the finder's default sweep up to 10, stops only on a non-finite
-        loss), as ``regret_tasks.search_curves`` runs it."""
+        loss), as ``regret_tasks.search_curves`` runs it. With ``valid_every``, the finder also
+        evaluates the recipe's validation split every ``valid_every`` iterations (its held-out
+        signal), returned as ``valid_lrs`` and ``valid_losses``."""
         arrays = self.arrays
         dataset = gluon.data.ArrayDataset(arrays.X, arrays.y)
         net = self.fresh_net()
         loader = make_loader(dataset, self.spec["batch_size"], seed=seed)
+        held_out = ({} if valid_every is None else
+                    {"valid_data": gluon.data.ArrayDataset(arrays.Xv, arrays.yv), "valid_every": valid_every})
         with Learner(net, loader, ctx=mx.cpu(), loss_fn=self.loss_fn(), optimizer=self.spec["optimizer"],
                      optimizer_params=dict(self.spec["params"], learning_rate=1e-3)) as learner:
             finder = LRFinder(learner)
-            finder.find(progress=False, stopping=rt._OnlyNonFinite(), **SWEEP)
-            return {"seed": seed, "lrs": [float(v) for v in finder.curve.lrs],
-                    "losses": [float(v) if math.isfinite(v) else None for v in finder.curve.losses],
-                    "optimizer": self.spec["optimizer"], "settings": dict(SWEEP)}
+            finder.find(progress=False, stopping=rt._OnlyNonFinite(), **SWEEP, **held_out)
+            out: Sweep = {"seed": seed, "lrs": [float(v) for v in finder.curve.lrs],
+                          "losses": [float(v) if math.isfinite(v) else None for v in finder.curve.losses],
+                          "optimizer": self.spec["optimizer"], "settings": dict(SWEEP)}
+            if valid_every is not None:
+                out["valid_lrs"] = [float(v) for v in finder.curve.valid_lrs]
+                out["valid_losses"] = [float(v) if math.isfinite(v) else None for v in finder.curve.valid_losses]
+            return out
 
 
 _SETUPS: Dict[str, Setup] = {}
