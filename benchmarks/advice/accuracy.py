@@ -71,7 +71,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             best = measured(cache, spec, kind, table.best_lr)
             points = []
             for c, e, raw in bench.curves[r.name]:
-                peak, const = SC.package_advice(c, e, r.optimizer, raw)
+                peak, const = bench.package(r, c, e, raw)
                 acc = measured(cache, spec, kind, peak if kind == "one_cycle" else const)
                 points.append(100 * (best - (0.0 if math.isnan(acc) else acc)))
             lost[kind] += points

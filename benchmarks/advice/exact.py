@@ -77,7 +77,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         spec = rcp.SPEC_BY_NAME[r.name]
         got = rows.setdefault(r.name, {"oc_interp": [], "oc_exact": [], "c_interp": [], "c_exact": []})
         for c, e, raw in bench.curves[r.name]:
-            peak, const = SC.package_advice(c, e, r.optimizer, raw)
+            peak, const = bench.package(r, c, e, raw)
             got["oc_interp"].append(r.one_cycle.regret(peak))
             got["oc_exact"].append(regret(r.one_cycle, exact_loss(cache, spec, "one_cycle", peak)))
             if r.constant is not None:

@@ -54,7 +54,7 @@ def rows() -> List[Dict[str, object]]:
     out: List[Dict[str, object]] = []
     for r in recipes:
         for c, e, (lrs, losses) in bench.curves[r.name]:
-            peak, const = SC.package_advice(c, e, r.optimizer, (lrs, losses))
+            peak, const = bench.package(r, c, e, (lrs, losses))
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 flags = [f.split(":")[0] for f in P.diagnose(lrs, losses)] if P.enough_points(lrs, losses) else []

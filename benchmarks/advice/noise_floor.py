@@ -38,7 +38,7 @@ log-LR grid with 4 points per decade. Two questions decide what its targets mean
    validation loss. Picked on data order 0, scored on the mean of orders 1 and 2 against their
    own best (the pick's noise is paid, as a user would).
 
-From the caches only (no MXNet; under a minute). Run from the repository root::
+From the caches only (no MXNet; seconds). Run from the repository root::
 
     .venv/bin/python benchmarks/advice/noise_floor.py
 
@@ -50,6 +50,7 @@ import math
 import os
 import sys
 import time
+from collections import Counter
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -66,13 +67,15 @@ from benchmarks.advice.cache import publish  # noqa: E402
 
 RESULTS = os.path.join(BENCH, "results", "advice_noise_floor.md")
 COMMAND = ".venv/bin/python benchmarks/advice/noise_floor.py"
-KINDS = (("one-cycle", "one_cycle"), ("constant", "constant"))
+KINDS = ("one-cycle", "constant")
 
 
-def neighbours(table: SC.Table) -> List[float]:
-    """Regret (mean table) of the grid points one step below and above the best, where they exist."""
-    i = table.best_index
-    return [float(table.mean[j] / table.best_loss - 1.0) for j in (i - 1, i + 1) if 0 <= j < table.mean.size]
+def neighbours(table: SC.Table) -> Tuple[Optional[float], Optional[float]]:
+    """Regret (mean table) of the grid points one step below and above the best (None past the grid)."""
+    def at(j: int) -> Optional[float]:
+        return float(table.mean[j] / table.best_loss - 1.0) if 0 <= j < table.mean.size else None
+
+    return at(table.best_index - 1), at(table.best_index + 1)
 
 
 def seed_count(table: SC.Table) -> int:
@@ -132,14 +135,14 @@ def ideal_factor(table: SC.Table, answers: Sequence[float]) -> List[float]:
 
 
 #: Question 6: the exponents tried.
-BUDGET_EXPONENTS = np.round(np.arange(-1.0, 1.01, 0.1), 2) + 0.0
+BUDGET_EXPONENTS = np.round(np.arange(-1.0, 1.01, 0.1), 2) + 0.0  # + 0.0: no "-0.0"
 
 
-def budget_rule(a: float) -> Callable[..., Tuple[float, float]]:
+def budget_rule(a: float, bench: SC.Bench) -> Callable[..., Tuple[float, float]]:
     """The package's answers times ``(sweep length / budget) ** a``."""
 
     def answer(r: SC.Recipe, c: SC.Curve, e: SC.Curve, raw: Tuple[np.ndarray, np.ndarray]) -> Tuple[float, float]:
-        peak, const = SC.package_advice(c, e, r.optimizer, raw)
+        peak, const = bench.package(r, c, e, raw)
         factor = (len(raw[0]) / r.budget) ** a
         return peak * factor, const * factor
     return answer
@@ -150,16 +153,12 @@ def improvement_lost(table: SC.Table, lr: float) -> float:
     return (table.loss_at(lr) - table.best_loss) / (table.untrained - table.best_loss)
 
 
-#: Question 7: the answers compared, ``(recipe, c, e, raw) -> (peak, constant)``.
-def package_answer(r: SC.Recipe, c: SC.Curve, e: SC.Curve, raw: Tuple[np.ndarray, np.ndarray]) -> Tuple[float, float]:
-    return SC.package_advice(c, e, r.optimizer, raw)
-
-
-ANSWERS: Dict[str, Callable[..., Tuple[float, float]]] = {
-    "the package (`suggest_range()` top, `suggest()`)": package_answer,
+#: Question 7: the anchor rules compared with the package, ``(recipe, c, e, raw) -> (peak, constant)``.
+ANCHORS: Dict[str, Callable[..., Tuple[float, float]]] = {
     "fastai's valley": lambda r, c, e, raw: (SC.valley_rule(raw),) * 2,
     "minimum / 10": lambda r, c, e, raw: (SC.min10_rule(c),) * 2,
 }
+PACKAGE = "the package (`suggest_range()` top, `suggest()`)"
 
 
 def lost_stats(values: Sequence[float]) -> str:
@@ -190,24 +189,22 @@ def report(started: float) -> str:
     recipes = SC.load_recipes()
     bench = SC.Bench(recipes)
     got: Dict[str, Dict[str, List[float]]] = {k: {"below": [], "above": [], "oracle": [], "package": [],
-                                                  "package_mean": [], "edge": []} for k, _ in KINDS}
+                                                  "package_mean": [], "edge": [], "ideal": []} for k in KINDS}
     left_out = 0
     spread: List[float] = []
     per_recipe = []
     for r in recipes:
-        answers = [SC.package_advice(c, e, r.optimizer, raw) for c, e, raw in bench.curves[r.name]]
+        answers = [bench.package(r, c, e, raw) for c, e, raw in bench.curves[r.name]]
         cells = [r.name]
-        for (label, _), table, index in ((KINDS[0], r.one_cycle, 0), (KINDS[1], r.constant, 1)):
+        for label, table, index in ((KINDS[0], r.one_cycle, 0), (KINDS[1], r.constant, 1)):
             if table is None:
                 cells += ["-", "-", "-", "-"]
                 continue
             g = got[label]
-            i = table.best_index
-            step = neighbours(table)
-            if i > 0:
-                g["below"].append(table.mean[i - 1] / table.best_loss - 1.0)
-            if i + 1 < table.mean.size:
-                g["above"].append(table.mean[i + 1] / table.best_loss - 1.0)
+            below, above = neighbours(table)
+            step = [v for v in (below, above) if v is not None]
+            g["below"] += [] if below is None else [below]
+            g["above"] += [] if above is None else [above]
             left_out += seed_count(table) - len(scored_seeds(table))
             edged = [below_edge(table, e.edge) for c, e, raw in bench.curves[r.name]]
             g["edge"] += edged
@@ -216,7 +213,7 @@ def report(started: float) -> str:
             pkg = [v for a in answers for v in per_seed(table, a[index])]
             g["package"] += pkg
             g["package_mean"] += [table.regret(a[index]) for a in answers]
-            g.setdefault("ideal", []).extend(ideal_factor(table, [a[index] for a in answers]))
+            g["ideal"] += ideal_factor(table, [a[index] for a in answers])
             if index == 0:
                 spread.append(float(np.std(np.log10([a[0] for a in answers]))))
             cells += [" / ".join(f"{v:.2f}" for v in step), f"{np.mean(oracle):.2f}" if oracle else "solved",
@@ -230,7 +227,7 @@ def report(started: float) -> str:
            f"band: regret <= 0.25. Data orders left out of the per-order rows as solved to float precision: "
            f"{left_out}.", "",
            "| what is scored | regret median / mean / worst | wrecked | in 25% band |", "|---|---|---|---|"]
-    for label, _ in KINDS:
+    for label in KINDS:
         g = got[label]
         out += [f"| {label}: grid point one step (0.25 decades) **below** the best, mean of 3 orders "
                 f"| {stats(g['below'])} |",
@@ -257,13 +254,13 @@ def report(started: float) -> str:
             f"{np.median(spread):.2f}, worst {np.max(spread):.2f} decades.", "",
             "| the package's answer times the best factor for its recipe (in-sample per recipe) "
             "| regret median / mean / worst | wrecked | in 25% band |", "|---|---|---|---|"]
-    for label, _ in KINDS:
+    for label in KINDS:
         out.append(f"| {label} | {stats(got[label]['ideal'])} |")
-    members = [("budget", {"a": float(a) + 0.0}) for a in BUDGET_EXPONENTS]
-    per = [bench.score_answers(budget_rule(a)) for a in BUDGET_EXPONENTS]
+    members = [("budget", {"a": float(a)}) for a in BUDGET_EXPONENTS]
+    per = [bench.score_answers(budget_rule(a, bench)) for a in BUDGET_EXPONENTS]
     held, picks, inside = SC.lofo(bench, members, per)
-    chosen = sorted({m[1]["a"] + 0.0 for f, m in picks.items() if f != "(all recipes)"})
-    overall = picks["(all recipes)"][1]["a"] + 0.0
+    chosen = sorted({m[1]["a"] for f, m in picks.items() if f != "(all recipes)"})
+    overall = picks["(all recipes)"][1]["a"]
     out += ["", "## Does the budget give the factor?", "",
             "The package's answers times `(sweep length / budget) ** a` (question 6); `a` chosen per family left "
             f"out: {', '.join(f'{a:+.1f}' for a in chosen)}; on all recipes: {overall:+.1f}.",
@@ -273,8 +270,8 @@ def report(started: float) -> str:
             "`(loss - best) / (untrained - best)` at each answer (question 7), interpolated as in `score.py`.", "",
             "| answer | schedule | median / mean | more than 10% lost | more than 25% | more than 50% |",
             "|---|---|---|---|---|---|"]
-    worst: Dict[Tuple[str, str], int] = {}
-    for label, answer in ANSWERS.items():
+    worst: Counter[Tuple[str, str]] = Counter()
+    for label, answer in {PACKAGE: bench.package, **ANCHORS}.items():
         lost: Dict[str, List[float]] = {"one-cycle": [], "constant": []}
         for r in recipes:
             for c, e, raw in bench.curves[r.name]:
@@ -284,8 +281,8 @@ def report(started: float) -> str:
                         continue
                     share = improvement_lost(table, lr)
                     lost[kind].append(share)
-                    if answer is package_answer and share > 0.25:
-                        worst[(r.name, kind)] = worst.get((r.name, kind), 0) + 1
+                    if label == PACKAGE and share > 0.25:
+                        worst[(r.name, kind)] += 1
         for kind, values in lost.items():
             out.append(f"| {label} | {kind} | {lost_stats(values)} |")
     out += ["", "The package's searches giving up more than 25%: "
@@ -298,7 +295,7 @@ def report(started: float) -> str:
     for label, factors in BRACKETS.items():
         cells = []
         for index, table_of in ((0, lambda r: r.one_cycle), (1, lambda r: r.constant)):
-            values = [bracket_regret(table_of(r), SC.package_advice(c, e, r.optimizer, raw)[index], factors)
+            values = [bracket_regret(table_of(r), bench.package(r, c, e, raw)[index], factors)
                       for r in recipes if table_of(r) is not None for c, e, raw in bench.curves[r.name]]
             cells.append(stats(values))
         out.append(f"| {label} | {len(factors)} | {cells[0]} | {cells[1]} |")

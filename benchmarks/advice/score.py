@@ -72,12 +72,10 @@ class Table:
     def __init__(self, rows: Dict[float, List[Optional[float]]], initial: float, pruned: Sequence[float] = ()) -> None:
         self.rows, self.initial, self.pruned = rows, float(initial), tuple(pruned)
         lrs = sorted(set(rows) | set(pruned))
-        raw = np.array([[np.nan if v is None else v for v in rows.get(lr, [None])] for lr in lrs], dtype=object)
         means_raw = []
         for lr in lrs:
             values = rows.get(lr, [None])
             means_raw.append([math.nan if v is None else float(v) for v in values])
-        del raw
         finite = [np.nanmean(m) if np.isfinite(m).any() else math.nan for m in means_raw]
         best = int(np.nanargmin(finite))
         below = [v for v in finite[: best + 1] if np.isfinite(v)]
@@ -357,6 +355,15 @@ class Bench:
         self.recipes = recipes
         self.curves = {r.name: [(Curve.of(lrs, losses, False), Curve.of(lrs, losses, True), (lrs, losses))
                                 for lrs, losses in r.searches] for r in recipes}
+        self._package: Dict[Tuple[str, int], Tuple[float, float]] = {}
+
+    def package(self, r: Recipe, c: Curve, e: Curve, raw: Tuple[np.ndarray, np.ndarray]) -> Tuple[float, float]:
+        """The package's default answer for one search of :attr:`curves` (``package_advice``), computed
+        once per search; an ``answer`` for :meth:`score_answers`."""
+        key = (r.name, id(raw[0]))  # the search's LR array, held by self.curves for the bench's lifetime
+        if key not in self._package:
+            self._package[key] = package_advice(c, e, r.optimizer, raw)
+        return self._package[key]
 
     def score(self, advise: Callable[..., Tuple[float, float]], names: Optional[Sequence[str]] = None,
               raw: bool = False) -> Dict[str, Scored]:
@@ -499,7 +506,7 @@ def flag_rows(bench: Bench) -> List[str]:
     groups: Dict[str, Tuple[List[float], List[float]]] = {}
     for r in bench.recipes:
         for c, e, (lrs, losses) in bench.curves[r.name]:
-            peak, _ = package_advice(c, e, r.optimizer, (lrs, losses))
+            peak, _ = bench.package(r, c, e, (lrs, losses))
             regret = r.one_cycle.regret(peak)
             flags = {f.split(":")[0] for f in P.diagnose(lrs, losses)} if P.enough_points(lrs, losses) else set()
             for name in ("never diverged", "second dip after the edge of stability", "bumpy curve", "loss never fell"):
@@ -606,7 +613,7 @@ def report(started: float) -> str:
         b = oc.band()
         cb = ct.band() if ct else (math.nan, math.nan)
         edge = float(np.median([e.edge for _, e, _ in bench.curves[r.name]]))
-        tops = [package_advice(c, e, r.optimizer, raw)[0] for c, e, raw in bench.curves[r.name]]
+        tops = [bench.package(r, c, e, raw)[0] for c, e, raw in bench.curves[r.name]]
         margin = (f"{math.log10(edge / oc.best_lr):+.2f} / {math.log10(edge / b[1]):+.2f}"
                   if math.isfinite(edge) else "none")
         ctext = f"{ct.best_lr:.3g} ({cb[0]:.3g} .. {cb[1]:.3g})" if ct else "-"

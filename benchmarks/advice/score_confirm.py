@@ -199,7 +199,7 @@ def report(started: float, path: str = CONFIRM) -> str:
              "constant regret median / mean / worst | wrecked | in 25% band | decades off | candidates (mean) |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     # the package's curve-only answers on the same searches
-    pkg_scores = bench.score_answers(lambda r, c, e, raw: SC.package_advice(c, e, r.optimizer, raw), names)
+    pkg_scores = bench.score_answers(bench.package, names)
     lines.append(SC.row("the package's curve-only advice (same searches)", pkg_scores) + " - |")
     per_rule = {}
     for label, rule in RULES.items():

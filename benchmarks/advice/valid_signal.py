@@ -92,24 +92,25 @@ def held_out_curve(sweep: Dict[str, Any], cut_lrs: np.ndarray, every: int) -> Tu
     return lrs[keep], losses[keep]
 
 
-def on_held_out(every: int, valid: Dict[str, List[Dict[str, Any]]]) -> Answer:
-    """The package's rules read on the held-out curve (``source="valid"``)."""
+def on_held_out(every: int, valid: Dict[str, List[Dict[str, Any]]], bench: SC.Bench) -> Answer:
+    """The package's rules read on the held-out curve (``source="valid"``); the training curve's
+    answer where the held-out curve has too few points."""
 
     def answer(r: SC.Recipe, c: SC.Curve, e: SC.Curve, raw: Tuple[np.ndarray, np.ndarray]) -> Tuple[float, float]:
         sweep = valid[r.name][_index(r, raw)]
         lrs, losses = held_out_curve(sweep, raw[0], every)
         if not SC.S.enough_points(lrs, losses):
-            return SC.package_advice(c, e, r.optimizer, raw)
+            return bench.package(r, c, e, raw)
         v = SC.Curve.of(lrs, losses, True)
         return SC.package_advice(v, v, r.optimizer, (lrs, losses))
     return answer
 
 
-def moved(b: float, valid: Dict[str, List[Dict[str, Any]]]) -> Answer:
+def moved(b: float, valid: Dict[str, List[Dict[str, Any]]], bench: SC.Bench) -> Answer:
     """The training curve's answers times ``(m_valid / m_train) ** b``."""
 
     def answer(r: SC.Recipe, c: SC.Curve, e: SC.Curve, raw: Tuple[np.ndarray, np.ndarray]) -> Tuple[float, float]:
-        peak, const = SC.package_advice(c, e, r.optimizer, raw)
+        peak, const = bench.package(r, c, e, raw)
         lrs, losses = held_out_curve(valid[r.name][_index(r, raw)], raw[0], 1)
         if b == 0.0 or not SC.S.enough_points(lrs, losses):
             return peak, const
@@ -139,14 +140,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     bench = SC.Bench(recipes)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        rows = {"the package, training curve (shipped)": bench.score_answers(
-                    lambda r, c, e, raw: SC.package_advice(c, e, r.optimizer, raw)),
+        rows = {"the package, training curve (shipped)": bench.score_answers(bench.package),
                 "the package's rules on the held-out curve, every iteration": bench.score_answers(
-                    on_held_out(1, valid)),
+                    on_held_out(1, valid, bench)),
                 "the package's rules on the held-out curve, every 5th (valid_every=5)": bench.score_answers(
-                    on_held_out(5, valid))}
+                    on_held_out(5, valid, bench))}
         members = [("moved", {"b": b}) for b in EXPONENTS]
-        per = [bench.score_answers(moved(b, valid)) for b in EXPONENTS]
+        per = [bench.score_answers(moved(b, valid, bench)) for b in EXPONENTS]
     held, picks, inside = SC.lofo(bench, members, per)
     rows["training answers moved by the held-out minimum, held out"] = held
     rows["training answers moved by the held-out minimum, in-sample"] = inside

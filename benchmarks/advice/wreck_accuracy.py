@@ -68,7 +68,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             continue  # real scripts (their own check reports accuracy) and regression / autoencoders
         wrecked: List[Tuple[str, float, float]] = []
         for c, e, raw in bench.curves[r.name]:
-            peak, const = SC.package_advice(c, e, r.optimizer, raw)
+            peak, const = bench.package(r, c, e, raw)
             if r.one_cycle.regret(peak) > SC.WRECKED - 1:
                 wrecked.append(("one_cycle", peak, r.one_cycle.regret(peak)))
             if r.constant is not None and r.constant.regret(const) > SC.WRECKED - 1:
