@@ -34,7 +34,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import mxnet as mx  # noqa: E402
 import numpy as np  # noqa: E402
-from mxnet import autograd  # noqa: E402
+from suggestion_quality import validation_loss  # noqa: E402  (benchmarks/ is this script's folder)
 
 from gluon_lrfinder import Learner, LRFinder  # noqa: E402
 from gluon_lrfinder.datasets import build_net, load_task, loss_for, make_loader  # noqa: E402
@@ -45,14 +45,6 @@ ROOT = os.path.dirname(HERE)
 TASKS = [("diabetes", "mlp"), ("breast_cancer", "mlp_bn"), ("digits", "mlp_bn"), ("digits_image", "cnn")]
 GRID = [0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0]
 SEARCH = dict(lr_start=1e-5, lr_end=10, progress=False)
-
-
-def validation_loss(learner: Learner, dataset) -> float:
-    X = mx.nd.array(np.stack([dataset[i][0] for i in range(len(dataset))]))
-    y = mx.nd.array(np.stack([dataset[i][1] for i in range(len(dataset))]))
-    with autograd.predict_mode():
-        loss = float(learner.loss_fn(learner.net(X), y).mean().asscalar())
-    return loss if math.isfinite(loss) else math.inf
 
 
 def mid_training_learner(task, net_name: str, seed: int, warm: int) -> Learner:
