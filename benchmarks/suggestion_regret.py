@@ -31,6 +31,7 @@ The Markdown report is printed and written to ``benchmarks/results/suggestion_re
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import math
 import os
@@ -232,18 +233,38 @@ def finder_default(lrs: Sequence[float], losses: Sequence[float], optimizer: Opt
 finder_default.reads_optimizer = True  # type: ignore[attr-defined]
 
 
+def _reads_optimizer(rule: Callable[..., float]) -> bool:
+    return "optimizer" in inspect.signature(rule).parameters
+
+
+def _told_optimizer(rule: Callable[..., float]) -> Rule:
+    """``rule`` called with the optimizer the sweep recorded, as ``LRFinder.suggest(method=...)`` calls it."""
+    def told(lrs: Sequence[float], losses: Sequence[float], optimizer: Optional[str] = None) -> float:
+        return rule(lrs, losses, optimizer=optimizer)
+
+    told.reads_optimizer = True  # type: ignore[attr-defined]
+    return told
+
+
 def rule_table() -> Dict[str, Rule]:
-    """Every rule of SUGGESTERS, labelled; the anchors say whose idea they follow."""
+    """Every rule of SUGGESTERS, labelled; the anchors say whose idea they follow. A rule that reads
+    the optimizer is scored twice: as ``suggest(method=...)`` applies it, and without the optimizer."""
     labels = {"valley": "valley (fastai-style anchor)", "minimum": "minimum / 10 (anchor)",
               "ema_steepest": "EMA steepest (Lightning-style anchor)",
-              "raw_steepest": "raw steepest (the tutorial's plain plot)"}
+              "raw_steepest": "raw steepest (the tutorial's plain plot)",
+              "blend": f"blend without the optimizer (fraction {S.BLEND_FRACTION:g})"}
     table = {f"**{S.DEFAULT_METHOD} (default), as LRFinder.suggest() applies it (reads the optimizer)**":
              finder_default}
     for key, rule in S.SUGGESTERS.items():
-        label = labels.get(key, key)
-        if key == S.DEFAULT_METHOD:
-            label = f"{key} without the optimizer (fraction {S.BLEND_FRACTION:g})"
-        table[label] = rule
+        if key == "blend":  # its fraction comes from the optimizer (blend_fraction)
+            table["blend, as suggest(method='blend') applies it (reads the optimizer)"] = _told_optimizer(
+                lambda lrs, losses, optimizer=None: S.blend(lrs, losses, fraction=S.blend_fraction(optimizer)))
+        if not _reads_optimizer(rule):
+            table[labels.get(key, key)] = rule
+            continue
+        if key != S.DEFAULT_METHOD:
+            table[f"{key}, as suggest(method='{key}') applies it (reads the optimizer)"] = _told_optimizer(rule)
+        table[f"{key} without the optimizer"] = rule
     return table
 
 
@@ -315,8 +336,8 @@ def report() -> str:
     table = {label: bench.regrets(rule) for label, rule in rules.items()}
     n_search = len(next(iter(bench.searches.values())))
     out = ["# Suggestion regret", "",
-           f"Default: `{S.DEFAULT_METHOD}` with fraction {fractions_text()} (the optimizer the sweep "
-           f"recorded), {S.BLEND_FRACTION:g} when the optimizer is unknown. "
+           f"Default: `{S.DEFAULT_METHOD}`: `blend` with fraction {fractions_text()} (the optimizer the "
+           f"sweep recorded; {S.BLEND_FRACTION:g} when it is unknown), clipped into `suggest_range()`. "
            f"{len(bench.names)} tasks, {n_search} finder searches each (robust default stopping rule). "
            "Regret of a search: validation loss after training at the suggested LR (interpolated in "
            "log-LR on the ground-truth grid) / the best grid loss - 1. See the module docstring.", "",
@@ -362,7 +383,8 @@ def report() -> str:
     held[f"any rule, chosen held out (picked: {', '.join(sorted(set(result['picks'].values())))})"] = \
         result["regrets"]
     default_label = next(label for label in table if label.startswith("**"))
-    held[f"{default_label}: its fractions ({fractions_text()}) as chosen on all 14 tasks (in-sample)"] = \
+    held[f"{default_label}: as shipped (blend fractions {fractions_text()} chosen on these 14 tasks, "
+         "the range's constants on the advice benchmark, which includes them: in-sample)"] = \
         table[default_label]
     out += rule_rows(held)
 
