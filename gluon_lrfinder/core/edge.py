@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Callable, Optional, Tuple
+from typing import Callable, Optional
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -150,20 +150,6 @@ def descent_end(smooth: ArrayLike) -> int:
     return int(np.nanargmin(s[:stop]))
 
 
-def _sorted_smooth(
-    lrs: ArrayLike, losses: ArrayLike, bandwidth: Optional[float]
-) -> Tuple[np.ndarray, np.ndarray]:
-    from .rules import MIN_POINTS, finite_points
-    from .smoothing import zero_phase
-
-    x, y = finite_points(lrs, losses)
-    if x.size < MIN_POINTS:
-        raise ValueError(f"too few points: need at least {MIN_POINTS} finite (lr, loss) points, got {x.size}")
-    order = np.argsort(x, kind="stable")
-    x, y = x[order], y[order]
-    return x, zero_phase(x, y, bandwidth)
-
-
 def edge_of_stability(lrs: ArrayLike, losses: ArrayLike, bandwidth: Optional[float] = None) -> Edge:
     """The edge of stability of a raw curve (see the module docstring).
 
@@ -179,7 +165,9 @@ def edge_of_stability(lrs: ArrayLike, losses: ArrayLike, bandwidth: Optional[flo
     ValueError
         Fewer than ``rules.MIN_POINTS`` finite points.
     """
-    x, s = _sorted_smooth(lrs, losses, bandwidth)
+    from .rules import _smoothed  # rules imports this module: a lazy import breaks the cycle
+
+    x, s = _smoothed(lrs, losses, bandwidth)
     edge = edge_index(s)
     end = descent_end(s)
     if edge is None:
