@@ -18,7 +18,7 @@ import math
 import os
 import sys
 import time
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
@@ -146,6 +146,41 @@ def _valid_loss(net, loss_fn, arrays) -> float:
 
 
 # ---------------------------------------------------------------------------------- ground truth
+def train_steps(net, loss_fn, trainer, arrays, batch_size: int, seed: int, iterations: int,
+                lr_at: Optional[Callable[[int], float]] = None, check_every: int = 50,
+                at_half: Optional[Callable[[Any], float]] = None) -> Tuple[bool, Optional[float]]:
+    """The benchmarks' training loop: ``iterations`` steps over ``arrays.X, arrays.y`` in the data
+    order of ``seed`` (reshuffled each pass), at ``lr_at(i)`` when given (else the trainer's rate).
+
+    Returns ``(finished, half)``: ``finished`` is False when a training loss, checked every
+    ``check_every`` iterations, was not finite (the run stops there); ``half`` is ``at_half(net)``
+    after ``iterations // 2`` steps, or None when that was not reached or not asked for.
+    """
+    rng = np.random.RandomState(seed)
+    n, bs = len(arrays.X), batch_size
+    order, pos = rng.permutation(n), 0
+    lr, half = trainer.learning_rate, None
+    for it in range(iterations):
+        if pos + bs > n:
+            order, pos = rng.permutation(n), 0
+        idx = order[pos:pos + bs]
+        pos += bs
+        x, y = mx.nd.array(arrays.X[idx]), mx.nd.array(arrays.y[idx])
+        step_lr = lr if lr_at is None else float(lr_at(it))
+        if step_lr != lr:
+            trainer.set_learning_rate(step_lr)
+            lr = step_lr
+        with autograd.record():
+            loss = loss_fn(net(x), y)
+        loss.backward()
+        trainer.step(bs)
+        if it % check_every == check_every - 1 and not math.isfinite(float(loss.mean().asscalar())):
+            return False, half
+        if at_half is not None and it + 1 == iterations // 2:
+            half = at_half(net)
+    return True, half
+
+
 def train_at(spec, arrays, init, lr: float, seed: int) -> Tuple[float, float]:
     """Validation loss after half the budget and after the whole budget at a constant ``lr``."""
     net = fresh_net(spec, arrays, init)
@@ -153,25 +188,11 @@ def train_at(spec, arrays, init, lr: float, seed: int) -> Tuple[float, float]:
     loss_fn = arrays.loss_fn()
     trainer = gluon.Trainer(net.collect_params(), spec["optimizer"],
                             dict(spec["params"], learning_rate=lr), kvstore=None)
-    rng = np.random.RandomState(seed)
-    n, bs = len(arrays.X), spec["batch_size"]
-    order, pos = rng.permutation(n), 0
-    half = math.inf
-    for it in range(spec["budget"]):
-        if pos + bs > n:
-            order, pos = rng.permutation(n), 0
-        idx = order[pos:pos + bs]
-        pos += bs
-        x, y = mx.nd.array(arrays.X[idx]), mx.nd.array(arrays.y[idx])
-        with autograd.record():
-            loss = loss_fn(net(x), y)
-        loss.backward()
-        trainer.step(bs)
-        if it % 50 == 49 and not math.isfinite(float(loss.mean().asscalar())):
-            return math.inf, math.inf
-        if it + 1 == spec["budget"] // 2:
-            half = _valid_loss(net, loss_fn, arrays)
-    return half, _valid_loss(net, loss_fn, arrays)
+    finished, half = train_steps(net, loss_fn, trainer, arrays, spec["batch_size"], seed, spec["budget"],
+                                 at_half=lambda trained: _valid_loss(trained, loss_fn, arrays))
+    if not finished:
+        return math.inf, math.inf
+    return (math.inf if half is None else half), _valid_loss(net, loss_fn, arrays)
 
 
 def initial_valid_loss(spec, arrays, init) -> float:

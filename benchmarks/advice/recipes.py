@@ -305,7 +305,7 @@ class Setup:
 
     # -------------------------------------------------------------------------- training
     def train(self, seed: int, lr_at: LRAt, iterations: int) -> Scores:
-        """Train ``iterations`` steps at ``lr_at(i)``; the loop of ``regret_tasks.train_at``.
+        """Train ``iterations`` steps at ``lr_at(i)`` (``regret_tasks.train_steps``, as ``train_at`` trains).
 
         Returns ``{"loss": final validation loss, "loss_half": at half the iterations}``
         (``math.inf`` when it diverged), and the final ``"accuracy"`` of a classification recipe
@@ -316,32 +316,14 @@ class Setup:
         net = self.fresh_net()
         net.hybridize(static_alloc=True, static_shape=True)
         loss_fn = self.loss_fn()
-        lr = float(lr_at(0))
         trainer = gluon.Trainer(net.collect_params(), spec["optimizer"],
-                                dict(spec["params"], learning_rate=lr), kvstore=None)
-        rng = np.random.RandomState(seed)
-        n, bs = len(arrays.X), spec["batch_size"]
-        order, pos = rng.permutation(n), 0
-        half = math.inf
-        for it in range(iterations):
-            if pos + bs > n:
-                order, pos = rng.permutation(n), 0
-            idx = order[pos:pos + bs]
-            pos += bs
-            x, y = mx.nd.array(arrays.X[idx]), mx.nd.array(arrays.y[idx])
-            step_lr = float(lr_at(it))
-            if step_lr != lr:
-                trainer.set_learning_rate(step_lr)
-                lr = step_lr
-            with autograd.record():
-                loss = loss_fn(net(x), y)
-            loss.backward()
-            trainer.step(bs)
-            if it % 10 == 9 and not math.isfinite(float(loss.mean().asscalar())):
-                return {"loss": math.inf, "loss_half": math.inf if it < iterations // 2 else half}
-            if it + 1 == iterations // 2:
-                half = self.valid_loss(net)
-        return {**self.valid_scores(net), "loss_half": half}
+                                dict(spec["params"], learning_rate=float(lr_at(0))), kvstore=None)
+        finished, half = rt.train_steps(net, loss_fn, trainer, arrays, spec["batch_size"], seed, iterations,
+                                        lr_at=lr_at, check_every=10, at_half=self.valid_loss)
+        loss_half = math.inf if half is None else half
+        if not finished:
+            return {"loss": math.inf, "loss_half": loss_half}
+        return {**self.valid_scores(net), "loss_half": loss_half}
 
     def sweep(self, seed: int, valid_every: Optional[int] = None) -> Sweep:
         """One full range test (the finder's default sweep up to 10, stops only on a non-finite
