@@ -31,7 +31,6 @@ The Markdown report is printed and written to ``benchmarks/results/suggestion_re
 from __future__ import annotations
 
 import argparse
-import inspect
 import json
 import math
 import os
@@ -233,22 +232,23 @@ def finder_default(lrs: Sequence[float], losses: Sequence[float], optimizer: Opt
 finder_default.reads_optimizer = True  # type: ignore[attr-defined]
 
 
-def _reads_optimizer(rule: Callable[..., float]) -> bool:
-    return "optimizer" in inspect.signature(rule).parameters
+#: The rules of SUGGESTERS whose answer depends on the trainer's optimizer (they read
+#: ``curve.settings["optimizer"]`` when ``suggest(method=...)`` applies them).
+OPTIMIZER_RULES = ("range", "blend_in_range", "blend")
 
 
-def _told_optimizer(rule: Callable[..., float]) -> Rule:
-    """``rule`` called with the optimizer the sweep recorded, as ``LRFinder.suggest(method=...)`` calls it."""
+def _as_suggest_applies(key: str) -> Rule:
+    """The rule ``key`` through ``suggest(method=key)``, told the optimizer the sweep recorded."""
     def told(lrs: Sequence[float], losses: Sequence[float], optimizer: Optional[str] = None) -> float:
-        return rule(lrs, losses, optimizer=optimizer)
+        return S.suggest(lrs, losses, method=key, warn=False, optimizer=optimizer)
 
     told.reads_optimizer = True  # type: ignore[attr-defined]
     return told
 
 
 def rule_table() -> Dict[str, Rule]:
-    """Every rule of SUGGESTERS, labelled; the anchors say whose idea they follow. A rule that reads
-    the optimizer is scored twice: as ``suggest(method=...)`` applies it, and without the optimizer."""
+    """Every rule of SUGGESTERS, labelled; the anchors say whose idea they follow. A rule of
+    OPTIMIZER_RULES is scored twice: as ``suggest(method=...)`` applies it, and without the optimizer."""
     labels = {"valley": "valley (fastai-style anchor)", "minimum": "minimum / 10 (anchor)",
               "ema_steepest": "EMA steepest (Lightning-style anchor)",
               "raw_steepest": "raw steepest (the tutorial's plain plot)",
@@ -256,15 +256,12 @@ def rule_table() -> Dict[str, Rule]:
     table = {f"**{S.DEFAULT_METHOD} (default), as LRFinder.suggest() applies it (reads the optimizer)**":
              finder_default}
     for key, rule in S.SUGGESTERS.items():
-        if key == "blend":  # its fraction comes from the optimizer (blend_fraction)
-            table["blend, as suggest(method='blend') applies it (reads the optimizer)"] = _told_optimizer(
-                lambda lrs, losses, optimizer=None: S.blend(lrs, losses, fraction=S.blend_fraction(optimizer)))
-        if not _reads_optimizer(rule):
+        if key in OPTIMIZER_RULES:
+            if key != S.DEFAULT_METHOD:
+                table[f"{key}, as suggest(method='{key}') applies it (reads the optimizer)"] = _as_suggest_applies(key)
+            table[labels.get(key, f"{key} without the optimizer")] = rule
+        else:
             table[labels.get(key, key)] = rule
-            continue
-        if key != S.DEFAULT_METHOD:
-            table[f"{key}, as suggest(method='{key}') applies it (reads the optimizer)"] = _told_optimizer(rule)
-        table[f"{key} without the optimizer"] = rule
     return table
 
 
