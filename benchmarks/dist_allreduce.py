@@ -43,8 +43,9 @@ def worker(out_dir: str, iters: int, block: int) -> None:
     from mxnet import gluon
 
     from gluon_lrfinder import Learner
-    from gluon_lrfinder.datasets import build_net, load_task, make_loader
-    from gluon_lrfinder.distributed import KVStoreMeanReducer
+    from gluon_lrfinder.demo import build_net, load_task
+    from gluon_lrfinder.engine.reducers import KVStoreMeanReducer
+    from gluon_lrfinder.engine.sampler import make_loader
 
     kv = mx.kv.create("dist_sync")
     rank, nw = kv.rank, kv.num_workers
@@ -108,7 +109,7 @@ def main() -> int:
         worker(args._worker[0], int(args._worker[1]), int(args._worker[2]))
         return 0
 
-    from gluon_lrfinder.launcher import launch
+    from gluon_lrfinder.integrations.launcher import launch
 
     env = dict(os.environ, OMP_NUM_THREADS="1", MXNET_CPU_WORKER_NTHREADS="1")
     status = 0

@@ -81,9 +81,11 @@ from mxnet import autograd, gluon  # noqa: E402
 
 from gluon_lrfinder import Learner, LRFinder  # noqa: E402
 from gluon_lrfinder.core.curve import LRCurve  # noqa: E402
+from gluon_lrfinder.core.grid import summarize_grid
+from gluon_lrfinder.core.grid_rows import DEFAULT_MARGIN, GridRow, recommend  # noqa: E402
 from gluon_lrfinder.core.rules import get_rule  # noqa: E402
-from gluon_lrfinder.datasets import load_task, make_loader  # noqa: E402
-from gluon_lrfinder.grid import DEFAULT_MARGIN, GridRow, recommend, summarize_grid  # noqa: E402
+from gluon_lrfinder.demo import load_task  # noqa: E402
+from gluon_lrfinder.engine.sampler import make_loader
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CACHE = os.path.join(HERE, "data", "grid_heldout.json")

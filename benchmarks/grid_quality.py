@@ -29,8 +29,8 @@ from typing import Any, Dict, List, Optional, Sequence
 import numpy as np
 
 from gluon_lrfinder import Learner, LRFinder
-from gluon_lrfinder.datasets import load_task
-from gluon_lrfinder.grid import DEFAULT_MARGIN, GridRow, recommend
+from gluon_lrfinder.core.grid_rows import DEFAULT_MARGIN, GridRow, recommend
+from gluon_lrfinder.demo import load_task
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from suggestion_quality import initial_weights, make_learner, validation_loss  # noqa: E402

@@ -32,8 +32,9 @@ def rank_main(out_dir: str, iters: int, block: int) -> None:
     from mxnet import gluon
 
     from gluon_lrfinder import Learner
-    from gluon_lrfinder.datasets import build_net, load_task, make_loader
-    from gluon_lrfinder.distributed import HorovodMeanReducer
+    from gluon_lrfinder.demo import build_net, load_task
+    from gluon_lrfinder.engine.reducers import HorovodMeanReducer
+    from gluon_lrfinder.engine.sampler import make_loader
 
     hvd.init()
     rank, size = hvd.rank(), hvd.size()

@@ -37,8 +37,9 @@ import numpy as np  # noqa: E402
 from suggestion_quality import validation_loss  # noqa: E402  (benchmarks/ is this script's folder)
 
 from gluon_lrfinder import Learner, LRFinder  # noqa: E402
-from gluon_lrfinder.datasets import build_net, load_task, loss_for, make_loader  # noqa: E402
-from gluon_lrfinder.state import StateSnapshot  # noqa: E402
+from gluon_lrfinder.demo import build_net, load_task, loss_for  # noqa: E402
+from gluon_lrfinder.engine.sampler import make_loader
+from gluon_lrfinder.engine.state import StateSnapshot  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -144,7 +145,7 @@ def report(results: Dict[str, Any], warm: int, budget: int) -> str:
 
 
 def plot(results: Dict[str, Any], path: str) -> None:
-    from gluon_lrfinder.plotting import pyplot
+    from gluon_lrfinder.core.plotting import pyplot
 
     plt = pyplot()
     fig, axes = plt.subplots(1, len(results), figsize=(4.5 * len(results), 3.8))

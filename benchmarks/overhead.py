@@ -52,12 +52,13 @@ import numpy as np
 from mxnet import autograd, gluon
 
 from gluon_lrfinder import finder as finder_module
-from gluon_lrfinder import sweep
-from gluon_lrfinder.datasets import build_net, load_task, make_loader
+from gluon_lrfinder.core import plan as sweep
+from gluon_lrfinder.core.stopping import StoppingCriteria
+from gluon_lrfinder.demo import build_net, load_task
+from gluon_lrfinder.engine.learner import Learner
+from gluon_lrfinder.engine.sampler import make_loader
+from gluon_lrfinder.engine.state import StateSnapshot
 from gluon_lrfinder.finder import LRFinder
-from gluon_lrfinder.learner import Learner
-from gluon_lrfinder.state import StateSnapshot
-from gluon_lrfinder.stopping import StoppingCriteria
 
 #: Learning rates of the timed runs: low enough that no run diverges (so all run n iterations).
 LR_START, LR_END = 1e-5, 1e-2
@@ -334,8 +335,9 @@ def bookkeeping(number: int = 20000) -> List[Tuple[str, float]]:
 
     from tqdm.auto import tqdm
 
-    from gluon_lrfinder.curve import LRCurve
-    from gluon_lrfinder.learner import QueuedLoss, lr_override
+    from gluon_lrfinder.core.curve import LRCurve
+    from gluon_lrfinder.engine.learner import lr_override
+    from gluon_lrfinder.engine.steps import QueuedLoss
 
     one = [mx.nd.random.uniform(shape=(64,))]
     two = [mx.nd.random.uniform(shape=(32,), ctx=mx.cpu(0)), mx.nd.random.uniform(shape=(32,), ctx=mx.cpu(1))]

@@ -9,7 +9,7 @@ them). Per task, one range test per data order gives the curve; from it:
 * a constant run at ``s`` for the task's budget;
 * one-cycle runs (``OneCycleSchedule``, defaults: 45% up, 45% down, 10% cool-down to
   ``min_lr / 100``) for the budget over several candidate ranges: the shipped
-  :func:`gluon_lrfinder.suggest.lr_range` (top ``min(3 s, m / 2)``), the rule it replaced, and
+  :func:`gluon_lrfinder.core.rules.lr_range` (top ``min(3 s, m / 2)``), the rule it replaced, and
   others between the suggestion and the minimum.
 
 Every run starts from the task's starting weights with the same data order as its sweep. The
@@ -38,8 +38,8 @@ import numpy as np  # noqa: E402
 from suggestion_quality import SWEEP, TASKS, get_task, initial_weights, make_learner, validation_loss  # noqa: E402
 
 from gluon_lrfinder import LRFinder  # noqa: E402
-from gluon_lrfinder import suggest as suggest_mod  # noqa: E402
-from gluon_lrfinder.schedules import OneCycleSchedule  # noqa: E402
+from gluon_lrfinder.core import rules as suggest_mod  # noqa: E402
+from gluon_lrfinder.schedules.cycles import OneCycleSchedule  # noqa: E402
 
 Range = Tuple[float, float]
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "range_vs_constant.md")

@@ -27,7 +27,7 @@ import numpy as np  # noqa: E402
 from mxnet import autograd, gluon  # noqa: E402
 
 from gluon_lrfinder import Learner, LRFinder  # noqa: E402
-from gluon_lrfinder.datasets import build_net, load_task  # noqa: E402
+from gluon_lrfinder.demo import build_net, load_task  # noqa: E402
 
 INIT_SEED = 1234
 
@@ -236,7 +236,7 @@ def search_curves(spec, seeds: Sequence[int] = SEARCH_SEEDS) -> Dict[str, Any]:
     arrays = load_arrays(spec["data"])
     init = initial_weights(spec, arrays)
     dataset = gluon.data.ArrayDataset(arrays.X, arrays.y)
-    from gluon_lrfinder.datasets import make_loader
+    from gluon_lrfinder.engine.sampler import make_loader
 
     curves = []
     for seed in seeds:

@@ -39,9 +39,10 @@ import numpy as np  # noqa: E402
 from mxnet import autograd, gluon  # noqa: E402
 
 from gluon_lrfinder import Learner, LRFinder  # noqa: E402
-from gluon_lrfinder import suggest as suggest_mod
-from gluon_lrfinder.datasets import build_net, load_task, loss_for, make_loader  # noqa: E402
-from gluon_lrfinder.repeats import stability_score  # noqa: E402
+from gluon_lrfinder.core import rules as suggest_mod
+from gluon_lrfinder.core.repeated import stability_score  # noqa: E402
+from gluon_lrfinder.demo import build_net, load_task, loss_for  # noqa: E402
+from gluon_lrfinder.engine.sampler import make_loader
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 GROUND_TRUTH = os.path.join(HERE, "data", "suggestion_ground_truth.json")
@@ -75,7 +76,7 @@ def noisy_blobs(seed: int = 0, n: int = 2000, dim: int = 20, classes: int = 4):
     """A synthetic task with a loss floor: Gaussian blobs that overlap (the bundled ``synthetic``
     blobs are separable, so every LR above 1e-3 reaches a validation loss of 0 and "within 10%
     of the best" means nothing)."""
-    from gluon_lrfinder.datasets import Task
+    from gluon_lrfinder.demo import Task
 
     rng = np.random.RandomState(seed)
     centers = rng.normal(scale=0.35, size=(classes, dim))
@@ -289,8 +290,8 @@ def fmt_lr(x: float) -> str:
 
 def plot_tasks(curves: Dict[str, list], truths: Dict[str, Any], path: str) -> None:
     """One panel per task: the sweeps' median curve and bands, the suggestions, the true 10% band."""
-    from gluon_lrfinder.plotting import plot_bands, pyplot
-    from gluon_lrfinder.repeats import summarize_sweeps
+    from gluon_lrfinder.core.plotting import plot_bands, pyplot
+    from gluon_lrfinder.core.repeated import summarize_sweeps
 
     plt = pyplot()
     fig, axes = plt.subplots(2, 3, figsize=(16, 8.5))

@@ -43,9 +43,9 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 
-from gluon_lrfinder import suggest as S  # noqa: E402
-from gluon_lrfinder.smoothing import zero_phase  # noqa: E402
-from gluon_lrfinder.stopping import LRFinderStoppingCriteria, StoppingCriteria  # noqa: E402
+from gluon_lrfinder.core import rules as S  # noqa: E402
+from gluon_lrfinder.core.smoothing import zero_phase  # noqa: E402
+from gluon_lrfinder.core.stopping import LRFinderStoppingCriteria, StoppingCriteria  # noqa: E402
 
 GROUND_TRUTH = os.path.join(HERE, "data", "regret_ground_truth.json")
 CURVES = os.path.join(HERE, "data", "regret_curves.json")

@@ -19,7 +19,7 @@ from mxnet import autograd, gluon
 from mxnet.contrib import amp
 
 from gluon_lrfinder import Learner, LRFinder
-from gluon_lrfinder.datasets import build_net, load_task, loss_for
+from gluon_lrfinder.demo import build_net, load_task, loss_for
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from conftest import trainer_state_bytes  # noqa: E402

@@ -11,7 +11,8 @@ import pytest
 from mxnet import gluon
 
 from gluon_lrfinder import Learner
-from gluon_lrfinder.engine.datasets import build_net, load_task, loss_for, make_loader
+from gluon_lrfinder.demo import build_net, load_task, loss_for
+from gluon_lrfinder.engine.sampler import make_loader
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 

@@ -17,8 +17,9 @@ import numpy as np
 from mxnet import gluon
 
 from gluon_lrfinder import Learner, LRFinder
-from gluon_lrfinder.datasets import build_net, load_task, make_loader
-from gluon_lrfinder.distributed import KVStoreMeanReducer
+from gluon_lrfinder.demo import build_net, load_task
+from gluon_lrfinder.engine.reducers import KVStoreMeanReducer
+from gluon_lrfinder.engine.sampler import make_loader
 
 OPTIMIZERS = {
     "sgd": ("sgd", {"learning_rate": 0.05, "momentum": 0.9}),

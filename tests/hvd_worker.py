@@ -29,8 +29,9 @@ from mxnet import gluon
 from mxnet.gluon.contrib.estimator import Estimator
 
 from gluon_lrfinder import Learner, LRFinder, LRFinderHandler
-from gluon_lrfinder.datasets import build_net, load_task, make_loader
-from gluon_lrfinder.distributed import HorovodMeanReducer, is_horovod, loss_reducer_for
+from gluon_lrfinder.demo import build_net, load_task
+from gluon_lrfinder.engine.reducers import HorovodMeanReducer, is_horovod, loss_reducer_for
+from gluon_lrfinder.engine.sampler import make_loader
 
 FAULT_BATCH = 12
 hvd = None  # horovod.mxnet, imported in main(): pytest's doctest run imports this file too

@@ -9,9 +9,9 @@ from conftest import capture_params, mode_array
 from mxnet import autograd, gluon
 
 from gluon_lrfinder import Learner, LRFinder
+from gluon_lrfinder.core.smoothing import ema
+from gluon_lrfinder.core.stopping import StoppingCriteria
 from gluon_lrfinder.finder import INTERRUPTED
-from gluon_lrfinder.smoothing import ema
-from gluon_lrfinder.stopping import StoppingCriteria
 
 
 def fixed_steps(learner, task, steps=3, lr=0.05):
@@ -330,7 +330,8 @@ def test_default_temp_folder_is_private_and_removed(make_learner, no_temp_leftov
 
 def test_trainer_with_lr_scheduler(array_mode, digits):
     mx.random.seed(0)
-    from gluon_lrfinder.datasets import build_net, make_loader
+    from gluon_lrfinder.demo import build_net
+    from gluon_lrfinder.engine.sampler import make_loader
 
     net = build_net("mlp", 10)
     net.initialize()
@@ -351,7 +352,8 @@ def test_trainer_with_lr_scheduler(array_mode, digits):
 
 
 def test_fresh_deferred_net_is_initialized_and_left_fresh(array_mode, digits):
-    from gluon_lrfinder.datasets import build_net, make_loader
+    from gluon_lrfinder.demo import build_net
+    from gluon_lrfinder.engine.sampler import make_loader
 
     net = build_net("mlp_bn", 10)  # no in_units: shapes are deferred until a forward pass
     learner = Learner(net, make_loader(digits.train, 32, seed=0), optimizer="adam")
@@ -400,7 +402,8 @@ def test_report_and_apply_set_the_suggested_rate(array_mode, make_learner):
 
 
 def test_apply_with_an_lr_scheduler_sets_its_base_lr(digits):
-    from gluon_lrfinder.datasets import build_net, make_loader
+    from gluon_lrfinder.demo import build_net
+    from gluon_lrfinder.engine.sampler import make_loader
 
     mx.random.seed(0)
     scheduler = mx.lr_scheduler.FactorScheduler(step=10, factor=0.5, base_lr=0.1)
@@ -415,7 +418,8 @@ def test_apply_with_an_lr_scheduler_sets_its_base_lr(digits):
 
 # ---------------------------------------------------------------------- the front (issue 19)
 def test_find_takes_a_plan_and_a_stopping_rule_or_the_old_keywords(make_learner):
-    from gluon_lrfinder import LRFinderStoppingCriteria, SweepPlan
+    from gluon_lrfinder.core.plan import SweepPlan
+    from gluon_lrfinder.core.stopping import LRFinderStoppingCriteria
 
     finder = LRFinder(make_learner())
     new = finder.find(SweepPlan(lr_start=1e-4, lr_end=1.0, num_iter=12), LRFinderStoppingCriteria(), progress=False)

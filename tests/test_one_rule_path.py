@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from gluon_lrfinder import LRCurve, summarize_grid, summarize_sweeps
+from gluon_lrfinder import LRCurve
+from gluon_lrfinder.core.grid import summarize_grid
+from gluon_lrfinder.core.repeated import summarize_sweeps
 from gluon_lrfinder.core.rules import DEFAULT_METHOD
 
 DATA = Path(__file__).parent / "data"
@@ -56,7 +58,7 @@ def test_grid_study_agrees(saved):
 
 
 def test_plot_marks_the_same_rate(saved):
-    from gluon_lrfinder.plotting import pyplot
+    from gluon_lrfinder.core.plotting import pyplot
 
     ax = LRCurve.load(saved).plot()
     marked = [line.get_xdata()[0] for line in ax.get_lines() if line.get_linestyle() == "--"]

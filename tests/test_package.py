@@ -1,5 +1,5 @@
 """Package-level rules: the public names, the layers, a core that imports without MXNet, and an
-MXNet left to the user (issue 18)."""
+MXNet left to the user."""
 import ast
 import pkgutil
 import re
@@ -15,22 +15,25 @@ import gluon_lrfinder
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = Path(gluon_lrfinder.__file__).parent
 
-#: Layers, lowest first: a module may import (at module level) only from its own layer or lower
-#: ones. Lazy imports inside functions may reach up (``LRCurve.plot`` -> plotting); they are
-#: not part of the layering.
+#: Layers, lowest first: a module may import only from its own layer or lower ones, and this
+#: holds for every import, those inside functions included (only ``if TYPE_CHECKING:`` blocks,
+#: which never run, are left out).
 LAYERS = {
-    "core": 0, "_mxnet": 0, "_signals": 0,
-    "engine": 1, "plotting": 1, "schedules": 1, "schedule_wrappers": 1, "rescale": 1,
-    "studies": 2,
-    "finder": 3,
-    "integrations": 4, "distributed": 4, "__main__": 4,
+    "_mxnet": 0, "_signals": 0,
+    "core": 1,
+    "schedules": 2,
+    "engine": 3,
+    "studies": 4,
+    "finder": 5, "demo": 5,
+    "integrations": 6,
+    "__main__": 7,
 }
 
 
 def _layer(module: str) -> int:
     parts = module.split(".")
-    if len(parts) < 2:  # the package itself: imports the core eagerly, the rest lazily
-        return 5
+    if len(parts) < 2:  # the package itself: loads the layers' public names
+        return 7
     return LAYERS[parts[1]]
 
 
@@ -42,50 +45,68 @@ def _module_name(path: Path) -> str:
     return ".".join(parts)
 
 
-def _eager_imports(path: Path) -> set:
-    """The package modules ``path`` imports at module level (not in functions, not TYPE_CHECKING)."""
+def _is_module(dotted: str) -> bool:
+    base = PACKAGE.parent / dotted.replace(".", "/")
+    return base.with_suffix(".py").exists() or (base / "__init__.py").exists()
+
+
+def _imports(path: Path) -> set:
+    """Every package module ``path`` imports, at module level or inside functions
+    (``from pkg import submodule`` counts as the submodule)."""
     name = _module_name(path)
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    skipped = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.dump(node.test):
+            skipped.update(id(n) for child in node.body for n in ast.walk(child))
     found = set()
-
-    def visit(nodes):
-        for node in nodes:
-            if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.dump(node.test):
+    for node in ast.walk(tree):
+        if id(node) in skipped:
+            continue
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[: len(base) - node.level + 1]
+                target = ".".join(base + ([node.module] if node.module else []))
+            else:
+                target = node.module or ""
+            if not target.startswith("gluon_lrfinder"):
                 continue
-            if isinstance(node, (ast.If, ast.Try)):
-                visit(node.body)
-                visit(getattr(node, "orelse", []))
-                for handler in getattr(node, "handlers", []):
-                    visit(handler.body)
-            elif isinstance(node, ast.ImportFrom):
-                if node.level:
-                    base = package.split(".")
-                    base = base[: len(base) - node.level + 1]
-                    target = ".".join(base + ([node.module] if node.module else []))
-                else:
-                    target = node.module or ""
-                if target.startswith("gluon_lrfinder"):
-                    found.add(target)
-                    for alias in node.names:  # ``from . import x``: x may be a module
-                        if (PACKAGE.parent / (target.replace(".", "/") + f"/{alias.name}.py")).exists():
-                            found.add(f"{target}.{alias.name}")
-            elif isinstance(node, ast.Import):
-                found.update(a.name for a in node.names if a.name.startswith("gluon_lrfinder"))
-
-    visit(ast.parse(path.read_text(encoding="utf-8")).body)
+            for alias in node.names:
+                sub = f"{target}.{alias.name}"
+                found.add(sub if _is_module(sub) else target)
+        elif isinstance(node, ast.Import):
+            found.update(a.name for a in node.names if a.name.startswith("gluon_lrfinder"))
     found.discard(name)
     return found
 
 
 def _graph() -> dict:
-    return {_module_name(p): _eager_imports(p) for p in PACKAGE.rglob("*.py")}
+    return {_module_name(p): _imports(p) for p in PACKAGE.rglob("*.py")}
 
 
-def test_module_level_imports_respect_the_layers():
+def test_the_layer_check_sees_imports_inside_functions(tmp_path):
+    probe = tmp_path / "probe.py"
+    probe.write_text("def f():\n    from gluon_lrfinder.engine import learner\n", encoding="utf-8")
+    hidden = tmp_path / "hidden.py"
+    hidden.write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import gluon_lrfinder.finder\n",
+                      encoding="utf-8")
+    # the probes are read as if they were core modules
+    for probe_path, expected in ((probe, {"gluon_lrfinder.engine.learner"}), (hidden, set())):
+        moved = PACKAGE / "core" / probe_path.name
+        moved.write_text(probe_path.read_text(encoding="utf-8"), encoding="utf-8")
+        try:
+            assert _imports(moved) == expected
+        finally:
+            moved.unlink()
+
+
+def test_every_import_respects_the_layers():
     wrong = [
         f"{mod} (layer {_layer(mod)}) imports {dep} (layer {_layer(dep)})"
         for mod, deps in _graph().items() for dep in deps
-        if dep.count(".") >= 1 and _layer(dep) > _layer(mod)
+        if _layer(dep) > _layer(mod)
     ]
     assert not wrong, "\n".join(wrong)
 
@@ -93,15 +114,11 @@ def test_module_level_imports_respect_the_layers():
 def test_no_import_circle():
     graph = _graph()
     known = set(graph)
-
-    def deps(mod):  # a package import runs its __init__: count it as the package module
-        return {d for d in graph.get(mod, ()) if d in known}
-
     state = {}
 
     def walk(mod, stack):
         state[mod] = "open"
-        for dep in deps(mod):
+        for dep in sorted(d for d in graph.get(mod, ()) if d in known):
             if state.get(dep) == "open":
                 pytest.fail("import circle: " + " -> ".join(stack[stack.index(dep):] + [dep]))
             if dep not in state:
@@ -116,13 +133,13 @@ def test_no_import_circle():
 def test_core_imports_without_mxnet():
     """Every module of gluon_lrfinder.core, and the package itself, with MXNet made unimportable."""
     core = sorted(m.name for m in pkgutil.walk_packages([str(PACKAGE / "core")], "gluon_lrfinder.core."))
-    assert "gluon_lrfinder.core.rules" in core and "gluon_lrfinder.core.grid" in core
+    assert "gluon_lrfinder.core.rules" in core and "gluon_lrfinder.core.plotting" in core
     code = (
         "import sys\n"
         "sys.modules['mxnet'] = None  # any 'import mxnet' now raises ImportError\n"
-        "import gluon_lrfinder, gluon_lrfinder.suggest, gluon_lrfinder.curve, gluon_lrfinder.stopping\n"
+        "import gluon_lrfinder\n"
         + "".join(f"import {m}\n" for m in core)
-        + "from gluon_lrfinder import LRCurve, StoppingCriteria, summarize_grid, summarize_sweeps\n"
+        + "from gluon_lrfinder import LRCurve, StoppingCriteria\n"
         + "print('matplotlib' in sys.modules)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
@@ -130,23 +147,22 @@ def test_core_imports_without_mxnet():
     assert out.stdout.split() == ["False"]
 
 
-def test_old_module_paths_still_import():
-    import gluon_lrfinder.learner
-    import gluon_lrfinder.sweep
-    from gluon_lrfinder.core import plan, rules
-    from gluon_lrfinder.engine import learner
-    from gluon_lrfinder.suggest import SUGGESTERS, report, suggest
-
-    assert gluon_lrfinder.learner is learner and gluon_lrfinder.sweep is plan
-    assert SUGGESTERS is rules.SUGGESTERS and callable(report) and callable(suggest)
-    for old in gluon_lrfinder.MOVED:
+@pytest.mark.parametrize("old", ["learner", "suggest", "sweep", "plotting", "schedule_wrappers", "rescale",
+                                 "distributed", "datasets", "curve"])
+def test_old_flat_module_paths_are_gone(old):
+    with pytest.raises(ModuleNotFoundError):
         __import__(f"gluon_lrfinder.{old}")
+    assert not hasattr(gluon_lrfinder, "MOVED")
 
 
-def test_public_names_resolve():
+def test_the_public_surface_is_small_and_resolves():
+    names = [n for n in gluon_lrfinder.__all__ if n != "__version__"]
+    assert len(names) <= 16
     for name in gluon_lrfinder.__all__:
         assert getattr(gluon_lrfinder, name) is not None, name
     assert gluon_lrfinder.__version__.count(".") == 2
+    with pytest.raises(AttributeError, match="no attribute 'plot_curve'"):
+        gluon_lrfinder.plot_curve  # noqa: B018 - a name of the old, wider surface
 
 
 def _run_without_real_mxnet(code, tmp_path, fake_version=None):
@@ -168,7 +184,7 @@ def test_the_pure_core_imports_without_mxnet(tmp_path):
 
 
 @pytest.mark.parametrize("statement", ["from gluon_lrfinder import Learner", "import gluon_lrfinder.finder",
-                                       "from gluon_lrfinder.schedules import OneCycleSchedule"])
+                                       "from gluon_lrfinder.schedules.cycles import OneCycleSchedule"])
 @pytest.mark.parametrize("fake_version", [None, "2.0.0b1", "1.5.0"])
 @pytest.mark.slow  # nine interpreters
 def test_mxnet_missing_or_unsupported_gives_one_clear_error(statement, fake_version, tmp_path):
@@ -183,7 +199,7 @@ def test_mxnet_missing_or_unsupported_gives_one_clear_error(statement, fake_vers
 
 
 def test_the_cli_says_which_mxnet_to_install(tmp_path):
-    proc = _run_without_real_mxnet("from gluon_lrfinder.cli import main; raise SystemExit(main(['--no-progress']))",
+    proc = _run_without_real_mxnet("from gluon_lrfinder.integrations.cli import main; raise SystemExit(main(['--no-progress']))",
                                    tmp_path)
     assert proc.returncode == 2, proc.stderr[-2000:]
     assert "error: MXNet is not installed" in proc.stderr and "mxnet-cu112" in proc.stderr

@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from gluon_lrfinder.curve import LRCurve
-from gluon_lrfinder.plotting import plot_curve, pyplot
-from gluon_lrfinder.suggest import suggest
+from gluon_lrfinder.core.curve import LRCurve
+from gluon_lrfinder.core.plotting import plot_curve, pyplot
+from gluon_lrfinder.core.rules import suggest
 
 
 def textbook_curve():

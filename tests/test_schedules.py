@@ -9,15 +9,8 @@ from conftest import assert_params_equal, capture_params, mode_array, trainer_st
 from mxnet import autograd, gluon
 
 from gluon_lrfinder import LRFinder
-from gluon_lrfinder.schedules import (
-    CoolDown,
-    CosineAnnealingSchedule,
-    OffsetSchedule,
-    OneCycleSchedule,
-    TriangularSchedule,
-    WarmUp,
-    range_from,
-)
+from gluon_lrfinder.schedules.cycles import CosineAnnealingSchedule, OneCycleSchedule, TriangularSchedule, range_from
+from gluon_lrfinder.schedules.wrappers import CoolDown, OffsetSchedule, WarmUp
 
 # ---------------------------------------------------------------- exact values at the boundaries
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from benchmarks import suggestion_regret as sr
-from gluon_lrfinder import suggest as S
+from gluon_lrfinder.core import rules as S
 
 LRS = np.logspace(-5, 0, 51)
 # a fall centred at 1e-3, a blow-up above 0.1

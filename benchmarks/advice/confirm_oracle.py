@@ -76,7 +76,7 @@ def lowest_candidate(curves: Sequence[Dict[str, Any]], optimizer: str) -> float:
     import warnings
 
     from benchmarks.advice.score import cut
-    from gluon_lrfinder import suggest as S
+    from gluon_lrfinder.core import rules as S
 
     lows = []
     for curve in curves:

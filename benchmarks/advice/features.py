@@ -41,7 +41,7 @@ for _path in (BENCH, ROOT):
 
 from benchmarks.advice import score as SC  # noqa: E402
 from benchmarks.advice.cache import publish  # noqa: E402
-from gluon_lrfinder import suggest as P  # noqa: E402
+from gluon_lrfinder.core import rules as P  # noqa: E402
 
 RESULTS = os.path.join(BENCH, "results", "advice_features.md")
 COMMAND = "OMP_NUM_THREADS=1 .venv/bin/python benchmarks/advice/features.py"

@@ -37,8 +37,8 @@ from benchmarks.advice import recipes as rcp  # noqa: E402
 from benchmarks.advice import score as SC  # noqa: E402
 from benchmarks.advice.cache import load_json  # noqa: E402
 from gluon_lrfinder import Learner, LRFinder  # noqa: E402
-from gluon_lrfinder import suggest as S  # noqa: E402
-from gluon_lrfinder.datasets import make_loader  # noqa: E402
+from gluon_lrfinder.core import rules as S  # noqa: E402
+from gluon_lrfinder.engine.sampler import make_loader  # noqa: E402
 
 RECIPE = "bag of ids / Embedding / SGD 0.9 / b32"
 LENGTH = 5

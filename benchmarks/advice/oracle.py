@@ -110,7 +110,7 @@ def fill_sweeps(specs: Sequence[Dict[str, Any]], log: Log) -> Dict[str, Any]:
 
 def grid_start(curves: List[Dict[str, Any]]) -> int:
     """Grid index one step below the lowest steepest point or minimum / 10 on the sweeps."""
-    from gluon_lrfinder import suggest as S
+    from gluon_lrfinder.core import rules as S
 
     answers = []
     for c in curves:

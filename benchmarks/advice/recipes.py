@@ -36,7 +36,8 @@ import regret_tasks as rt  # noqa: E402
 
 from benchmarks.advice.recipe import LRAt, Recipe, Scores, Sweep  # noqa: E402
 from gluon_lrfinder import Learner, LRFinder  # noqa: E402
-from gluon_lrfinder.datasets import load_task, make_loader  # noqa: E402
+from gluon_lrfinder.demo import load_task  # noqa: E402
+from gluon_lrfinder.engine.sampler import make_loader
 
 #: Initial weights of every recipe come from this seed (as in regret_tasks).
 INIT_SEED = rt.INIT_SEED

@@ -50,10 +50,10 @@ for _path in (BENCH, ROOT):
         sys.path.insert(0, _path)
 
 from benchmarks.advice.cache import load_json, publish  # noqa: E402
-from gluon_lrfinder import suggest as S  # noqa: E402
 from gluon_lrfinder.core import edge as E  # noqa: E402
-from gluon_lrfinder.smoothing import zero_phase  # noqa: E402
-from gluon_lrfinder.stopping import StoppingCriteria  # noqa: E402
+from gluon_lrfinder.core import rules as S  # noqa: E402
+from gluon_lrfinder.core.smoothing import zero_phase  # noqa: E402
+from gluon_lrfinder.core.stopping import StoppingCriteria  # noqa: E402
 
 DATA = os.path.join(BENCH, "data")
 ORACLE = os.path.join(DATA, "advice_oracle.json")
@@ -501,7 +501,7 @@ COMMAND = "OMP_NUM_THREADS=1 .venv/bin/python benchmarks/advice/score.py"
 
 def flag_rows(bench: Bench) -> List[str]:
     """Is each flag informative? The package's advice on flagged and unflagged searches."""
-    from gluon_lrfinder import suggest as P
+    from gluon_lrfinder.core import rules as P
 
     groups: Dict[str, Tuple[List[float], List[float]]] = {}
     for r in bench.recipes:

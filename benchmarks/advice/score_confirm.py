@@ -39,7 +39,7 @@ for _path in (BENCH, ROOT):
 
 from benchmarks.advice import score as SC  # noqa: E402
 from benchmarks.advice.cache import load_json  # noqa: E402
-from gluon_lrfinder import suggest as S  # noqa: E402
+from gluon_lrfinder.core import rules as S  # noqa: E402
 
 CONFIRM = os.path.join(SC.DATA, "advice_confirm.json")
 RESULTS = os.path.join(BENCH, "results", "advice_confirm.md")

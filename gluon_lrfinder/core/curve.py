@@ -20,13 +20,14 @@ import json
 import math
 import os
 import platform
-import warnings
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple, Union
 
 from ._validate import check_choice
+from ._version import __version__
+from .plotting import plot_curve
 from .report import SuggestionReport, diagnose, report_curve, suggest_curve, warn_flags
-from .rules import DEFAULT_METHOD, CurvePoints, Method, SuggestionWarning, get_rule, lr_range
+from .rules import DEFAULT_METHOD, CurvePoints, Method, get_rule, lr_range
 from .stopping import StopReason
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -45,8 +46,6 @@ _CSV_VALID = "valid_loss"
 
 def library_versions() -> Dict[str, str]:
     """Versions of Python, NumPy, MXNet (when importable) and gluon-lrfinder, for the record."""
-    from .. import __version__
-
     versions = {"gluon_lrfinder": __version__, "python": platform.python_version()}
     import numpy
 
@@ -251,7 +250,7 @@ class LRCurve:
 
         ``path`` also saves the figure, ``ax`` draws into an existing Axes, ``method`` is the
         rule marked (None: none), ``show_range`` shades :meth:`suggest_range`; ``bandwidth``
-        and ``title`` go to :func:`gluon_lrfinder.plotting.plot_curve`, which holds the details.
+        and ``title`` go to :func:`gluon_lrfinder.core.plotting.plot_curve`, which holds the details.
         Returns the ``matplotlib.axes.Axes``.
 
         Examples
@@ -262,31 +261,7 @@ class LRCurve:
         >>> ax.get_xscale()
         'log'
         """
-        from ..plotting import plot_curve
-
         return plot_curve(self, ax=ax, path=path, method=method, show_range=show_range, **kwargs)
-
-    def apply(self, trainer: Any, method: Method = DEFAULT_METHOD, lr: Optional[float] = None) -> float:
-        """Set ``lr``, or this curve's suggestion, on a ``gluon.Trainer``; returns the rate set.
-
-        With an ``lr_scheduler`` attached, the whole schedule is rescaled around the rate
-        (:func:`gluon_lrfinder.engine.knobs.set_learning_rate`). A suggestion from a curve
-        flagged "loss never fell" is set with a ``SuggestionWarning`` that says so.
-
-        Examples
-        --------
-        >>> curve.apply(trainer)        # doctest: +SKIP
-        0.0476
-        """
-        from ..engine.knobs import set_learning_rate
-
-        if lr is None:
-            lr = self.suggest(method, warn=True)  # the curve's flags, as warnings (issue 17)
-            never_fell = [flag for flag in self.diagnose() if flag.startswith("loss never fell")]
-            if never_fell:
-                warnings.warn(f"apply() set lr={lr:.3g} from a curve flagged {never_fell[0]}", SuggestionWarning,
-                              stacklevel=3)
-        return set_learning_rate(trainer, lr)
 
     # ------------------------------------------------------------------ serialisation
     def to_dict(self) -> Dict[str, Any]:

@@ -35,6 +35,8 @@ from typing import Callable, Optional
 import numpy as np
 from numpy.typing import ArrayLike
 
+from .smoothing import smoothed_curve
+
 __all__ = [
     "EDGE_FALL",
     "EDGE_RISE",
@@ -163,11 +165,9 @@ def edge_of_stability(lrs: ArrayLike, losses: ArrayLike, bandwidth: Optional[flo
     Raises
     ------
     ValueError
-        Fewer than ``rules.MIN_POINTS`` finite points.
+        Fewer than :data:`~gluon_lrfinder.core.smoothing.MIN_POINTS` finite points.
     """
-    from .rules import _smoothed  # rules imports this module: a lazy import breaks the cycle
-
-    x, s = _smoothed(lrs, losses, bandwidth)
+    x, s = smoothed_curve(lrs, losses, bandwidth)
     edge = edge_index(s)
     end = descent_end(s)
     if edge is None:

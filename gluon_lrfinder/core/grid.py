@@ -41,7 +41,7 @@ from typing import Any, Dict, List, Optional, Sequence, Union
 import numpy as np
 
 from .curve import LRCurve
-from .grid_rows import (  # noqa: F401 (re-exported: the rows and the recommendation)
+from .grid_rows import (
     DEFAULT_MARGIN,
     DEFAULT_TOLERANCE,
     HELD_OUT_EVIDENCE,
@@ -51,10 +51,10 @@ from .grid_rows import (  # noqa: F401 (re-exported: the rows and the recommenda
     momentum_note,
     recommend,
 )
+from .plotting import plot_grid
 from .rules import DEFAULT_METHOD, Method, get_rule
 
-__all__ = ["GridRow", "GridResult", "curve_summary", "recommend", "summarize_grid", "grid_values",
-           "momentum_note"]
+__all__ = ["GridResult", "summarize_grid", "grid_values"]
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -151,68 +151,60 @@ class GridResult:
 
     def plot(self, path: Optional[PathLike] = None, ax: Any = None, **kwargs: Any) -> Any:
         """Overlay the smoothed curves with their suggestions, the recommended one thick
-        (:func:`gluon_lrfinder.plotting.plot_grid`); returns the Axes."""
-        from ..plotting import plot_grid
-
+        (:func:`gluon_lrfinder.core.plotting.plot_grid`); returns the Axes."""
         return plot_grid(self, ax=ax, path=path, **kwargs)
 
-    def apply(
-        self, trainer: Any, method: Optional[Method] = None, accept_unvalidated: bool = False
-    ) -> Dict[str, float]:
-        """Set the recommendation on a trainer: by default, keep its weight decay and momentum.
+    def settings(self, method: Optional[Method] = None, accept_unvalidated: bool = False) -> Dict[str, float]:
+        """What :meth:`LRFinder.apply <gluon_lrfinder.LRFinder.apply>` sets after this grid: by
+        default the trainer's own weight decay and momentum, and the learning rate suggested on
+        their own curve in the grid.
 
-        By default the recommendation is the trainer's own weight decay and momentum: they are
-        left as they are, and the learning rate suggested on their own curve in the grid is
-        set. The sweep's pick is applied only with ``accept_unvalidated=True``: it rests on
-        range tests alone, and on held-out recipes changes made on that evidence did not beat
-        keeping the values (docs/weight_decay_momentum.md).
+        The sweep's pick is returned only with ``accept_unvalidated=True``: it rests on range
+        tests alone, and on held-out recipes changes made on that evidence did not beat keeping
+        the values (see the evidence page); a ``UserWarning`` then says what evidence stands
+        behind the change. Confirm it with a training run before keeping it.
 
         Parameters
         ----------
-        trainer : gluon.Trainer
-            Where to set the values.
         method : str or callable, optional
             Read the learning rate with this rule instead of the grid's.
         accept_unvalidated : bool, default False
-            Apply the sweep's pick (:attr:`candidate`, its weight decay, momentum or ``beta1``
-            and learning rate) instead; a ``UserWarning`` then says what evidence stands behind
-            the change. Confirm it with a training run before keeping it.
+            Return the sweep's pick (:attr:`candidate`, its weight decay, momentum or ``beta1``
+            and learning rate) instead.
 
         Returns
         -------
         dict
-            What was set, e.g. ``{"weight_decay": 1e-4, "momentum": 0.9, "lr": 0.05}``.
+            e.g. ``{"weight_decay": 1e-4, "momentum": 0.9, "lr": 0.05}``.
 
         Raises
         ------
+        TypeError
+            ``accept_unvalidated`` is not a bool.
         RuntimeError
-            Without ``accept_unvalidated`` when the grid does not hold the trainer's own values
-            (nothing is changed then); when the curve to apply gave no learning rate.
+            Without ``accept_unvalidated`` when the grid does not hold the trainer's own values;
+            when the curve to apply gave no learning rate.
         """
         import warnings
-
-        from ..engine.knobs import set_knobs, set_learning_rate
 
         if not isinstance(accept_unvalidated, bool):
             raise TypeError(f"accept_unvalidated must be a bool, got {type(accept_unvalidated).__name__}")
         if accept_unvalidated:
             target = dict(self.candidate)
-            lr = self._lr_of(self.candidate_index, self.candidate_lr, method)
-        else:
-            if self.best is None:
-                raise RuntimeError(
-                    f"nothing changed: {self.reason}. Add your own values to the grid to get the learning rate "
-                    "suggested for them, or pass accept_unvalidated=True to apply the sweep's pick "
-                    f"({_describe(self.candidate)}), which rests on: {self.evidence}"
-                )
-            target = dict(self.best)
-            lr = self.suggest(method)
-        set_knobs(trainer.optimizer, target)
-        target["lr"] = set_learning_rate(trainer, lr)
-        if accept_unvalidated and self.suggests_change:
-            warnings.warn(f"apply_grid set the sweep's pick ({_describe(self.candidate)}) on the evidence of "
-                          f"{self.evidence}; confirm it with a training run before keeping it", UserWarning,
-                          stacklevel=3)
+            target["lr"] = self._lr_of(self.candidate_index, self.candidate_lr, method)
+            if self.suggests_change:
+                warnings.warn(f"applying the sweep's pick ({_describe(self.candidate)}) on the evidence of "
+                              f"{self.evidence}; confirm it with a training run before keeping it", UserWarning,
+                              stacklevel=3)
+            return target
+        if self.best is None:
+            raise RuntimeError(
+                f"nothing changed: {self.reason}. Add your own values to the grid to get the learning rate "
+                "suggested for them, or pass accept_unvalidated=True to apply the sweep's pick "
+                f"({_describe(self.candidate)}), which rests on: {self.evidence}"
+            )
+        target = dict(self.best)
+        target["lr"] = self.suggest(method)
         return target
 
     def table(self) -> List[Dict[str, Any]]:

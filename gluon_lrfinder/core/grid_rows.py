@@ -1,7 +1,6 @@
 """The rows of a weight-decay / momentum grid and the recommendation read from them. No MXNet import.
 
-:mod:`gluon_lrfinder.core.grid` builds a ``GridResult`` from these rows; every name here is also
-importable from there.
+:mod:`gluon_lrfinder.core.grid` builds a ``GridResult`` from these rows.
 """
 from __future__ import annotations
 
@@ -12,8 +11,8 @@ import numpy as np
 
 from ._validate import check_nonnegative
 from .report import suggest_curve
-from .rules import DEFAULT_METHOD, CurveLike, CurvePoints, Method, finite_points
-from .smoothing import zero_phase
+from .rules import DEFAULT_METHOD, CurveLike, CurvePoints, Method
+from .smoothing import finite_points, zero_phase
 
 __all__ = ["GridRow", "curve_summary", "recommend", "momentum_note", "DEFAULT_TOLERANCE", "DEFAULT_MARGIN",
            "HELD_OUT_EVIDENCE"]
@@ -203,12 +202,11 @@ def recommend(
     return {"index": index, "reason": reason}
 
 
-#: What the held-out benchmark measured for changes made on range-test evidence alone; every
-#: reason and warning that mentions a change quotes it (``benchmarks/grid_heldout.py``).
+#: Why the recommendation keeps the trainer's values: every reason and warning that mentions a
+#: change quotes it (the measurements are on the evidence page).
 HELD_OUT_EVIDENCE = (
-    "on held-out recipes no rule that reads range tests beat keeping the trainer's values (validation loss after "
-    "training, against theirs, over 18 runs: the margin rule x1.24 geometric mean, worst x8.53; Smith's rule "
-    "x1.63, worst x26.4; docs/weight_decay_momentum.md)"
+    "on held-out recipes, changes of weight decay or momentum chosen from range tests alone trained worse "
+    "on average than the trainer's own values, so confirm any change with a training run"
 )
 
 

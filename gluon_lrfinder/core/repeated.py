@@ -28,11 +28,12 @@ from typing import Any, List, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from .curve import LRCurve
+from .plotting import plot_bands
 from .report import suggest_curve
 from .rules import DEFAULT_METHOD, Method, get_rule
-from .smoothing import zero_phase
+from .smoothing import smoothed_on_grid
 
-__all__ = ["RepeatedSweeps", "summarize_sweeps", "stability_score", "smoothed_on_grid"]
+__all__ = ["RepeatedSweeps", "summarize_sweeps", "stability_score"]
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -119,17 +120,8 @@ class RepeatedSweeps:
 
     def plot(self, path: Optional[PathLike] = None, ax: Any = None, **kwargs: Any) -> Any:
         """The median curve with 10%/90% bands and every run's suggestion
-        (:func:`gluon_lrfinder.plotting.plot_bands`); returns the Axes."""
-        from ..plotting import plot_bands
-
+        (:func:`gluon_lrfinder.core.plotting.plot_bands`); returns the Axes."""
         return plot_bands(self, ax=ax, path=path, **kwargs)
-
-    def apply(self, trainer: Any, method: Optional[Method] = None, lr: Optional[float] = None) -> float:
-        """Set ``lr``, or :meth:`suggest`, on a ``gluon.Trainer`` (its scheduler's ``base_lr`` if it
-        has one); returns the rate set."""
-        from ..engine.knobs import set_learning_rate
-
-        return set_learning_rate(trainer, self.suggest(method) if lr is None else lr)
 
     def __str__(self) -> str:
         runs = ", ".join(f"{lr:.2e}" for lr in self.suggestions)
@@ -138,33 +130,6 @@ class RepeatedSweeps:
             f"(runs: {runs}); interval {self.interval[0]:.3g} .. {self.interval[1]:.3g} "
             f"({self.spread_decades:.2f} decades), stability {self.stability:.2f}"
         )
-
-
-def smoothed_on_grid(grid_x: np.ndarray, curve: LRCurve, bandwidth: Optional[float] = None) -> np.ndarray:
-    """The curve's zero-phase smoothed losses at the grid's log10-LRs; NaN outside its LR range.
-
-    How :func:`summarize_sweeps` puts runs of different lengths on one grid, and how
-    :func:`~gluon_lrfinder.plotting.plot_bands` draws each run.
-
-    Examples
-    --------
-    >>> c = LRCurve(lrs=[1e-3, 1e-2, 1e-1], losses=[2.0, 1.0, 3.0])
-    >>> out = smoothed_on_grid(np.array([-2.5, -2.0, 0.0]), c)
-    >>> bool(np.isfinite(out[0])), bool(np.isnan(out[2]))
-    (True, True)
-    """
-    lrs = np.asarray(curve.lrs, dtype=np.float64)
-    losses = np.asarray(curve.losses, dtype=np.float64)
-    keep = np.isfinite(losses) & (lrs > 0)
-    out = np.full(grid_x.shape, np.nan)
-    if keep.sum() < 2:
-        return out
-    x = np.log10(lrs[keep])
-    order = np.argsort(x, kind="stable")
-    x, smooth = x[order], zero_phase(lrs[keep][order], losses[keep][order], bandwidth)
-    inside = (grid_x >= x[0] - 1e-12) & (grid_x <= x[-1] + 1e-12)
-    out[inside] = np.interp(grid_x[inside], x, smooth)
-    return out
 
 
 def summarize_sweeps(

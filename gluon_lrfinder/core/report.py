@@ -8,7 +8,7 @@ Examples
 >>> import numpy as np
 >>> lrs = np.logspace(-4, 0, 41)
 >>> losses = 1 - np.tanh(3 * (np.log10(lrs) + 2)) + np.where(lrs > 0.1, 50 * (lrs - 0.1), 0)
->>> report(lrs, losses, method="steepest").lr
+>>> report_curve(CurvePoints(lrs, losses), method="steepest").lr
 0.01
 """
 from __future__ import annotations
@@ -24,27 +24,20 @@ from numpy.typing import ArrayLike
 from . import edge as _edge
 from .rules import (
     DEFAULT_METHOD,
-    MIN_POINTS,
     RULES,
     CurveLike,
-    CurvePoints,
     Method,
     SuggestionWarning,
-    _descent_end,
-    _finite_curve,
-    enough_points,
     get_rule,
     lr_range,
     optimizer_of,
 )
-from .smoothing import zero_phase
+from .smoothing import MIN_POINTS, enough_points, sorted_finite, zero_phase
 
 __all__ = [
     "diagnose",
     "disagreement",
-    "suggest",
     "suggest_curve",
-    "report",
     "report_curve",
     "SuggestionReport",
     "COMPARED",
@@ -86,7 +79,7 @@ def _never_fell(raw: np.ndarray, smooth: np.ndarray) -> bool:
     >>> _never_fell(flat, flat)
     True
     """
-    low = _descent_end(smooth)
+    low = _edge.descent_end(smooth)
     first = float(smooth[0])
     fall = first - float(smooth[low])
     if low == 0 or fall <= 1e-9 * max(abs(first), 1e-12):  # not even past rounding
@@ -126,7 +119,7 @@ def diagnose(
     """
     if not enough_points(lrs, losses):
         return [TOO_FEW_POINTS]
-    lrs, losses_sorted = _finite_curve(lrs, losses)
+    lrs, losses_sorted = sorted_finite(lrs, losses)
     raw = losses_sorted
     smooth = zero_phase(lrs, losses_sorted, bandwidth)
     flags = []
@@ -216,8 +209,8 @@ def disagreement(answers: Dict[str, float], method: str = DEFAULT_METHOD) -> Opt
     return (
         f"rules disagree by {spread:.1f} decades ({low} {compared[low]:.3g} .. {high} {compared[high]:.3g}): "
         f"the descent is broad and the best rate is uncertain; lean towards {lean_name} ({lean:.3g}), "
-        f"which had the lowest regret in the benchmark, and if you can, train a few dozen "
-        f"iterations at a few rates from {compared[low]:.3g} to {compared[high]:.3g} and keep the best"
+        f"and if you can, train a few dozen iterations at a few rates from {compared[low]:.3g} "
+        f"to {compared[high]:.3g} and keep the best"
     )
 
 
@@ -231,7 +224,7 @@ def suggest_curve(
     """Apply the rule ``method`` to a curve (its points and settings), warning about suspicious curves.
 
     The one path to a suggestion: :meth:`LRCurve.suggest <gluon_lrfinder.LRCurve.suggest>`,
-    :func:`suggest`, the studies, the Estimator handler and the CLI all end here.
+    the studies, the Estimator handler and the CLI all end here.
 
     Parameters
     ----------
@@ -268,28 +261,6 @@ def suggest_curve(
         for flag in flags + ([disagree] if disagree else []):
             warnings.warn(f"LR range test: {flag}", SuggestionWarning, stacklevel=3)
     return lr
-
-
-def suggest(
-    lrs: ArrayLike,
-    losses: ArrayLike,
-    method: Method = DEFAULT_METHOD,
-    bandwidth: Optional[float] = None,
-    warn: bool = True,
-    optimizer: Optional[str] = None,
-) -> float:
-    """:func:`suggest_curve` on two arrays; ``optimizer`` (a class name) stands for the curve's settings.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> lrs = np.logspace(-4, 0, 41)
-    >>> losses = 1 - np.tanh(3 * (np.log10(lrs) + 2)) + np.where(lrs > 0.1, 50 * (lrs - 0.1), 0)
-    >>> float(suggest(lrs, losses, method="steepest"))
-    0.01
-    """
-    settings = {} if optimizer is None else {"optimizer": optimizer}
-    return suggest_curve(CurvePoints(lrs, losses, settings), method=method, bandwidth=bandwidth, warn=warn)
 
 
 @dataclass
@@ -423,29 +394,3 @@ def outside_range(lr: float, lr_range: Tuple[float, float], method: str) -> Opti
         f"{low:.3g} .. {high:.3g}; the default rule '{DEFAULT_METHOD}' (blend clipped into the range) "
         "always lies inside it"
     )
-
-
-def report(
-    lrs: ArrayLike,
-    losses: ArrayLike,
-    method: Method = DEFAULT_METHOD,
-    bandwidth: Optional[float] = None,
-    valid_lrs: Optional[ArrayLike] = None,
-    valid_losses: Optional[ArrayLike] = None,
-    optimizer: Optional[str] = None,
-) -> SuggestionReport:
-    """:func:`report_curve` on arrays; ``optimizer`` (a class name) stands for the curve's settings.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> lrs = np.logspace(-4, 0, 41)
-    >>> losses = 1 - np.tanh(3 * (np.log10(lrs) + 2)) + np.where(lrs > 0.1, 50 * (lrs - 0.1), 0)
-    >>> report(lrs, losses, method="steepest").lr
-    0.01
-    """
-    settings = {} if optimizer is None else {"optimizer": optimizer}
-    valid = None
-    if valid_lrs is not None and valid_losses is not None:
-        valid = CurvePoints(valid_lrs, valid_losses, settings)
-    return report_curve(CurvePoints(lrs, losses, settings), method=method, bandwidth=bandwidth, valid=valid)

@@ -18,14 +18,14 @@ Examples
 from __future__ import annotations
 
 import math
-from typing import Callable, Dict, Optional, Tuple, Union
+from typing import Callable, Optional, Tuple, Union
 
 import numpy as np
 from numpy.typing import ArrayLike
 
 from . import edge as _edge
 from .registry import RULES, CurveLike, CurvePoints, Rule, _on_points, optimizer_of, register_rule
-from .smoothing import ema, zero_phase
+from .smoothing import ema, smoothed_curve, sorted_finite
 
 __all__ = [
     "blend",
@@ -41,25 +41,18 @@ __all__ = [
     "lr_range",
     "in_range",
     "blend_in_range",
-    "SUGGESTERS",
     "DEFAULT_METHOD",
-    "MIN_POINTS",
     "SuggestionWarning",
     "Method",
-    "enough_points",
-    "finite_points",
     "CurveLike",
     "CurvePoints",
     "Rule",
     "RULES",
     "register_rule",
     "get_rule",
-    "resolve_rule",
     "optimizer_of",
 ]
 
-#: Fewest finite points a curve needs before any rule answers.
-MIN_POINTS = 5
 #: How far :func:`blend` goes from the steepest descent towards the minimum (in log-LR) when the
 #: optimizer is not known: 0, the steepest point (docs/suggestions.md has the measurements).
 BLEND_FRACTION = 0.0
@@ -75,51 +68,6 @@ BLEND_FRACTION_BY_KIND = {"ema_normalised": 0.0, "other": 0.3}
 
 class SuggestionWarning(UserWarning):
     """The curve is usable but suspicious (it never fell, or never diverged)."""
-
-
-def finite_points(lrs: ArrayLike, losses: ArrayLike) -> Tuple[np.ndarray, np.ndarray]:
-    """The points with a finite loss and a finite LR > 0, in the given order, as float64 arrays.
-
-    Examples
-    --------
-    >>> [a.tolist() for a in finite_points([1e-3, 1e-2, 1e-1], [1.0, float("nan"), 2.0])]
-    [[0.001, 0.1], [1.0, 2.0]]
-    """
-    lrs = np.asarray(lrs, dtype=np.float64)
-    losses = np.asarray(losses, dtype=np.float64)
-    if lrs.ndim != 1 or lrs.shape != losses.shape:
-        raise ValueError(
-            f"lrs and losses must be 1-D and of the same length, got shapes {lrs.shape} and {losses.shape}"
-        )
-    keep = np.isfinite(losses) & np.isfinite(lrs) & (lrs > 0)
-    return lrs[keep], losses[keep]
-
-
-def enough_points(lrs: ArrayLike, losses: ArrayLike) -> bool:
-    """Whether the curve has the :data:`MIN_POINTS` finite points every rule needs.
-
-    Examples
-    --------
-    >>> enough_points([1e-3, 1e-2, 1e-1], [1.0, 0.5, 2.0])
-    False
-    """
-    return finite_points(lrs, losses)[0].size >= MIN_POINTS
-
-
-def _finite_curve(lrs: ArrayLike, losses: ArrayLike) -> Tuple[np.ndarray, np.ndarray]:
-    lrs, losses = finite_points(lrs, losses)
-    if lrs.size < MIN_POINTS:
-        raise ValueError(
-            f"too few points to suggest a learning rate: need at least {MIN_POINTS} finite "
-            f"(lr, loss) points, got {lrs.size}; lower lr_start, raise lr_end or min_iter"
-        )
-    order = np.argsort(lrs, kind="stable")
-    return lrs[order], losses[order]
-
-
-def _smoothed(lrs: ArrayLike, losses: ArrayLike, bandwidth: Optional[float]) -> Tuple[np.ndarray, np.ndarray]:
-    lrs, losses = _finite_curve(lrs, losses)
-    return lrs, zero_phase(lrs, losses, bandwidth)
 
 
 def _descent_end(smooth: np.ndarray) -> int:
@@ -151,7 +99,7 @@ def steepest(lrs: ArrayLike, losses: ArrayLike, bandwidth: Optional[float] = Non
     >>> float(steepest(lrs, losses))
     0.01
     """
-    lrs, smooth = _smoothed(lrs, losses, bandwidth)
+    lrs, smooth = smoothed_curve(lrs, losses, bandwidth)
     return float(lrs[_steepest_index(lrs, smooth)])
 
 
@@ -194,7 +142,7 @@ def blend(
     """
     if not 0.0 <= fraction <= 1.0:
         raise ValueError(f"fraction must be in [0, 1], got {fraction!r}")
-    lrs, smooth = _smoothed(lrs, losses, bandwidth)
+    lrs, smooth = smoothed_curve(lrs, losses, bandwidth)
     low, high = math.log10(lrs[_steepest_index(lrs, smooth)]), math.log10(lrs[_descent_end(smooth)])
     return float(10 ** (low + fraction * (high - low)))
 
@@ -215,7 +163,7 @@ def valley(lrs: ArrayLike, losses: ArrayLike, bandwidth: Optional[float] = None)
     >>> round(float(np.log10(valley(lrs, losses, bandwidth=0))), 1)
     -2.1
     """
-    lrs, smooth = _smoothed(lrs, losses, bandwidth)
+    lrs, smooth = smoothed_curve(lrs, losses, bandwidth)
     n = smooth.size
     # A step counts as "down" only if it drops by more than a sliver of the curve's range, so
     # that rounding noise on a flat plateau does not stretch the valley into it.
@@ -260,7 +208,7 @@ def minimum(lrs: ArrayLike, losses: ArrayLike, bandwidth: Optional[float] = None
     >>> round(float(minimum(lrs, losses, bandwidth=0)), 6)
     0.01
     """
-    lrs, smooth = _smoothed(lrs, losses, bandwidth)
+    lrs, smooth = smoothed_curve(lrs, losses, bandwidth)
     return float(lrs[_descent_end(smooth)] / 10.0)
 
 
@@ -269,7 +217,7 @@ def raw_steepest(lrs: ArrayLike, losses: ArrayLike, bandwidth: Optional[float] =
 
     What a plain plot of the tutorial's curve points to; ``bandwidth`` is ignored.
     """
-    lrs, losses = _finite_curve(lrs, losses)
+    lrs, losses = sorted_finite(lrs, losses)
     return float(lrs[int(np.argmin(np.gradient(losses)))])
 
 
@@ -277,7 +225,7 @@ def ema_steepest(lrs: ArrayLike, losses: ArrayLike, bandwidth: Optional[float] =
     """Baseline: steepest gradient of the causal EMA curve (smoothing 0.98, as the PyTorch
     Lightning tuner records it), ignoring the first and last 10 points; ``bandwidth`` is ignored.
     """
-    lrs, losses = _finite_curve(lrs, losses)
+    lrs, losses = sorted_finite(lrs, losses)
     # Lightning bias-corrects its zero-initialised EMA; ours starts at the first loss and needs none
     smooth = ema(losses, smoothing=0.98)
     lo, hi = (10, smooth.size - 10) if smooth.size > 25 else (0, smooth.size)
@@ -322,7 +270,7 @@ def lr_range(
     >>> lr_range(lrs, losses, optimizer="SGD")[1] > high       # further towards the minimum
     True
     """
-    x, smooth = _smoothed(lrs, losses, bandwidth)
+    x, smooth = smoothed_curve(lrs, losses, bandwidth)
     edge = _edge.edge_index(smooth)
     end = _descent_end(smooth)
     top = _edge.range_top(
@@ -408,24 +356,6 @@ register_rule("ema_steepest", "baseline: the steepest descent of the causal movi
     _on_points(ema_steepest)
 )
 
-#: The array functions of the built-in rules, ``rule(lrs, losses, bandwidth) -> lr``
-#: (``blend`` here has the fraction for an unknown optimizer; :func:`get_rule` reads the curve's).
-SUGGESTERS: Dict[str, Callable[..., float]] = {
-    "range": in_range,
-    "blend_in_range": blend_in_range,
-    "blend": blend,
-    "steepest": steepest,
-    "valley": valley,
-    "minimum": minimum,
-    "raw_steepest": raw_steepest,
-    "ema_steepest": ema_steepest,
-}
-
-for _name, _func in SUGGESTERS.items():  # an array rule added to SUGGESTERS alone is registered too
-    if _name not in RULES:
-        _doc = (_func.__doc__ or _name).strip().splitlines()[0].rstrip(".")
-        RULES[_name] = Rule(_name, _on_points(_func), _doc[:1].lower() + _doc[1:])
-
 #: The rule ``suggest()`` uses by default (see docs/suggestions.md for how it was chosen).
 DEFAULT_METHOD = "blend_in_range"
 
@@ -474,15 +404,3 @@ def get_rule(method: Method = DEFAULT_METHOD) -> Rule:
         f"method must be a rule name ({', '.join(map(repr, RULES))}) or a callable "
         f"rule(lrs, losses, bandwidth), got {type(method).__name__}"
     )
-
-
-def resolve_rule(method: Method) -> Tuple[str, Rule]:
-    """``(name, rule)`` of :func:`get_rule` (kept for callers of earlier versions).
-
-    Examples
-    --------
-    >>> resolve_rule("minimum")[0]
-    'minimum'
-    """
-    rule = get_rule(method)
-    return rule.name, rule

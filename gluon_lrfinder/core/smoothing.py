@@ -19,14 +19,17 @@ Examples
 """
 from __future__ import annotations
 
-from typing import Optional, Sequence, Union
+from typing import Any, Optional, Sequence, Tuple, Union
 
 import numpy as np
 from numpy.typing import ArrayLike
 
 from ._validate import check_number, check_unit_interval
 
-__all__ = ["ema", "ema_step", "zero_phase", "despike", "default_bandwidth", "DESPIKE_WIDTH"]
+__all__ = [
+    "ema", "ema_step", "zero_phase", "despike", "default_bandwidth", "DESPIKE_WIDTH",
+    "MIN_POINTS", "finite_points", "enough_points", "sorted_finite", "smoothed_curve", "smoothed_on_grid",
+]
 
 #: Points in the running median of :func:`despike`: an outlier run of up to 2 points vanishes.
 DESPIKE_WIDTH = 5
@@ -193,4 +196,89 @@ def zero_phase(
     with np.errstate(invalid="ignore", divide="ignore"):
         out = weights @ values / total
     out[total < 1e-12] = np.nan
+    return out
+
+
+#: Fewest finite points a curve needs before any rule answers.
+MIN_POINTS = 5
+
+
+def finite_points(lrs: ArrayLike, losses: ArrayLike) -> Tuple[np.ndarray, np.ndarray]:
+    """The points with a finite loss and a finite LR > 0, in the given order, as float64 arrays.
+
+    Examples
+    --------
+    >>> [a.tolist() for a in finite_points([1e-3, 1e-2, 1e-1], [1.0, float("nan"), 2.0])]
+    [[0.001, 0.1], [1.0, 2.0]]
+    """
+    lrs = np.asarray(lrs, dtype=np.float64)
+    losses = np.asarray(losses, dtype=np.float64)
+    if lrs.ndim != 1 or lrs.shape != losses.shape:
+        raise ValueError(
+            f"lrs and losses must be 1-D and of the same length, got shapes {lrs.shape} and {losses.shape}"
+        )
+    keep = np.isfinite(losses) & np.isfinite(lrs) & (lrs > 0)
+    return lrs[keep], losses[keep]
+
+
+def enough_points(lrs: ArrayLike, losses: ArrayLike) -> bool:
+    """Whether the curve has the :data:`MIN_POINTS` finite points every rule needs.
+
+    Examples
+    --------
+    >>> enough_points([1e-3, 1e-2, 1e-1], [1.0, 0.5, 2.0])
+    False
+    """
+    return finite_points(lrs, losses)[0].size >= MIN_POINTS
+
+
+def sorted_finite(lrs: ArrayLike, losses: ArrayLike) -> Tuple[np.ndarray, np.ndarray]:
+    """:func:`finite_points` in increasing LR order; a ``ValueError`` below :data:`MIN_POINTS` of them."""
+    lrs, losses = finite_points(lrs, losses)
+    if lrs.size < MIN_POINTS:
+        raise ValueError(
+            f"too few points to suggest a learning rate: need at least {MIN_POINTS} finite "
+            f"(lr, loss) points, got {lrs.size}; lower lr_start, raise lr_end or min_iter"
+        )
+    order = np.argsort(lrs, kind="stable")
+    return lrs[order], losses[order]
+
+
+def smoothed_curve(lrs: ArrayLike, losses: ArrayLike, bandwidth: Optional[float]) -> Tuple[np.ndarray, np.ndarray]:
+    """The finite points' LRs in increasing order and their zero-phase smoothed losses: what every rule reads.
+
+    Raises
+    ------
+    ValueError
+        Fewer than :data:`MIN_POINTS` finite points.
+    """
+    lrs, losses = sorted_finite(lrs, losses)
+    return lrs, zero_phase(lrs, losses, bandwidth)
+
+
+def smoothed_on_grid(grid_x: np.ndarray, curve: Any, bandwidth: Optional[float] = None) -> np.ndarray:
+    """The curve's zero-phase smoothed losses at the grid's log10-LRs; NaN outside its LR range.
+
+    How :func:`summarize_sweeps` puts runs of different lengths on one grid, and how
+    :func:`~gluon_lrfinder.core.plotting.plot_bands` draws each run; ``curve`` has ``lrs`` and ``losses``.
+
+    Examples
+    --------
+    >>> from gluon_lrfinder.core.registry import CurvePoints
+    >>> c = CurvePoints(lrs=[1e-3, 1e-2, 1e-1], losses=[2.0, 1.0, 3.0])
+    >>> out = smoothed_on_grid(np.array([-2.5, -2.0, 0.0]), c)
+    >>> bool(np.isfinite(out[0])), bool(np.isnan(out[2]))
+    (True, True)
+    """
+    lrs = np.asarray(curve.lrs, dtype=np.float64)
+    losses = np.asarray(curve.losses, dtype=np.float64)
+    keep = np.isfinite(losses) & (lrs > 0)
+    out = np.full(grid_x.shape, np.nan)
+    if keep.sum() < 2:
+        return out
+    x = np.log10(lrs[keep])
+    order = np.argsort(x, kind="stable")
+    x, smooth = x[order], zero_phase(lrs[keep][order], losses[keep][order], bandwidth)
+    inside = (grid_x >= x[0] - 1e-12) & (grid_x <= x[-1] + 1e-12)
+    out[inside] = np.interp(grid_x[inside], x, smooth)
     return out

@@ -1,7 +1,7 @@
 """The optimizer's knobs a study turns: learning rate, weight decay, momentum (or ``beta1``).
 
-Plain attribute work on a ``gluon.Trainer`` and its optimizer; no MXNet import, so the core's
-result objects can ``apply(trainer)`` without importing MXNet themselves.
+Plain attribute work on a ``gluon.Trainer`` and its optimizer: how
+:meth:`~gluon_lrfinder.LRFinder.apply` and the studies set what a result says.
 
 Examples
 --------
@@ -16,6 +16,7 @@ import logging
 from typing import Any, Dict
 
 from ..core._validate import check_positive
+from ..schedules.rescale import rescale_schedule
 
 __all__ = ["momentum_attribute", "set_learning_rate", "set_knobs", "read_knobs"]
 
@@ -51,7 +52,7 @@ def set_learning_rate(trainer: Any, lr: float) -> float:
 
     The schedule's reference rate (its peak, or the ``base_lr`` it was built with) becomes
     ``lr``: this package's schedules, GluonCV's ``LRSequential``, MXNet's schedulers with their
-    warm-up (:func:`gluon_lrfinder.rescale.rescale_schedule`); a scheduler that did not scale is
+    warm-up (:func:`gluon_lrfinder.schedules.rescale.rescale_schedule`); a scheduler that did not scale is
     left as it was and a ``ValueError`` says what to do. Returns the rate set.
 
     Examples
@@ -66,8 +67,6 @@ def set_learning_rate(trainer: Any, lr: float) -> float:
     lr = check_positive("lr", lr)
     scheduler = trainer.optimizer.lr_scheduler
     if scheduler is not None:
-        from ..rescale import rescale_schedule
-
         factor = rescale_schedule(scheduler, lr, trainer.optimizer.num_update)  # checked, or refused
         logger.info("rescaled the trainer's lr_scheduler by %.3g: its reference rate is now %.3g", factor, lr)
     else:

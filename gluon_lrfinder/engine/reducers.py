@@ -18,7 +18,7 @@ their next gradient allreduce. The finder averages the loss with ``hvd.allreduce
 (:class:`HorovodMeanReducer`) instead. Horovod is never imported to find out: a
 ``DistributedTrainer`` can only exist once the program has imported ``horovod.mxnet``.
 
-The launcher (``python -m gluon_lrfinder.distributed -n 4 -- python train.py``) lives in
+The launcher (``gluon-lrfinder launch -n 4 -- python train.py``) lives in
 :mod:`gluon_lrfinder.integrations.launcher`; this module imports MXNet only when a function
 needs it, so the launcher starts fast.
 

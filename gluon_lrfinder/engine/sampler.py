@@ -1,7 +1,7 @@
 """Endless batch sampling for the range test."""
 from __future__ import annotations
 
-from typing import Iterator, List
+from typing import Iterator, List, Optional
 
 from .. import _mxnet  # noqa: F401 (first: checks the MXNet install, see _mxnet.py)
 
@@ -9,8 +9,9 @@ from .. import _mxnet  # noqa: F401 (first: checks the MXNet install, see _mxnet
 from mxnet import gluon
 
 from ..core._validate import check_int
+from ._rng import seed_global_rngs
 
-__all__ = ["ContinuousBatchSampler"]
+__all__ = ["ContinuousBatchSampler", "make_loader"]
 
 
 class ContinuousBatchSampler(gluon.data.Sampler):
@@ -85,3 +86,16 @@ class ContinuousBatchSampler(gluon.data.Sampler):
 
     def __len__(self) -> int:
         raise TypeError("ContinuousBatchSampler is endless and has no length")
+
+
+def make_loader(
+    dataset: gluon.data.Dataset, batch_size: int = 64, num_workers: int = 0, seed: Optional[int] = None
+) -> gluon.data.DataLoader:
+    """An endless shuffled DataLoader over ``dataset`` (a :class:`ContinuousBatchSampler`).
+
+    ``seed`` seeds NumPy's global RNG, which ``RandomSampler`` draws its permutations from.
+    """
+    if seed is not None:
+        seed_global_rngs(seed)
+    sampler = ContinuousBatchSampler(gluon.data.RandomSampler(len(dataset)), batch_size)
+    return gluon.data.DataLoader(dataset, batch_sampler=sampler, num_workers=num_workers)

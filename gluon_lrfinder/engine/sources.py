@@ -1,14 +1,15 @@
 """Data sources: one adapter from what users have to the batches a :class:`~gluon_lrfinder.Learner` reads.
 
 A :class:`DataSource` wraps a Gluon ``DataLoader``, any ``mx.io.DataIter``, a ``.npz`` archive, a
-RecordIO image file or a bundled scikit-learn set, with what is known about it (kind, input
-shape, number of classes). The Learner, the command line and the Estimator handler all read
-batches through the helpers here (:func:`split_batch`, :func:`restartable`).
+RecordIO image file (or, through :func:`gluon_lrfinder.demo.source`, a bundled scikit-learn set),
+with what is known about it (kind, input shape, number of classes). The Learner, the command
+line and the Estimator handler all read batches through the helpers here (:func:`split_batch`, :func:`restartable`).
 
 Examples
 --------
->>> source = DataSource.bundled("iris", batch_size=16)
->>> source.kind, source.input_shape, source.classes
+>>> from gluon_lrfinder.demo import source
+>>> src = source("iris", batch_size=16)
+>>> src.kind, src.input_shape, src.classes
 ('classification', (4,), 3)
 """
 from __future__ import annotations
@@ -25,6 +26,7 @@ import numpy as np
 from mxnet import gluon
 
 from ._arrays import in_mode
+from .sampler import make_loader
 
 __all__ = [
     "DataSource", "SourceError", "load_npz", "record_iter", "split_batch", "split_data_batch", "restartable",
@@ -274,21 +276,8 @@ class DataSource:
         return cls(data, name or type(data).__name__)
 
     @classmethod
-    def bundled(cls, name: str = "digits", batch_size: int = 64, seed: int = 0) -> DataSource:
-        """A bundled scikit-learn data set (:data:`gluon_lrfinder.engine.datasets.TASKS`), shuffled endlessly."""
-        from .datasets import load_task, make_loader
-
-        task = load_task(name, seed=seed)
-        default = "l2" if task.kind == "regression" else "softmax-ce"
-        classes = task.num_outputs if task.kind == "classification" else None
-        return cls(make_loader(task.train, batch_size, seed=seed), name, task.kind, task.input_shape, classes,
-                   task.num_outputs if task.kind == "regression" else 1, default, {"dataset": name})
-
-    @classmethod
     def npz(cls, path: str, batch_size: int = 64, seed: int = 0) -> DataSource:
         """A NumPy archive with arrays ``X`` (samples first) and ``y``; integer ``y`` >= 0 are classes."""
-        from .datasets import make_loader
-
         X, y = load_npz(path)
         integer_labels = y.ndim == 1 and bool((y == y.round()).all()) and y.min() >= 0
         kind = "classification" if integer_labels else "regression"

@@ -52,6 +52,7 @@ def _check_file(option: str, path: str) -> str:
 
 
 def _load_data(args: argparse.Namespace) -> Any:
+    from ..demo import source
     from ..engine.sources import DataSource, SourceError
 
     given = [opt for opt, value in (("--dataset", args.dataset), ("--npz", args.npz), ("--rec", args.rec))
@@ -69,7 +70,7 @@ def _load_data(args: argparse.Namespace) -> Any:
             return DataSource.npz(args.npz, args.batch_size, args.seed)
         if args.rec is not None:
             return DataSource.rec(args.rec, args.data_shape, args.batch_size, args.seed, args.mean, args.std)
-        return DataSource.bundled(args.dataset or "digits", args.batch_size, args.seed)
+        return source(args.dataset or "digits", args.batch_size, args.seed)
     except SourceError as err:
         raise _source_error(err) from None
 
@@ -108,7 +109,7 @@ def _load_net(args: argparse.Namespace, data: Any, loss: str, ctx: Any) -> Tuple
     import mxnet as mx
     from mxnet import gluon
 
-    from ..engine.datasets import NETS, build_net
+    from ..demo import NETS, build_net
 
     if args.model is not None or args.params is not None:
         if args.net is not None:
@@ -295,7 +296,7 @@ def _report(args: argparse.Namespace, curve: Any, data_name: str, net_name: str,
     png_path = os.path.join(args.out, "lr_finder.png")
     ax = curve.plot(path=png_path, method=args.method, show_range=True,
                     title=f"{data_name} / {net_name} / {optimizer}")
-    from ..plotting import pyplot
+    from ..core.plotting import pyplot
 
     pyplot().close(ax.figure)
 
@@ -313,24 +314,27 @@ def _report(args: argparse.Namespace, curve: Any, data_name: str, net_name: str,
         json.dump(summary, f, indent=1)
     print(f"Swept {len(curve)} learning rates from {curve.lrs[0]:.2e} to {curve.lrs[-1]:.2e} "
           f"({curve.stop_reason}) on {data_name} with {net_name}/{optimizer}.")
-    rule_words = _describe_rule(args.method)
-    print(f"Suggested learning rate: {lr:.3g} (rule '{args.method}': {rule_words})")
-    print(f"Range for cyclical / one-cycle schedules: {low:.3g} .. {high:.3g} "
-          "(max_lr / 3 .. max_lr: the top goes from the steepest point towards the loss minimum, "
-          "by the optimizer's kind, below the edge of stability; the suggestion lies inside)")
-    for flag in flags:
-        print(f"Warning: {flag}")
-    print(f"Wrote {png_path}, {csv_path}, {json_path}, {summary_path}")
+    print(f"Suggested learning rate: {lr:.3g}  (train at this constant rate)")
+    print(f"For a one-cycle or cyclical schedule: min_lr {low:.3g}, max_lr {high:.3g}")
+    if args.verbose:
+        print(f"How: rule '{args.method}', {_describe_rule(args.method)}.")
+        print(curve.report(method=args.method))
+    if flags:
+        for flag in flags:
+            print(f"Watch out: {flag}")
+    else:
+        print("The curve looks like a textbook range test: nothing to watch out for.")
+    print(f"Wrote the plot to {png_path}; the curve to {csv_path} and {json_path}; the summary to {summary_path}")
     return 0
 
 
 def _report_grid(args: argparse.Namespace, finder: Any, data_name: str, net_name: str) -> int:
     """Write the grid's plot and ``grid.json`` to ``args.out`` and print its table."""
-    from ..plotting import pyplot
+    from ..core.plotting import pyplot
 
-    result = finder.grid
+    result = finder.result
     png_path = os.path.join(args.out, "grid.png")
-    ax = finder.plot_grid(path=png_path, title=f"{data_name} / {net_name} / {args.optimizer}")
+    ax = finder.plot(path=png_path, title=f"{data_name} / {net_name} / {args.optimizer}")
     pyplot().close(ax.figure)
     json_path = os.path.join(args.out, "grid.json")
     with open(json_path, "w", encoding="utf-8") as f:
@@ -341,7 +345,7 @@ def _report_grid(args: argparse.Namespace, finder: Any, data_name: str, net_name
                    "table": result.table(), "files": {"plot": png_path, "json": json_path}}, f, indent=1)
     print(result)
     print("The grid is a diagnostic: nothing here is validated by a training run; change weight decay or "
-          "momentum only after a training run confirms it (docs/weight_decay_momentum.md).")
+          "momentum only after a training run confirms it.")
     print(f"Wrote {png_path}, {json_path}")
     return 0 if any(row.lr is not None for row in result.rows) else 1
 

@@ -219,7 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
     (1e-05, 'adam', 10.0)
     """
     from ..core.rules import DEFAULT_METHOD, RULES
-    from ..engine.datasets import NETS, TASKS
+    from ..demo import NETS, TASKS
 
     p = _Parser(
         prog=PROG,

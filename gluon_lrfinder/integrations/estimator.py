@@ -29,7 +29,7 @@ from ..core.rules import DEFAULT_METHOD, Method, get_rule
 from ..engine.learner import Learner, split_batch
 from ..engine.sources import DataSource
 from ..finder import LRFinder
-from ..schedule_wrappers import OffsetSchedule
+from ..schedules.wrappers import OffsetSchedule
 
 __all__ = ["learner_from_estimator", "find_lr_with_estimator", "LRFinderHandler"]
 
@@ -88,7 +88,7 @@ def learner_from_estimator(
     --------
     >>> import mxnet as mx
     >>> from mxnet.gluon.contrib.estimator import Estimator
-    >>> from gluon_lrfinder.engine.datasets import load_task, build_net, loss_for
+    >>> from gluon_lrfinder.demo import load_task, build_net, loss_for
     >>> task = load_task("iris")
     >>> net = build_net("mlp", task.num_outputs); net.initialize()
     >>> trainer = mx.gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.01})
@@ -141,7 +141,7 @@ def find_lr_with_estimator(
     --------
     >>> import mxnet as mx
     >>> from mxnet.gluon.contrib.estimator import Estimator
-    >>> from gluon_lrfinder.engine.datasets import load_task, build_net, loss_for
+    >>> from gluon_lrfinder.demo import load_task, build_net, loss_for
     >>> task = load_task("iris")
     >>> net = build_net("mlp", task.num_outputs); net.initialize()
     >>> trainer = mx.gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.01})
@@ -166,7 +166,7 @@ class LRFinderHandler(TrainBegin, EpochBegin, TrainEnd):
     ``train_data``. The search leaves parameters and trainer state exactly as they were. Then:
 
     * with ``schedule`` given, it attaches ``schedule(finder)`` as the optimizer's
-      ``lr_scheduler`` (wrapped in :class:`~gluon_lrfinder.schedule_wrappers.OffsetSchedule` when the
+      ``lr_scheduler`` (wrapped in :class:`~gluon_lrfinder.schedules.wrappers.OffsetSchedule` when the
       optimizer has already made updates, so the schedule starts at its own step 0);
     * otherwise, if the optimizer has an ``lr_scheduler``, the whole schedule is rescaled
       around the suggestion (:meth:`LRFinder.apply`: this package's schedules, GluonCV's
@@ -200,7 +200,7 @@ class LRFinderHandler(TrainBegin, EpochBegin, TrainEnd):
     --------
     >>> import mxnet as mx
     >>> from mxnet.gluon.contrib.estimator import Estimator
-    >>> from gluon_lrfinder.engine.datasets import load_task, build_net, loss_for
+    >>> from gluon_lrfinder.demo import load_task, build_net, loss_for
     >>> task = load_task("iris")
     >>> net = build_net("mlp", task.num_outputs); net.initialize()
     >>> trainer = mx.gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 1e-5})

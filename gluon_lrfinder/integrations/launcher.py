@@ -1,7 +1,7 @@
 """Start a local MXNet parameter-server job (scheduler, servers, workers) and reap it.
 
 This module uses the standard library only (no MXNet import), so the launcher starts fast; the
-command line is ``python -m gluon_lrfinder.distributed`` (see :func:`main`).
+command line is ``gluon-lrfinder launch`` (see :func:`main`).
 
 Every process is started in its own session (its own process group), every wait has a
 deadline, and whatever is still running at the end (a timeout, a failed worker that leaves the
@@ -283,13 +283,13 @@ def _reap(procs: Dict[str, subprocess.Popen[bytes]], result: LaunchResult, grace
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m gluon_lrfinder.distributed",
+        prog="gluon-lrfinder launch",
         description=(
             "Run a training script as the workers of a local MXNet dist_sync job: starts the "
             "scheduler, the servers and the workers on one machine with the DMLC_* variables "
             "set, waits (bounded by --timeout) and kills and reaps every process it started."
         ),
-        epilog="example: python -m gluon_lrfinder.distributed -n 4 -- python train.py --epochs 1",
+        epilog="example: gluon-lrfinder launch -n 4 -- python train.py --epochs 1",
     )
     parser.add_argument("-n", "--num-workers", type=int, required=True, help="number of workers")
     parser.add_argument("-s", "--servers", type=int, default=1, help="number of servers (1)")
@@ -305,7 +305,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Command line: ``python -m gluon_lrfinder.distributed -n 4 -- python train.py``.
+    """Command line: ``gluon-lrfinder launch -n 4 -- python train.py``.
 
     Returns 0 when every process exited with code 0 by itself, 1 otherwise (a failed worker,
     a timeout), 2 for bad arguments, 130 after Ctrl-C (the job is stopped first).

@@ -3,7 +3,7 @@ import math
 
 import pytest
 
-from gluon_lrfinder.curve import LRCurve
+from gluon_lrfinder.core.curve import LRCurve
 
 
 def make_curve():
@@ -58,7 +58,7 @@ def shaped_curve(**kwargs):
 
 
 def test_the_curve_answers_what_the_suggest_module_computes():
-    from gluon_lrfinder import suggest as rules
+    from gluon_lrfinder.core import rules as rules
 
     curve = shaped_curve()
     for method in rules.SUGGESTERS:

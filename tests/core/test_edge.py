@@ -1,4 +1,4 @@
-"""The edge of stability and the flags around it (gluon_lrfinder.edge, suggest.diagnose)."""
+"""The edge of stability and the flags around it (gluon_lrfinder.core.edge, suggest.diagnose)."""
 from __future__ import annotations
 
 import json
@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from gluon_lrfinder import LRCurve
-from gluon_lrfinder import suggest as S
 from gluon_lrfinder.core import edge as E
+from gluon_lrfinder.core import rules as S
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 GLUONCV_CURVE = os.path.join(os.path.dirname(os.path.dirname(HERE)), "benchmarks", "data", "gluoncv_bumpy_curve.json")
@@ -99,7 +99,7 @@ def test_textbook_curve_has_no_edge_flags_and_same_minimum():
     assert S.diagnose(lrs, losses) == []
     edge = E.edge_of_stability(lrs, losses)
     assert edge.found and edge.minimum_lr < edge.lr
-    from gluon_lrfinder.smoothing import zero_phase
+    from gluon_lrfinder.core.smoothing import zero_phase
 
     smooth = zero_phase(lrs, losses)
     assert E.descent_end(smooth) == int(np.argmin(smooth))

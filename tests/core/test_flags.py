@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gluon_lrfinder.suggest import diagnose
+from gluon_lrfinder.core.report import diagnose
 
 DATA = Path(__file__).resolve().parents[2] / "benchmarks" / "data"
 NEVER_FELL = "loss never fell"

@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from gluon_lrfinder import sweep
+from gluon_lrfinder.core import plan as sweep
 
 
 def test_exponential_default_multiplier_and_cap():
@@ -74,7 +74,7 @@ def test_multiplier_for():
 
 # ---------------------------------------------------------------------- SweepPlan
 def test_sweep_plan_is_checked_when_made_and_records_what_it_used():
-    from gluon_lrfinder import SweepPlan
+    from gluon_lrfinder.core.plan import SweepPlan
 
     plan = SweepPlan(lr_start=1e-4, lr_end=1.0, num_iter=21)
     assert plan.rates()[0] == 1e-4 and plan.rates()[-1] == pytest.approx(1.0) and len(plan.rates()) == 21

@@ -4,18 +4,15 @@ import math
 import numpy as np
 import pytest
 
-from gluon_lrfinder.suggest import (
+from gluon_lrfinder.core.report import COMPARED, SuggestionReport, diagnose, disagreement
+from gluon_lrfinder.core.rules import (
     BLEND_FRACTION,
     BLEND_FRACTION_BY_KIND,
-    COMPARED,
     DEFAULT_METHOD,
     SUGGESTERS,
-    SuggestionReport,
     SuggestionWarning,
     blend,
     blend_fraction,
-    diagnose,
-    disagreement,
     ema_steepest,
     lr_range,
     minimum,
@@ -277,7 +274,7 @@ def test_report_with_validation_signal_and_with_too_few_points():
 
 
 def test_a_rule_callable_works_wherever_a_rule_name_does():
-    from gluon_lrfinder.suggest import report, resolve_rule
+    from gluon_lrfinder.core.rules import report, resolve_rule
 
     lrs, losses = textbook()
 
@@ -298,7 +295,9 @@ def test_a_rule_callable_works_wherever_a_rule_name_does():
 
 
 def test_too_few_points_is_decided_by_counting_not_by_the_flag_text():
-    from gluon_lrfinder.suggest import TOO_FEW_POINTS, enough_points, report
+    from gluon_lrfinder.core.report import TOO_FEW_POINTS
+    from gluon_lrfinder.core.rules import report
+    from gluon_lrfinder.core.smoothing import enough_points
 
     assert not enough_points([1e-3, 1e-2, 1e-1, 1.0], [1.0, float("nan"), 0.5, 2.0])
     assert enough_points(*textbook())
@@ -308,7 +307,7 @@ def test_too_few_points_is_decided_by_counting_not_by_the_flag_text():
 
 # ---------------------------------------------------------------------- the registry
 def test_every_array_rule_is_registered_with_a_one_line_description():
-    from gluon_lrfinder.core.rules import RULES
+    from gluon_lrfinder.core.registry import RULES
 
     assert set(SUGGESTERS) <= set(RULES)
     for rule in RULES.values():
@@ -316,8 +315,9 @@ def test_every_array_rule_is_registered_with_a_one_line_description():
 
 
 def test_a_registered_rule_reaches_suggest_and_report_and_a_second_registration_is_refused():
+    from gluon_lrfinder.core.registry import RULES, CurvePoints, register_rule
     from gluon_lrfinder.core.report import report_curve, suggest_curve
-    from gluon_lrfinder.core.rules import RULES, CurvePoints, get_rule, register_rule
+    from gluon_lrfinder.core.rules import get_rule
 
     lrs = np.logspace(-4, 0, 41)
     losses = 1 - np.tanh(3 * (np.log10(lrs) + 2)) + np.where(lrs > 0.1, 50 * (lrs - 0.1), 0)
@@ -337,7 +337,8 @@ def test_a_registered_rule_reaches_suggest_and_report_and_a_second_registration_
 
 
 def test_blend_reads_the_optimizer_from_the_curve_on_every_path():
-    from gluon_lrfinder.core.rules import CurvePoints, blend, blend_fraction, get_rule
+    from gluon_lrfinder.core.registry import CurvePoints
+    from gluon_lrfinder.core.rules import blend, blend_fraction, get_rule
 
     lrs = np.logspace(-5, 0, 60)
     losses = 2.0 - np.tanh(np.log10(lrs) + 3) + np.where(lrs > 0.1, 40 * (lrs - 0.1), 0)  # a broad fall
@@ -348,7 +349,8 @@ def test_blend_reads_the_optimizer_from_the_curve_on_every_path():
 
 
 def test_blend_in_range_is_the_blend_clipped_into_the_range():
-    from gluon_lrfinder.core.rules import CurvePoints, blend_in_range, get_rule
+    from gluon_lrfinder.core.registry import CurvePoints
+    from gluon_lrfinder.core.rules import blend_in_range, get_rule
 
     lrs = np.logspace(-5, 0, 60)
     broad = 2.0 - np.tanh(0.5 * (np.log10(lrs) + 3)) + np.where(lrs > 0.1, 40 * (lrs - 0.1), 0)

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from gluon_lrfinder.smoothing import DESPIKE_WIDTH, default_bandwidth, despike, ema, ema_step, zero_phase
+from gluon_lrfinder.core.smoothing import DESPIKE_WIDTH, default_bandwidth, despike, ema, ema_step, zero_phase
 
 
 def bump(lrs, center=-2.0, width=0.3):

@@ -4,10 +4,13 @@ import mxnet as mx
 import numpy as np
 import pytest
 
-from gluon_lrfinder import Learner, LRFinder, LRFinderStoppingCriteria, StoppingCriteria
-from gluon_lrfinder.datasets import build_net, load_task, loss_for, make_loader
-from gluon_lrfinder.repeats import summarize_sweeps
-from gluon_lrfinder.suggest import diagnose, suggest
+from gluon_lrfinder import Learner, LRFinder, StoppingCriteria
+from gluon_lrfinder.core.repeated import summarize_sweeps
+from gluon_lrfinder.core.report import diagnose
+from gluon_lrfinder.core.rules import suggest
+from gluon_lrfinder.core.stopping import LRFinderStoppingCriteria
+from gluon_lrfinder.demo import build_net, load_task, loss_for
+from gluon_lrfinder.engine.sampler import make_loader
 
 #: The tutorial's rule and the robust one, both with the tutorial's behaviour where they agree.
 BOTH = [LRFinderStoppingCriteria, StoppingCriteria]
@@ -174,7 +177,7 @@ def test_bad_arguments(kwargs, exc, match):
 
 
 def test_stopping_rule_protocol_and_plain_callables():
-    from gluon_lrfinder.stopping import StoppingRule, as_stopping_rule, rule_settings
+    from gluon_lrfinder.core.stopping import StoppingRule, as_stopping_rule, rule_settings
 
     rule = StoppingCriteria()
     assert isinstance(rule, StoppingRule) and as_stopping_rule(rule) is rule
@@ -206,7 +209,7 @@ def test_stopping_rule_protocol_and_plain_callables():
 
 
 def test_stop_reasons_are_an_enum_equal_to_the_saved_text():
-    from gluon_lrfinder import StopReason
+    from gluon_lrfinder.core.stopping import StopReason
 
     stop = StoppingCriteria(smoothing=0.0, min_iter=1, threshold=2.0, reference_iter=1, patience=1)
     assert not stop(1.0) and stop(3.0)

@@ -7,7 +7,7 @@ from conftest import capture_params, mode_array, trainer_state_bytes
 from mxnet import autograd, gluon
 
 from gluon_lrfinder import Learner, LRFinder
-from gluon_lrfinder.datasets import build_net
+from gluon_lrfinder.demo import build_net
 
 SWEEP = {"lr_start": 1e-4, "lr_end": 10.0, "num_iter": 50, "progress": False}
 

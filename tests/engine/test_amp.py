@@ -10,7 +10,7 @@ import pytest
 from mxnet import gluon
 from mxnet.contrib.amp.loss_scaler import LossScaler
 
-from gluon_lrfinder.state import StateSnapshot, amp_state
+from gluon_lrfinder.engine.state import StateSnapshot, amp_state
 
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # tests/, where the workers live
 

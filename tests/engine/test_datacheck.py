@@ -8,8 +8,8 @@ from conftest import mode_array
 from mxnet import gluon
 
 from gluon_lrfinder import ContinuousBatchSampler, Learner, LRFinder
-from gluon_lrfinder.datacheck import bad_data_message, nonfinite_parts, params_are_finite
-from gluon_lrfinder.suggest import SuggestionWarning
+from gluon_lrfinder.core.rules import SuggestionWarning
+from gluon_lrfinder.engine.datacheck import bad_data_message, nonfinite_parts, params_are_finite
 
 SWEEP = {"lr_start": 1e-6, "lr_end": 10.0, "progress": False}
 

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from gluon_lrfinder.datasets import NETS, TASKS, build_net, load_task
+from gluon_lrfinder.demo import NETS, TASKS, build_net, load_task
 
 
 @pytest.mark.parametrize("name", TASKS)

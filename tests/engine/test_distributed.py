@@ -17,18 +17,18 @@ import pytest
 from mxnet import gluon
 
 from gluon_lrfinder import Learner, LRFinder
-from gluon_lrfinder.datasets import build_net, load_task, make_loader
-from gluon_lrfinder.distributed import (
+from gluon_lrfinder.demo import build_net, load_task
+from gluon_lrfinder.engine.reducers import (
     RESERVED_KEY,
     KVStoreMeanReducer,
     check_trainer,
-    cluster_env,
     is_distributed,
     kvstore_type,
-    launch,
     loss_reducer_for,
-    main,
 )
+from gluon_lrfinder.engine.sampler import make_loader
+from gluon_lrfinder.integrations.cli import main
+from gluon_lrfinder.integrations.launcher import cluster_env, launch
 
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # tests/, where the workers live
 WORKER = os.path.join(HERE, "dist_worker.py")
@@ -218,11 +218,11 @@ def test_main_without_command_is_a_usage_error(capsys):
 
 def test_module_help_runs_without_mxnet():
     root = os.path.dirname(HERE)
-    out = subprocess.run([sys.executable, "-m", "gluon_lrfinder.distributed", "--help"],
+    out = subprocess.run([sys.executable, "-m", "gluon_lrfinder.engine.reducers", "--help"],
                          capture_output=True, text=True, timeout=30, cwd=root)
     assert out.returncode == 0 and "--num-workers" in out.stdout
     # the launcher side never imports MXNet (it starts in a fraction of the time)
-    probe = ("import sys, gluon_lrfinder.distributed, gluon_lrfinder.launcher; "
+    probe = ("import sys, gluon_lrfinder.engine.reducers, gluon_lrfinder.integrations.launcher; "
              "print(sorted(m for m in sys.modules if m.split('.')[0] == 'mxnet'))")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                          timeout=30, cwd=root)
@@ -303,7 +303,7 @@ def test_ctrl_c_on_the_launcher_reaps_the_job(tmp_path):
     # SIGINT ignored, and a child inherits that: the launcher would never see the Ctrl-C. It
     # gets the default disposition back, as in a terminal.
     launcher = subprocess.Popen(
-        [sys.executable, "-m", "gluon_lrfinder.distributed", "-n", "2", "--timeout", "60",
+        [sys.executable, "-m", "gluon_lrfinder.engine.reducers", "-n", "2", "--timeout", "60",
          "--log-dir", str(tmp_path), "--", sys.executable, "-c", "import time; time.sleep(600)"],
         cwd=os.path.dirname(HERE), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
@@ -336,7 +336,7 @@ def test_ctrl_c_on_the_launcher_reaps_the_job(tmp_path):
 @needs_proc
 def test_cli_launch_returns_nonzero_when_a_worker_fails(tmp_path):
     """``gluon-lrfinder launch ...`` is ``distributed.main``: exit code 1 for a failed worker."""
-    from gluon_lrfinder.cli import main as cli_main
+    from gluon_lrfinder.integrations.cli import main as cli_main
 
     argv = ["launch", "-n", "1", "--timeout", "30", "--log-dir", str(tmp_path), "--",
             sys.executable, "-c", "import sys; sys.exit(4)"]

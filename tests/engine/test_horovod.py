@@ -24,8 +24,8 @@ from mxnet import gluon
 from test_distributed import _FakeKV, _processes_in_groups
 
 from gluon_lrfinder import Learner, LRFinder
-from gluon_lrfinder.datasets import build_net, load_task, make_loader
-from gluon_lrfinder.distributed import (
+from gluon_lrfinder.demo import build_net, load_task
+from gluon_lrfinder.engine.reducers import (
     HorovodMeanReducer,
     KVStoreMeanReducer,
     check_trainer,
@@ -33,6 +33,7 @@ from gluon_lrfinder.distributed import (
     is_horovod,
     loss_reducer_for,
 )
+from gluon_lrfinder.engine.sampler import make_loader
 
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # tests/, where the workers live
 ROOT = os.path.dirname(HERE)
@@ -99,7 +100,7 @@ def test_detection_never_imports_horovod():
     probe = (
         "import sys, mxnet as mx\n"
         "from mxnet import gluon\n"
-        "from gluon_lrfinder.distributed import is_horovod, loss_reducer_for\n"
+        "from gluon_lrfinder.engine.reducers import is_horovod, loss_reducer_for\n"
         "net = gluon.nn.Dense(2, in_units=3); net.initialize()\n"
         "for kv in ('device', None):\n"
         "    t = gluon.Trainer(net.collect_params(), 'sgd', kvstore=kv)\n"

@@ -5,7 +5,7 @@ from conftest import capture_params, mode_array, tiny_loader
 from mxnet import gluon
 
 from gluon_lrfinder import Learner
-from gluon_lrfinder.datasets import build_net
+from gluon_lrfinder.demo import build_net
 
 
 def test_iteration_returns_mean_batch_loss_before_the_update(array_mode, digits):
@@ -87,7 +87,7 @@ def test_lr_with_an_lr_scheduler_attached(array_mode, ):
 
 
 def test_close_with_worker_processes(digits):
-    from gluon_lrfinder.datasets import make_loader
+    from gluon_lrfinder.engine.sampler import make_loader
 
     loader = make_loader(digits.train, 64, num_workers=2)
     with Learner(build_net("mlp", 10), loader) as learner:
@@ -144,7 +144,7 @@ def test_batch_that_is_not_a_pair():
 
 
 def test_split_batch_along_another_axis_and_the_learners_split_and_forward():
-    from gluon_lrfinder.learner import split_batch
+    from gluon_lrfinder.engine.sources import split_batch
 
     data = mx.nd.arange(2 * 5 * 3).reshape((2, 5, 3))  # time-major: (steps, samples, features)
     label = mx.nd.arange(2 * 5).reshape((2, 5))

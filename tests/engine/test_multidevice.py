@@ -17,7 +17,8 @@ from conftest import mode_array
 from mxnet import autograd, gluon
 
 from gluon_lrfinder import Learner, LRFinder
-from gluon_lrfinder.datasets import build_net, load_task, loss_for, make_loader
+from gluon_lrfinder.demo import build_net, load_task, loss_for
+from gluon_lrfinder.engine.sampler import make_loader
 
 CTX2 = [mx.cpu(0), mx.cpu(1)]
 CTX3 = [mx.cpu(0), mx.cpu(1), mx.cpu(2)]

@@ -25,12 +25,13 @@ import numpy as np
 import pytest
 from mxnet import autograd, gluon
 
-from gluon_lrfinder import sweep
-from gluon_lrfinder.datasets import build_net, load_task
+from gluon_lrfinder.core import plan as sweep
+from gluon_lrfinder.core.stopping import StoppingCriteria
+from gluon_lrfinder.demo import build_net, load_task
+from gluon_lrfinder.engine.learner import Learner
+from gluon_lrfinder.engine.state import StateSnapshot
+from gluon_lrfinder.engine.steps import QueuedLoss
 from gluon_lrfinder.finder import LRFinder
-from gluon_lrfinder.learner import Learner, QueuedLoss
-from gluon_lrfinder.state import StateSnapshot
-from gluon_lrfinder.stopping import StoppingCriteria
 
 CONTEXTS = {"one": [mx.cpu()], "two": [mx.cpu(0), mx.cpu(1)]}
 BATCH = 32

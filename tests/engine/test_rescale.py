@@ -12,7 +12,7 @@ import pytest
 from conftest import assert_params_equal, capture_params
 
 from gluon_lrfinder import LRFinder, LRFinderHandler, OneCycleSchedule
-from gluon_lrfinder.rescale import rescale_schedule, schedule_reference
+from gluon_lrfinder.schedules.rescale import rescale_schedule, schedule_reference
 
 
 class PhaseScheduler(mx.lr_scheduler.LRScheduler):

@@ -9,7 +9,7 @@ from mxnet import gluon
 from mxnet.util import is_np_array
 
 from gluon_lrfinder import Learner, LRFinder
-from gluon_lrfinder.learner import split_data_batch
+from gluon_lrfinder.engine.sources import split_data_batch
 
 
 def _mlp(seed=0, outputs=10):
@@ -168,7 +168,7 @@ def test_dataiter_as_validation_data():
     with Learner(_mlp(), train) as learner:
         finder = LRFinder(learner)
         finder.find(lr_start=1e-4, lr_end=1, num_iter=20, valid_data=valid, valid_every=5, progress=False)
-        from gluon_lrfinder.validation import ValidationSignal
+        from gluon_lrfinder.engine.validation import ValidationSignal
 
         signal = ValidationSignal(learner, valid)
         assert signal.num_samples == 64

@@ -7,7 +7,7 @@ import pytest
 from conftest import assert_params_equal, capture_params, mode_array, trainer_state_bytes
 from mxnet import autograd
 
-from gluon_lrfinder.state import RestoreError, StateSnapshot, trainer_kvstore_config
+from gluon_lrfinder.engine.state import RestoreError, StateSnapshot, trainer_kvstore_config
 
 
 def scramble(learner, steps=3, lr=0.5):
@@ -155,7 +155,7 @@ def test_restore_after_a_fault_that_left_failed_operations_queued(monkeypatch, d
     """A fault can leave failed asynchronous operations behind (e.g. Horovod collectives after
     a rank shut Horovod down), which poison the arrays they write. The restore after an
     exception drops those errors first, so it still puts everything back."""
-    import gluon_lrfinder.state as state_module
+    import gluon_lrfinder.engine.state as state_module
 
     if not drop_errors:  # shows what the drop is for
         monkeypatch.setattr(state_module, "_drop_engine_errors", lambda: None)

@@ -7,9 +7,9 @@ from conftest import mode_array
 from mxnet import autograd, gluon
 
 from gluon_lrfinder import LRCurve, LRFinder
-from gluon_lrfinder.plotting import plot_curve, pyplot
-from gluon_lrfinder.suggest import suggest
-from gluon_lrfinder.validation import ValidationSignal
+from gluon_lrfinder.core.plotting import plot_curve, pyplot
+from gluon_lrfinder.core.rules import suggest
+from gluon_lrfinder.engine.validation import ValidationSignal
 
 SWEEP = {"lr_start": 1e-4, "lr_end": 3.0, "num_iter": 40, "progress": False}
 

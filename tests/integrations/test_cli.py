@@ -11,10 +11,11 @@ import pytest
 from conftest import pack_digits_rec
 from mxnet import gluon
 
-from gluon_lrfinder.cli import build_parser, main, optimizer_names, parse_ctx
+from gluon_lrfinder.core.plan import exponential
 from gluon_lrfinder.core.rules import DEFAULT_METHOD, get_rule
-from gluon_lrfinder.datasets import build_net, load_task
-from gluon_lrfinder.sweep import exponential
+from gluon_lrfinder.demo import build_net, load_task
+from gluon_lrfinder.integrations.cli import main
+from gluon_lrfinder.integrations.cli_args import build_parser, optimizer_names, parse_ctx
 
 #: A short sweep for the tests that only need the plumbing to work.
 SHORT = ["--lr-start", "1e-4", "--lr-end", "10", "--num-iter", "40", "--no-progress"]
@@ -386,7 +387,7 @@ def test_momentum_grid_is_beta1_for_adam(tmp_path, capsys):
 
 
 def test_ctrl_c_writes_what_was_recorded_and_exits_130(tmp_path, capsys, monkeypatch):
-    import gluon_lrfinder.cli as cli
+    import gluon_lrfinder.integrations.cli as cli
 
     real = cli._loss
 

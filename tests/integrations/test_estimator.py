@@ -10,9 +10,11 @@ from mxnet.gluon.contrib.estimator import BatchProcessor, Estimator
 from mxnet.gluon.contrib.estimator.event_handler import EpochBegin, TrainBegin
 from mxnet.util import is_np_array
 
-from gluon_lrfinder import LRFinderHandler, find_lr_with_estimator, learner_from_estimator
-from gluon_lrfinder.datasets import build_net, loss_for
-from gluon_lrfinder.schedules import OffsetSchedule, OneCycleSchedule
+from gluon_lrfinder import LRFinderHandler
+from gluon_lrfinder.demo import build_net, loss_for
+from gluon_lrfinder.integrations.estimator import find_lr_with_estimator, learner_from_estimator
+from gluon_lrfinder.schedules.cycles import OneCycleSchedule
+from gluon_lrfinder.schedules.wrappers import OffsetSchedule
 
 FIND = {"lr_start": 1e-4, "lr_end": 20.0, "num_iter": 60}
 

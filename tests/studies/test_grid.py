@@ -3,9 +3,10 @@ import numpy as np
 import pytest
 
 from gluon_lrfinder import LRFinder
-from gluon_lrfinder.curve import LRCurve
-from gluon_lrfinder.grid import GridRow, curve_summary, grid_values, momentum_note, recommend, summarize_grid
-from gluon_lrfinder.plotting import pyplot
+from gluon_lrfinder.core.curve import LRCurve
+from gluon_lrfinder.core.grid import grid_values, summarize_grid
+from gluon_lrfinder.core.grid_rows import GridRow, curve_summary, momentum_note, recommend
+from gluon_lrfinder.core.plotting import pyplot
 
 FIND = dict(lr_start=1e-4, lr_end=20.0, progress=False)
 
@@ -85,7 +86,7 @@ def test_grid_values_checks():
 
 
 def test_plot_grid_draws_every_curve(tmp_path):
-    from gluon_lrfinder.plotting import plot_grid
+    from gluon_lrfinder.core.plotting import plot_grid
 
     combos = [{"weight_decay": 0.0}, {"weight_decay": 1e-4}]
     result = summarize_grid(combos, [shaped_curve(0.5, -1.0), shaped_curve(0.5, -0.3)])

@@ -5,10 +5,11 @@ import numpy as np
 import pytest
 
 from gluon_lrfinder import LRFinder
-from gluon_lrfinder.curve import LRCurve
-from gluon_lrfinder.plotting import plot_bands, pyplot
-from gluon_lrfinder.repeats import smoothed_on_grid, stability_score, summarize_sweeps
-from gluon_lrfinder.suggest import steepest
+from gluon_lrfinder.core.curve import LRCurve
+from gluon_lrfinder.core.plotting import plot_bands, pyplot
+from gluon_lrfinder.core.repeated import stability_score, summarize_sweeps
+from gluon_lrfinder.core.rules import steepest
+from gluon_lrfinder.core.smoothing import smoothed_on_grid
 
 
 def hand_curve(shift, n=61, stop=None, noise=0.0, seed=0):
@@ -165,7 +166,7 @@ def test_apply_after_find_repeated_uses_the_median_suggestion(make_learner):
 
 def test_find_repeated_and_grid_take_a_rule_callable(make_learner):
     def tenth_of_minimum(lrs, losses, bandwidth=None):
-        from gluon_lrfinder.suggest import minimum
+        from gluon_lrfinder.core.rules import minimum
 
         return minimum(lrs, losses, bandwidth)
 

@@ -1,4 +1,8 @@
-"""Plots of range-test curves. matplotlib is imported only when a plot is drawn."""
+"""Plots of range-test results: one curve, repeated curves, a grid. matplotlib is imported only when a plot is drawn.
+
+Each function draws into ``ax`` (a new figure when None), optionally saves to ``path``, and returns the Axes;
+the results' ``plot()`` methods call them.
+"""
 from __future__ import annotations
 
 import os
@@ -7,10 +11,10 @@ from typing import Any, List, Optional, Tuple, Union
 
 import numpy as np
 
-from .core.curve import LRCurve
-from .core.report import suggest_curve
-from .core.rules import DEFAULT_METHOD, MIN_POINTS, CurvePoints, Method, lr_range
-from .core.smoothing import zero_phase
+from .registry import CurveLike, CurvePoints
+from .report import suggest_curve
+from .rules import DEFAULT_METHOD, Method, lr_range
+from .smoothing import MIN_POINTS, smoothed_on_grid, zero_phase
 
 __all__ = ["plot_curve", "plot_bands", "plot_grid", "pyplot", "y_range"]
 
@@ -75,7 +79,7 @@ def _finish(ax: Any, ylabel: str, title: Optional[str], path: Optional[Union[str
 
 
 def plot_curve(
-    curve: LRCurve,
+    curve: CurveLike,
     ax: Any = None,
     path: Optional[Union[str, os.PathLike[str]]] = None,
     method: Optional[Method] = DEFAULT_METHOD,
@@ -112,6 +116,7 @@ def plot_curve(
     Examples
     --------
     >>> import numpy as np
+    >>> from gluon_lrfinder import LRCurve
     >>> lrs = np.logspace(-5, 0, 50)
     >>> curve = LRCurve(lrs=list(lrs), losses=list(2 - np.tanh(np.log10(lrs) + 3) + lrs * 20))
     >>> ax = plot_curve(curve)
@@ -185,6 +190,7 @@ def plot_bands(
     Examples
     --------
     >>> import numpy as np
+    >>> from gluon_lrfinder import LRCurve
     >>> from gluon_lrfinder.core.repeated import summarize_sweeps
     >>> lrs = list(np.logspace(-4, 0, 41))
     >>> curves = [LRCurve(lrs=lrs, losses=list(2 - np.tanh(np.log10(lrs) + 2 + s) + np.array(lrs) * 9))
@@ -198,8 +204,6 @@ def plot_bands(
         _, ax = plt.subplots(figsize=(7, 4.5))
     lrs = np.asarray(result.lrs, dtype=np.float64)
     if show_runs:
-        from .core.repeated import smoothed_on_grid
-
         for i, curve in enumerate(result.curves):
             ax.plot(lrs, smoothed_on_grid(np.log10(lrs), curve, None), "-", color="0.65", linewidth=0.8,
                     label="each run (smoothed)" if i == 0 else None)
@@ -250,6 +254,7 @@ def plot_grid(
     Examples
     --------
     >>> import numpy as np
+    >>> from gluon_lrfinder import LRCurve
     >>> from gluon_lrfinder.core.grid import summarize_grid
     >>> lrs = list(np.logspace(-4, 0, 41))
     >>> curves = [LRCurve(lrs=lrs, losses=list(2 - np.tanh(np.log10(lrs) + 2) + np.array(lrs) * k))

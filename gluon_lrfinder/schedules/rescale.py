@@ -25,7 +25,7 @@ import copy
 import math
 from typing import Any, List
 
-from .schedules import _TrainerParams
+from ._base import _TrainerParams
 
 __all__ = ["rescale_schedule", "schedule_reference"]
 

@@ -1,11 +1,11 @@
 """Wrappers that put a warm-up, a cool-down or an offset around any ``mx.lr_scheduler.LRScheduler``.
 
 Each wrapper is itself an ``LRScheduler``; its ``base_lr`` reads and writes the wrapped
-schedule's, so :meth:`gluon_lrfinder.LRFinder.apply` rescales what is inside. The names are also
-importable from :mod:`gluon_lrfinder.schedules` and from the package.
+schedule's, so :meth:`gluon_lrfinder.LRFinder.apply` rescales what is inside.
 
 Examples
 --------
+>>> from gluon_lrfinder import OneCycleSchedule
 >>> s = WarmUp(OneCycleSchedule(1.0, total_steps=100), steps=10)
 >>> s(0), s(10), s(55)
 (0.0, 0.1, 1.0)
@@ -14,21 +14,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import _mxnet  # noqa: F401 (first: checks the MXNet install, see _mxnet.py)
+from .. import _mxnet  # noqa: F401 (first: checks the MXNet install, see _mxnet.py)
 
 # isort: split
 from mxnet.lr_scheduler import LRScheduler
 
-from .core._validate import check_int, check_nonnegative
-from .schedules import (  # noqa: F401 (the doctests use the schedules)
-    CosineAnnealingSchedule,
-    OneCycleSchedule,
-    TriangularSchedule,
-    _check_update,
-    _refuse_optimizer_overwrite,
-    _repr,
-    _TrainerParams,
-)
+from ..core._validate import check_int, check_nonnegative
+from ._base import _check_update, _refuse_optimizer_overwrite, _repr, _TrainerParams
 
 __all__ = ["WarmUp", "CoolDown", "OffsetSchedule"]
 
@@ -74,6 +66,7 @@ class WarmUp(_Wrapper):
 
     Examples
     --------
+    >>> from gluon_lrfinder import TriangularSchedule
     >>> s = WarmUp(TriangularSchedule(0.1, 1.0, step_size=10), steps=5, begin_lr=0.0)
     >>> [round(s(n), 6) for n in (0, 1, 5, 15, 25)]
     [0.0, 0.02, 0.1, 1.0, 0.1]
@@ -112,6 +105,7 @@ class CoolDown(_Wrapper):
 
     Examples
     --------
+    >>> from gluon_lrfinder import CosineAnnealingSchedule
     >>> s = CoolDown(CosineAnnealingSchedule(1.0, total_steps=100, final_lr=0.1), start=100,
     ...              steps=10, final_lr=0.0)
     >>> [round(s(n), 6) for n in (0, 100, 105, 110, 1000)]
@@ -144,6 +138,7 @@ class OffsetSchedule(_Wrapper):
 
     Examples
     --------
+    >>> from gluon_lrfinder import OneCycleSchedule
     >>> s = OffsetSchedule(OneCycleSchedule(1.0, total_steps=100), offset=500)
     >>> s(0) == s(500) == 0.1, s(545)
     (True, 1.0)

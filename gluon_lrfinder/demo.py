@@ -13,17 +13,19 @@ Examples
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, Tuple
 
-from .. import _mxnet  # noqa: F401 (first: checks the MXNet install, see _mxnet.py)
+from . import _mxnet  # noqa: F401 (first: checks the MXNet install, see _mxnet.py)
 
 # isort: split
 import numpy as np
 from mxnet import gluon
 
-from ..core._validate import check_choice, check_int
+from .core._validate import check_choice, check_int
+from .engine.sampler import make_loader
+from .engine.sources import DataSource
 
-__all__ = ["Task", "TASKS", "NETS", "load_task", "build_net", "make_loader", "loss_for"]
+__all__ = ["Task", "TASKS", "NETS", "load_task", "build_net", "loss_for", "source"]
 
 
 @dataclass
@@ -147,17 +149,16 @@ def loss_for(task: Task) -> gluon.loss.Loss:
     return gluon.loss.SoftmaxCrossEntropyLoss()
 
 
-def make_loader(
-    dataset: gluon.data.Dataset, batch_size: int = 64, num_workers: int = 0, seed: Optional[int] = None
-) -> gluon.data.DataLoader:
-    """An endless shuffled DataLoader over ``dataset`` (a :class:`ContinuousBatchSampler`).
+def source(name: str = "digits", batch_size: int = 64, seed: int = 0) -> DataSource:
+    """A bundled data set of :data:`TASKS` as a :class:`~gluon_lrfinder.DataSource`, shuffled endlessly.
 
-    ``seed`` seeds NumPy's global RNG, which ``RandomSampler`` draws its permutations from.
+    Examples
+    --------
+    >>> source("iris", batch_size=16).kind
+    'classification'
     """
-    from ._rng import seed_global_rngs
-    from .sampler import ContinuousBatchSampler
-
-    if seed is not None:
-        seed_global_rngs(seed)
-    sampler = ContinuousBatchSampler(gluon.data.RandomSampler(len(dataset)), batch_size)
-    return gluon.data.DataLoader(dataset, batch_sampler=sampler, num_workers=num_workers)
+    task = load_task(name, seed=seed)
+    default = "l2" if task.kind == "regression" else "softmax-ce"
+    classes = task.num_outputs if task.kind == "classification" else None
+    return DataSource(make_loader(task.train, batch_size, seed=seed), name, task.kind, task.input_shape, classes,
+                      task.num_outputs if task.kind == "regression" else 1, default, {"dataset": name})
