@@ -16,11 +16,11 @@ def test_main_example_runs(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     scope = {}
     exec(compile(example, "README.md", "exec"), scope)
-    lrs = [lr for lr, _ in scope["results"]]
+    lrs = [lr for lr, _ in scope["pairs"]]
     assert lrs[0] == 1e-6 and np.isclose(lrs[1] / lrs[0], 1.1)
+    assert scope["finder"].curve.stop_reason == "diverged"
     assert lrs[0] <= scope["lr"] <= lrs[-1]
     assert scope["low"] < scope["high"]
-    assert isinstance(scope["loss"], float)
     assert (tmp_path / "lr.png").exists()
 
 
