@@ -238,3 +238,41 @@ def pytest_collection_modifyitems(config, items):
                 item.add_marker(slow)
         elif "core" not in path.parts or "plot" in item.name:  # doctests: the core's are quick, the rest train
             item.add_marker(slow)
+
+
+# ---------------------------------------------------------------------- rules on two arrays
+#: The built-in rules, by name (the registry holds them: ``get_rule(name)``).
+BUILTIN_RULES = ("range", "blend_in_range", "blend", "steepest", "valley", "minimum", "raw_steepest", "ema_steepest")
+
+
+def _curve(lrs, losses, optimizer=None):
+    from gluon_lrfinder import LRCurve
+
+    return LRCurve(lrs=[float(v) for v in lrs], losses=[float(v) for v in losses],
+                   settings={} if optimizer is None else {"optimizer": optimizer})
+
+
+def suggest(lrs, losses, method=None, bandwidth=None, warn=True, optimizer=None):
+    """A curve's suggestion from two arrays, the way a user gets it (``LRCurve(...).suggest``)."""
+    from gluon_lrfinder.core.rules import DEFAULT_METHOD
+
+    return _curve(lrs, losses, optimizer).suggest(method=method or DEFAULT_METHOD, bandwidth=bandwidth, warn=warn)
+
+
+def report(lrs, losses, method=None, bandwidth=None, valid_lrs=None, valid_losses=None, optimizer=None):
+    """A curve's report from arrays (``LRCurve(...).report``), with an optional validation signal."""
+    from gluon_lrfinder.core.rules import DEFAULT_METHOD
+
+    curve = _curve(lrs, losses, optimizer)
+    if valid_lrs is not None:
+        curve.valid_lrs, curve.valid_losses = [float(v) for v in valid_lrs], [float(v) for v in valid_losses]
+    return curve.report(method=method or DEFAULT_METHOD, bandwidth=bandwidth)
+
+
+def array_rule(name):
+    """The registered rule ``name`` as a function of two arrays, ``rule(lrs, losses, bandwidth=None)``."""
+    from gluon_lrfinder.core.registry import CurvePoints
+    from gluon_lrfinder.core.rules import get_rule
+
+    rule = get_rule(name)
+    return lambda lrs, losses, bandwidth=None: rule(CurvePoints(lrs, losses), bandwidth)

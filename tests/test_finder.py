@@ -10,8 +10,7 @@ from mxnet import autograd, gluon
 
 from gluon_lrfinder import Learner, LRFinder
 from gluon_lrfinder.core.smoothing import ema
-from gluon_lrfinder.core.stopping import StoppingCriteria
-from gluon_lrfinder.finder import INTERRUPTED
+from gluon_lrfinder.core.stopping import StoppingCriteria, StopReason
 
 
 def fixed_steps(learner, task, steps=3, lr=0.05):
@@ -69,7 +68,7 @@ def test_sweep_records_the_tutorial_curve_and_stops_on_divergence(array_mode, ma
         assert curve.smoothed[-1] > 2.0 * losses[0]
         assert np.allclose(curve.smoothed, ema(losses, 0.3))
         assert len(results) >= 20  # min_iter
-    assert finder.results == results
+    assert finder.curve.pairs == results
     assert learner.trainer.learning_rate == 0.01
 
 
@@ -123,7 +122,7 @@ def test_suggest_and_plot_before_find(make_learner):
     for call in (finder.suggest, finder.plot, finder.suggest_range, lambda: finder.save("x.csv")):
         with pytest.raises(RuntimeError, match=r"call find\(\) \(or load\(\)\) before"):
             call()
-    assert finder.results == []
+    assert finder.curve.pairs == []
 
 
 class FailingLoss:
@@ -167,18 +166,18 @@ def test_ctrl_c_at_iteration_k_keeps_k_points_and_restores(make_learner, state_c
     # the script stops (issue 18): restored, the curve kept on the finder, the interrupt re-raised
     with pytest.raises(KeyboardInterrupt, match=f"interrupted \\(Ctrl-C\\) after {k} recorded iterations"):
         finder.find(lr_start=1e-4, lr_multiplier=1.2, progress=False, tmp_dir=str(tmp_path))
-    results = finder.results
+    results = finder.curve.pairs
     assert learner.loss_fn.calls == k + 1
     expected_lrs = [1e-4 * 1.2**i for i in range(k)]
     assert len(results) == k
     np.testing.assert_allclose([lr for lr, _ in results], expected_lrs, rtol=1e-12)
     assert all(math.isfinite(loss) for _, loss in results)
-    assert finder.curve.stop_reason == INTERRUPTED
+    assert finder.curve.stop_reason == StopReason.INTERRUPTED
     checker.check()  # parameters, BatchNorm statistics and trainer state bitwise as before
     assert os.listdir(tmp_path) == []
     # the kept curve is usable: save and load it back
     finder.save(tmp_path / "run.json")
-    assert LRFinder(learner).load(tmp_path / "run.json").stop_reason == INTERRUPTED
+    assert LRFinder(learner).load(tmp_path / "run.json").stop_reason == StopReason.INTERRUPTED
     os.remove(tmp_path / "run.json")
 
 
@@ -189,9 +188,9 @@ def test_ctrl_c_keeps_a_curve_that_plots_and_suggests(make_learner, state_checke
     finder = LRFinder(learner)
     with pytest.raises(KeyboardInterrupt, match="interrupted"):
         finder.find(lr_start=1e-5, lr_end=10, num_iter=60, progress=False)
-    assert len(finder.results) == 45 and finder.curve.stop_reason == INTERRUPTED
+    assert len(finder.curve.pairs) == 45 and finder.curve.stop_reason == StopReason.INTERRUPTED
     checker.check()
-    assert 1e-5 <= finder.suggest(warn=False) <= finder.results[-1][0]
+    assert 1e-5 <= finder.suggest(warn=False) <= finder.curve.pairs[-1][0]
     low, high = finder.suggest_range()
     assert low < high
     ax = finder.plot(path=tmp_path / "lr.png")
@@ -215,7 +214,7 @@ def test_ctrl_c_while_reading_a_loss_keeps_that_point(make_learner, state_checke
     finder = LRFinder(learner)
     with pytest.raises(KeyboardInterrupt, match="after 5 recorded iterations"):
         finder.find(lr_start=1e-4, lr_multiplier=1.2, stopping=InterruptedOnce(), progress=False)
-    assert len(finder.results) == 5 and finder.curve.stop_reason == INTERRUPTED
+    assert len(finder.curve.pairs) == 5 and finder.curve.stop_reason == StopReason.INTERRUPTED
     checker.check()
 
 
@@ -227,7 +226,7 @@ def test_ctrl_c_during_find_repeated_stops_every_run(make_learner, state_checker
     with pytest.raises(KeyboardInterrupt, match="interrupted"):
         finder.find_repeated(repeats=3, lr_start=1e-4, lr_end=1.0, num_iter=20)
     assert learner.loss_fn.calls == 30  # the second run was interrupted, no third one ran
-    assert finder.curve.stop_reason == INTERRUPTED and len(finder.results) == 9
+    assert finder.curve.stop_reason == StopReason.INTERRUPTED and len(finder.curve.pairs) == 9
     checker.check()
 
 
@@ -238,8 +237,8 @@ def test_ctrl_c_during_find_grid_stops_the_grid_and_keeps_the_curve(make_learner
     finder = LRFinder(learner)
     with pytest.raises(KeyboardInterrupt, match="interrupted"):
         finder.find_grid(weight_decay=[0, 1e-4, 1e-3], lr_start=1e-4, lr_end=1.0, num_iter=20)
-    assert learner.loss_fn.calls == 25 and finder.grid is None
-    assert finder.curve.stop_reason == INTERRUPTED and len(finder.results) == 4
+    assert learner.loss_fn.calls == 25 and finder.result is None
+    assert finder.curve.stop_reason == StopReason.INTERRUPTED and len(finder.curve.pairs) == 4
     checker.check()
 
 
@@ -375,7 +374,7 @@ def test_save_and_reload_a_run(make_learner, tmp_path):
         finder.save(tmp_path / name)
         other = LRFinder(make_learner())
         other.load(tmp_path / name)
-        assert other.results == finder.results
+        assert other.curve.pairs == finder.curve.pairs
         assert other.suggest(warn=False) == lr
         assert other.curve.settings["lr_start"] == 1e-5
 
@@ -390,8 +389,8 @@ def test_report_and_apply_set_the_suggested_rate(array_mode, make_learner):
     report = finder.report(method="steepest")
     assert report.lr == finder.suggest(method="steepest", warn=False)
     # the curve's own flags, and (another rule than the default) whether it lies outside the range
-    assert [f for f in report.flags if not f.startswith("suggestion outside the range")] == finder.diagnose()
-    assert finder.report().flags == finder.diagnose()  # the default lies inside the range
+    assert [f for f in report.flags if not f.startswith("suggestion outside the range")] == finder.curve.diagnose()
+    assert finder.report().flags == finder.curve.diagnose()  # the default lies inside the range
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # apply() warns the curve's flags
         assert finder.apply(method="steepest") == report.lr

@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
+from conftest import suggest
 
 from gluon_lrfinder.core.curve import LRCurve
 from gluon_lrfinder.core.plotting import plot_curve, pyplot
-from gluon_lrfinder.core.rules import suggest
 
 
 def textbook_curve():
@@ -57,7 +57,7 @@ def test_finder_plot_uses_the_curve(array_mode, make_learner, tmp_path):
     ax = finder.plot(path=tmp_path / "p.png")
     assert (tmp_path / "p.png").exists()
     xs = ax.get_lines()[0].get_xdata()
-    assert np.allclose(xs, [lr for lr, loss in finder.results if np.isfinite(loss)])
+    assert np.allclose(xs, [lr for lr, loss in finder.curve.pairs if np.isfinite(loss)])
     pyplot().close(ax.figure)
 
 

@@ -331,7 +331,7 @@ def test_finder_leaves_an_attached_schedule_and_training_untouched(array_mode, d
     with warnings.catch_warnings():
         warnings.simplefilter("error", UserWarning)  # MXNet's "LRScheduler ... already defined" would raise
         finder.find(lr_start=1e-3, lr_end=5, num_iter=30, progress=False)
-    assert len(finder.results) >= 20
+    assert len(finder.curve.pairs) >= 20
     assert trainer.optimizer.lr_scheduler is schedule
     assert [schedule(n) for n in range(10)] == values and schedule.base_lr == 0.5
     assert trainer.optimizer.num_update == 3 and trainer.learning_rate == schedule(3)

@@ -6,6 +6,7 @@ the curve itself, so the optimizer the curve recorded reaches every rule.
 Examples
 --------
 >>> import numpy as np
+>>> from gluon_lrfinder.core.registry import CurvePoints
 >>> lrs = np.logspace(-4, 0, 41)
 >>> losses = 1 - np.tanh(3 * (np.log10(lrs) + 2)) + np.where(lrs > 0.1, 50 * (lrs - 0.1), 0)
 >>> report_curve(CurvePoints(lrs, losses), method="steepest").lr
@@ -246,6 +247,7 @@ def suggest_curve(
     Examples
     --------
     >>> import numpy as np
+    >>> from gluon_lrfinder.core.registry import CurvePoints
     >>> lrs = np.logspace(-4, 0, 41)
     >>> losses = 1 - np.tanh(3 * (np.log10(lrs) + 2)) + np.where(lrs > 0.1, 50 * (lrs - 0.1), 0)
     >>> suggest_curve(CurvePoints(lrs, losses), method="steepest")
@@ -340,6 +342,7 @@ def report_curve(
     Examples
     --------
     >>> import numpy as np
+    >>> from gluon_lrfinder.core.registry import CurvePoints
     >>> lrs = np.logspace(-4, 0, 41)
     >>> losses = 1 - np.tanh(3 * (np.log10(lrs) + 2)) + np.where(lrs > 0.1, 50 * (lrs - 0.1), 0)
     >>> r = report_curve(CurvePoints(lrs, losses), method="steepest")

@@ -57,15 +57,17 @@ def shaped_curve(**kwargs):
     return LRCurve(lrs=list(lrs), losses=list(losses), **kwargs)
 
 
-def test_the_curve_answers_what_the_suggest_module_computes():
-    from gluon_lrfinder.core import rules as rules
+def test_the_curve_answers_what_the_registered_rules_compute():
+    from conftest import BUILTIN_RULES
+
+    from gluon_lrfinder.core import report, rules
 
     curve = shaped_curve()
-    for method in rules.SUGGESTERS:
-        assert curve.suggest(method=method, warn=False) == rules.suggest(curve.lrs, curve.losses, method, warn=False)
+    for method in BUILTIN_RULES:
+        assert curve.suggest(method=method, warn=False) == rules.get_rule(method)(curve)
     assert curve.suggest_range() == rules.lr_range(curve.lrs, curve.losses)
-    assert curve.diagnose() == rules.diagnose(curve.lrs, curve.losses)
-    assert curve.report(method="steepest").lrs == rules.report(curve.lrs, curve.losses, method="steepest").lrs
+    assert curve.diagnose() == report.diagnose(curve.lrs, curve.losses)
+    assert curve.report(method="steepest").lrs == report.report_curve(curve, method="steepest").lrs
 
 
 def test_the_curve_reads_its_validation_signal_and_refuses_without_one():

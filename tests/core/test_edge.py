@@ -7,10 +7,12 @@ import warnings
 
 import numpy as np
 import pytest
+from conftest import report, suggest
 
 from gluon_lrfinder import LRCurve
 from gluon_lrfinder.core import edge as E
 from gluon_lrfinder.core import rules as S
+from gluon_lrfinder.core.report import diagnose
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 GLUONCV_CURVE = os.path.join(os.path.dirname(os.path.dirname(HERE)), "benchmarks", "data", "gluoncv_bumpy_curve.json")
@@ -61,7 +63,7 @@ def test_constructed_bumpy_curve_advice_stays_below_the_bump(seed):
     edge = E.edge_of_stability(lrs, losses)
     assert edge.found and 0.05 < edge.lr < 0.15  # the bump starts at ~0.1, not the blow-up above 2
     low, high = S.lr_range(lrs, losses)
-    lr = S.suggest(lrs, losses, warn=False, optimizer="nag")
+    lr = suggest(lrs, losses, warn=False, optimizer="nag")
     assert high < edge.lr and lr < edge.lr
     assert low <= lr <= high  # the contract: the suggestion lies inside the range
     # without the edge, the rules read the fall into the second dip (the 0.565)
@@ -72,17 +74,17 @@ def test_saved_bumpy_curve_advice_stays_below_the_bump():
     lrs, losses, optimizer = saved_bumpy()
     bump = _bump_start(lrs, losses)
     low, high = S.lr_range(lrs, losses)
-    lr = S.suggest(lrs, losses, warn=False, optimizer=optimizer)
+    lr = suggest(lrs, losses, warn=False, optimizer=optimizer)
     assert high < bump and lr < bump
     assert low <= lr <= high
 
 
 def test_bumpy_curve_is_flagged_and_warned():
     lrs, losses = bumpy_curve()
-    flags = S.diagnose(lrs, losses)
+    flags = diagnose(lrs, losses)
     assert any(f.startswith("second dip after the edge of stability") for f in flags)
-    report = S.report(lrs, losses, optimizer="nag")
-    assert "second dip" in str(report)
+    summary = report(lrs, losses, optimizer="nag")
+    assert "second dip" in str(summary)
     curve = LRCurve(lrs=list(lrs), losses=list(losses), settings={"optimizer": "NAG"})
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -96,7 +98,7 @@ def test_bumpy_curve_is_flagged_and_warned():
 
 def test_textbook_curve_has_no_edge_flags_and_same_minimum():
     lrs, losses = textbook()
-    assert S.diagnose(lrs, losses) == []
+    assert diagnose(lrs, losses) == []
     edge = E.edge_of_stability(lrs, losses)
     assert edge.found and edge.minimum_lr < edge.lr
     from gluon_lrfinder.core.smoothing import zero_phase
@@ -114,7 +116,7 @@ def test_noise_on_the_plateau_is_not_an_edge():
 
 def test_never_diverged_flag_says_what_lr_end_to_try():
     lrs = np.logspace(-5, -2, 30)
-    flags = S.diagnose(lrs, np.linspace(2.0, 0.5, 30))
+    flags = diagnose(lrs, np.linspace(2.0, 0.5, 30))
     assert len(flags) == 1 and flags[0].startswith("never diverged: raise lr_end; ")
     assert "lr_end=0.1" in flags[0]
 
@@ -126,7 +128,7 @@ def test_bumpy_flag_when_halves_disagree():
     assert E.subsample_spread(lrs, losses, lambda a, b: S.lr_range(a, b)[1]) < np.log10(E.BUMPY_FACTOR)
     spread = E.subsample_spread(lrs, jagged, lambda a, b: S.lr_range(a, b)[1])
     assert spread > np.log10(E.BUMPY_FACTOR)
-    assert any(f.startswith("bumpy curve") for f in S.diagnose(lrs, jagged))
+    assert any(f.startswith("bumpy curve") for f in diagnose(lrs, jagged))
 
 
 def test_edge_index_needs_a_fall_first():
@@ -139,7 +141,7 @@ def test_finder_suggest_range_and_apply_warn_about_the_bump(make_learner):
 
     lrs, losses = bumpy_curve()
     finder = LRFinder(make_learner())
-    finder.curve = LRCurve(lrs=list(lrs), losses=list(losses), settings={"optimizer": "SGD"})
+    finder.result = LRCurve(lrs=list(lrs), losses=list(losses), settings={"optimizer": "SGD"})
     for call in (finder.suggest_range, finder.apply):
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")

@@ -29,9 +29,9 @@ def real_curves():
 
 def smoothed_fall(lrs, losses):
     """How far the smoothed curve fell below its first point, relative to it."""
-    from gluon_lrfinder.core.rules import _smoothed
+    from gluon_lrfinder.core.smoothing import smoothed_curve
 
-    smooth = _smoothed(np.asarray(lrs), np.asarray(losses, dtype=float), None)[1]
+    smooth = smoothed_curve(np.asarray(lrs), np.asarray(losses, dtype=float), None)[1]
     return (smooth[0] - np.nanmin(smooth)) / abs(smooth[0])
 
 
@@ -75,11 +75,11 @@ def test_apply_says_so_when_it_sets_a_rate_from_a_curve_that_never_fell(make_lea
 
     finder = LRFinder(make_learner())
     lrs = np.geomspace(1e-5, 1, 80)
-    finder.curve = LRCurve(lrs=list(lrs), losses=list(2.0 + np.where(lrs > 1e-2, lrs * 50, 0.0)))
+    finder.result = LRCurve(lrs=list(lrs), losses=list(2.0 + np.where(lrs > 1e-2, lrs * 50, 0.0)))
     with pytest.warns(SuggestionWarning, match=r"apply\(\) set lr=.*loss never fell"):
         finder.apply()
     lm = json.loads((DATA / "lm_curves.json").read_text())["curves"][0]  # fell 12%, then diverged
-    finder.curve = LRCurve(lrs=lm["lrs"], losses=lm["losses"])
+    finder.result = LRCurve(lrs=lm["lrs"], losses=lm["losses"])
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         finder.apply()

@@ -3,13 +3,13 @@ import math
 
 import numpy as np
 import pytest
+from conftest import BUILTIN_RULES, array_rule, report, suggest
 
 from gluon_lrfinder.core.report import COMPARED, SuggestionReport, diagnose, disagreement
 from gluon_lrfinder.core.rules import (
     BLEND_FRACTION,
     BLEND_FRACTION_BY_KIND,
     DEFAULT_METHOD,
-    SUGGESTERS,
     SuggestionWarning,
     blend,
     blend_fraction,
@@ -17,9 +17,7 @@ from gluon_lrfinder.core.rules import (
     lr_range,
     minimum,
     raw_steepest,
-    report,
     steepest,
-    suggest,
     valley,
 )
 
@@ -52,14 +50,14 @@ def test_valley_sits_in_the_middle_of_the_descent():
     assert math.log10(valley(lrs, losses, bandwidth=0)) == pytest.approx(-2.1, abs=1e-9)
 
 
-@pytest.mark.parametrize("name", sorted(SUGGESTERS))
+@pytest.mark.parametrize("name", sorted(BUILTIN_RULES))
 def test_no_rule_is_moved_by_one_huge_last_loss(name):
     """Issue 11: with the last loss at 1e8, valley answered lr_start (1e-4) instead of 0.005 and
     the smoothed curve rose far before the raw losses did."""
     lrs, losses = issue11_curve()
     outlier = losses.copy()
     outlier[-1] = 1e8
-    rule = SUGGESTERS[name]
+    rule = array_rule(name)
     assert rule(lrs, outlier) == rule(lrs, losses)
     assert rule(lrs, outlier) > lrs[0]
 
@@ -69,7 +67,7 @@ def test_one_huge_loss_inside_the_curve_moves_no_smoothed_rule():
     spiked = losses.copy()
     spiked[30] = 1e6  # inside the descent
     for name in COMPARED:
-        assert SUGGESTERS[name](lrs, spiked) == pytest.approx(SUGGESTERS[name](lrs, losses), rel=0.2), name
+        assert array_rule(name)(lrs, spiked) == pytest.approx(array_rule(name)(lrs, losses), rel=0.2), name
 
 
 def test_blend_goes_from_the_steepest_point_towards_the_minimum():
@@ -123,7 +121,7 @@ def test_rules_skip_non_finite_losses_and_need_enough_points():
     lrs, losses = textbook()
     losses = losses.copy()
     losses[-3:] = [np.nan, np.inf, np.nan]
-    for name, rule in SUGGESTERS.items():
+    for name, rule in ((n, array_rule(n)) for n in BUILTIN_RULES):
         lr = rule(lrs, losses)
         assert lrs[0] <= lr <= lrs[-1], name
     with pytest.raises(ValueError, match="too few points to suggest a learning rate: need at least 5"):
@@ -221,7 +219,7 @@ def broad_descent():
 
 def test_disagreement_is_flagged_with_which_way_to_lean():
     lrs, losses = broad_descent()
-    answers = {name: SUGGESTERS[name](lrs, losses) for name in SUGGESTERS}
+    answers = {name: array_rule(name)(lrs, losses) for name in BUILTIN_RULES}
     flag = disagreement(answers)
     spread = math.log10(max(answers[n] for n in COMPARED) / min(answers[n] for n in COMPARED))
     assert spread > 1 and flag.startswith(f"rules disagree by {spread:.1f} decades")
@@ -240,14 +238,14 @@ def test_suggest_warns_and_rejects_unknown_methods():
         suggest(np.logspace(-5, -2, 30), np.linspace(2.0, 0.5, 30))
     with pytest.raises(ValueError, match="method must be one of"):
         suggest(*textbook(), method="fastest")
-    assert DEFAULT_METHOD in SUGGESTERS
+    assert DEFAULT_METHOD in BUILTIN_RULES
 
 
 def test_report_lists_every_rule_their_agreement_and_flags():
     lrs, losses = textbook(noise=0.03)
     r = report(lrs, losses, method="steepest")
     assert isinstance(r, SuggestionReport)
-    assert set(r.lrs) == set(SUGGESTERS)
+    assert set(r.lrs) == set(BUILTIN_RULES)
     assert r.lr == r.lrs["steepest"] == steepest(lrs, losses)
     logs = np.log10(list(r.lrs.values()))
     assert r.spread_decades == pytest.approx(logs.max() - logs.min())
@@ -274,7 +272,7 @@ def test_report_with_validation_signal_and_with_too_few_points():
 
 
 def test_a_rule_callable_works_wherever_a_rule_name_does():
-    from gluon_lrfinder.core.rules import report, resolve_rule
+    from gluon_lrfinder.core.rules import get_rule
 
     lrs, losses = textbook()
 
@@ -288,7 +286,7 @@ def test_a_rule_callable_works_wherever_a_rule_name_does():
     assert r.lrs["half_minimum"] == pytest.approx(expected) and "steepest" in r.lrs
     with pytest.raises(ValueError, match=r"method must be one of 'blend', .* or a callable rule\(lrs, losses, "
                                          r"bandwidth\), got 'fastest'"):
-        resolve_rule("fastest")
+        get_rule("fastest")
     with pytest.raises(TypeError, match=r"method must be a rule name .* or a callable rule\(lrs, losses, "
                                         r"bandwidth\), got int"):
         suggest(lrs, losses, method=3)
@@ -296,7 +294,6 @@ def test_a_rule_callable_works_wherever_a_rule_name_does():
 
 def test_too_few_points_is_decided_by_counting_not_by_the_flag_text():
     from gluon_lrfinder.core.report import TOO_FEW_POINTS
-    from gluon_lrfinder.core.rules import report
     from gluon_lrfinder.core.smoothing import enough_points
 
     assert not enough_points([1e-3, 1e-2, 1e-1, 1.0], [1.0, float("nan"), 0.5, 2.0])
@@ -309,7 +306,7 @@ def test_too_few_points_is_decided_by_counting_not_by_the_flag_text():
 def test_every_array_rule_is_registered_with_a_one_line_description():
     from gluon_lrfinder.core.registry import RULES
 
-    assert set(SUGGESTERS) <= set(RULES)
+    assert set(BUILTIN_RULES) <= set(RULES)
     for rule in RULES.values():
         assert rule.description and "\n" not in rule.description and len(rule.description) < 160, rule.name
 

@@ -3,11 +3,11 @@ import math
 import mxnet as mx
 import numpy as np
 import pytest
+from conftest import suggest
 
 from gluon_lrfinder import Learner, LRFinder, StoppingCriteria
 from gluon_lrfinder.core.repeated import summarize_sweeps
 from gluon_lrfinder.core.report import diagnose
-from gluon_lrfinder.core.rules import suggest
 from gluon_lrfinder.core.stopping import LRFinderStoppingCriteria
 from gluon_lrfinder.demo import build_net, load_task, loss_for
 from gluon_lrfinder.engine.sampler import make_loader

@@ -84,7 +84,7 @@ def test_nan_in_the_inputs_is_diagnosed_not_suggested(state_checker):
     checker.check()
     first_nan = next(i for i, x in enumerate(finder.curve.losses) if not np.isfinite(x))
     assert finder.curve.lrs[first_nan] < 1e-4  # long before any learning rate could diverge
-    assert finder.diagnose()[0].startswith(f"non-finite data: the batch of iteration {first_nan + 1} ")
+    assert finder.curve.diagnose()[0].startswith(f"non-finite data: the batch of iteration {first_nan + 1} ")
     with pytest.raises(ValueError, match=r"no suggestion from this curve: non-finite data"):
         finder.suggest()
     report = finder.report()
@@ -106,7 +106,7 @@ def test_clean_data_that_diverges_is_not_flagged():
         warnings.simplefilter("error", SuggestionWarning)
         finder.find(lr_start=1e-4, lr_end=1e4, progress=False)
     assert "data_problem" not in finder.curve.settings
-    assert not any(flag.startswith("non-finite") for flag in finder.diagnose())
+    assert not any(flag.startswith("non-finite") for flag in finder.curve.diagnose())
     assert 1e-4 < finder.suggest() < 1e4
 
 

@@ -27,8 +27,7 @@ from gluon_lrfinder.engine.reducers import (
     loss_reducer_for,
 )
 from gluon_lrfinder.engine.sampler import make_loader
-from gluon_lrfinder.integrations.cli import main
-from gluon_lrfinder.integrations.launcher import cluster_env, launch
+from gluon_lrfinder.integrations.launcher import cluster_env, launch, main
 
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # tests/, where the workers live
 WORKER = os.path.join(HERE, "dist_worker.py")
@@ -218,7 +217,7 @@ def test_main_without_command_is_a_usage_error(capsys):
 
 def test_module_help_runs_without_mxnet():
     root = os.path.dirname(HERE)
-    out = subprocess.run([sys.executable, "-m", "gluon_lrfinder.engine.reducers", "--help"],
+    out = subprocess.run([sys.executable, "-m", "gluon_lrfinder", "launch", "--help"],
                          capture_output=True, text=True, timeout=30, cwd=root)
     assert out.returncode == 0 and "--num-workers" in out.stdout
     # the launcher side never imports MXNet (it starts in a fraction of the time)
@@ -303,7 +302,7 @@ def test_ctrl_c_on_the_launcher_reaps_the_job(tmp_path):
     # SIGINT ignored, and a child inherits that: the launcher would never see the Ctrl-C. It
     # gets the default disposition back, as in a terminal.
     launcher = subprocess.Popen(
-        [sys.executable, "-m", "gluon_lrfinder.engine.reducers", "-n", "2", "--timeout", "60",
+        [sys.executable, "-m", "gluon_lrfinder", "launch", "-n", "2", "--timeout", "60",
          "--log-dir", str(tmp_path), "--", sys.executable, "-c", "import time; time.sleep(600)"],
         cwd=os.path.dirname(HERE), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))

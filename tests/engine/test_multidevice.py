@@ -160,7 +160,7 @@ def test_find_restores_every_context_bitwise(array_mode, tasks, net_name, optimi
     assert any(k.startswith("state/") for k in before)  # momentum / Adam moments exist
 
     finder = run_find(task, net, trainer, CTX2)
-    assert len(finder.results) >= 20
+    assert len(finder.curve.pairs) >= 20
     assert_same_state(full_state(net, trainer), before)
 
 

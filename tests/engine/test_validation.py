@@ -3,12 +3,11 @@ import json
 
 import numpy as np
 import pytest
-from conftest import mode_array
+from conftest import mode_array, suggest
 from mxnet import autograd, gluon
 
 from gluon_lrfinder import LRCurve, LRFinder
 from gluon_lrfinder.core.plotting import plot_curve, pyplot
-from gluon_lrfinder.core.rules import suggest
 from gluon_lrfinder.engine.validation import ValidationSignal
 
 SWEEP = {"lr_start": 1e-4, "lr_end": 3.0, "num_iter": 40, "progress": False}

@@ -115,7 +115,7 @@ def test_find_lr_with_estimator_restores_and_suggests(array_mode, digits):
     params, states = capture_params(est.net), trainer_state_bytes(est.trainer)
     finder = find_lr_with_estimator(est, data, progress=False, **FIND)
     assert finder.learner.trainer is est.trainer and finder.learner.net is est.net
-    assert len(finder.results) >= 20 and finder.curve.settings["contexts"] == ["cpu(0)"]
+    assert len(finder.curve.pairs) >= 20 and finder.curve.settings["contexts"] == ["cpu(0)"]
     lr = finder.suggest(warn=False)
     assert math.isfinite(lr) and FIND["lr_start"] <= lr <= FIND["lr_end"]
     assert_params_equal(params, capture_params(est.net))
@@ -136,7 +136,7 @@ def test_handler_at_train_begin_applies_the_suggestion_in_fit(array_mode, digits
     assert before.seen[0][2] == 1e-5 and after.seen[0][2] == handler.suggested_lr
     assert est.trainer.learning_rate == handler.suggested_lr
     assert FIND["lr_start"] <= handler.suggested_lr <= FIND["lr_end"]
-    assert handler.finder is not None and len(handler.finder.results) >= 20
+    assert handler.finder is not None and len(handler.finder.curve.pairs) >= 20
     assert any(f"suggested lr {handler.suggested_lr:.4g}" in m and "set learning rate 1e-05 ->" in m
                for m in messages.messages), messages.messages
     assert any("current learning rate" in m and f"{handler.suggested_lr:.4f}" in m
@@ -257,7 +257,7 @@ def test_ctrl_c_during_the_handlers_search_stops_fit_and_restores(digits):
     handler = LRFinderHandler(data, find_kwargs=FIND)
     with pytest.raises(KeyboardInterrupt, match="interrupted"):
         est.fit(data, epochs=2, event_handlers=[handler])
-    assert len(calls) == 12 and len(handler.finder.results) == 11  # the curve is kept
+    assert len(calls) == 12 and len(handler.finder.curve.pairs) == 11  # the curve is kept
     assert handler.suggested_lr is None and est.trainer.learning_rate == 1e-5  # nothing applied
     assert_params_equal(params, capture_params(est.net))
     assert trainer_state_bytes(est.trainer) == states
@@ -272,7 +272,7 @@ def test_the_search_trains_through_a_custom_batch_processor_and_restores(array_m
     own_loss = float(est.loss(est.net(x), y).asnumpy().mean(dtype=np.float64))  # the estimator's loss
     calls = est.batch_processor.calls
     finder = find_lr_with_estimator(est, data, lr_start=1e-5, lr_end=1e-3, num_iter=10, progress=False)
-    assert est.batch_processor.calls - calls == len(finder.results) == 10  # one call per iteration
+    assert est.batch_processor.calls - calls == len(finder.curve.pairs) == 10  # one call per iteration
     # the first iteration's loss is the processor's: three times the estimator's own
     assert finder.curve.losses[0] == pytest.approx(3.0 * own_loss, rel=1e-5)
     assert_params_equal(params, capture_params(est.net))
@@ -286,7 +286,7 @@ def test_the_handler_searches_through_the_custom_batch_processor(digits):
     before, after = Spy(priority=999), Spy(priority=1001)  # around the handler (priority 1000)
     handler = LRFinderHandler(data, find_kwargs=FIND)
     est.fit(data, batches=5, event_handlers=[handler, before, after])
-    searched = len(handler.finder.results)
+    searched = len(handler.finder.curve.pairs)
     # every search iteration (plus at most the one queued after a stop) and the 5 fit batches
     assert processor.calls - 5 in (searched, searched + 1)
     assert_params_equal(before.seen[0][1], after.seen[0][1])

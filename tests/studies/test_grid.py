@@ -116,7 +116,7 @@ def test_find_grid_restores_everything_and_records_each_combination(make_learner
     for combo, curve in zip(result.combinations, result.curves):
         assert curve.settings["weight_decay"] == combo["weight_decay"]
         assert curve.settings["momentum"] == combo["momentum"]
-    assert result.candidate in result.combinations and finder.grid is result
+    assert result.candidate in result.combinations and finder.result is result
     assert result.best is None  # the trainer's own values (1e-5, 0.9) are not in the grid: no recommendation
 
 
@@ -163,9 +163,9 @@ def test_find_grid_refuses_bad_knobs_before_touching_anything(make_learner, stat
         LRFinder(plain).find_grid(weight_decay=[0.0], seed=-1, **FIND)
     checker.check()
     with pytest.raises(RuntimeError, match="call find_grid"):
-        finder.apply_grid()
+        finder.apply()
     with pytest.raises(RuntimeError, match="call find_grid"):
-        finder.plot_grid()
+        finder.plot()
 
 
 def test_apply_grid_keeps_the_values_unless_told_to_apply_the_unvalidated_pick(make_learner, recwarn):
@@ -175,7 +175,7 @@ def test_apply_grid_keeps_the_values_unless_told_to_apply_the_unvalidated_pick(m
     result.candidate_index = 3  # whatever the sweep said: make the pick another combination
     result.candidate, result.candidate_lr = dict(result.rows[3].combination), result.rows[3].lr
     result.evidence = "range tests only (a test stand-in)"
-    applied = finder.apply_grid()
+    applied = finder.apply()
     opt = learner.trainer.optimizer
     assert (opt.wd, opt.momentum) == (1e-4, 0.9)  # weight decay and momentum untouched
     assert applied == {"weight_decay": 1e-4, "momentum": 0.9, "lr": pytest.approx(result.lr)}
@@ -184,10 +184,10 @@ def test_apply_grid_keeps_the_values_unless_told_to_apply_the_unvalidated_pick(m
     assert not [w for w in recwarn if issubclass(w.category, UserWarning)]
     with pytest.warns(UserWarning, match=r"sweep's pick \(weight_decay=0.01, momentum=0.99\) on the evidence of "
                                          r"range tests only \(a test stand-in\); confirm it with a training run"):
-        applied = finder.apply_grid(accept_unvalidated=True)
+        applied = finder.apply(accept_unvalidated=True)
     assert (opt.wd, opt.momentum) == (1e-2, 0.99) and applied["lr"] == pytest.approx(result.rows[3].lr)
     with pytest.raises(TypeError, match="accept_unvalidated must be a bool, got str"):
-        finder.apply_grid(accept_unvalidated="yes")
+        finder.apply(accept_unvalidated="yes")
 
 
 def test_apply_grid_changes_nothing_without_the_trainers_values_in_the_grid(make_learner, state_checker):
@@ -198,11 +198,11 @@ def test_apply_grid_changes_nothing_without_the_trainers_values_in_the_grid(make
     checker = state_checker(learner)
     with pytest.raises(RuntimeError, match=r"nothing changed: .*accept_unvalidated=True to apply the sweep's pick "
                                            r"\(weight_decay=.*\), which rests on: range tests only"):
-        finder.apply_grid()
+        finder.apply()
     checker.check()
     assert learner.trainer.optimizer.wd == 1e-4 and learner.trainer.learning_rate == 0.05
     with pytest.warns(UserWarning, match="range tests only"):
-        applied = finder.apply_grid(accept_unvalidated=True)
+        applied = finder.apply(accept_unvalidated=True)
     assert applied["weight_decay"] == result.candidate["weight_decay"]
     assert learner.trainer.optimizer.momentum == result.candidate["momentum"]
 

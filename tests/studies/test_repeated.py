@@ -119,7 +119,7 @@ def test_find_repeated_restores_state_bitwise_and_varies_the_runs(array_mode, ma
     after_np = np.random.get_state()
     assert np.array_equal(np_state[1], after_np[1]) and np_state[2] == after_np[2]
     assert len(result.curves) == 3 and result.seeds == [5, 6, 7]
-    assert finder.repeated is result and finder.curve is result.curves[-1]
+    assert finder.result is result and finder.curve is result.curves[-1]
     firsts = [c.losses[0] for c in result.curves]
     assert len(set(firsts)) == 3  # different data order (and weights): different first losses
     ok = np.isfinite(result.median)
@@ -193,7 +193,7 @@ def test_apply_reads_the_latest_search_median_then_a_later_find(make_learner, tm
     finder.load(tmp_path / "first.json")  # a loaded curve decides too
     assert finder.apply(method="steepest") == finder.curve.suggest(method="steepest", warn=False)
     result = finder.find_repeated(repeats=2, seed=6, method="steepest", **kwargs)
-    finder.curve = result.curves[0]  # and so does a curve set by hand
+    finder.result = result.curves[0]  # and so does a curve set by hand
     assert finder.apply(method="steepest") == result.curves[0].suggest(method="steepest", warn=False)
 
 
