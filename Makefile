@@ -56,8 +56,13 @@ docs: $(BIN)/.docs-installed
 	$(BIN)/sphinx-build -W --keep-going -E -b html docs $(DOCS_OUT)
 	@echo "Open $(DOCS_OUT)/index.html"
 
+# The cheap part of the research harness (benchmarks/README.md lists every script and its time):
+# the rule benchmarks re-scored from their cached JSON (seconds to a minute each), then the
+# overhead and all-reduce timings (a few minutes). Retraining a cache is a separate, long command.
 bench: venv
-	OMP_NUM_THREADS=1 MPLBACKEND=Agg $(BIN)/python benchmarks/suggestion_quality.py
+	OMP_NUM_THREADS=1 MPLBACKEND=Agg $(BIN)/python benchmarks/suggestion_regret.py --no-trials
+	OMP_NUM_THREADS=1 MPLBACKEND=Agg $(BIN)/python benchmarks/advice/score.py
+	OMP_NUM_THREADS=1 MPLBACKEND=Agg $(BIN)/python benchmarks/advice/noise_floor.py
 	OMP_NUM_THREADS=1 MPLBACKEND=Agg $(BIN)/python benchmarks/overhead.py --quick
 	OMP_NUM_THREADS=1 MPLBACKEND=Agg $(BIN)/python benchmarks/dist_allreduce.py --workers 2 4
 

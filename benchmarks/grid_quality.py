@@ -26,14 +26,18 @@ import sys
 import time
 from typing import Any, Dict, List, Optional, Sequence
 
-import numpy as np
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the repo root
 
-from gluon_lrfinder import Learner, LRFinder
-from gluon_lrfinder.core.grid_rows import DEFAULT_MARGIN, GridRow, recommend
-from gluon_lrfinder.demo import load_task
+from benchmarks import common  # noqa: E402  (first: it sets OMP_NUM_THREADS and MPLBACKEND)
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from suggestion_quality import initial_weights, make_learner, validation_loss  # noqa: E402
+# isort: split
+
+import numpy as np  # noqa: E402
+
+from benchmarks.common import make_learner, validation_loss  # noqa: E402
+from gluon_lrfinder import Learner, LRFinder  # noqa: E402
+from gluon_lrfinder.core.grid_rows import DEFAULT_MARGIN, GridRow, recommend  # noqa: E402
+from gluon_lrfinder.demo import load_task  # noqa: E402
 
 #: Seed of the fixed initial weights of every task (the figures in the docs were measured with it).
 INIT_SEED = 42
@@ -64,17 +68,15 @@ def fresh_learner(spec: Dict[str, Any], task: Any, init: Sequence[np.ndarray], s
 def train(spec: Dict[str, Any], task: Any, init: Sequence[np.ndarray], combo: Dict[str, float],
           lr: float, seed: int) -> float:
     with fresh_learner(spec, task, init, seed, combo["weight_decay"], combo["momentum"], lr) as learner:
-        for it in range(spec["budget"]):
-            loss = learner.queue_iteration()
-            if it % 50 == 49 and not math.isfinite(float(loss.asscalar())):
-                return math.inf
+        if not common.learner_steps(learner, spec["budget"], check_every=50):
+            return math.inf
         return validation_loss(learner, task.valid)
 
 
 def run_task(spec: Dict[str, Any], seeds: Sequence[int], repeats: int) -> Dict[str, Any]:
     """One find_grid from the default combination, then every combination trained at its own rate."""
     task = load_task(spec["data"])
-    init = initial_weights(spec, task, seed=INIT_SEED)
+    init = common.task_weights(spec, task, INIT_SEED)
     t0 = time.perf_counter()
     # the grid runs from a learner that starts at the default combination (it restores it after)
     with fresh_learner(spec, task, init, 0, DEFAULT["weight_decay"], DEFAULT["momentum"]) as learner:

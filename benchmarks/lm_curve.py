@@ -6,12 +6,12 @@ normally (issue 18). This script reproduces that shape on a synthetic corpus (Zi
 tokens over a vocabulary of 2000, a weak bigram structure), with GluonNLP's loop: time-major BPTT
 batches, the hidden state carried and detached, the loss normalised by the script, SGD,
 ``trainer.step(1)`` (declared through ``fit_batch``). The curves are written to
-``benchmarks/data/lm_curves.json``, where ``tests/test_suggest.py`` reads them to check that no
+``benchmarks/data/lm_curves.json``, where ``tests/core/test_flags.py`` reads them to check that no
 flag cries wolf on them.
 
 Run from the repository root::
 
-    OMP_NUM_THREADS=1 PYTHONPATH=. python benchmarks/lm_curve.py
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/lm_curve.py
 """
 from __future__ import annotations
 
@@ -20,8 +20,11 @@ import os
 import sys
 import warnings
 
-os.environ.setdefault("OMP_NUM_THREADS", "1")
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the repo root
+
+from benchmarks import common  # noqa: E402  (first: it sets OMP_NUM_THREADS and MPLBACKEND)
+
+# isort: split
 
 import mxnet as mx  # noqa: E402
 import numpy as np  # noqa: E402
@@ -29,7 +32,6 @@ from mxnet import autograd, gluon  # noqa: E402
 
 from gluon_lrfinder import Learner, LRFinder  # noqa: E402
 
-HERE = os.path.dirname(os.path.abspath(__file__))
 VOCAB, T, N = 2000, 35, 32
 
 
@@ -102,13 +104,13 @@ def record(seed: int, warm: int = 0) -> dict:
     smooth = [s for s in curve.smoothed if s is not None]
     print(f"seed {seed}, warm {warm}: {len(curve)} points, {curve.stop_reason}, fell "
           f"{(smooth[0] - min(smooth)) / smooth[0]:.1%}, suggestion {finder.suggest(warn=False):.3g}, "
-          f"flags {finder.diagnose()}", flush=True)
+          f"flags {finder.curve.diagnose()}", flush=True)
     return {"seed": seed, "warm": warm, "lrs": list(curve.lrs), "losses": list(curve.losses)}
 
 
 def main() -> None:
     curves = [record(seed, warm) for seed in range(3) for warm in (0, 50, 100)]
-    with open(os.path.join(HERE, "data", "lm_curves.json"), "w", encoding="utf-8") as f:
+    with open(common.data_path("lm_curves.json"), "w", encoding="utf-8") as f:
         json.dump({"spec": {"vocab": VOCAB, "bptt": T, "batch_size": N, "optimizer": "sgd", "step": 1},
                    "curves": curves}, f)
 

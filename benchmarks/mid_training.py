@@ -29,20 +29,21 @@ import sys
 import warnings
 from typing import Any, Dict, List
 
-os.environ.setdefault("OMP_NUM_THREADS", "1")
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the repo root
+
+from benchmarks import common  # noqa: E402  (first: it sets OMP_NUM_THREADS and MPLBACKEND)
+
+# isort: split
 
 import mxnet as mx  # noqa: E402
 import numpy as np  # noqa: E402
-from suggestion_quality import validation_loss  # noqa: E402  (benchmarks/ is this script's folder)
 
+from benchmarks.common import validation_loss  # noqa: E402
 from gluon_lrfinder import Learner, LRFinder  # noqa: E402
 from gluon_lrfinder.demo import build_net, load_task, loss_for  # noqa: E402
-from gluon_lrfinder.engine.sampler import make_loader
+from gluon_lrfinder.engine.sampler import make_loader  # noqa: E402
 from gluon_lrfinder.engine.state import StateSnapshot  # noqa: E402
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
 TASKS = [("diabetes", "mlp"), ("breast_cancer", "mlp_bn"), ("digits", "mlp_bn"), ("digits_image", "cnn")]
 GRID = [0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0]
 SEARCH = dict(lr_start=1e-5, lr_end=10, progress=False)
@@ -65,10 +66,8 @@ def continue_at(learner: Learner, task, lr: float, budget: int) -> float:
     """Validation loss after ``budget`` more steps at ``lr`` from the current state (then restored)."""
     with StateSnapshot(learner.net, learner.trainer):
         learner.trainer.set_learning_rate(lr)
-        for it in range(budget):
-            loss = learner.queue_iteration()
-            if it % 25 == 24 and not math.isfinite(loss.asscalar()):
-                return math.inf
+        if not common.learner_steps(learner, budget, check_every=25):
+            return math.inf
         result = validation_loss(learner, task.valid)
         learner.trainer.set_learning_rate(0.1)
     return result
@@ -86,7 +85,7 @@ def shape_of(finder: LRFinder) -> Dict[str, Any]:
         "rise_before_fall": float(np.nanmax(smooth[: max(low, 1)]) / smooth[0]),
         "last_lr": float(curve.lrs[-1]),
         "stop_reason": curve.stop_reason,
-        "flags": [flag.split(":")[0] for flag in finder.diagnose()],
+        "flags": [flag.split(":")[0] for flag in finder.curve.diagnose()],
         "lrs": list(curve.lrs),
         "losses": [float(x) for x in curve.losses],
         "smoothed": [None if math.isnan(x) else float(x) for x in smooth],
@@ -174,13 +173,10 @@ def main() -> None:
     args = parser.parse_args()
     results = run(list(range(args.seeds)), args.warm, args.budget)
     text = report(results, args.warm, args.budget)
-    print(text)
-    out = os.path.join(HERE, "results")
-    with open(os.path.join(out, "mid_training.md"), "w", encoding="utf-8") as f:
-        f.write(text)
-    with open(os.path.join(out, "mid_training.json"), "w", encoding="utf-8") as f:
+    common.publish(common.results_path("mid_training.md"), text)
+    with open(common.results_path("mid_training.json"), "w", encoding="utf-8") as f:
         json.dump(results, f, indent=1, default=str)
-    plot(results, os.path.join(ROOT, "docs", "img", "mid_training.png"))
+    plot(results, os.path.join(common.ROOT, "docs", "img", "mid_training.png"))
 
 
 if __name__ == "__main__":

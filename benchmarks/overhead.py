@@ -51,10 +51,10 @@ import mxnet as mx
 import numpy as np
 from mxnet import autograd, gluon
 
-from gluon_lrfinder import finder as finder_module
 from gluon_lrfinder.core import plan as sweep
 from gluon_lrfinder.core.stopping import StoppingCriteria
 from gluon_lrfinder.demo import build_net, load_task
+from gluon_lrfinder.engine import sweep as sweep_module
 from gluon_lrfinder.engine.learner import Learner
 from gluon_lrfinder.engine.sampler import make_loader
 from gluon_lrfinder.engine.state import StateSnapshot
@@ -512,7 +512,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     return 0
 
 
-finder_module.StateSnapshot = TimedSnapshot  # time the finder's own save and restore
+sweep_module.StateSnapshot = TimedSnapshot  # time the finder's own save and restore (its sweep loop's)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,7 +1,8 @@
 """Does a one-cycle run over ``lr_range()`` train better than a constant rate at the suggestion?
 
-The tasks of ``benchmarks/suggestion_quality.py`` (same data, nets, optimizers, batch sizes,
-budgets and fixed initial weights), and two of them again mid-training (range test and runs
+Six small tasks (those of the first suggestion benchmark, ``suggestion_quality.py``, since
+superseded by ``suggestion_regret.py``: data, nets, optimizers, batch sizes, budgets, fixed initial
+weights), and two of them again mid-training (range test and runs
 from weights already trained for 60 iterations, as ``LRFinderHandler`` at a later epoch sees
 them). Per task, one range test per data order gives the curve; from it:
 
@@ -31,18 +32,51 @@ import sys
 import warnings
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
-os.environ.setdefault("OMP_NUM_THREADS", "1")
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the repo root
+
+from benchmarks import common  # noqa: E402  (first: it sets OMP_NUM_THREADS and MPLBACKEND)
+
+# isort: split
 
 import numpy as np  # noqa: E402
-from suggestion_quality import SWEEP, TASKS, get_task, initial_weights, make_learner, validation_loss  # noqa: E402
 
+from benchmarks.common import make_learner, validation_loss  # noqa: E402
+from benchmarks.regret_tasks import noisy_blobs  # noqa: E402
 from gluon_lrfinder import LRFinder  # noqa: E402
 from gluon_lrfinder.core import rules as suggest_mod  # noqa: E402
+from gluon_lrfinder.demo import load_task  # noqa: E402
 from gluon_lrfinder.schedules.cycles import OneCycleSchedule  # noqa: E402
 
 Range = Tuple[float, float]
-RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "range_vs_constant.md")
+RESULTS = common.results_path("range_vs_constant.md")
+
+#: The benchmark tasks: data set, net, optimizer, batch size and training budget (iterations).
+TASKS: List[Dict[str, Any]] = [
+    {"name": "digits / MLP / SGD", "data": "digits", "net": "mlp", "optimizer": "sgd",
+     "params": {}, "batch_size": 32, "budget": 200},
+    {"name": "digits 1x8x8 / CNN+BN / SGD momentum", "data": "digits_image", "net": "cnn",
+     "optimizer": "sgd", "params": {"momentum": 0.9}, "batch_size": 32, "budget": 200},
+    {"name": "breast cancer / MLP / Adam", "data": "breast_cancer", "net": "mlp", "optimizer": "adam",
+     "params": {}, "batch_size": 32, "budget": 150},
+    {"name": "iris / linear / RMSProp", "data": "iris", "net": "linear", "optimizer": "rmsprop",
+     "params": {}, "batch_size": 16, "budget": 150},
+    {"name": "diabetes (regression) / MLP / SGD momentum", "data": "diabetes", "net": "mlp",
+     "optimizer": "sgd", "params": {"momentum": 0.9}, "batch_size": 32, "budget": 200},
+    {"name": "synthetic overlapping blobs / MLP+BN / Adam", "data": "noisy_blobs", "net": "mlp_bn",
+     "optimizer": "adam", "params": {}, "batch_size": 64, "budget": 200},
+]
+
+INIT_SEED = 1234
+#: The range test each rule reads: 1e-5 .. 10 in 100 iterations, default stopping rule.
+SWEEP = {"lr_start": 1e-5, "lr_end": 10.0, "num_iter": 100}
+
+
+def get_task(spec: Dict[str, Any]):
+    return noisy_blobs() if spec["data"] == "noisy_blobs" else load_task(spec["data"])
+
+
+def initial_weights(spec: Dict[str, Any], task) -> List[np.ndarray]:
+    return common.task_weights(spec, task, INIT_SEED)
 
 #: Candidate ranges from the suggestion ``s`` and the LR ``m`` at the smoothed minimum; the
 #: shipped rule is ``lr_range`` itself.
@@ -92,10 +126,8 @@ def start_weights(spec, task) -> List[np.ndarray]:
 def train(spec, task, init, seed: int, rate: Callable[[int], float]) -> float:
     """Validation loss after ``budget`` iterations at ``rate(update)`` (inf when it diverged)."""
     with make_learner(spec, task, init, seed) as learner:
-        for n in range(1, spec["budget"] + 1):
-            loss = learner.queue_iteration(lr=rate(n))
-            if n % 25 == 0 and not math.isfinite(float(loss.asscalar())):
-                return math.inf
+        if not common.learner_steps(learner, spec["budget"], lr_at=rate, check_every=25):
+            return math.inf
         return validation_loss(learner, task.valid)
 
 
@@ -114,7 +146,7 @@ def run_task(spec, seeds: Sequence[int]) -> Dict[str, List[float]]:
     ranges: Dict[str, List[Range]] = {name: [] for name in CANDIDATES}
     for seed in seeds:
         lrs, losses = sweep(spec, task, init, seed)
-        s = suggest_mod.SUGGESTERS[suggest_mod.DEFAULT_METHOD](lrs, losses)
+        s = common.rule_lr(suggest_mod.DEFAULT_METHOD, lrs, losses)
         m = 10 * suggest_mod.minimum(lrs, losses)
         out["s"].append(s)
         out["m"].append(m)

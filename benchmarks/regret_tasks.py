@@ -18,9 +18,13 @@ import math
 import os
 import sys
 import time
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-os.environ.setdefault("OMP_NUM_THREADS", "1")
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the repo root
+
+from benchmarks import common  # noqa: E402  (first: it sets OMP_NUM_THREADS and MPLBACKEND)
+
+# isort: split
 
 import mxnet as mx  # noqa: E402
 import numpy as np  # noqa: E402
@@ -83,15 +87,28 @@ class Arrays:
         return gluon.loss.L2Loss() if self.regression else gluon.loss.SoftmaxCrossEntropyLoss()
 
 
-def _stack(dataset) -> Tuple[np.ndarray, np.ndarray]:
-    return (np.stack([dataset[i][0] for i in range(len(dataset))]).astype(np.float32),
-            np.stack([dataset[i][1] for i in range(len(dataset))]).astype(np.float32))
+_stack = common.stack
+
+
+def noisy_blobs(seed: int = 0, n: int = 2000, dim: int = 20, classes: int = 4):
+    """A synthetic task with a loss floor: Gaussian blobs that overlap (the bundled ``synthetic``
+    blobs are separable, so every LR above 1e-3 reaches a validation loss of 0 and "within 10%
+    of the best" means nothing)."""
+    from gluon_lrfinder.demo import Task
+
+    rng = np.random.RandomState(seed)
+    centers = rng.normal(scale=0.35, size=(classes, dim))
+    y = rng.randint(classes, size=n)
+    X = (centers[y] + rng.normal(size=(n, dim))).astype(np.float32)
+    split = n // 4
+    X = (X - X[split:].mean(axis=0)) / X[split:].std(axis=0)
+    y = y.astype(np.float32)
+    return Task("noisy_blobs", "classification", gluon.data.ArrayDataset(X[split:], y[split:]),
+                gluon.data.ArrayDataset(X[:split], y[:split]), classes, (dim,))
 
 
 def load_arrays(data: str) -> Arrays:
     if data == "noisy_blobs":  # overlapping Gaussian blobs: a generated task with a loss floor
-        from suggestion_quality import noisy_blobs
-
         task = noisy_blobs(n=4000)
     else:
         task = load_task("digits_image" if data == "digits_seq" else data)
@@ -122,65 +139,19 @@ def make_net(spec: Dict[str, Any], arrays: Arrays) -> gluon.HybridBlock:
 
 
 def initial_weights(spec, arrays) -> List[np.ndarray]:
-    mx.random.seed(INIT_SEED)
-    np.random.seed(INIT_SEED)
-    net = make_net(spec, arrays)
-    net.initialize(mx.init.Xavier(), ctx=mx.cpu())
-    net(mx.nd.array(arrays.X[:2]))
-    return [p.data().asnumpy().copy() for p in net.collect_params().values()]
+    return common.initial_weights(lambda: make_net(spec, arrays), mx.nd.array(arrays.X[:2]), INIT_SEED,
+                                  seed_numpy=True)
 
 
 def fresh_net(spec, arrays, init):
-    net = make_net(spec, arrays)
-    net.initialize(mx.init.Xavier(), ctx=mx.cpu())
-    net(mx.nd.array(arrays.X[:2]))
-    for param, value in zip(net.collect_params().values(), init):
-        param.set_data(mx.nd.array(value))
-    return net
+    return common.net_with(lambda: make_net(spec, arrays), mx.nd.array(arrays.X[:2]), init)
 
 
 def _valid_loss(net, loss_fn, arrays) -> float:
-    with autograd.predict_mode():
-        loss = float(loss_fn(net(mx.nd.array(arrays.Xv)), mx.nd.array(arrays.yv)).mean().asscalar())
-    return loss if math.isfinite(loss) else math.inf
+    return common.valid_loss(net, loss_fn, arrays.Xv, arrays.yv)
 
 
 # ---------------------------------------------------------------------------------- ground truth
-def train_steps(net, loss_fn, trainer, arrays, batch_size: int, seed: int, iterations: int,
-                lr_at: Optional[Callable[[int], float]] = None, check_every: int = 50,
-                at_half: Optional[Callable[[Any], float]] = None) -> Tuple[bool, Optional[float]]:
-    """The benchmarks' training loop: ``iterations`` steps over ``arrays.X, arrays.y`` in the data
-    order of ``seed`` (reshuffled each pass), at ``lr_at(i)`` when given (else the trainer's rate).
-
-    Returns ``(finished, half)``: ``finished`` is False when a training loss, checked every
-    ``check_every`` iterations, was not finite (the run stops there); ``half`` is ``at_half(net)``
-    after ``iterations // 2`` steps, or None when that was not reached or not asked for.
-    """
-    rng = np.random.RandomState(seed)
-    n, bs = len(arrays.X), batch_size
-    order, pos = rng.permutation(n), 0
-    lr, half = trainer.learning_rate, None
-    for it in range(iterations):
-        if pos + bs > n:
-            order, pos = rng.permutation(n), 0
-        idx = order[pos:pos + bs]
-        pos += bs
-        x, y = mx.nd.array(arrays.X[idx]), mx.nd.array(arrays.y[idx])
-        step_lr = lr if lr_at is None else float(lr_at(it))
-        if step_lr != lr:
-            trainer.set_learning_rate(step_lr)
-            lr = step_lr
-        with autograd.record():
-            loss = loss_fn(net(x), y)
-        loss.backward()
-        trainer.step(bs)
-        if it % check_every == check_every - 1 and not math.isfinite(float(loss.mean().asscalar())):
-            return False, half
-        if at_half is not None and it + 1 == iterations // 2:
-            half = at_half(net)
-    return True, half
-
-
 def train_at(spec, arrays, init, lr: float, seed: int) -> Tuple[float, float]:
     """Validation loss after half the budget and after the whole budget at a constant ``lr``."""
     net = fresh_net(spec, arrays, init)
@@ -188,8 +159,8 @@ def train_at(spec, arrays, init, lr: float, seed: int) -> Tuple[float, float]:
     loss_fn = arrays.loss_fn()
     trainer = gluon.Trainer(net.collect_params(), spec["optimizer"],
                             dict(spec["params"], learning_rate=lr), kvstore=None)
-    finished, half = train_steps(net, loss_fn, trainer, arrays, spec["batch_size"], seed, spec["budget"],
-                                 at_half=lambda trained: _valid_loss(trained, loss_fn, arrays))
+    finished, half = common.train_steps(net, loss_fn, trainer, arrays.X, arrays.y, spec["batch_size"], seed,
+                                        spec["budget"], at_half=lambda trained: _valid_loss(trained, loss_fn, arrays))
     if not finished:
         return math.inf, math.inf
     return (math.inf if half is None else half), _valid_loss(net, loss_fn, arrays)

@@ -31,7 +31,6 @@ The Markdown report is printed and written to ``benchmarks/results/suggestion_re
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import sys
@@ -40,40 +39,35 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.dirname(HERE))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the repo root
 
+from benchmarks import common  # noqa: E402  (first: it sets OMP_NUM_THREADS and MPLBACKEND)
+
+# isort: split
+
+from gluon_lrfinder.core import report as R  # noqa: E402
 from gluon_lrfinder.core import rules as S  # noqa: E402
 from gluon_lrfinder.core.smoothing import zero_phase  # noqa: E402
 from gluon_lrfinder.core.stopping import LRFinderStoppingCriteria, StoppingCriteria  # noqa: E402
 
-GROUND_TRUTH = os.path.join(HERE, "data", "regret_ground_truth.json")
-CURVES = os.path.join(HERE, "data", "regret_curves.json")
-RESULTS = os.path.join(HERE, "results", "suggestion_regret.md")
+GROUND_TRUTH = common.data_path("regret_ground_truth.json")
+CURVES = common.data_path("regret_curves.json")
+RESULTS = common.results_path("suggestion_regret.md")
 
 Rule = Callable[[Sequence[float], Sequence[float]], float]
 
 
 # ------------------------------------------------------------------------------- caches
-def _load(path: str) -> Dict[str, Any]:
-    if os.path.exists(path):
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
-    return {}
+_load = common.load_json
 
 
 def _save(path: str, data: Dict[str, Any]) -> None:
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(data, f, indent=0)
-    os.replace(tmp, path)
+    common.save_json(path, data, indent=0, sort_keys=False)
 
 
 def compute(recompute: bool) -> None:
     """Fill the two caches: tasks missing from them, or whose settings changed, are (re)computed."""
-    sys.path.insert(0, HERE)
-    import regret_tasks as rt  # MXNet: only when something must be trained
+    from benchmarks import regret_tasks as rt  # MXNet: only when something must be trained
 
     for path, job in ((CURVES, rt.search_curves), (GROUND_TRUTH, rt.ground_truth)):
         data = {} if recompute else _load(path)
@@ -88,7 +82,7 @@ def compute(recompute: bool) -> None:
         _save(path, data)
 
 
-TRIALS = os.path.join(HERE, "data", "regret_trials.json")
+TRIALS = common.data_path("regret_trials.json")
 #: Short-trial refinement: candidates around the default's suggestion, iterations per candidate.
 TRIAL_FACTORS = (1 / 3, 1.0, 3.0)
 TRIAL_ITERS = 30
@@ -102,7 +96,7 @@ def trial_candidates(bench: Bench, name: str) -> List[List[float]]:
 
 def compute_trials() -> None:
     """Fill the trials cache for tasks whose candidates (the default's suggestions) changed."""
-    import regret_tasks as rt
+    from benchmarks import regret_tasks as rt
 
     bench, data = Bench(), _load(TRIALS)
     for spec in rt.TASKS:
@@ -117,9 +111,8 @@ def compute_trials() -> None:
 
 
 def tasks_needing_compute() -> bool:
-    sys.path.insert(0, HERE)
     try:
-        import regret_tasks as rt
+        from benchmarks import regret_tasks as rt
     except ImportError:  # no MXNet: score whatever the caches hold
         return False
     gt, cv = _load(GROUND_TRUTH), _load(CURVES)
@@ -226,13 +219,13 @@ def stats(regrets: Dict[str, np.ndarray]) -> Dict[str, float]:
 # ------------------------------------------------------------------------------- rules
 def finder_default(lrs: Sequence[float], losses: Sequence[float], optimizer: Optional[str] = None) -> float:
     """What ``LRFinder.suggest()`` returns: the default rule, told the trainer's optimizer."""
-    return S.suggest(lrs, losses, warn=False, optimizer=optimizer)
+    return common.suggest_lr(lrs, losses, optimizer=optimizer)
 
 
 finder_default.reads_optimizer = True  # type: ignore[attr-defined]
 
 
-#: The rules of SUGGESTERS whose answer depends on the trainer's optimizer (they read
+#: The registered rules whose answer depends on the trainer's optimizer (they read
 #: ``curve.settings["optimizer"]`` when ``suggest(method=...)`` applies them).
 OPTIMIZER_RULES = ("range", "blend_in_range", "blend")
 
@@ -240,14 +233,14 @@ OPTIMIZER_RULES = ("range", "blend_in_range", "blend")
 def _as_suggest_applies(key: str) -> Rule:
     """The rule ``key`` through ``suggest(method=key)``, told the optimizer the sweep recorded."""
     def told(lrs: Sequence[float], losses: Sequence[float], optimizer: Optional[str] = None) -> float:
-        return S.suggest(lrs, losses, method=key, warn=False, optimizer=optimizer)
+        return common.suggest_lr(lrs, losses, method=key, optimizer=optimizer)
 
     told.reads_optimizer = True  # type: ignore[attr-defined]
     return told
 
 
 def rule_table() -> Dict[str, Rule]:
-    """Every rule of SUGGESTERS, labelled; the anchors say whose idea they follow. A rule of
+    """Every registered rule (``common.RULE_NAMES``), labelled; the anchors say whose idea they follow. A rule of
     OPTIMIZER_RULES is scored twice: as ``suggest(method=...)`` applies it, and without the optimizer."""
     labels = {"valley": "valley (fastai-style anchor)", "minimum": "minimum / 10 (anchor)",
               "ema_steepest": "EMA steepest (Lightning-style anchor)",
@@ -255,7 +248,8 @@ def rule_table() -> Dict[str, Rule]:
               "blend": f"blend without the optimizer (fraction {S.BLEND_FRACTION:g})"}
     table = {f"**{S.DEFAULT_METHOD} (default), as LRFinder.suggest() applies it (reads the optimizer)**":
              finder_default}
-    for key, rule in S.SUGGESTERS.items():
+    for key in common.RULE_NAMES:
+        rule = common.array_rule(key)
         if key in OPTIMIZER_RULES:
             if key != S.DEFAULT_METHOD:
                 table[f"{key}, as suggest(method='{key}') applies it (reads the optimizer)"] = _as_suggest_applies(key)
@@ -430,20 +424,20 @@ def report() -> str:
                 for name in bench.names]
 
     out += ["", "## Saying when unsure", "",
-            f"`suggest()` warns and the report flags when {', '.join(S.COMPARED)} disagree by more than "
-            f"{S.DISAGREE_DECADES:g} decade. Is the flag informative? Regret of the default on the "
+            f"`suggest()` warns and the report flags when {', '.join(R.COMPARED)} disagree by more than "
+            f"{R.DISAGREE_DECADES:g} decade. Is the flag informative? Regret of the default on the "
             "searches it flags and on the others:", "",
             "| rules compared | searches flagged | default's mean regret, flagged | not flagged |",
             "|---|---|---|---|"]
-    for compared in (S.COMPARED, tuple(S.COMPARED) + ("valley",)):
+    for compared in (R.COMPARED, tuple(R.COMPARED) + ("valley",)):
         flagged, quiet = [], []
         for name in bench.names:
             for lrs, losses in bench.searches[name]:
                 optimizer = bench.truth[name].spec["optimizer"]
-                answers = {key: S.SUGGESTERS[key](lrs, losses) for key in compared}
+                answers = {key: common.rule_lr(key, lrs, losses) for key in compared}
                 answers[S.DEFAULT_METHOD] = finder_default(lrs, losses, optimizer)
                 r = bench.truth[name].regret(answers[S.DEFAULT_METHOD])
-                (flagged if _spread(answers, compared) > S.DISAGREE_DECADES else quiet).append(r)
+                (flagged if _spread(answers, compared) > R.DISAGREE_DECADES else quiet).append(r)
         mean = f"{np.mean(flagged):.2f}" if flagged else "-"
         out.append(f"| {', '.join(compared)} | {len(flagged)}/{len(flagged) + len(quiet)} | {mean} | "
                    f"{np.mean(quiet):.2f} |")
@@ -471,15 +465,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         except ImportError:
             pass
         else:
-            sys.path.insert(0, HERE)
             compute_trials()
     if args.compute_only:
         return 0
     text = report()
-    print(text)
-    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    with open(args.out, "w", encoding="utf-8") as f:
-        f.write(text)
+    common.publish(args.out, text)
     return 0
 
 

@@ -3,6 +3,7 @@ scored as ``suggest(method=...)`` would apply it."""
 import numpy as np
 import pytest
 
+from benchmarks import common
 from benchmarks import suggestion_regret as sr
 from gluon_lrfinder.core import rules as S
 
@@ -19,7 +20,7 @@ def test_rules_that_read_the_optimizer_are_scored_with_it_and_without_it():
     assert getattr(told, "reads_optimizer", False)
     for optimizer in ("Adam", "SGD"):
         assert told(LRS, LOSSES, optimizer=optimizer) == pytest.approx(
-            S.suggest(LRS, LOSSES, method="range", warn=False, optimizer=optimizer))
+            common.suggest_lr(LRS, LOSSES, method="range", optimizer=optimizer))
     # the optimizer matters on this curve, so scoring without it would be a different rule
     assert told(LRS, LOSSES, optimizer="Adam") < told(LRS, LOSSES, optimizer="SGD")
 
@@ -28,11 +29,11 @@ def test_blend_told_the_optimizer_is_what_suggest_answers():
     told = sr.rule_table()["blend, as suggest(method='blend') applies it (reads the optimizer)"]
     for optimizer in ("Adam", "SGD", None):
         assert told(LRS, LOSSES, optimizer=optimizer) == pytest.approx(
-            S.suggest(LRS, LOSSES, method="blend", warn=False, optimizer=optimizer))
+            common.suggest_lr(LRS, LOSSES, method="blend", optimizer=optimizer))
 
 
 def test_the_default_row_is_the_package_default():
     label, rule = next(iter(sr.rule_table().items()))
     assert label.startswith(f"**{S.DEFAULT_METHOD} (default)")
     assert rule(LRS, LOSSES, optimizer="SGD") == pytest.approx(
-        S.suggest(LRS, LOSSES, warn=False, optimizer="SGD"))
+        common.suggest_lr(LRS, LOSSES, optimizer="SGD"))

@@ -22,24 +22,21 @@ import sys
 import time
 from typing import Dict, List, Optional, Sequence
 
-os.environ.setdefault("OMP_NUM_THREADS", "1")
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))  # the repo root
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-BENCH = os.path.dirname(HERE)
-ROOT = os.path.dirname(BENCH)
-for _path in (BENCH, ROOT):
-    if _path not in sys.path:
-        sys.path.insert(0, _path)
+from benchmarks import common  # noqa: E402  (first: it sets OMP_NUM_THREADS and MPLBACKEND)
+
+# isort: split
 
 import numpy as np  # noqa: E402
 
 from benchmarks.advice import recipes as rcp  # noqa: E402
 from benchmarks.advice import score as SC  # noqa: E402
-from benchmarks.advice.cache import load_json, publish, save_json  # noqa: E402
 from benchmarks.advice.wreck_accuracy import train  # noqa: E402
+from benchmarks.common import load_json, publish, save_json  # noqa: E402
 
-CACHE = os.path.join(SC.DATA, "advice_accuracy.json")
-RESULTS = os.path.join(BENCH, "results", "advice_accuracy.md")
+CACHE = common.data_path("advice_accuracy.json")
+RESULTS = common.results_path("advice_accuracy.md")
 COMMAND = "OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python benchmarks/advice/accuracy.py"
 
 

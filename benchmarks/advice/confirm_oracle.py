@@ -29,23 +29,19 @@ import sys
 import time
 from typing import Any, Dict, Optional, Sequence
 
-os.environ.setdefault("OMP_NUM_THREADS", "1")
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))  # the repo root
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-BENCH = os.path.dirname(HERE)
-ROOT = os.path.dirname(BENCH)
-for _path in (BENCH, ROOT):
-    if _path not in sys.path:
-        sys.path.insert(0, _path)
+from benchmarks import common  # noqa: E402  (first: it sets OMP_NUM_THREADS and MPLBACKEND)
+
+# isort: split
 
 import numpy as np  # noqa: E402
 
-from benchmarks.advice.cache import load_json, save_json  # noqa: E402
 from benchmarks.advice.oracle import PER_DECADE, TOP, Log, key  # noqa: E402
+from benchmarks.common import load_json, save_json  # noqa: E402
 
-DATA = os.path.join(BENCH, "data")
-CONFIRM = os.path.join(DATA, "advice_confirm.json")
-ORACLE = os.path.join(DATA, "advice_oracle.json")
+CONFIRM = common.data_path("advice_confirm.json")
+ORACLE = common.data_path("advice_oracle.json")
 #: Fraction of the recipe's budget one confirmation run trains.
 FRACTION = 4
 #: Data order of the confirmation runs (not one of the oracle's seeds).
@@ -77,11 +73,12 @@ def lowest_candidate(curves: Sequence[Dict[str, Any]], optimizer: str) -> float:
 
     from benchmarks.advice.score import cut
     from gluon_lrfinder.core import rules as S
+    from gluon_lrfinder.core import smoothing as SM
 
     lows = []
     for curve in curves:
         lrs, losses = cut(curve)
-        if not S.enough_points(lrs, losses):
+        if not SM.enough_points(lrs, losses):
             lows.append(float(lrs[0]))
             continue
         with warnings.catch_warnings():
@@ -139,7 +136,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from benchmarks.advice import recipes as rcp
 
     oracle = load_json(ORACLE)
-    sweeps = load_json(os.path.join(DATA, "advice_sweeps.json"))
+    sweeps = load_json(common.data_path("advice_sweeps.json"))
     cache = load_json(path)
     start = time.time()
     for spec in rcp.SPECS:

@@ -32,18 +32,18 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-BENCH = os.path.dirname(HERE)
-ROOT = os.path.dirname(BENCH)
-for _path in (BENCH, ROOT):
-    if _path not in sys.path:
-        sys.path.insert(0, _path)
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))  # the repo root
+
+from benchmarks import common  # noqa: E402  (first: it sets OMP_NUM_THREADS and MPLBACKEND)
+
+# isort: split
 
 from benchmarks.advice import score as SC  # noqa: E402
-from benchmarks.advice.cache import publish  # noqa: E402
-from gluon_lrfinder.core import rules as P  # noqa: E402
+from benchmarks.common import publish  # noqa: E402
+from gluon_lrfinder.core.report import diagnose  # noqa: E402
+from gluon_lrfinder.core.smoothing import enough_points  # noqa: E402
 
-RESULTS = os.path.join(BENCH, "results", "advice_features.md")
+RESULTS = common.results_path("advice_features.md")
 COMMAND = "OMP_NUM_THREADS=1 .venv/bin/python benchmarks/advice/features.py"
 FEATURES = ("width", "min / top", "loss(top) / loss(min)", "edge / top")
 
@@ -57,7 +57,7 @@ def rows() -> List[Dict[str, object]]:
             peak, const = bench.package(r, c, e, (lrs, losses))
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                flags = [f.split(":")[0] for f in P.diagnose(lrs, losses)] if P.enough_points(lrs, losses) else []
+                flags = [f.split(":")[0] for f in diagnose(lrs, losses)] if enough_points(lrs, losses) else []
             row: Dict[str, object] = {
                 "recipe": r.name, "family": r.family, "optimizer": r.optimizer,
                 "one_cycle": r.one_cycle.regret(peak),

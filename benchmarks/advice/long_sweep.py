@@ -20,14 +20,11 @@ import time
 import warnings
 from typing import Optional, Sequence
 
-os.environ.setdefault("OMP_NUM_THREADS", "1")
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))  # the repo root
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-BENCH = os.path.dirname(HERE)
-ROOT = os.path.dirname(BENCH)
-for _path in (BENCH, ROOT):
-    if _path not in sys.path:
-        sys.path.insert(0, _path)
+from benchmarks import common  # noqa: E402  (first: it sets OMP_NUM_THREADS and MPLBACKEND)
+
+# isort: split
 
 import mxnet as mx  # noqa: E402
 import numpy as np  # noqa: E402
@@ -35,14 +32,15 @@ from mxnet import gluon  # noqa: E402
 
 from benchmarks.advice import recipes as rcp  # noqa: E402
 from benchmarks.advice import score as SC  # noqa: E402
-from benchmarks.advice.cache import load_json  # noqa: E402
+from benchmarks.common import load_json  # noqa: E402
 from gluon_lrfinder import Learner, LRFinder  # noqa: E402
 from gluon_lrfinder.core import rules as S  # noqa: E402
+from gluon_lrfinder.core.report import diagnose  # noqa: E402
 from gluon_lrfinder.engine.sampler import make_loader  # noqa: E402
 
 RECIPE = "bag of ids / Embedding / SGD 0.9 / b32"
 LENGTH = 5
-RESULTS = os.path.join(BENCH, "results", "advice_long_sweep.md")
+RESULTS = common.results_path("advice_long_sweep.md")
 COMMAND = "OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python benchmarks/advice/long_sweep.py"
 
 
@@ -70,8 +68,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 low, high = S.lr_range(lrs, losses, optimizer=spec["optimizer"])
-                const = S.suggest(lrs, losses, warn=False, optimizer=spec["optimizer"])
-                flags = [f.split(":")[0] for f in S.diagnose(lrs, losses)]
+                const = common.suggest_lr(lrs, losses, optimizer=spec["optimizer"])
+                flags = [f.split(":")[0] for f in diagnose(lrs, losses)]
             lines.append(f"| {label} | {seed} | {lrs.size} | {low:.3g} .. {high:.3g} | {const:.3g} | "
                          f"{recipe.one_cycle.regret(high):.2f} | {recipe.constant.regret(const):.2f} | "
                          f"{', '.join(flags) or 'none'} |")

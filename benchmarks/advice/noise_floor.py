@@ -53,19 +53,18 @@ import time
 from collections import Counter
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-BENCH = os.path.dirname(HERE)
-ROOT = os.path.dirname(BENCH)
-for _path in (BENCH, ROOT):
-    if _path not in sys.path:
-        sys.path.insert(0, _path)
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))  # the repo root
+
+from benchmarks import common  # noqa: E402  (first: it sets OMP_NUM_THREADS and MPLBACKEND)
+
+# isort: split
 
 import numpy as np  # noqa: E402
 
 from benchmarks.advice import score as SC  # noqa: E402
-from benchmarks.advice.cache import publish  # noqa: E402
+from benchmarks.common import publish  # noqa: E402
 
-RESULTS = os.path.join(BENCH, "results", "advice_noise_floor.md")
+RESULTS = common.results_path("advice_noise_floor.md")
 COMMAND = ".venv/bin/python benchmarks/advice/noise_floor.py"
 KINDS = ("one-cycle", "constant")
 

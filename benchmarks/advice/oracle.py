@@ -32,24 +32,20 @@ import sys
 import time
 from typing import Any, Dict, List, Optional, Sequence
 
-os.environ.setdefault("OMP_NUM_THREADS", "1")
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))  # the repo root
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-BENCH = os.path.dirname(HERE)
-ROOT = os.path.dirname(BENCH)
-for _path in (BENCH, ROOT):
-    if _path not in sys.path:
-        sys.path.insert(0, _path)
+from benchmarks import common  # noqa: E402  (first: it sets OMP_NUM_THREADS and MPLBACKEND)
+
+# isort: split
 
 import numpy as np  # noqa: E402
 
-from benchmarks.advice.cache import load_json, save_json  # noqa: E402
+from benchmarks.common import load_json, save_json  # noqa: E402
 
-DATA = os.path.join(BENCH, "data")
-ORACLE = os.path.join(DATA, "advice_oracle.json")
-SWEEPS = os.path.join(DATA, "advice_sweeps.json")
-OLD_TRUTH = os.path.join(DATA, "regret_ground_truth.json")
-OLD_CURVES = os.path.join(DATA, "regret_curves.json")
+ORACLE = common.data_path("advice_oracle.json")
+SWEEPS = common.data_path("advice_sweeps.json")
+OLD_TRUTH = common.data_path("regret_ground_truth.json")
+OLD_CURVES = common.data_path("regret_curves.json")
 
 #: Grid points per decade; the grid is 10 ** (k / 4).
 PER_DECADE = 4
@@ -111,12 +107,13 @@ def fill_sweeps(specs: Sequence[Dict[str, Any]], log: Log) -> Dict[str, Any]:
 def grid_start(curves: List[Dict[str, Any]]) -> int:
     """Grid index one step below the lowest steepest point or minimum / 10 on the sweeps."""
     from gluon_lrfinder.core import rules as S
+    from gluon_lrfinder.core import smoothing as SM
 
     answers = []
     for c in curves:
         lrs = c["lrs"]
         losses = [math.nan if v is None else v for v in c["losses"]]
-        if not S.enough_points(lrs, losses):
+        if not SM.enough_points(lrs, losses):
             continue
         answers += [S.steepest(lrs, losses), S.minimum(lrs, losses)]
     low = min(answers) if answers else 1e-4

@@ -15,25 +15,18 @@ Everything here imports MXNet; ``score.py`` never imports this module.
 from __future__ import annotations
 
 import math
-import os
-import sys
 import time
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-os.environ.setdefault("OMP_NUM_THREADS", "1")
+from benchmarks import common  # noqa: E402  (first: it sets OMP_NUM_THREADS and MPLBACKEND)
+
+# isort: split
 
 import mxnet as mx  # noqa: E402
 import numpy as np  # noqa: E402
 from mxnet import autograd, gluon  # noqa: E402
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-BENCH = os.path.dirname(HERE)
-for path in (BENCH, os.path.dirname(BENCH)):
-    if path not in sys.path:
-        sys.path.insert(0, path)
-
-import regret_tasks as rt  # noqa: E402
-
+from benchmarks import regret_tasks as rt  # noqa: E402
 from benchmarks.advice.recipe import LRAt, Recipe, Scores, Sweep  # noqa: E402
 from gluon_lrfinder import Learner, LRFinder  # noqa: E402
 from gluon_lrfinder.demo import load_task  # noqa: E402
@@ -306,7 +299,7 @@ class Setup:
 
     # -------------------------------------------------------------------------- training
     def train(self, seed: int, lr_at: LRAt, iterations: int) -> Scores:
-        """Train ``iterations`` steps at ``lr_at(i)`` (``regret_tasks.train_steps``, as ``train_at`` trains).
+        """Train ``iterations`` steps at ``lr_at(i)`` (``common.train_steps``, as ``train_at`` trains).
 
         Returns ``{"loss": final validation loss, "loss_half": at half the iterations}``
         (``math.inf`` when it diverged), and the final ``"accuracy"`` of a classification recipe
@@ -319,8 +312,8 @@ class Setup:
         loss_fn = self.loss_fn()
         trainer = gluon.Trainer(net.collect_params(), spec["optimizer"],
                                 dict(spec["params"], learning_rate=float(lr_at(0))), kvstore=None)
-        finished, half = rt.train_steps(net, loss_fn, trainer, arrays, spec["batch_size"], seed, iterations,
-                                        lr_at=lr_at, check_every=10, at_half=self.valid_loss)
+        finished, half = common.train_steps(net, loss_fn, trainer, arrays.X, arrays.y, spec["batch_size"], seed,
+                                            iterations, lr_at=lr_at, check_every=10, at_half=self.valid_loss)
         loss_half = math.inf if half is None else half
         if not finished:
             return {"loss": math.inf, "loss_half": loss_half}

@@ -42,25 +42,25 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-BENCH = os.path.dirname(HERE)
-ROOT = os.path.dirname(BENCH)
-for _path in (BENCH, ROOT):
-    if _path not in sys.path:
-        sys.path.insert(0, _path)
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))  # the repo root
 
-from benchmarks.advice.cache import load_json, publish  # noqa: E402
+from benchmarks import common  # noqa: E402  (first: it sets OMP_NUM_THREADS and MPLBACKEND)
+
+# isort: split
+
+from benchmarks.common import load_json, publish, suggest_lr  # noqa: E402
 from gluon_lrfinder.core import edge as E  # noqa: E402
 from gluon_lrfinder.core import rules as S  # noqa: E402
+from gluon_lrfinder.core import smoothing as SM  # noqa: E402
+from gluon_lrfinder.core.report import diagnose  # noqa: E402
 from gluon_lrfinder.core.smoothing import zero_phase  # noqa: E402
 from gluon_lrfinder.core.stopping import StoppingCriteria  # noqa: E402
 
-DATA = os.path.join(BENCH, "data")
-ORACLE = os.path.join(DATA, "advice_oracle.json")
-SWEEPS = os.path.join(DATA, "advice_sweeps.json")
-OLD_TRUTH = os.path.join(DATA, "regret_ground_truth.json")
-EXTRA_RECIPES = os.path.join(DATA, "advice_real_scripts.json")
-RESULTS = os.path.join(BENCH, "results", "advice.md")
+ORACLE = common.data_path("advice_oracle.json")
+SWEEPS = common.data_path("advice_sweeps.json")
+OLD_TRUTH = common.data_path("regret_ground_truth.json")
+EXTRA_RECIPES = common.data_path("advice_real_scripts.json")
+RESULTS = common.results_path("advice.md")
 WRECKED = 2.0
 BAND = 0.25
 
@@ -201,9 +201,9 @@ class Curve:
 
     @classmethod
     def of(cls, lrs: np.ndarray, losses: np.ndarray, use_edge: bool) -> Curve:
-        if not S.enough_points(lrs, losses):
+        if not SM.enough_points(lrs, losses):
             return cls(lrs, losses, float(lrs[0]), float(lrs[0]), math.inf, False)
-        x, y = S._finite_curve(lrs, losses)
+        x, y = SM.sorted_finite(lrs, losses)
         s = zero_phase(x, y)
         end = E.descent_end(s) if use_edge else int(np.nanargmin(s))
         k = E.edge_index(s)
@@ -232,7 +232,7 @@ def main_rules(c: Curve, e: Curve, optimizer: str) -> Tuple[float, float]:
 
 
 def valley_rule(raw: Tuple[np.ndarray, np.ndarray]) -> float:
-    return S.valley(*raw) if S.enough_points(*raw) else float(raw[0][0])
+    return S.valley(*raw) if SM.enough_points(*raw) else float(raw[0][0])
 
 
 def min10_rule(c: Curve) -> float:
@@ -483,11 +483,11 @@ def package_advice(c: Curve, e: Curve, optimizer: str, raw: Tuple[np.ndarray, np
                    method: Optional[str] = None) -> Tuple[float, float]:
     """The package's ``suggest_range()`` top and ``suggest(method)`` (default: the package default)."""
     lrs, losses = raw
-    if not S.enough_points(lrs, losses):
+    if not SM.enough_points(lrs, losses):
         return float(lrs[0]), float(lrs[0])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        const = S.suggest(lrs, losses, method or S.DEFAULT_METHOD, warn=False, optimizer=optimizer)
+        const = suggest_lr(lrs, losses, method or S.DEFAULT_METHOD, optimizer=optimizer)
         return S.lr_range(lrs, losses, optimizer=optimizer)[1], const
 
 
@@ -501,14 +501,12 @@ COMMAND = "OMP_NUM_THREADS=1 .venv/bin/python benchmarks/advice/score.py"
 
 def flag_rows(bench: Bench) -> List[str]:
     """Is each flag informative? The package's advice on flagged and unflagged searches."""
-    from gluon_lrfinder.core import rules as P
-
     groups: Dict[str, Tuple[List[float], List[float]]] = {}
     for r in bench.recipes:
         for c, e, (lrs, losses) in bench.curves[r.name]:
             peak, _ = bench.package(r, c, e, (lrs, losses))
             regret = r.one_cycle.regret(peak)
-            flags = {f.split(":")[0] for f in P.diagnose(lrs, losses)} if P.enough_points(lrs, losses) else set()
+            flags = {f.split(":")[0] for f in diagnose(lrs, losses)} if SM.enough_points(lrs, losses) else set()
             for name in ("never diverged", "second dip after the edge of stability", "bumpy curve", "loss never fell"):
                 flagged, quiet = groups.setdefault(name, ([], []))
                 (flagged if name in flags else quiet).append(regret)
@@ -648,9 +646,9 @@ def report(started: float) -> str:
     inside = total = 0
     for r in recipes:
         for _, _, raw in bench.curves[r.name]:
-            if S.enough_points(*raw):
+            if SM.enough_points(*raw):
                 low, high = S.lr_range(*raw, optimizer=r.optimizer)
-                lr = S.suggest(*raw, warn=False, optimizer=r.optimizer)
+                lr = suggest_lr(*raw, optimizer=r.optimizer)
                 inside += low * (1 - 1e-9) <= lr <= high * (1 + 1e-9)
                 total += 1
     out += ["", f"Contract: `suggest()` lies inside `suggest_range()` on {inside} of {total} searches.", ""]

@@ -30,19 +30,19 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-BENCH = os.path.dirname(HERE)
-ROOT = os.path.dirname(BENCH)
-for _path in (BENCH, ROOT):
-    if _path not in sys.path:
-        sys.path.insert(0, _path)
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))  # the repo root
+
+from benchmarks import common  # noqa: E402  (first: it sets OMP_NUM_THREADS and MPLBACKEND)
+
+# isort: split
 
 from benchmarks.advice import score as SC  # noqa: E402
-from benchmarks.advice.cache import load_json  # noqa: E402
+from benchmarks.common import load_json  # noqa: E402
 from gluon_lrfinder.core import rules as S  # noqa: E402
+from gluon_lrfinder.core import smoothing as SM  # noqa: E402
 
-CONFIRM = os.path.join(SC.DATA, "advice_confirm.json")
-RESULTS = os.path.join(BENCH, "results", "advice_confirm.md")
+CONFIRM = common.data_path("advice_confirm.json")
+RESULTS = common.results_path("advice_confirm.md")
 COMMAND = "OMP_NUM_THREADS=1 .venv/bin/python benchmarks/advice/score_confirm.py"
 
 Candidates = Callable[[np.ndarray, np.ndarray, str], List[float]]
@@ -91,7 +91,7 @@ def snap_down(lr: float, per_decade: int) -> int:
 
 def ceiling(lrs: np.ndarray, losses: np.ndarray) -> float:
     """The highest lr at which the smoothed loss is still below its first value."""
-    x, y = S._finite_curve(lrs, losses)
+    x, y = SM.sorted_finite(lrs, losses)
     s = SC.zero_phase(x, y)
     below = np.nonzero(s <= s[0])[0]
     return float(x[below[-1]]) if below.size else float(x[0])
@@ -101,7 +101,7 @@ def grid_rule(per_decade: int = 2, max_candidates: int = 6, low: str = "range") 
     """Grid points from the range's bottom (or the steepest point / 10) up to the ceiling."""
 
     def rule(lrs: np.ndarray, losses: np.ndarray, optimizer: str) -> List[float]:
-        if not S.enough_points(lrs, losses):
+        if not SM.enough_points(lrs, losses):
             return [float(lrs[0])]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -118,7 +118,7 @@ def around_top(per_decade: int = 2, below: int = 2, above: int = 2) -> Candidate
     """Grid points around the range's top: ``below`` under it, ``above`` over it (capped at the ceiling)."""
 
     def rule(lrs: np.ndarray, losses: np.ndarray, optimizer: str) -> List[float]:
-        if not S.enough_points(lrs, losses):
+        if not SM.enough_points(lrs, losses):
             return [float(lrs[0])]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

@@ -38,22 +38,19 @@ import time
 import warnings
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
-os.environ.setdefault("OMP_NUM_THREADS", "1")
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))  # the repo root
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-BENCH = os.path.dirname(HERE)
-ROOT = os.path.dirname(BENCH)
-for _path in (BENCH, ROOT):
-    if _path not in sys.path:
-        sys.path.insert(0, _path)
+from benchmarks import common  # noqa: E402  (first: it sets OMP_NUM_THREADS and MPLBACKEND)
+
+# isort: split
 
 import numpy as np  # noqa: E402
 
 from benchmarks.advice import score as SC  # noqa: E402
-from benchmarks.advice.cache import load_json, publish, save_json  # noqa: E402
+from benchmarks.common import load_json, publish, save_json  # noqa: E402
 
-CACHE = os.path.join(SC.DATA, "advice_valid_sweeps.json")
-RESULTS = os.path.join(BENCH, "results", "advice_valid_signal.md")
+CACHE = common.data_path("advice_valid_sweeps.json")
+RESULTS = common.results_path("advice_valid_signal.md")
 COMMAND = "OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python benchmarks/advice/valid_signal.py"
 #: ``b`` of the moved answers, chosen per family left out.
 EXPONENTS = (0.0, 0.25, 0.5, 0.75, 1.0)
@@ -99,7 +96,7 @@ def on_held_out(every: int, valid: Dict[str, List[Dict[str, Any]]], bench: SC.Be
     def answer(r: SC.Recipe, c: SC.Curve, e: SC.Curve, raw: Tuple[np.ndarray, np.ndarray]) -> Tuple[float, float]:
         sweep = valid[r.name][_index(r, raw)]
         lrs, losses = held_out_curve(sweep, raw[0], every)
-        if not SC.S.enough_points(lrs, losses):
+        if not SC.SM.enough_points(lrs, losses):
             return bench.package(r, c, e, raw)
         v = SC.Curve.of(lrs, losses, True)
         return SC.package_advice(v, v, r.optimizer, (lrs, losses))
@@ -112,7 +109,7 @@ def moved(b: float, valid: Dict[str, List[Dict[str, Any]]], bench: SC.Bench) -> 
     def answer(r: SC.Recipe, c: SC.Curve, e: SC.Curve, raw: Tuple[np.ndarray, np.ndarray]) -> Tuple[float, float]:
         peak, const = bench.package(r, c, e, raw)
         lrs, losses = held_out_curve(valid[r.name][_index(r, raw)], raw[0], 1)
-        if b == 0.0 or not SC.S.enough_points(lrs, losses):
+        if b == 0.0 or not SC.SM.enough_points(lrs, losses):
             return peak, const
         factor = (SC.Curve.of(lrs, losses, True).minimum / e.minimum) ** b
         return peak * factor, const * factor

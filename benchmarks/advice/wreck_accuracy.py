@@ -21,23 +21,20 @@ import sys
 import time
 from typing import Dict, List, Optional, Sequence, Tuple
 
-os.environ.setdefault("OMP_NUM_THREADS", "1")
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))  # the repo root
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-BENCH = os.path.dirname(HERE)
-ROOT = os.path.dirname(BENCH)
-for _path in (BENCH, ROOT):
-    if _path not in sys.path:
-        sys.path.insert(0, _path)
+from benchmarks import common  # noqa: E402  (first: it sets OMP_NUM_THREADS and MPLBACKEND)
+
+# isort: split
 
 import numpy as np  # noqa: E402
 
 from benchmarks.advice import recipes as rcp  # noqa: E402
 from benchmarks.advice import score as SC  # noqa: E402
-from benchmarks.advice.cache import publish  # noqa: E402
 from benchmarks.advice.recipe import schedule  # noqa: E402
+from benchmarks.common import publish  # noqa: E402
 
-RESULTS = os.path.join(BENCH, "results", "advice_wreck_accuracy.md")
+RESULTS = common.results_path("advice_wreck_accuracy.md")
 COMMAND = "OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python benchmarks/advice/wreck_accuracy.py"
 SEEDS = (0, 1, 2)
 
