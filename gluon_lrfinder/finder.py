@@ -78,9 +78,9 @@ class LRFinder:
     def find(
         self,
         lr_start: float = 1e-6,
+        *,
         lr_end: Optional[float] = None,
         num_iter: Optional[int] = None,
-        *,
         lr_multiplier: Optional[float] = None,
         mode: str = "exponential",
         max_iter: int = 1000,

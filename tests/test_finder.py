@@ -122,7 +122,7 @@ def test_suggest_and_plot_before_find(make_learner):
     for call in (finder.suggest, finder.plot, finder.suggest_range, lambda: finder.save("x.csv")):
         with pytest.raises(RuntimeError, match=r"call find\(\) \(or load\(\)\) before"):
             call()
-    assert finder.curve.pairs == []
+    assert finder.curve is None
 
 
 class FailingLoss:
@@ -237,7 +237,7 @@ def test_ctrl_c_during_find_grid_stops_the_grid_and_keeps_the_curve(make_learner
     finder = LRFinder(learner)
     with pytest.raises(KeyboardInterrupt, match="interrupted"):
         finder.find_grid(weight_decay=[0, 1e-4, 1e-3], lr_start=1e-4, lr_end=1.0, num_iter=20)
-    assert learner.loss_fn.calls == 25 and finder.result is None
+    assert learner.loss_fn.calls == 25 and finder.result is finder.curve  # not a grid
     assert finder.curve.stop_reason == StopReason.INTERRUPTED and len(finder.curve.pairs) == 4
     checker.check()
 
@@ -416,35 +416,21 @@ def test_apply_with_an_lr_scheduler_sets_its_base_lr(digits):
 
 
 # ---------------------------------------------------------------------- the front (issue 19)
-def test_find_takes_a_plan_and_a_stopping_rule_or_the_old_keywords(make_learner):
-    from gluon_lrfinder.core.plan import SweepPlan
+def test_find_takes_keywords_and_a_stopping_rule_only_for_what_they_cannot_say(make_learner):
     from gluon_lrfinder.core.stopping import LRFinderStoppingCriteria
 
     finder = LRFinder(make_learner())
-    new = finder.find(SweepPlan(lr_start=1e-4, lr_end=1.0, num_iter=12), LRFinderStoppingCriteria(), progress=False)
+    tutorial = finder.find(lr_start=1e-4, lr_end=1.0, num_iter=12, stopping=LRFinderStoppingCriteria(),
+                           progress=False)
     curve = finder.curve
-    old = LRFinder(make_learner()).find(lr_start=1e-4, lr_end=1.0, num_iter=12, stopping=LRFinderStoppingCriteria(),
-                                        progress=False)
-    assert [lr for lr, _ in new] == [lr for lr, _ in old] and "patience" not in curve.settings  # the tutorial rule
+    again = LRFinder(make_learner()).find(lr_start=1e-4, lr_end=1.0, num_iter=12, smoothing=0.3, min_iter=20,
+                                          threshold=2.0, progress=False)
+    assert [lr for lr, _ in tutorial] == [lr for lr, _ in again]
+    default = LRFinder(make_learner())
+    default.find(lr_start=1e-4, lr_end=1.0, num_iter=12, progress=False)
+    assert "patience" not in curve.settings and "patience" in default.curve.settings  # the rule is recorded
     with pytest.raises(TypeError, match="give stopping or smoothing, not both"):
         finder.find(stopping=LRFinderStoppingCriteria(), smoothing=0.5, progress=False)
-    with pytest.raises(TypeError, match="give the plan or lr_end, not both"):
-        finder.find(SweepPlan(), lr_end=1.0, progress=False)
+    with pytest.raises(TypeError, match="positional argument"):
+        finder.find(1e-6, 1.1, 0.3)  # the tutorial's positional form would mean something else now: refused
     assert finder.result is curve  # refused before anything ran
-
-
-def test_a_study_of_your_own_is_one_module_with_run(make_learner):
-    """A new study plugs in through LRFinder.run: here a two-batch-size study in a few lines."""
-    import types
-
-    from gluon_lrfinder.engine.sweep import run_sweep
-
-    def run(learner, plan, stopping, **sweep):
-        curves = [run_sweep(learner, plan, stopping, **sweep) for _ in range(2)]
-        return min(curves, key=lambda c: c.suggest(warn=False))
-
-    study = types.SimpleNamespace(run=run)
-    finder = LRFinder(make_learner())
-    result = finder.run(study, lr_start=1e-4, lr_end=1.0, num_iter=15, progress=False)
-    assert finder.result is result and finder.curve is result
-    assert finder.apply() == result.suggest(warn=False) == finder.learner.trainer.learning_rate

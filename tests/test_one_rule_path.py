@@ -88,4 +88,4 @@ def test_cli_reports_the_same_rate(saved, tmp_path, capsys):
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["suggested_lr"] == expected(saved) and summary["method"] == DEFAULT_METHOD
     printed = capsys.readouterr().out
-    assert f"Suggested learning rate: {expected(saved):.3g} (rule '{DEFAULT_METHOD}': " in printed
+    assert f"Suggested learning rate: {expected(saved):.3g}  (train at this constant rate)" in printed

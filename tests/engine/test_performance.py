@@ -150,7 +150,7 @@ def test_lagged_read_matches_unlagged_reference(digit_batches, ctx_name, hybrid,
     lagged = make_learner(digit_batches, ctx_name, hybrid)
     assert_same_state(param_state(lagged), before)  # identical starting points
     finder = LRFinder(lagged)
-    pairs = finder.find(lr_start, multiplier, num_iter=num_iter, min_iter=min_iter, progress=False)
+    pairs = finder.find(lr_start, lr_multiplier=multiplier, num_iter=num_iter, min_iter=min_iter, progress=False)
 
     # The stop came early, so the lagged sweep had one more iteration queued when it decided.
     assert ref_reason == expected_reason

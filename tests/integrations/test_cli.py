@@ -38,6 +38,13 @@ def assert_user_error(argv, capsys, match):
     return lines[0]
 
 
+def test_verbose_adds_how_the_suggestion_was_made(tmp_path, capsys):
+    code, printed, _ = run_cli(["--out", tmp_path, "--no-progress", "--verbose"], capsys)
+    assert code == 0
+    assert f"How: rule '{DEFAULT_METHOD}', {get_rule(DEFAULT_METHOD).description}." in " ".join(printed.split())
+    assert "rules agree within" in printed  # the whole report
+
+
 def test_demo_writes_plot_curve_and_summary(tmp_path, capsys):
     out = tmp_path / "out"
     code, printed, _ = run_cli(["--out", out, "--no-progress"], capsys)
@@ -49,16 +56,17 @@ def test_demo_writes_plot_curve_and_summary(tmp_path, capsys):
     assert curve["lrs"][0] <= low < high <= curve["lrs"][-1]
     assert low <= lr and high <= 3 * lr * (1 + 1e-12)  # the SGD suggestion lies at or above the steepest point
     assert high / low >= 3 * (1 - 1e-12)  # and a factor of 3 wide
+    assert f"Suggested learning rate: {lr:.3g}  (train at this constant rate)" in printed
+    assert f"For a one-cycle or cyclical schedule: min_lr {low:.3g}, max_lr {high:.3g}" in printed
     words = get_rule(DEFAULT_METHOD).description
-    assert f"Suggested learning rate: {lr:.3g} (rule '{DEFAULT_METHOD}': " in printed
-    assert words in " ".join(printed.split())  # the rule's registered one-line description
-    assert f"{low:.3g} .. {high:.3g} (max_lr / 3 .. max_lr" in printed
+    assert words not in " ".join(printed.split())  # the rules' internals are for --verbose
+    assert ("Watch out: " in printed) == bool(summary["flags"])
     assert (out / "lr_finder.png").stat().st_size > 5000
     assert (out / "lr_finder.csv").read_text().startswith("# format:")
     assert curve["settings"]["dataset"] == "digits" and curve["settings"]["loss"] == "softmax-ce"
     wrote = [line for line in printed.splitlines() if line.startswith("Wrote ")]
-    assert wrote == [f"Wrote {out / 'lr_finder.png'}, {out / 'lr_finder.csv'}, {out / 'lr_finder.json'}, "
-                     f"{out / 'summary.json'}"]
+    assert wrote == [f"Wrote the plot to {out / 'lr_finder.png'}; the curve to {out / 'lr_finder.csv'} and "
+                     f"{out / 'lr_finder.json'}; the summary to {out / 'summary.json'}"]
     assert summary["files"]["summary"] == str(out / "summary.json")
 
 
