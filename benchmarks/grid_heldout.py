@@ -46,17 +46,18 @@ Run from the repository root (resumable: finished units are read back from the c
     python benchmarks/grid_heldout.py --estimate       # time one sweep and one training
     python benchmarks/grid_heldout.py --report-only    # the tables from the cache
 
-Results: ``benchmarks/results/grid_heldout.md`` and the cache ``benchmarks/data/grid_heldout.json``
-(with every sweep's curve, to score other rules without sweeping again). A first run, on the code
-before the grid passed the optimizer to the suggestion rule, is kept as
-``grid_heldout_prefix.{md,json}`` (``--cache ... --report-only`` re-reads it).
+Caches: ``benchmarks/data/grid_heldout.json`` (every sweep's curve, to score other rules without
+sweeping again, and the trainings at the rates of the sweep) and ``grid_heldout_RULE.json`` per
+re-scoring rule. The report for today's default rule (``--method blend_in_range``) is
+``benchmarks/results/grid_heldout.md``; without ``--method`` the report is ``grid_heldout_sweep.md``.
+The recipes, data and models are in ``grid_heldout_recipes.py``, the report in ``grid_heldout_report.py``.
 
 The learning rates of ``grid_heldout.json`` are those ``find_grid`` suggested at the time (the
 rule ``blend``); a rerun reads them back with the rows. ``--method RULE`` re-scores with another
 suggestion rule instead, with no new sweep: every row's learning rate is recomputed with the
 package's ``RULE`` from the curves cached in ``--sweeps`` (the median over the data orders, as
 ``find_grid`` takes it), the picks follow, and only the (combination, lr, seed) points not yet
-trained are trained; the cache and the report are ``grid_heldout_RULE.{json,md}``. A row whose
+trained are trained; the cache is ``grid_heldout_RULE.json``. A row whose
 new rate equals the cached one to 1e-4 (the cached curves keep 6 digits) keeps the cached rate,
 and so its trainings. The best-in-hindsight row is redone on the runs that had it only::
 
@@ -73,249 +74,48 @@ import sys
 import time
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
-os.environ.setdefault("OMP_NUM_THREADS", "1")
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the repo root
+
+from benchmarks import common  # noqa: E402  (first: it sets OMP_NUM_THREADS and MPLBACKEND)
+
+# isort: split
 
 import mxnet as mx  # noqa: E402
 import numpy as np  # noqa: E402
 from mxnet import autograd, gluon  # noqa: E402
 
+from benchmarks.grid_heldout_recipes import (  # noqa: E402
+    CONFIRM_SEED,
+    INIT_SEEDS,
+    MOMENTUM,
+    RECIPES,
+    REPEATS,
+    RULES,
+    SWEEP,
+    TRAIN_SEEDS,
+    WEIGHT_DECAY,
+    Data,
+    _key,
+    _mom_key,
+    _params,
+    _sgd_like,
+    fresh_net,
+    initial_weights,
+    load_data,
+    loss_fn,
+)
+from benchmarks.grid_heldout_report import (  # noqa: E402
+    report,
+)
 from gluon_lrfinder import Learner, LRFinder  # noqa: E402
 from gluon_lrfinder.core.curve import LRCurve  # noqa: E402
-from gluon_lrfinder.core.grid import summarize_grid
+from gluon_lrfinder.core.grid import summarize_grid  # noqa: E402
 from gluon_lrfinder.core.grid_rows import DEFAULT_MARGIN, GridRow, recommend  # noqa: E402
-from gluon_lrfinder.core.rules import get_rule  # noqa: E402
-from gluon_lrfinder.demo import load_task  # noqa: E402
-from gluon_lrfinder.engine.sampler import make_loader
+from gluon_lrfinder.core.rules import DEFAULT_METHOD, get_rule  # noqa: E402
+from gluon_lrfinder.engine.sampler import make_loader  # noqa: E402
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-CACHE = os.path.join(HERE, "data", "grid_heldout.json")
-RESULTS = os.path.join(HERE, "results", "grid_heldout.md")
-
-WEIGHT_DECAY = [0.0, 1e-4, 1e-3, 1e-2]
-MOMENTUM = [0.8, 0.9, 0.95, 0.99]
-REPEATS = 2
-TRAIN_SEEDS = (0, 1, 2, 3, 4)
-CONFIRM_SEED = 100
-SWEEP = {"lr_start": 1e-5, "lr_end": 30.0}
-INIT_SEEDS = (42, 7)
-RULES = ("default", "smith", "effective-step", "no-wd", "confirm", "keep")
-
-
-def _recipe(name: str, family: str, data: str, net: str, optimizer: str, batch_size: int, budget: int,
-            loss: str = "softmax", **params: float) -> Dict[str, Any]:
-    return {"name": name, "family": family, "data": data, "net": net, "optimizer": optimizer,
-            "batch_size": batch_size, "budget": budget, "loss": loss, "params": params}
-
-
-#: Held-out recipes; families are held out together. None of these model kinds, losses or data
-#: sets is one of grid_quality.py's four design tasks (MLP/SGD on digits, CNN+BN/NAG b32 on
-#: digit images, logistic regression on breast cancer, MLP+BN/SGD on wine).
-RECIPES: List[Dict[str, Any]] = [
-    _recipe("digit images / plain CNN / SGD 0.9 / b32", "cnn", "digits_image", "plain_cnn", "sgd", 32, 500,
-            momentum=0.9, wd=0.0),
-    _recipe("digit images / 3-layer CNN+BN / NAG 0.9, wd 5e-4 / b64", "cnn", "digits_image", "bn_cnn3", "nag",
-            64, 400, momentum=0.9, wd=5e-4),
-    _recipe("generated 4-class / residual MLP / SGD 0.9, wd 1e-4 / b64", "residual", "classif", "res_mlp",
-            "sgd", 64, 500, momentum=0.9, wd=1e-4),
-    _recipe("digit images / residual CNN / SGD 0.9, wd 5e-4 / b32", "residual", "digits_image", "res_cnn", "sgd",
-            32, 400, momentum=0.9, wd=5e-4),
-    _recipe("digit rows / LSTM / Adam / b32", "recurrent", "digits_seq", "lstm", "adam", 32, 600,
-            beta1=0.9, wd=0.0),
-    _recipe("generated sine sequences / GRU / Adam, wd 1e-4 / b64", "recurrent", "sines", "gru", "adam", 64, 500,
-            loss="l2", beta1=0.9, wd=1e-4),
-    _recipe("Friedman #1 / MLP, Huber loss / NAG 0.95 / b32", "robust regression", "friedman", "mlp2", "nag", 32,
-            500, loss="huber", momentum=0.95, wd=0.0),
-    _recipe("diabetes / MLP, Huber loss / NAG 0.9, wd 1e-3 / b16", "robust regression", "diabetes", "mlp2", "nag",
-            16, 400, loss="huber", momentum=0.9, wd=1e-3),
-    _recipe("digits / autoencoder 64-32-8-32-64 / Adam / b64", "autoencoder", "digits_ae", "autoencoder", "adam",
-            64, 500, loss="l2", beta1=0.9, wd=0.0),
-]
-
-
-# ---------------------------------------------------------------------------------- data
-class Data:
-    """A recipe's arrays: training and validation inputs and targets."""
-
-    def __init__(self, X: np.ndarray, y: np.ndarray, Xv: np.ndarray, yv: np.ndarray, num_outputs: int) -> None:
-        self.X, self.y, self.Xv, self.yv = X, y, Xv, yv
-        self.num_outputs = num_outputs
-
-
-def _split(X: np.ndarray, y: np.ndarray, seed: int = 0) -> Tuple[np.ndarray, ...]:
-    order = np.random.RandomState(seed).permutation(len(X))
-    n_valid = len(X) // 4
-    v, t = order[:n_valid], order[n_valid:]
-    return X[t], y[t], X[v], y[v]
-
-
-def _standardize(X: np.ndarray, Xv: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
-    mean, std = X.mean(axis=0), X.std(axis=0) + 1e-6
-    return ((X - mean) / std).astype(np.float32), ((Xv - mean) / std).astype(np.float32)
-
-
-def _stack(dataset: Any) -> Tuple[np.ndarray, np.ndarray]:
-    return (np.stack([dataset[i][0] for i in range(len(dataset))]).astype(np.float32),
-            np.stack([dataset[i][1] for i in range(len(dataset))]).astype(np.float32))
-
-
-def load_data(name: str) -> Data:
-    """The arrays of data set ``name`` (bundled or generated; no download)."""
-    if name in ("digits_image", "digits_seq", "digits_ae"):
-        task = load_task("digits_image" if name != "digits_ae" else "digits")
-        X, y = _stack(task.train)
-        Xv, yv = _stack(task.valid)
-        if name == "digits_seq":  # 8 rows of 8 pixels: a sequence of 8 steps
-            X, Xv = X.reshape(-1, 8, 8), Xv.reshape(-1, 8, 8)
-        if name == "digits_ae":  # reconstruct the (standardized) input
-            return Data(X, X.copy(), Xv, Xv.copy(), X.shape[1])
-        return Data(X, y, Xv, yv, 10)
-    if name == "diabetes":
-        task = load_task("diabetes")
-        X, y = _stack(task.train)
-        Xv, yv = _stack(task.valid)
-        return Data(X, y, Xv, yv, 1)
-    if name == "classif":
-        from sklearn.datasets import make_classification
-
-        X, y = make_classification(n_samples=3000, n_features=20, n_informative=10, n_redundant=4, n_classes=4,
-                                   n_clusters_per_class=2, flip_y=0.05, random_state=0)
-        X, y, Xv, yv = _split(X, y)
-        X, Xv = _standardize(X, Xv)
-        return Data(X, y.astype(np.float32), Xv, yv.astype(np.float32), 4)
-    if name == "friedman":
-        from sklearn.datasets import make_friedman1
-
-        X, y = make_friedman1(n_samples=2000, n_features=10, noise=1.0, random_state=0)
-        X, y, Xv, yv = _split(X, y)
-        X, Xv = _standardize(X, Xv)
-        mean, std = y.mean(), y.std()
-        return Data(X, ((y - mean) / std).astype(np.float32).reshape(-1, 1), Xv,
-                    ((yv - mean) / std).astype(np.float32).reshape(-1, 1), 1)
-    if name == "sines":  # noisy sines of 16 steps: regress the frequency
-        rng = np.random.RandomState(0)
-        n = 2400
-        freq = rng.uniform(0.5, 3.0, size=n)
-        phase = rng.uniform(0, 2 * np.pi, size=n)
-        t = np.linspace(0, 2 * np.pi, 16)
-        X = np.sin(freq[:, None] * t[None, :] + phase[:, None]) + 0.3 * rng.normal(size=(n, 16))
-        y = (freq - freq.mean()) / freq.std()
-        X, y, Xv, yv = _split(X[:, :, None].astype(np.float32), y.astype(np.float32).reshape(-1, 1))
-        return Data(X, y, Xv, yv, 1)
-    raise ValueError(f"unknown data set {name!r}")
-
-
-# ---------------------------------------------------------------------------------- models
-class _ResMLP(gluon.HybridBlock):
-    def __init__(self, num_outputs: int, width: int = 64, blocks: int = 2, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        with self.name_scope():
-            self.inp = gluon.nn.Dense(width, activation="relu")
-            self.blocks = gluon.nn.HybridSequential()
-            for _ in range(blocks):
-                block = gluon.nn.HybridSequential()
-                block.add(gluon.nn.Dense(width, activation="relu"), gluon.nn.Dense(width))
-                self.blocks.add(block)
-            self.out = gluon.nn.Dense(num_outputs)
-
-    def hybrid_forward(self, F: Any, x: Any) -> Any:
-        h = self.inp(x)
-        for block in self.blocks:
-            h = F.relu(h + block(h))
-        return self.out(h)
-
-
-class _ResCNN(gluon.HybridBlock):
-    def __init__(self, num_outputs: int, channels: int = 16, blocks: int = 2, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        with self.name_scope():
-            self.stem = gluon.nn.Conv2D(channels, 3, padding=1, activation="relu")
-            self.blocks = gluon.nn.HybridSequential()
-            for _ in range(blocks):
-                block = gluon.nn.HybridSequential()
-                block.add(gluon.nn.Conv2D(channels, 3, padding=1), gluon.nn.BatchNorm(), gluon.nn.Activation("relu"),
-                          gluon.nn.Conv2D(channels, 3, padding=1), gluon.nn.BatchNorm())
-                self.blocks.add(block)
-            self.head = gluon.nn.HybridSequential()
-            self.head.add(gluon.nn.GlobalAvgPool2D(), gluon.nn.Flatten(), gluon.nn.Dense(num_outputs))
-
-    def hybrid_forward(self, F: Any, x: Any) -> Any:
-        h = self.stem(x)
-        for block in self.blocks:
-            h = F.relu(h + block(h))
-        return self.head(h)
-
-
-class _Recurrent(gluon.HybridBlock):
-    def __init__(self, cell: str, num_outputs: int, hidden: int = 32, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        with self.name_scope():
-            self.rnn = (gluon.rnn.LSTM if cell == "lstm" else gluon.rnn.GRU)(hidden, layout="NTC")
-            self.out = gluon.nn.Dense(num_outputs)
-
-    def hybrid_forward(self, F: Any, x: Any) -> Any:
-        h = self.rnn(x)
-        return self.out(F.squeeze(F.slice_axis(h, axis=1, begin=-1, end=None), axis=1))
-
-
-def make_net(kind: str, num_outputs: int) -> gluon.HybridBlock:
-    """A fresh, uninitialized network of ``kind``."""
-    if kind == "res_mlp":
-        return _ResMLP(num_outputs)
-    if kind == "res_cnn":
-        return _ResCNN(num_outputs)
-    if kind in ("lstm", "gru"):
-        return _Recurrent(kind, num_outputs)
-    net = gluon.nn.HybridSequential()
-    with net.name_scope():
-        if kind == "plain_cnn":
-            net.add(gluon.nn.Conv2D(16, 3, padding=1, activation="relu"), gluon.nn.MaxPool2D(2),
-                    gluon.nn.Conv2D(32, 3, padding=1, activation="relu"), gluon.nn.Flatten(),
-                    gluon.nn.Dense(num_outputs))
-        elif kind == "bn_cnn3":
-            for channels, stride in ((16, 1), (32, 2), (32, 1)):
-                net.add(gluon.nn.Conv2D(channels, 3, padding=1, strides=stride), gluon.nn.BatchNorm(),
-                        gluon.nn.Activation("relu"))
-            net.add(gluon.nn.GlobalAvgPool2D(), gluon.nn.Flatten(), gluon.nn.Dense(num_outputs))
-        elif kind == "mlp2":
-            net.add(gluon.nn.Dense(64, activation="relu"), gluon.nn.Dense(64, activation="relu"),
-                    gluon.nn.Dense(num_outputs))
-        elif kind == "autoencoder":
-            net.add(gluon.nn.Dense(32, activation="relu"), gluon.nn.Dense(8), gluon.nn.Dense(32, activation="relu"),
-                    gluon.nn.Dense(num_outputs))
-        else:
-            raise ValueError(f"unknown network {kind!r}")
-    return net
-
-
-def loss_fn(kind: str) -> gluon.loss.Loss:
-    return {"softmax": gluon.loss.SoftmaxCrossEntropyLoss, "l2": gluon.loss.L2Loss,
-            "huber": gluon.loss.HuberLoss}[kind]()
-
-
-def initial_weights(spec: Dict[str, Any], data: Data, seed: int) -> List[np.ndarray]:
-    mx.random.seed(seed)
-    np.random.seed(seed)
-    net = make_net(spec["net"], data.num_outputs)
-    net.initialize(mx.init.Xavier(), ctx=mx.cpu())
-    net(mx.nd.array(data.X[:2]))
-    return [p.data().asnumpy().copy() for p in net.collect_params().values()]
-
-
-def fresh_net(spec: Dict[str, Any], data: Data, init: Sequence[np.ndarray]) -> gluon.HybridBlock:
-    net = make_net(spec["net"], data.num_outputs)
-    net.initialize(mx.init.Xavier(), ctx=mx.cpu())
-    net(mx.nd.array(data.X[:2]))
-    for param, value in zip(net.collect_params().values(), init):
-        param.set_data(mx.nd.array(value))
-    return net
-
-
-def _mom_key(spec: Dict[str, Any]) -> str:
-    return "beta1" if "beta1" in spec["params"] else "momentum"
-
-
-def _params(spec: Dict[str, Any], wd: float, mom: float, lr: float) -> Dict[str, float]:
-    return dict(spec["params"], wd=wd, learning_rate=lr, **{_mom_key(spec): mom})
+CACHE = common.data_path("grid_heldout.json")
+RESULTS = common.results_path("grid_heldout.md")
 
 
 # ---------------------------------------------------------------------------------- the work
@@ -404,10 +204,6 @@ def _grid_rows(unit: Dict[str, Any], effective: bool = False) -> List[GridRow]:
     return rows
 
 
-def _sgd_like(spec: Dict[str, Any]) -> bool:
-    return _mom_key(spec) == "momentum"
-
-
 def pick(rule: str, spec: Dict[str, Any], unit: Dict[str, Any]) -> Tuple[int, Optional[float]]:
     """The row and the learning rate that ``rule`` recommends (before any confirmation)."""
     cur = unit["current"]
@@ -434,10 +230,6 @@ def pick(rule: str, spec: Dict[str, Any], unit: Dict[str, Any]) -> Tuple[int, Op
             lr = min(lr, lr_cur * (1 - m) / (1 - m_cur))
         return index, lr
     raise ValueError(f"unknown rule {rule!r}")
-
-
-def _key(row: Dict[str, Any], lr: Optional[float], seed: int, confirm: bool = False) -> str:
-    return f"{'confirm ' if confirm else ''}wd={row['weight_decay']:g} m={row['momentum']:g} lr={lr!r} seed={seed}"
 
 
 class Cache:
@@ -582,135 +374,6 @@ def rescore(cache: Cache, sweeps: Cache, method: str, log: Callable[[str], None]
     cache.save()
 
 
-# ---------------------------------------------------------------------------------- report
-def _mean_loss(unit: Dict[str, Any], index: int, lr: Optional[float]) -> float:
-    """Mean validation loss over the data orders; a diverged run counts as the untrained model's loss."""
-    values = []
-    for s in TRAIN_SEEDS:
-        value = unit["train"].get(_key(unit["rows"][index], lr, s))
-        if value is None and _key(unit["rows"][index], lr, s) not in unit["train"]:
-            return math.nan  # not trained yet
-        values.append(unit["initial_loss"] if value is None else value)
-    return statistics.fmean(values)
-
-
-def _diverged(unit: Dict[str, Any], index: int, lr: Optional[float]) -> int:
-    return sum(unit["train"].get(_key(unit["rows"][index], lr, s), 0.0) is None for s in TRAIN_SEEDS)
-
-
-def _describe(row: Dict[str, Any]) -> str:
-    return f"{row['weight_decay']:g}, {row['momentum']:g}"
-
-
-def report(cache: Cache) -> str:
-    order = {spec["name"]: k for k, spec in enumerate(RECIPES)}
-    units = sorted(((name, u) for name, u in cache.data.items() if "picks" in u  # finished units only
-                    and all(math.isfinite(_mean_loss(u, p["index"], p["lr"])) for p in u["picks"].values())),
-                   key=lambda item: (order.get(item[1]["spec"]["name"], len(order)), item[0]))
-    lines = ["# Held-out benchmark of the weight-decay / momentum advice (issue 20)", "",
-             f"Grid: weight decay {WEIGHT_DECAY} plus the recipe's own x momentum/beta1 {MOMENTUM} plus its own, "
-             f"repeats={REPEATS}, sweep {SWEEP['lr_start']:g} .. {SWEEP['lr_end']:g}; each pick trained at a "
-             f"constant rate for the recipe's budget over {len(TRAIN_SEEDS)} data orders; ratio = mean validation "
-             "loss of the pick / that of the current values at the finder's suggestion for them. A diverged "
-             "training counts as the untrained model's loss.", ""]
-    froms = [u["rows_from"] for _, u in units if "rows_from" in u]
-    if froms:
-        lines += [f"Learning rates: every row's suggestion recomputed with the rule `{froms[0]['method']}` from the "
-                  f"sweep curves cached in `{froms[0]['cache']}` (no new sweep); "
-                  f"{sum(f['changed'] for f in froms)} of {sum(len(u['rows']) for _, u in units)} rows moved, the "
-                  "others kept their cached rate and its trainings.", ""]
-    for run in cache.data.get("_invocations", []):
-        lines += [f"Command: `{run['command']}` ({run['date']}). Wall time {run['seconds'] / 60:.1f} min, "
-                  f"{run['trainings']} new trainings.", ""]
-    lines += ["| recipe | family | current (wd, m) | finder's lr | valid loss | "
-              + " | ".join(f"{r}: pick, ratio" for r in RULES if r != "keep") + " |",
-              "|---|---|---|---|---|" + "---|" * (len(RULES) - 1)]
-    ratios: Dict[str, List[float]] = {r: [] for r in RULES}
-    changed: Dict[str, int] = {r: 0 for r in RULES}
-    for name, u in units:
-        cur = u["current"]
-        base = _mean_loss(u, cur, u["rows"][cur]["lr"])
-        cells = []
-        for rule in RULES:
-            p = u["picks"][rule]
-            value = _mean_loss(u, p["index"], p["lr"])
-            ratio = value / base
-            ratios[rule].append(ratio)
-            changed[rule] += p["index"] != cur
-            if rule == "keep":
-                continue
-            div = _diverged(u, p["index"], p["lr"])
-            lr = "-" if p["lr"] is None else f"{p['lr']:.3g}"
-            note = " (rejected)" if p.get("rejected") else ""
-            cells.append(f"{_describe(u['rows'][p['index']])} @ {lr}{note}: **{ratio:.2f}**"
-                         + (f" ({div}/{len(TRAIN_SEEDS)} diverged)" if div else ""))
-        spec = u["spec"]
-        lr_cur = u["rows"][cur]["lr"]
-        lines.append(f"| {name} | {spec['family']} | {_describe(u['rows'][cur])} | "
-                     f"{'-' if lr_cur is None else f'{lr_cur:.3g}'} | {base:.4g} | " + " | ".join(cells) + " |")
-    hindsight = []
-    for _, u in units:
-        if u.get("hindsight_done"):
-            cur = u["current"]
-            base = _mean_loss(u, cur, u["rows"][cur]["lr"])
-            hindsight.append(min(_mean_loss(u, i, r["lr"]) for i, r in enumerate(u["rows"])) / base)
-    lines += ["", "| rule | changed the values | geometric mean | worst | runs worse than 1.10 | "
-              "geometric mean over the runs it changed |", "|---|---|---|---|---|---|"]
-
-    def gmean(xs: Sequence[float]) -> str:
-        return f"{math.exp(statistics.fmean(math.log(x) for x in xs)):.2f}" if xs else "-"
-
-    for rule in RULES:
-        xs = [x for x in ratios[rule] if math.isfinite(x)]
-        if not xs:
-            continue
-        moved = [x for x, (_, u) in zip(ratios[rule], units)
-                 if math.isfinite(x) and u["picks"][rule]["index"] != u["current"]]
-        lines.append(f"| {rule} | {changed[rule]} of {len(xs)} | {gmean(xs)} | {max(xs):.2f} | "
-                     f"{sum(x > 1.10 for x in xs)} | {gmean(moved)} |")
-    if hindsight:
-        lines.append(f"| best combination in hindsight (each trained at its own suggestion; {len(hindsight)} of "
-                     f"{len(units)} runs) | - | {gmean(hindsight)} | {max(hindsight):.2f} | - | - |")
-    families = sorted({u["spec"]["family"] for _, u in units})
-    lines += ["", "Per family (geometric mean of the ratio over its runs):", "",
-              "| rule | " + " | ".join(families) + " |", "|---|" + "---|" * len(families)]
-    for rule in RULES:
-        cells = [gmean([x for x, (_, u) in zip(ratios[rule], units) if u["spec"]["family"] == fam
-                        and math.isfinite(x)]) for fam in families]
-        lines.append(f"| {rule} | " + " | ".join(cells) + " |")
-    # what the sweep said about momentum: lowest loss and suggested lr against the current momentum
-    lines += ["", "## What the sweep says about momentum at the current weight decay", "",
-              "| recipe | momentum | suggested lr | x current's | effective step x current's "
-              "| lowest loss x current's |",
-              "|---|---|---|---|---|---|"]
-    for name, u in units:
-        cur = u["rows"][u["current"]]
-        for r in u["rows"]:
-            if r["weight_decay"] != cur["weight_decay"] or r is cur or r["lr"] is None or cur["lr"] is None:
-                continue
-            eff = (r["lr"] / (1 - r["momentum"])) / (cur["lr"] / (1 - cur["momentum"]))
-            effective = f"{eff:.2f}" if _sgd_like(u["spec"]) else "n/a (Adam: beta1 does not scale the step)"
-            lines.append(f"| {name} | {r['momentum']:g} (current {cur['momentum']:g}) | {r['lr']:.3g} | "
-                         f"{r['lr'] / cur['lr']:.2f} | {effective} | {r['lowest_loss'] / cur['lowest_loss']:.2f} |")
-    # costs
-    lines += ["", "## Cost", ""]
-    for name, u in units:
-        budget = u["spec"]["budget"]
-        confirm = [v for k, v in u["train_seconds"].items() if k.startswith("confirm")]
-        full = [v for k, v in u["train_seconds"].items() if not k.startswith("confirm")]
-        lines.append(f"- {name}: grid {u['iterations']} iterations ({u['seconds']:.0f} s); one training "
-                     f"{budget} iterations (~{statistics.fmean(full):.0f} s)"
-                     + (f"; confirmation check 2 x {budget // 4} iterations (~{sum(confirm):.0f} s, "
-                        f"{2 * (budget // 4) / u['iterations']:.0%} of the grid's iterations)" if confirm else
-                        "; no confirmation check needed (Smith's pick was the current values)"))
-    for name, u in units:
-        check = u["picks"]["confirm"].get("check")
-        if check:
-            lines.append(f"- confirm, {name}: candidate {check['candidate']:.4g} vs current {check['current']:.4g}"
-                         f" -> {'rejected' if u['picks']['confirm'].get('rejected') else 'accepted'}")
-    return "\n".join(lines) + "\n"
-
-
 def estimate(log: Callable[[str], None]) -> None:
     """Time one sweep and one training of each recipe, and project the whole run."""
     total = 0.0
@@ -756,7 +419,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 0
     start, suffix = time.time(), "" if args.method is None else f"_{args.method}"
     args.cache = args.cache or CACHE.replace(".json", f"{suffix}.json")
-    args.out = args.out or RESULTS.replace(".md", f"{suffix}.md")
+    # the report of today's default rule is grid_heldout.md; the sweep-time rates' one grid_heldout_sweep.md
+    default_out = RESULTS if args.method == DEFAULT_METHOD else RESULTS.replace(".md", f"{suffix or '_sweep'}.md")
+    args.out = args.out or default_out
     cache = Cache(args.cache)
     if args.method is not None and not args.report_only:
         get_rule(args.method)
