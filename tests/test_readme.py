@@ -69,3 +69,11 @@ def test_every_python_block_compiles_and_imports_what_exists():
                     assert hasattr(imported, name), f"{page.name}: {module}.{name}"
             assert not re.search(r"\.find\((?!\s*\)|\s*\*\*|\s*lr_start=|\s*progress=)", block), page.name
             assert "SweepPlan" not in block, page.name
+
+
+def test_no_line_starts_with_a_plus_mid_paragraph():
+    """Markdown renders a line starting with '+ ' as a bullet: a stray one mid-sentence."""
+    for page in PAGES:
+        lines = page.read_text(encoding="utf-8").split("\n")
+        stray = [i + 1 for i, line in enumerate(lines) if line.startswith("+ ") and i and lines[i - 1].strip()]
+        assert not stray, (page.name, stray)
