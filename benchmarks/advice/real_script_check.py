@@ -40,11 +40,13 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
+sys.path.insert(0, HERE)  # real_scripts and recipe are imported as this folder's modules (after --package)
+sys.path.insert(1, os.path.dirname(os.path.dirname(HERE)))  # the repo root, for benchmarks.common
 
 import numpy as np  # noqa: E402
-from cache import load_json, save_json  # noqa: E402
 from recipe import LRAt, Recipe, constant, schedule  # noqa: E402
+
+from benchmarks.common import load_json, save_json  # noqa: E402  (imports no gluon_lrfinder)
 
 DATA = os.path.join(HERE, "..", "data")
 SWEEPS = os.path.join(DATA, "real_script_sweeps.json")
