@@ -1,7 +1,7 @@
 """Small real data sets that ship offline (scikit-learn's bundled ones) and matching tiny nets.
 
-Used by the command-line demo, the tests, the tutorials' offline path and the benchmarks, so
-that all of them train on the same real data without a download.
+Used by ``make demo``, the command line's defaults and the tutorials' offline path, so that all
+of them train on the same real data without a download.
 
 Examples
 --------

@@ -2,6 +2,7 @@
 answers for it (suggest, range, report, plot, apply)."""
 from __future__ import annotations
 
+import logging
 import os
 import warnings
 from typing import Any, Callable, Dict, List, Optional, Tuple, Union
@@ -11,6 +12,7 @@ from . import _mxnet  # noqa: F401 (first: checks the MXNet install, see _mxnet.
 # isort: split
 from .core.curve import LRCurve
 from .core.grid import GridResult
+from .core.placement import finite_rate, place_rate
 from .core.repeated import RepeatedSweeps
 from .core.report import SuggestionReport
 from .core.rules import DEFAULT_METHOD, Method, SuggestionWarning
@@ -20,6 +22,12 @@ from .engine.sweep import SweepInterrupted
 from .studies import grid, repeated, single, sweep_args
 
 __all__ = ["LRFinder"]
+
+logger = logging.getLogger(__name__)
+
+#: apply() warns when it would lower the trainer's own rate by this factor or more from the
+#: bottom of the curve: a rate there is high but stable, and may be what the training is built for.
+OWN_RATE_FACTOR = 3.0
 
 PathLike = Union[str, "os.PathLike[str]"]
 Result = Union[LRCurve, RepeatedSweeps, GridResult]
@@ -225,7 +233,9 @@ class LRFinder:
         With an ``lr_scheduler`` attached the whole schedule is rescaled around the rate. After
         :meth:`find_grid`, the grid's recommendation is set (``accept_unvalidated=True``: the
         sweep's pick of weight decay and momentum too, with a warning). A suggestion from a
-        curve flagged "loss never fell" is set with a ``SuggestionWarning`` that says so.
+        curve flagged "loss never fell" is set with a ``SuggestionWarning`` that says so, and so
+        is one that lowers the trainer's own rate from the bottom of the curve by 3x or more
+        (``apply(lr=...)`` keeps a rate of your choice).
         """
         trainer = self.learner.trainer
         result = self._require("apply")
@@ -236,10 +246,18 @@ class LRFinder:
             set_knobs(trainer.optimizer, target)
             return set_learning_rate(trainer, target["lr"])
         lr = self.suggest(method, warn=True)
-        never_fell = [flag for flag in self._require_curve("apply").diagnose() if flag.startswith("loss never fell")]
+        curve = self._require_curve("apply")
+        never_fell = [flag for flag in curve.diagnose() if flag.startswith("loss never fell")]
         if never_fell:
             warnings.warn(f"apply() set lr={lr:.3g} from a curve flagged {never_fell[0]}", SuggestionWarning,
                           stacklevel=2)
+        own = finite_rate(curve.settings.get("trainer_lr"))
+        if own is not None and not never_fell:
+            placement = place_rate(curve.lrs, curve.losses, own, suggestion=lr)
+            if placement.zone == "at the bottom" and own >= OWN_RATE_FACTOR * lr:
+                warnings.warn(f"apply() replaces a rate that may be right: {placement}; pass apply(lr={own:.3g}) "
+                              "to keep it", SuggestionWarning, stacklevel=2)
+            logger.info("apply(): %s; setting lr=%.3g", placement, lr)
         return set_learning_rate(trainer, lr)
 
     def save(self, path: PathLike) -> str:

@@ -26,8 +26,9 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple, Union
 from ._validate import check_choice
 from ._version import __version__
 from .plotting import plot_curve
+from .registry import CurvePoints
 from .report import SuggestionReport, diagnose, report_curve, suggest_curve, warn_flags
-from .rules import DEFAULT_METHOD, CurvePoints, Method, get_rule, lr_range
+from .rules import DEFAULT_METHOD, Method, get_rule, lr_range
 from .stopping import StopReason
 
 if TYPE_CHECKING:  # pragma: no cover

@@ -38,30 +38,13 @@ from numpy.typing import ArrayLike
 from .smoothing import smoothed_curve
 
 __all__ = [
-    "EDGE_FALL",
-    "EDGE_RISE",
-    "EDGE_FLOOR",
-    "BUMPY_FACTOR",
-    "DIP_DEPTH",
     "Edge",
-    "edge_index",
-    "descent_end",
     "edge_of_stability",
-    "second_dip",
-    "subsample_spread",
+    "descent_end",
+    "range_top",
     "second_dip_flag",
     "bumpy_flag",
-    "RANGE_FRACTION_BY_KIND",
-    "RANGE_FRACTION",
-    "RANGE_CAP",
-    "EDGE_MARGIN",
-    "RANGE_SPAN",
-    "SUGGEST_DIVISOR",
-    "range_fraction",
-    "fall_width",
-    "BROAD_FALL_DECADES",
-    "RANGE_FRACTION_BROAD",
-    "range_top",
+    "subsample_spread",
 ]
 
 #: The curve must have fallen by this share of its starting (smoothed) loss before a rise counts.
@@ -273,8 +256,8 @@ def bumpy_flag(spread_decades: float) -> Optional[str]:
 
 # ---------------------------------------------------------------------- the range and the suggestion
 #: How far the range's top goes from the steepest point towards the minimum (in log-LR), by the
-#: optimizer's kind (``rules.EMA_NORMALISED`` or not), chosen by leave-one-family-out on the
-#: advice benchmark (``benchmarks/advice/score.py``, docs/suggestions.md).
+#: optimizer's kind (``rules.EMA_NORMALISED`` or not), chosen on held-out recipe families (the
+#: evidence page of the docs has how).
 RANGE_FRACTION_BY_KIND = {"ema_normalised": 0.1, "other": 0.75}
 #: The same when the optimizer is not known (one fraction for all optimizers, chosen the same way).
 RANGE_FRACTION = 0.6
@@ -283,7 +266,7 @@ RANGE_FRACTION = 0.6
 BROAD_FALL_DECADES = 2.0
 RANGE_FRACTION_BROAD = 0.45
 #: The range's top is at most the minimum's LR divided by this (a peak at the minimum itself
-#: diverged mid-training, in the Estimator tutorial's handler; docs/suggestions.md) ...
+#: diverged mid-training, in the Estimator tutorial's handler; docs/evidence.md) ...
 RANGE_CAP = 2.0
 #: ... and at most the edge of stability divided by this (the margin below the edge).
 EDGE_MARGIN = 1.25

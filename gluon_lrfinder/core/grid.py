@@ -9,12 +9,10 @@ what each curve is reduced to (:class:`GridRow`), the rule that reads the curves
 (:func:`recommend`) and the result (:class:`GridResult`).
 
 The grid is a diagnostic. Its pick (:attr:`GridResult.candidate`) is not the recommendation: on
-held-out recipes no rule that reads range tests (Smith's, keeping the current values unless
-another combination is clearly better, comparing momenta at equal effective step, ignoring
-weight decay, a short confirmation training) beat keeping the current values
-(``benchmarks/grid_heldout.py``, docs/weight_decay_momentum.md). So the recommendation is to
-keep the trainer's own values, and a change is applied only on request
-(``LRFinder.apply_grid(accept_unvalidated=True)``).
+held-out recipes, changes chosen from range tests alone trained worse on average than the
+trainer's own values (the docs' evidence page has the measurements). So the recommendation is
+to keep the trainer's own values, and a change is applied only on request
+(``LRFinder.apply(accept_unvalidated=True)``).
 
 Examples
 --------
@@ -65,7 +63,7 @@ class GridResult:
     The grid is a diagnostic: the curves, the table, the sweep's pick (``candidate``) and why
     it would be picked. The recommendation (``best``) is the trainer's own values whenever
     they are in the grid, because on held-out recipes no rule that reads range tests did
-    better than keeping them (docs/weight_decay_momentum.md).
+    better than keeping them (docs/evidence.md).
 
     Attributes
     ----------

@@ -10,12 +10,12 @@ from typing import Any, Dict, List, Optional, Sequence, Union
 import numpy as np
 
 from ._validate import check_nonnegative
+from .registry import CurveLike, CurvePoints
 from .report import suggest_curve
-from .rules import DEFAULT_METHOD, CurveLike, CurvePoints, Method
+from .rules import DEFAULT_METHOD, Method
 from .smoothing import finite_points, zero_phase
 
-__all__ = ["GridRow", "curve_summary", "recommend", "momentum_note", "DEFAULT_TOLERANCE", "DEFAULT_MARGIN",
-           "HELD_OUT_EVIDENCE"]
+__all__ = ["GridRow", "curve_summary", "recommend"]
 
 #: Curves whose lowest smoothed loss lies within this fraction of the best one count as reaching
 #: "the lowest loss" (Smith compares curves by eye; noise makes exact ties meaningless).
@@ -136,7 +136,7 @@ def recommend(
     When none is, the current values are recommended. The lowest loss of a short sweep moves
     with the data order by 5-30 % and says little about weight decay's effect after a full
     training run, so without clear evidence a change is more likely to hurt than to help
-    (docs/weight_decay_momentum.md measures both rules).
+    (docs/evidence.md measures both rules).
 
     Parameters
     ----------

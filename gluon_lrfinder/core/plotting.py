@@ -141,7 +141,7 @@ def plot_curve(
         ax.plot([lr], [at], "o", color="C3", markersize=7)
     valid_lrs = np.asarray(getattr(curve, "valid_lrs", []) or [], dtype=np.float64)
     if valid_lrs.size:  # the optional held-out signal of find(valid_data=...)
-        valid_losses = np.asarray(curve.valid_losses, dtype=np.float64)
+        valid_losses = np.asarray(curve.valid_losses, dtype=np.float64)  # type: ignore[attr-defined]
         ok = np.isfinite(valid_losses)
         ax.plot(valid_lrs[ok], valid_losses[ok], "s-", color="C1", markersize=4, linewidth=1.2,
                 label="held-out loss")

@@ -23,6 +23,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from . import edge as _edge
+from .placement import Placement, finite_rate, place_rate
 from .rules import (
     DEFAULT_METHOD,
     RULES,
@@ -35,19 +36,7 @@ from .rules import (
 )
 from .smoothing import MIN_POINTS, enough_points, sorted_finite, zero_phase
 
-__all__ = [
-    "diagnose",
-    "disagreement",
-    "suggest_curve",
-    "report_curve",
-    "SuggestionReport",
-    "COMPARED",
-    "DISAGREE_DECADES",
-    "MIN_DECADES",
-    "TOO_FEW_POINTS",
-    "warn_flags",
-    "outside_range",
-]
+__all__ = ["SuggestionReport", "diagnose", "suggest_curve", "report_curve", "warn_flags"]
 
 #: The flag of :func:`diagnose` for a curve with fewer than :data:`MIN_POINTS` finite points.
 TOO_FEW_POINTS = "too few points"
@@ -58,7 +47,7 @@ DISAGREE_DECADES = 1.0
 
 
 #: A fall smaller than 5% of the first smoothed loss still counts when it is this many times the
-#: noise of the raw losses around the smoothed curve (calibrated in docs/suggestions.md, "Flags").
+#: noise of the raw losses around the smoothed curve (calibrated on held-out curves, docs/evidence.md).
 NOISE_MULTIPLE = 3.0
 
 
@@ -172,7 +161,7 @@ def warn_flags(flags: Iterable[str], stacklevel: int = 2) -> None:
 
 
 #: The rules whose disagreement :func:`disagreement` measures: ``valley`` often lies far from the
-#: others without being worse, and the baselines are noisy by design (docs/suggestions.md).
+#: others without being worse, and the baselines are noisy by design (docs/evidence.md).
 COMPARED = ("blend", "steepest", "minimum")
 
 
@@ -285,6 +274,8 @@ class SuggestionReport:
         :func:`diagnose`'s flags (empty when the curve looks fine).
     valid_lr : float, optional
         The same rule applied to the validation signal, when there is one.
+    current : Placement, optional
+        Where the trainer's own rate (recorded when the search started) lies on the curve.
     """
 
     method: str
@@ -294,6 +285,7 @@ class SuggestionReport:
     lr_range: Tuple[float, float]
     flags: List[str] = field(default_factory=list)
     valid_lr: Optional[float] = None
+    current: Optional[Placement] = None
 
     def decades_from(self, method: str) -> float:
         """Signed distance in decades of ``method``'s LR from the recommended one."""
@@ -310,6 +302,8 @@ class SuggestionReport:
         lines.append(f"range for cyclical schedules: {self.lr_range[0]:.3g} .. {self.lr_range[1]:.3g}")
         if self.valid_lr is not None:
             lines.append(f"validation signal suggests: {self.valid_lr:.3g}")
+        if self.current is not None:
+            lines.append(f"trainer's own rate: {self.current}")
         lines.append("flags: " + ("; ".join(self.flags) if self.flags else "none"))
         return "\n".join(lines)
 
@@ -367,6 +361,8 @@ def report_curve(
     outside = outside_range(answers[rule.name], (low, high), rule.name)
     if outside:
         flags = flags + [outside]
+    own = finite_rate((getattr(curve, "settings", None) or {}).get("trainer_lr"))
+    current = None if own is None else place_rate(curve.lrs, curve.losses, own, bandwidth, answers[rule.name])
     return SuggestionReport(
         method=rule.name,
         lr=answers[rule.name],
@@ -375,6 +371,7 @@ def report_curve(
         lr_range=(low, high),
         flags=flags,
         valid_lr=valid_lr,
+        current=current,
     )
 
 

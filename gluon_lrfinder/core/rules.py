@@ -24,37 +24,29 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from . import edge as _edge
-from .registry import RULES, CurveLike, CurvePoints, Rule, _on_points, optimizer_of, register_rule
+from .registry import RULES, CurveLike, Rule, _on_points, optimizer_of, register_rule
 from .smoothing import ema, smoothed_curve, sorted_finite
 
 __all__ = [
-    "blend",
-    "blend_fraction",
-    "BLEND_FRACTION",
-    "BLEND_FRACTION_BY_KIND",
-    "EMA_NORMALISED",
+    "get_rule",
+    "DEFAULT_METHOD",
+    "Method",
+    "SuggestionWarning",
     "steepest",
     "valley",
     "minimum",
+    "blend",
+    "blend_fraction",
     "raw_steepest",
     "ema_steepest",
     "lr_range",
     "in_range",
     "blend_in_range",
-    "DEFAULT_METHOD",
-    "SuggestionWarning",
-    "Method",
-    "CurveLike",
-    "CurvePoints",
-    "Rule",
-    "RULES",
-    "register_rule",
-    "get_rule",
-    "optimizer_of",
+    "EMA_NORMALISED",
 ]
 
 #: How far :func:`blend` goes from the steepest descent towards the minimum (in log-LR) when the
-#: optimizer is not known: 0, the steepest point (docs/suggestions.md has the measurements).
+#: optimizer is not known: 0, the steepest point (docs/evidence.md has the measurements).
 BLEND_FRACTION = 0.0
 #: Optimizers (lower-case class names) that divide each step by a moving average of squared
 #: gradients. In a range test their loss falls off a cliff and the best rate sits at the steepest
@@ -62,7 +54,7 @@ BLEND_FRACTION = 0.0
 #: is broad and the best rate sits further towards the bottom of the curve.
 EMA_NORMALISED = frozenset({"adam", "adamw", "adamax", "nadam", "rmsprop", "adadelta", "ftml", "lamb"})
 #: :func:`blend`'s fraction when the optimizer is known: for :data:`EMA_NORMALISED` optimizers
-#: and for the others (chosen by leave-one-task-out validation, see docs/suggestions.md).
+#: and for the others (chosen on held-out tasks, see docs/evidence.md).
 BLEND_FRACTION_BY_KIND = {"ema_normalised": 0.0, "other": 0.3}
 
 
@@ -245,10 +237,8 @@ def lr_range(
     decades or more, ``edge.fall_width``); at most ``m / 2`` and the edge / 1.25
     (``edge.EDGE_MARGIN``), at least ``s``; ``min_lr = max_lr / 3`` (what
     ``OneCycleSchedule.from_finder`` cycles over). The default suggestion (the rule
-    ``"blend_in_range"``) is :func:`blend` clipped into the range, so it lies inside it. The
-    constants (``edge.RANGE_FRACTION_BY_KIND``...) were chosen by leave-one-family-out on the
-    advice benchmark (``benchmarks/advice/score.py``): a one-cycle over the range against the
-    best peak of that schedule, see docs/suggestions.md.
+    ``"blend_in_range"``) is :func:`blend` clipped into the range, so it lies inside it. How the
+    constants (``edge.RANGE_FRACTION_BY_KIND``...) were chosen is on the docs' evidence page.
 
     Parameters
     ----------
@@ -356,7 +346,7 @@ register_rule("ema_steepest", "baseline: the steepest descent of the causal movi
     _on_points(ema_steepest)
 )
 
-#: The rule ``suggest()`` uses by default (see docs/suggestions.md for how it was chosen).
+#: The rule ``suggest()`` uses by default (docs/evidence.md has how it was chosen).
 DEFAULT_METHOD = "blend_in_range"
 
 #: A rule: a registered name, a :class:`Rule`, or a callable ``rule(lrs, losses, bandwidth) -> lr``.

@@ -9,7 +9,7 @@ Two rules:
 * :class:`LRFinderStoppingCriteria`: the rule of the MXNet "Learning Rate Finder" tutorial, with
   its defaults, kept under its name: the moving average against the *first* loss, one
   iteration above the threshold is enough. With small noisy batches a low first loss makes it
-  stop after ~20 iterations (docs/suggestions.md).
+  stop after ~20 iterations (docs/evidence.md).
 
 Examples
 --------
@@ -274,7 +274,7 @@ class LRFinderStoppingCriteria(StoppingCriteria):
     That is ``reference_iter=1, patience=1``: stop at once on a NaN or infinite loss, or, after
     ``min_iter`` losses, as soon as the moving average exceeds ``threshold`` times the first
     loss. Kept for code written against the tutorial (``stopping=LRFinderStoppingCriteria()``);
-    with small noisy batches a low first loss makes it stop early (docs/suggestions.md).
+    with small noisy batches a low first loss makes it stop early (docs/evidence.md).
 
     Parameters
     ----------

@@ -258,7 +258,7 @@ class KVStoreMeanReducer:
         value = loss.reshape((1,)).as_in_context(cpu).astype("float32", copy=False)
         total = mx.nd.zeros((1,), ctx=cpu)  # a new array per call: earlier ones may be unread
         # One pushpull: the servers answer once every worker's value is summed (one message
-        # each way; a push then a pull took about twice as long, benchmarks/dist_allreduce.py).
+        # each way, where a push then a pull is two round trips).
         kv.pushpull(self.key, value, out=total)
         return total / kv.num_workers
 

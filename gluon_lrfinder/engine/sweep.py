@@ -6,7 +6,7 @@ and trainer exactly, whatever happens. :func:`runs_from_entry_state` runs severa
 the same entry state (the studies' building block).
 
 The loss of iteration k is read only after iteration k+1 is queued, so MXNet's engine never
-idles on the read (docs/performance.md). The recorded pairs and the stop are those of reading
+idles on the read (docs/evidence.md). The recorded pairs and the stop are those of reading
 at once; the one extra iteration queued after a stop is undone by the restore.
 
 Examples
@@ -30,6 +30,7 @@ from ..core.curve import LRCurve, library_versions
 from ..core.plan import SweepPlan
 from ..core.rules import SuggestionWarning
 from ..core.stopping import StoppingRule, StopReason, rule_settings
+from ..schedules.rescale import schedule_reference
 from ._rng import isolated_global_rngs, keeps_global_rngs
 from .datacheck import bad_data_message, nonfinite_parts, params_are_finite
 from .learner import Learner
@@ -125,6 +126,9 @@ def run_sweep(
         "contexts": [str(c) for c in learner.ctx],
         "optimizer": type(learner.trainer.optimizer).__name__,
     }
+    own = _trainer_rate(learner.trainer)
+    if own is not None:  # where the user's own rate lies on the curve is part of the report
+        settings["trainer_lr"] = own
     if signal is not None:
         settings["valid_every"] = signal.every
     if reset_optimizer_state:
@@ -296,3 +300,15 @@ def _progress_bar(total: Optional[int], enabled: bool) -> Any:
     else:
         from tqdm import tqdm
     return tqdm(total=total, disable=not enabled, desc="LR range test", unit="it", leave=False)
+
+
+def _trainer_rate(trainer: Any) -> Optional[float]:
+    """The trainer's own rate without stepping anything: its scheduler's reference rate (the peak
+    it is built around) when one is attached, else the optimizer's rate; None when unreadable."""
+    optimizer = getattr(trainer, "optimizer", None)
+    try:
+        scheduler = getattr(optimizer, "lr_scheduler", None)
+        rate = float(schedule_reference(scheduler) if scheduler is not None else optimizer.lr)  # type: ignore[union-attr]
+    except (TypeError, ValueError, AttributeError):
+        return None
+    return rate if math.isfinite(rate) and rate > 0 else None

@@ -31,9 +31,9 @@ import sys
 import warnings
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from .cli_args import LOSSES, PROG, CLIError, _optimizer_params, build_parser, optimizer_names, parse_ctx
+from .cli_args import LOSSES, PROG, CLIError, _optimizer_params, build_parser, parse_ctx
 
-__all__ = ["main", "build_parser", "parse_ctx", "CLIError", "LOSSES", "optimizer_names"]
+__all__ = ["main"]
 
 
 # ---------------------------------------------------------------------- inputs
@@ -196,6 +196,8 @@ def _run_saved_curve(args: argparse.Namespace) -> int:
     except OSError as err:
         raise CLIError(f"--out {args.out}: cannot create the folder ({err.strerror or err})") from None
     settings = curve.settings
+    if args.your_lr is not None:
+        settings["trainer_lr"] = args.your_lr
     return _report(args, curve, str(settings.get("dataset", settings.get("data", "a saved curve"))),
                    str(settings.get("net", "its net")), str(settings.get("optimizer", "its optimizer")))
 
@@ -256,6 +258,9 @@ def _run(args: argparse.Namespace) -> int:
     assert curve is not None  # find() and find_grid() always leave a curve
     curve.settings.update({"net": net_name, "loss": loss_name, "batch_size": args.batch_size, "seed": args.seed,
                            **data.settings})
+    curve.settings.pop("trainer_lr", None)  # the command's own trainer starts at --lr-start: not a rate of yours
+    if args.your_lr is not None:
+        curve.settings["trainer_lr"] = args.your_lr
 
     try:
         if args.grid:
@@ -310,15 +315,20 @@ def _report(args: argparse.Namespace, curve: Any, data_name: str, net_name: str,
         "flags": flags,
         "files": {"plot": png_path, "csv": csv_path, "json": json_path, "summary": summary_path},
     }
+    report = curve.report(method=args.method)
+    if report.current is not None:
+        summary["your_lr"] = {"lr": report.current.lr, "zone": report.current.zone, "text": report.current.text}
     with open(summary_path, "w", encoding="utf-8") as f:
         json.dump(summary, f, indent=1)
     print(f"Swept {len(curve)} learning rates from {curve.lrs[0]:.2e} to {curve.lrs[-1]:.2e} "
           f"({curve.stop_reason}) on {data_name} with {net_name}/{optimizer}.")
     print(f"Suggested learning rate: {lr:.3g}  (train at this constant rate)")
     print(f"For a one-cycle or cyclical schedule: min_lr {low:.3g}, max_lr {high:.3g}")
+    if report.current is not None:
+        print(f"Your rate: {report.current.text}.")
     if args.verbose:
         print(f"How: rule '{args.method}', {_describe_rule(args.method)}.")
-        print(curve.report(method=args.method))
+        print(report)
     if flags:
         for flag in flags:
             print(f"Watch out: {flag}")

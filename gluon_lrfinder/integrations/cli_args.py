@@ -16,7 +16,7 @@ from typing import Any, Callable, Dict, List, NoReturn, Tuple
 
 from ..core._validate import check_greater, check_int, check_nonnegative, check_positive, check_unit_interval
 
-__all__ = ["build_parser", "parse_ctx", "CLIError", "LOSSES", "optimizer_names", "PROG"]
+__all__ = ["build_parser", "parse_ctx", "CLIError"]
 
 PROG = "gluon-lrfinder"
 
@@ -266,7 +266,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="momentum, in [0, 1), for optimizers that take one (sgd, nag, ...); several values "
                           "(0.85,0.9,0.95) run one range test per value (for Adam-like optimizers: beta1) "
                           "and show them side by side: a diagnostic, whose pick is not validated by training, "
-                          "see docs/weight_decay_momentum.md")
+                          "see docs/evidence.md")
     opt.add_argument("--wd", "--weight-decay", dest="wd", type=_number_list(check_nonnegative, "--wd"), default=None,
                      metavar="WD[,WD...]",
                      help="weight decay, >= 0; several values (0,1e-4,1e-3) run one range test per value")
@@ -275,6 +275,8 @@ def build_parser() -> argparse.ArgumentParser:
                           "make the recommendation steadier)")
 
     sweep = p.add_argument_group("sweep")
+    sweep.add_argument("--your-lr", type=_number_type(check_positive, "--your-lr"), default=None,
+                       help="the learning rate your training uses, > 0: the output says where it lies on the curve")
     sweep.add_argument("--lr-start", type=_number_type(check_positive, "--lr-start"), default=1e-6,
                        help="first learning rate of the sweep, > 0")
     sweep.add_argument("--lr-end", type=_number_type(check_positive, "--lr-end"), default=10.0,
@@ -293,7 +295,8 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--min-iter", type=_number_type(check_int, "--min-iter", 1, kind=int), default=20,
                        help="iterations before the stopping rule may stop the sweep, >= 1")
     sweep.add_argument("--threshold", type=_number_type(check_greater, "--threshold", 1.0), default=2.0,
-                       help="stop when the smoothed loss exceeds this many times the first loss, > 1")
+                       help="stop when the smoothed loss exceeds this many times the median of the first "
+                            "10 losses, > 1")
     sweep.add_argument("--method", choices=sorted(RULES), default=DEFAULT_METHOD,
                        help="rule that picks the suggested rate from the curve (see docs/suggestions.md)")
     sweep.add_argument("--curve", default=None, metavar="FILE.json|FILE.csv",
@@ -307,7 +310,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="seed of MXNet's and NumPy's random numbers: initial weights, data order, split")
     run.add_argument("--out", default="lrfinder-output", help="output folder (created if missing)")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
-    run.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
+    run.add_argument("-v", "--verbose", action="store_true",
+                     help="also print how the rule reached its answer and the full report; log at INFO level")
     run.add_argument("--traceback", action="store_true", help="on an error, show the full Python traceback")
     return p
 

@@ -64,8 +64,8 @@ def run(
     keep_current : bool, default True
         Recommend keeping the trainer's own values (when in the grid), and let the sweep pick
         another combination only if clearly better (lower by more than ``margin`` in every data
-        order, stable as far). False: no recommendation, the sweep's pick by Smith's rule (on
-        held-out recipes the worst of the rules measured, docs/weight_decay_momentum.md).
+        order, stable as far). False: no recommendation, only the sweep's pick by Smith's rule
+        (a diagnostic: confirm it with a training run before using it).
     margin : float, default 0.10
         See ``keep_current``, >= 0.
     **sweep
