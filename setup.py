@@ -27,7 +27,6 @@ setup(
     # the CPU build.
     install_requires=[
         "numpy>=1.17,<1.24",  # MXNet 1.9.1 uses np.bool, removed in NumPy 1.24
-        "scikit-learn>=1.0,<1.8",  # offline demo data; 1.8 needs NumPy >= 1.24
         "matplotlib>=3.3,<3.11",  # 3.11 needs NumPy >= 1.25
         "tqdm>=4.40",
     ],
@@ -37,7 +36,9 @@ setup(
     #   HOROVOD_WITH_MXNET=1 HOROVOD_WITHOUT_TENSORFLOW=1 HOROVOD_WITHOUT_PYTORCH=1 \
     #   HOROVOD_WITH_GLOO=1 HOROVOD_WITHOUT_MPI=1 pip install --no-build-isolation ".[horovod]"
     # (`make test-horovod` does this in .venv; see docs/distributed.md.)
-    extras_require={"cpu": ["mxnet==1.9.1"], "horovod": ["horovod==0.28.1"]},
+    # scikit-learn only for the bundled demo data (gluon_lrfinder.demo, the command line's default
+    # data set); 1.7.x is the newest line that still supports NumPy < 1.24.
+    extras_require={"cpu": ["mxnet==1.9.1"], "demo": ["scikit-learn>=1.0,<1.8"], "horovod": ["horovod==0.28.1"]},
     entry_points={"console_scripts": ["gluon-lrfinder=gluon_lrfinder.integrations.cli:main"]},
     classifiers=[
         "Programming Language :: Python :: 3",

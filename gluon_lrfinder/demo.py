@@ -41,7 +41,12 @@ class Task:
 
 
 def _sklearn(name: str) -> Tuple[np.ndarray, np.ndarray, str]:
-    from sklearn import datasets as skd
+    try:  # the one place the package needs scikit-learn: its bundled data sets
+        from sklearn import datasets as skd
+    except ImportError as err:
+        raise ImportError(f"the bundled data set {name!r} comes with scikit-learn, which is not installed: "
+                          "pip install 'gluon-lrfinder[demo]' (or scikit-learn), or use --npz/--rec "
+                          "with data of your own") from err
 
     loaders: Dict[str, Tuple[Callable[..., Any], str]] = {
         "digits": (skd.load_digits, "classification"),

@@ -220,3 +220,19 @@ def test_the_wheel_leaves_mxnet_to_the_user(tmp_path):
     assert not [r for r in unconditional if re.match(r"mxnet\b", r)], requires
     assert any(re.match(r"mxnet\s*\(?==1\.9\.1", r) and "extra == \"cpu\"" in r for r in requires), requires
     assert any(r.startswith("numpy") for r in unconditional)
+    assert not [r for r in unconditional if r.startswith("scikit-learn")], requires  # the demo's extra only
+    assert any(r.startswith("scikit-learn") and "extra == \"demo\"" in r for r in requires), requires
+
+
+def test_without_scikit_learn_only_the_demo_data_is_missing_and_it_says_how_to_get_it(tmp_path):
+    code = ("import sys; sys.modules['sklearn'] = None\n"
+            "import gluon_lrfinder.demo as demo\n"
+            "from gluon_lrfinder import LRFinder, Learner, ContinuousBatchSampler\n"
+            "demo.load_task('synthetic')\n"  # data the code makes itself needs no scikit-learn
+            "demo.load_task('digits')\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("ImportError: the bundled data set 'digits' comes with scikit-learn"), last
+    assert "pip install 'gluon-lrfinder[demo]'" in last
+

@@ -228,15 +228,17 @@ def test_the_docs_walk_through_runs(tmp_path, monkeypatch):
     import re
     from pathlib import Path
 
-    page = Path(__file__).resolve().parents[2] / "docs" / "weight_decay_momentum.md"
-    example = re.findall(r"```python\n(.*?)```", page.read_text(encoding="utf-8"), flags=re.S)[0]
+    page = Path(__file__).resolve().parents[2] / "docs" / "usage.md"
+    blocks = re.findall(r"```python\n(.*?)```", page.read_text(encoding="utf-8"), flags=re.S)
+    example = next(block for block in blocks if "find_grid(" in block)
     monkeypatch.chdir(tmp_path)
     scope = {}
     exec(compile(example, str(page), "exec"), scope)
-    result, applied = scope["result"], scope["applied"]
+    result, finder = scope["result"], scope["finder"]
     assert len(result.combinations) == 6 and [len(r) for r in result.runs] == [3] * 6
     assert (tmp_path / "grid.png").stat().st_size > 1000
-    assert applied["weight_decay"] == result.best["weight_decay"] and applied["lr"] == pytest.approx(result.lr)
+    opt = finder.learner.trainer.optimizer
+    assert opt.wd == result.best["weight_decay"] and finder.learner.trainer.learning_rate == pytest.approx(result.lr)
     pyplot().close("all")
 
 
