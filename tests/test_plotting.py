@@ -22,7 +22,7 @@ def test_plot_draws_points_curve_and_suggestion(tmp_path):
     assert path.exists() and path.stat().st_size > 5000
     assert ax.get_xscale() == "log"
     labels = [line.get_label() for line in ax.get_lines()]
-    assert "loss per iteration" in labels and "smoothed" in labels
+    assert "loss per iteration" in labels and "smoothed loss" in labels
     lr = suggest(curve.lrs, curve.losses, method="steepest", warn=False)
     marker = [line for line in ax.get_lines() if line.get_label().startswith("suggested lr")]
     assert len(marker) == 1 and np.isclose(marker[0].get_xdata()[0], lr)
@@ -64,3 +64,27 @@ def test_finder_plot_uses_the_curve(array_mode, make_learner, tmp_path):
 def test_plot_unknown_method():
     with pytest.raises(ValueError, match="method must be one of"):
         plot_curve(textbook_curve(), method="magic")
+
+
+def test_the_plotted_curve_passes_through_the_bottom_of_the_raw_losses():
+    """On the demo's own curve the drawn line reaches the raw losses' bottom (a running median of
+    7), where the wider smoothing the rules read floats well above it."""
+    import json
+    from pathlib import Path
+
+    from gluon_lrfinder import LRCurve
+    from gluon_lrfinder.core.smoothing import zero_phase
+
+    data = json.loads((Path(__file__).parent / "data" / "demo_curve.json").read_text())
+    curve = LRCurve(lrs=data["lrs"], losses=data["losses"])
+    ax = plot_curve(curve, method=None)
+    line = next(line for line in ax.get_lines() if line.get_label() == "smoothed loss")
+    x, y = np.asarray(line.get_xdata()), np.asarray(line.get_ydata())
+    losses = np.asarray(curve.losses)
+    median7 = np.array([np.median(losses[max(0, i - 3):i + 4]) for i in range(losses.size)])
+    bottom = float(median7.min())
+    assert float(y.min()) == pytest.approx(bottom, rel=0.1)
+    assert abs(np.log10(x[np.argmin(y)] / curve.lrs[int(np.argmin(median7))])) < 0.15
+    assert float(zero_phase(np.asarray(curve.lrs), losses).min()) > 2 * bottom  # what the rules read
+    pyplot().close(ax.figure)
+

@@ -69,7 +69,6 @@ from gluon_lrfinder.core import edge as E  # noqa: E402
 from gluon_lrfinder.core import rules as S  # noqa: E402
 from gluon_lrfinder.core import smoothing as SM  # noqa: E402
 from gluon_lrfinder.core.report import diagnose  # noqa: E402
-from gluon_lrfinder.core.smoothing import zero_phase  # noqa: E402
 
 
 # ------------------------------------------------------------------------------- rules
@@ -88,8 +87,7 @@ class Curve:
     def of(cls, lrs: np.ndarray, losses: np.ndarray, use_edge: bool) -> Curve:
         if not SM.enough_points(lrs, losses):
             return cls(lrs, losses, float(lrs[0]), float(lrs[0]), math.inf, False)
-        x, y = SM.sorted_finite(lrs, losses)
-        s = zero_phase(x, y)
+        x, s = SM.smoothed_curve(lrs, losses, None)  # the curve the package's rules read
         end = E.descent_end(s) if use_edge else int(np.nanargmin(s))
         k = E.edge_index(s)
         if end < 1:

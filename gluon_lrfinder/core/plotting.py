@@ -14,7 +14,7 @@ import numpy as np
 from .registry import CurveLike, CurvePoints
 from .report import suggest_curve
 from .rules import DEFAULT_METHOD, Method, lr_range
-from .smoothing import MIN_POINTS, smoothed_on_grid, zero_phase
+from .smoothing import MIN_POINTS, robust_local_linear, smoothed_on_grid
 
 __all__ = ["plot_curve", "plot_bands", "plot_grid", "pyplot", "y_range"]
 
@@ -89,8 +89,11 @@ def plot_curve(
 ) -> Any:
     """Draw loss against learning rate on a log axis.
 
-    Raw losses are dots, the zero-phase smoothed curve (what the suggestions read) a line, the
-    suggested LR a vertical line with its value in the legend. Never calls ``plt.show()``.
+    Raw losses are dots; the line is a faithful smoothing of them
+    (:func:`~gluon_lrfinder.core.smoothing.robust_local_linear`), which passes through their
+    bottom; the suggested LR is a vertical line with its value in the legend. (The rules read a
+    wider smoothing, to find the steepest fall and the edge of stability through the noise.)
+    Never calls ``plt.show()``.
 
     Parameters
     ----------
@@ -105,7 +108,7 @@ def plot_curve(
     show_range : bool, default False
         Shade the ``(min_lr, max_lr)`` range of :func:`~gluon_lrfinder.core.rules.lr_range`.
     bandwidth : float, optional
-        Smoothing width in decades.
+        Smoothing width in decades of the curve the rules read (the suggestion and range).
     title : str, optional
         Axes title.
 
@@ -132,8 +135,8 @@ def plot_curve(
     ax.plot(lrs[finite], losses[finite], ".", color="0.6", markersize=4, label="loss per iteration")
     smooth = np.full_like(losses, np.nan)
     if finite.sum() >= 2:
-        smooth[finite] = zero_phase(lrs[finite], losses[finite], bandwidth)
-        ax.plot(lrs[finite], smooth[finite], "-", color="C0", linewidth=2, label="smoothed")
+        smooth[finite] = robust_local_linear(lrs[finite], losses[finite])
+        ax.plot(lrs[finite], smooth[finite], "-", color="C0", linewidth=2, label="smoothed loss")
     if method is not None and finite.sum() >= MIN_POINTS:
         lr = suggest_curve(curve, method=method, bandwidth=bandwidth, warn=False)
         ax.axvline(lr, color="C3", linestyle="--", linewidth=1.2, label=f"suggested lr = {lr:.2e} ({method})")
@@ -275,7 +278,7 @@ def plot_grid(
         ok = np.isfinite(losses)
         if ok.sum() < 2:
             continue
-        smooth = zero_phase(lrs[ok], losses[ok])
+        smooth = robust_local_linear(lrs[ok], losses[ok])
         best = i == result.best_index
         pick = i == result.candidate_index and result.suggests_change
         label = ", ".join(f"{k}={v:g}" for k, v in row.combination.items()) + (" (recommended)" if best else "")
