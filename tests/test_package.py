@@ -199,8 +199,8 @@ def test_mxnet_missing_or_unsupported_gives_one_clear_error(statement, fake_vers
 
 
 def test_the_cli_says_which_mxnet_to_install(tmp_path):
-    proc = _run_without_real_mxnet("from gluon_lrfinder.integrations.cli import main; raise SystemExit(main(['--no-progress']))",
-                                   tmp_path)
+    proc = _run_without_real_mxnet(
+        "from gluon_lrfinder.integrations.cli import main; raise SystemExit(main(['--no-progress']))", tmp_path)
     assert proc.returncode == 2, proc.stderr[-2000:]
     assert "error: MXNet is not installed" in proc.stderr and "mxnet-cu112" in proc.stderr
     assert "Traceback" not in proc.stderr
