@@ -22,12 +22,11 @@ from .sources import (
     _one_shot_message,
     restartable,
     split_batch,
-    split_data_batch,
 )
 from .state import amp_loss_scaler, trainer_kvstore_config
 from .steps import QueuedLoss, _count_samples, _fit_batch_result, _loss_failure_message
 
-__all__ = ["Learner", "QueuedLoss", "as_context_list", "split_batch", "split_data_batch", "restartable"]
+__all__ = ["Learner", "as_context_list"]
 
 logger = logging.getLogger(__name__)
 

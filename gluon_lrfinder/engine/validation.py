@@ -23,7 +23,7 @@ from mxnet.gluon.data.dataloader import default_batchify_fn
 from ..core._validate import check_int
 from ..core.curve import LRCurve
 from ._arrays import as_legacy
-from .learner import restartable
+from .sources import restartable
 
 __all__ = ["ValidationSignal"]
 

@@ -26,8 +26,8 @@ from mxnet.lr_scheduler import LRScheduler
 from ..core._validate import check_int
 from ..core.curve import LRCurve
 from ..core.rules import DEFAULT_METHOD, Method, get_rule
-from ..engine.learner import Learner, split_batch
-from ..engine.sources import DataSource
+from ..engine.learner import Learner
+from ..engine.sources import DataSource, split_batch
 from ..finder import LRFinder
 from ..schedules.wrappers import OffsetSchedule
 
