@@ -174,8 +174,9 @@ def test_find_repeated_and_grid_take_a_rule_callable(make_learner):
     result = finder.find_repeated(repeats=2, method=tenth_of_minimum, lr_start=1e-4, lr_end=10.0)
     assert result.method == "tenth_of_minimum" and "(tenth_of_minimum)" in str(result)
     assert result.suggestions == [pytest.approx(tenth_of_minimum(c.lrs, c.losses)) for c in result.curves]
-    assert finder.suggest(method=tenth_of_minimum, warn=False) == pytest.approx(  # the runs' median
-        float(np.median([tenth_of_minimum(c.lrs, c.losses) for c in result.curves])))
+    runs = [tenth_of_minimum(c.lrs, c.losses) for c in result.curves]
+    assert finder.suggest(method=tenth_of_minimum, warn=False) == pytest.approx(  # the runs' geometric median
+        float(10 ** np.median(np.log10(runs))))
     grid = finder.find_grid(weight_decay=[0.0], method=tenth_of_minimum, lr_start=1e-4, lr_end=10.0)
     assert grid.method == "tenth_of_minimum"
 
