@@ -66,7 +66,6 @@ and so its trainings. The best-in-hindsight row is redone on the runs that had i
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import statistics
@@ -94,6 +93,7 @@ from benchmarks.grid_heldout_recipes import (  # noqa: E402
     SWEEP,
     TRAIN_SEEDS,
     WEIGHT_DECAY,
+    Cache,
     Data,
     _key,
     _mom_key,
@@ -230,27 +230,6 @@ def pick(rule: str, spec: Dict[str, Any], unit: Dict[str, Any]) -> Tuple[int, Op
             lr = min(lr, lr_cur * (1 - m) / (1 - m_cur))
         return index, lr
     raise ValueError(f"unknown rule {rule!r}")
-
-
-class Cache:
-    """The JSON cache: one entry per recipe and initial weights, saved after every unit."""
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-        self.data: Dict[str, Any] = {}
-        if os.path.exists(path):
-            with open(path) as f:
-                self.data = json.load(f)
-
-    def unit(self, name: str) -> Dict[str, Any]:
-        return self.data.setdefault(name, {})
-
-    def save(self) -> None:
-        os.makedirs(os.path.dirname(self.path), exist_ok=True)
-        tmp = self.path + ".tmp"
-        with open(tmp, "w") as f:
-            json.dump(self.data, f, separators=(",", ":"), sort_keys=True)  # compact: it holds every curve
-        os.replace(tmp, self.path)
 
 
 def run_unit(spec: Dict[str, Any], init_seed: int, cache: Cache, log: Callable[[str], None]) -> None:

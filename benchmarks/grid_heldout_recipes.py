@@ -2,6 +2,7 @@
 fixed initial weights and the grid's constants."""
 from __future__ import annotations
 
+import json
 import os
 import sys
 from typing import Any, Dict, List, Optional, Sequence, Tuple
@@ -251,3 +252,24 @@ def _sgd_like(spec: Dict[str, Any]) -> bool:
 
 def _key(row: Dict[str, Any], lr: Optional[float], seed: int, confirm: bool = False) -> str:
     return f"{'confirm ' if confirm else ''}wd={row['weight_decay']:g} m={row['momentum']:g} lr={lr!r} seed={seed}"
+
+
+class Cache:
+    """The JSON cache: one entry per recipe and initial weights, saved after every unit."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.data: Dict[str, Any] = {}
+        if os.path.exists(path):
+            with open(path) as f:
+                self.data = json.load(f)
+
+    def unit(self, name: str) -> Dict[str, Any]:
+        return self.data.setdefault(name, {})
+
+    def save(self) -> None:
+        os.makedirs(os.path.dirname(self.path), exist_ok=True)
+        tmp = self.path + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump(self.data, f, separators=(",", ":"), sort_keys=True)  # compact: it holds every curve
+        os.replace(tmp, self.path)

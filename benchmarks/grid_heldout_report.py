@@ -5,7 +5,7 @@ import math
 import os
 import statistics
 import sys
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the repo root
 
@@ -21,12 +21,10 @@ from benchmarks.grid_heldout_recipes import (  # noqa: E402
     SWEEP,
     TRAIN_SEEDS,
     WEIGHT_DECAY,
+    Cache,
     _key,
     _sgd_like,
 )
-
-if TYPE_CHECKING:
-    from benchmarks.grid_heldout import Cache
 
 
 # ---------------------------------------------------------------------------------- report

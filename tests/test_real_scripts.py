@@ -9,24 +9,24 @@ import numpy as np
 import pytest
 
 from benchmarks.advice import real_script_check as check
-from benchmarks.advice import real_scripts
+from benchmarks.advice import real_scripts, real_scripts_cv, real_scripts_nlp
 from gluon_lrfinder import StoppingCriteria
 
 
 def test_digits_stand_in_has_cifar_shapes_and_is_fixed():
-    Xt, yt, Xv, yv = real_scripts.digits_as_cifar()
+    Xt, yt, Xv, yv = real_scripts_cv.digits_as_cifar()
     assert Xt.shape == (1000, 32, 32, 3) and Xv.shape == (797, 32, 32, 3)
     assert Xt.dtype == np.uint8 and yt.dtype == np.int32
     assert set(np.unique(yt)) == set(range(10)) and set(np.unique(yv)) == set(range(10))
-    again = real_scripts.digits_as_cifar()
+    again = real_scripts_cv.digits_as_cifar()
     assert np.array_equal(Xt, again[0]) and np.array_equal(yv, again[3])
     assert Xt.std() > 20  # images, not a constant
 
 
 def test_grammar_corpus_size_and_determinism():
-    tokens = real_scripts.grammar_corpus(5000)
+    tokens = real_scripts_nlp.grammar_corpus(5000)
     assert 5000 <= len(tokens) < 5100 and tokens[-1] == "<eos>"
-    assert tokens == real_scripts.grammar_corpus(5000)
+    assert tokens == real_scripts_nlp.grammar_corpus(5000)
     assert 200 < len(set(tokens)) < 500
 
 
@@ -79,7 +79,7 @@ def test_lm_fit_batch_makes_the_scripts_update():
     import mxnet as mx
     from mxnet import autograd, gluon
 
-    lm = real_scripts.GluonNLPWordLM(batch_size=4, bptt=10, emsize=16, nhid=16, n_tokens=3000)
+    lm = real_scripts_nlp.GluonNLPWordLM(batch_size=4, bptt=10, emsize=16, nhid=16, n_tokens=3000)
     batch = next(b for b in lm.batches(3) if b[3] != lm.bptt)  # a batch whose rate is rescaled
     data, target, _, seq_len = batch
 

@@ -459,9 +459,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         hh, mm = (int(x) for x in args.deadline.split(":"))
         now = time.gmtime()
         deadline = calendar.timegm((now.tm_year, now.tm_mon, now.tm_mday, hh, mm, 0, 0, 0, 0))
-    from real_scripts import recipes
+    from real_scripts_cv import gluoncv_cifar, gluoncv_cifar_mixup
+    from real_scripts_nlp import gluonnlp_awd_lm
 
-    bench = Bench(recipes(), deadline)
+    bench = Bench([gluoncv_cifar(), gluoncv_cifar_mixup(), gluonnlp_awd_lm()], deadline)
     seeds = {"gluoncv cifar": args.cifar_seeds, "mixup": args.mixup_seeds, "language model": args.lm_seeds}
     if not args.report_only:
         cifar = next(r for r in bench.recipes.values() if r.family == "gluoncv cifar")

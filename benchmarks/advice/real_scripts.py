@@ -49,7 +49,7 @@ from gluon_lrfinder import Learner, LRFinder  # noqa: E402
 try:  # run as benchmarks/advice/real_scripts.py or imported as benchmarks.advice.real_scripts
     from .recipe import LRAt, Recipe, Scores, Sweep  # noqa: F401
 except ImportError:  # pragma: no cover - script use
-    from recipe import Recipe, Sweep  # type: ignore[no-redef]
+    from recipe import Sweep  # type: ignore[no-redef]
 
 INIT_SEED = 1234
 CIFAR_MEAN = (0.4914, 0.4822, 0.4465)
@@ -115,18 +115,3 @@ def _load_weights(net: gluon.Block, weights: Sequence[np.ndarray]) -> None:
         raise RuntimeError(f"{len(params)} parameters, {len(weights)} saved arrays")
     for param, value in zip(params, weights):
         param.set_data(mx.nd.array(value, dtype=param.dtype))
-
-
-# ====================================================================================== CIFAR
-def recipes() -> List[Recipe]:
-    """The three real-script recipes."""
-    return [gluoncv_cifar(), gluoncv_cifar_mixup(), gluonnlp_awd_lm()]
-
-
-# The recipes themselves (after the shared helpers above, which they import).
-try:  # imported as benchmarks.advice.real_scripts, or as a script's module next to real_script_check.py
-    from .real_scripts_cv import GluonCVCifar, digits_as_cifar, gluoncv_cifar, gluoncv_cifar_mixup  # noqa: E402, F401
-    from .real_scripts_nlp import GluonNLPWordLM, gluonnlp_awd_lm, grammar_corpus  # noqa: E402, F401
-except ImportError:  # pragma: no cover - script use
-    from real_scripts_cv import GluonCVCifar, digits_as_cifar, gluoncv_cifar, gluoncv_cifar_mixup  # type: ignore  # noqa: E402, F401, I001
-    from real_scripts_nlp import GluonNLPWordLM, gluonnlp_awd_lm, grammar_corpus  # type: ignore  # noqa: E402, F401
