@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Callable, Optional
+from typing import Callable, Optional, Tuple
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -45,6 +45,8 @@ __all__ = [
     "second_dip_flag",
     "bumpy_flag",
     "subsample_spread",
+    "fall_size",
+    "shallow_fall_flag",
 ]
 
 #: The curve must have fallen by this share of its starting (smoothed) loss before a rise counts.
@@ -57,6 +59,12 @@ EDGE_FLOOR = 0.02
 DIP_DEPTH = 0.5
 #: Answers on sub-sampled curves that differ by more than this factor make a curve "bumpy".
 BUMPY_FACTOR = 3.0
+#: A fall to the minimum before the edge smaller than this share of the starting (smoothed) loss
+#: is shallow (the answers read on such curves were often several times off; chosen on held-out
+#: recipe families, the evidence page of the docs has how) ...
+SHALLOW_FALL = 0.45
+#: ... and so is one smaller than this many noise SDs of the raw losses around the smoothed curve.
+NOISY_FALL_SDS = 3.0
 
 
 @dataclass(frozen=True)
@@ -233,6 +241,53 @@ def second_dip_flag(lrs: ArrayLike, smooth: ArrayLike) -> Optional[str]:
         f"second dip after the edge of stability: the loss rises at lr {x[edge]:.3g} and falls again "
         f"near {x[dip]:.3g}; the suggestion and the range read only the curve below {x[edge]:.3g} "
         "(a rate in the second dip rarely trains); if the curve is noisy, check with find_repeated(5)"
+    )
+
+
+def fall_size(raw: ArrayLike, smooth: ArrayLike) -> Tuple[float, float]:
+    """How far the smoothed curve falls to its minimum before the edge (:func:`descent_end`):
+    as a share of its first point, and in noise SDs of the raw losses (1.4826 x their median
+    absolute deviation from the smoothed curve up to that minimum, over at least 10 points).
+    ``(0.0, 0.0)`` when it does not fall; the SDs are ``inf`` on a noiseless curve that falls.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> s = np.linspace(2.0, 1.5, 20)
+    >>> share, sds = fall_size(s + 0.01 * np.resize([1.0, -1.0], 20), s)
+    >>> round(share, 2), round(sds, 1)
+    (0.25, 33.7)
+    """
+    y = np.asarray(raw, dtype=np.float64)
+    s = np.asarray(smooth, dtype=np.float64)
+    end = descent_end(s)
+    fall = float(s[0] - s[end])
+    if end == 0 or not fall > 0:
+        return 0.0, 0.0
+    part = slice(0, max(end + 1, min(10, s.size)))
+    noise = 1.4826 * float(np.median(np.abs(y[part] - s[part])))
+    return fall / max(abs(float(s[0])), 1e-12), (fall / noise if noise > 0 else math.inf)
+
+
+def shallow_fall_flag(share: float, sds: float, shallow: float = SHALLOW_FALL,
+                      noisy: float = NOISY_FALL_SDS) -> Optional[str]:
+    """The ``"shallow or noisy fall"`` flag for a curve that falls (``share``, ``sds`` from
+    :func:`fall_size`) by less than ``shallow`` of its starting loss or by less than ``noisy``
+    noise SDs, or None.
+
+    Examples
+    --------
+    >>> shallow_fall_flag(0.8, 20.0) is None, shallow_fall_flag(0.17, 25.0).split(":")[0]
+    (True, 'shallow or noisy fall')
+    """
+    if share >= shallow and sds >= noisy:
+        return None
+    return (
+        f"shallow or noisy fall: the loss fell {100 * share:.0f}% of where it started ({sds:.1f} noise SDs) "
+        "before its edge, so the steepest point and the minimum place the best rate only loosely "
+        "and the answers can be a few times off; train a short bracket (the answer / 3, the answer, "
+        "the answer x 3) for a few hundred iterations and keep the best, and if the curve is noisy "
+        "run find_repeated(5) and use its median"
     )
 
 

@@ -98,6 +98,14 @@ def diagnose(
     * ``"short sweep: ..."``: the curve spans less than :data:`MIN_DECADES` decades of LR.
     * ``"never diverged: raise lr_end; ..."``: the curve never turned up again, so the
       suggestion leans low.
+    * ``"second dip after the edge of stability: ..."``: after its first clear rise the loss
+      falls again (:func:`~gluon_lrfinder.core.edge.second_dip_flag`).
+    * ``"shallow or noisy fall: ..."``: the loss fell by less than ``edge.SHALLOW_FALL`` (45%)
+      of where it started, or by less than ``edge.NOISY_FALL_SDS`` (3) noise SDs, before its
+      edge (soft labels, a large entropy floor, a noisy regression loss): the curve places the
+      best rate only loosely, so train a short bracket around the answer.
+    * ``"bumpy curve: ..."``: the range's top moves by more than ``edge.BUMPY_FACTOR`` between
+      the curve's interleaved halves.
 
     Examples
     --------
@@ -147,6 +155,9 @@ def diagnose(
     if dip:
         flags.append(dip)
     if not never_fell:
+        shallow = _edge.shallow_fall_flag(*_edge.fall_size(raw, smooth))
+        if shallow:
+            flags.append(shallow)
         bumpy = _edge.bumpy_flag(_edge.subsample_spread(lrs, losses_sorted, lambda a, b: lr_range(a, b, bandwidth)[1]))
         if bumpy:
             flags.append(bumpy)
