@@ -14,37 +14,12 @@ from mxnet import autograd, gluon  # noqa: E402
 
 from gluon_lrfinder import Learner  # noqa: E402
 
-try:  # run as benchmarks/advice/real_scripts.py or imported as benchmarks.advice.real_scripts
+try:  # imported as benchmarks.advice.real_scripts_X, or next to real_script_check.py as a script's module
+    from . import real_scripts as base
     from .recipe import LRAt, Recipe, Scores, Sweep
 except ImportError:  # pragma: no cover - script use
+    import real_scripts as base  # type: ignore[no-redef]
     from recipe import LRAt, Recipe, Scores, Sweep  # type: ignore[no-redef]
-
-try:  # imported as benchmarks.advice.real_scripts_X, or next to real_script_check.py as a script's module
-    from .real_scripts import (  # noqa: F401
-        CIFAR_MEAN,
-        CIFAR_STD,
-        CIFAR_SWEEP,
-        INIT_SEED,
-        LM_SWEEP,
-        OnlyNonFinite,
-        _finder_sweep,
-        _load_weights,
-        _weights,
-        seed_everything,
-    )
-except ImportError:  # pragma: no cover - script use
-    from real_scripts import (  # type: ignore[no-redef]  # noqa: F401
-        CIFAR_MEAN,
-        CIFAR_STD,
-        CIFAR_SWEEP,
-        INIT_SEED,
-        LM_SWEEP,
-        OnlyNonFinite,
-        _finder_sweep,
-        _load_weights,
-        _weights,
-        seed_everything,
-    )
 
 
 def digits_as_cifar(n_train: int = 1000, seed: int = 0) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -140,9 +115,10 @@ class GluonCVCifar:
             gcv_transforms.RandomCrop(32, pad=4),
             transforms.RandomFlipLeftRight(),
             transforms.ToTensor(),
-            transforms.Normalize(list(CIFAR_MEAN), list(CIFAR_STD)),
+            transforms.Normalize(list(base.CIFAR_MEAN), list(base.CIFAR_STD)),
         ])
-        test = transforms.Compose([transforms.ToTensor(), transforms.Normalize(list(CIFAR_MEAN), list(CIFAR_STD))])
+        normalize = transforms.Normalize(list(base.CIFAR_MEAN), list(base.CIFAR_STD))
+        test = transforms.Compose([transforms.ToTensor(), normalize])
         return train, test
 
     def datasets(self) -> Tuple[gluon.data.Dataset, gluon.data.Dataset]:
@@ -185,14 +161,14 @@ class GluonCVCifar:
 
         net = get_model("cifar_resnet20_v1", classes=10)
         if self._init is None:
-            mx.random.seed(INIT_SEED)
+            mx.random.seed(base.INIT_SEED)
             net.initialize(mx.init.Xavier(), ctx=mx.cpu())
             net(mx.nd.zeros((1, 3, 32, 32)))
-            self._init = _weights(net)
+            self._init = base._weights(net)
         else:
             net.initialize(mx.init.Xavier(), ctx=mx.cpu())
             net(mx.nd.zeros((1, 3, 32, 32)))
-            _load_weights(net, self._init)
+            base._load_weights(net, self._init)
         net.hybridize()
         return net
 
@@ -224,14 +200,14 @@ class GluonCVCifar:
     # ---------------------------------------------------------------- the interface
     def sweep(self, seed: int) -> Sweep:
         """A range test from the fixed initial weights (the finder's own Learner; mixup through
-        ``fit_batch``), recorded in full up to ``CIFAR_SWEEP['lr_end']``."""
-        seed_everything(seed)
+        ``fit_batch``), recorded in full up to ``base.CIFAR_SWEEP['lr_end']``."""
+        base.seed_everything(seed)
         net = self.fresh_net()
         loss_fn = self.loss_fn()
         fit_batch = self.mixup_fit_batch(net, loss_fn, lambda: True) if self.mixup else None
         with Learner(net, self.train_loader(), ctx=mx.cpu(), loss_fn=loss_fn,
                      trainer=self.trainer(net, 0.1), fit_batch=fit_batch) as learner:
-            return _finder_sweep(learner, CIFAR_SWEEP, "nag")
+            return base._finder_sweep(learner, base.CIFAR_SWEEP, "nag")
 
     def evaluate(self, net: gluon.Block) -> Scores:
         """Validation cross-entropy and accuracy (predict mode, as the script's ``test``)."""
@@ -249,7 +225,7 @@ class GluonCVCifar:
     def train(self, seed: int, lr_at: LRAt, iterations: int) -> Scores:
         """The script's training loop for ``iterations`` batches, the rate ``lr_at(i)`` set with
         ``trainer.set_learning_rate`` before batch ``i`` (as the script's step decay does)."""
-        seed_everything(seed)
+        base.seed_everything(seed)
         net = self.fresh_net()
         loss_fn = self.loss_fn()
         trainer = self.trainer(net, lr_at(0))

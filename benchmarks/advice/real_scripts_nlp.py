@@ -14,37 +14,12 @@ from mxnet import autograd, gluon  # noqa: E402
 
 from gluon_lrfinder import Learner  # noqa: E402
 
-try:  # run as benchmarks/advice/real_scripts.py or imported as benchmarks.advice.real_scripts
+try:  # imported as benchmarks.advice.real_scripts_X, or next to real_script_check.py as a script's module
+    from . import real_scripts as base
     from .recipe import LRAt, Recipe, Scores, Sweep
 except ImportError:  # pragma: no cover - script use
+    import real_scripts as base  # type: ignore[no-redef]
     from recipe import LRAt, Recipe, Scores, Sweep  # type: ignore[no-redef]
-
-try:  # imported as benchmarks.advice.real_scripts_X, or next to real_script_check.py as a script's module
-    from .real_scripts import (  # noqa: F401
-        CIFAR_MEAN,
-        CIFAR_STD,
-        CIFAR_SWEEP,
-        INIT_SEED,
-        LM_SWEEP,
-        OnlyNonFinite,
-        _finder_sweep,
-        _load_weights,
-        _weights,
-        seed_everything,
-    )
-except ImportError:  # pragma: no cover - script use
-    from real_scripts import (  # type: ignore[no-redef]  # noqa: F401
-        CIFAR_MEAN,
-        CIFAR_STD,
-        CIFAR_SWEEP,
-        INIT_SEED,
-        LM_SWEEP,
-        OnlyNonFinite,
-        _finder_sweep,
-        _load_weights,
-        _weights,
-        seed_everything,
-    )
 
 
 def _pseudo_words(rng: np.random.RandomState, n: int, syllables: Sequence[str], used: set) -> List[str]:
@@ -183,13 +158,13 @@ class GluonNLPWordLM:
         """``gluonnlp.model.train.AWDRNN`` at the fixed initial weights, hybridized as the script."""
         model = self._model(train=True)
         if self._init is None:
-            mx.random.seed(INIT_SEED)
+            mx.random.seed(base.INIT_SEED)
         model.initialize(mx.init.Xavier(), ctx=mx.cpu())
         model(mx.nd.zeros((2, self.batch_size)), model.begin_state(self.batch_size, func=mx.nd.zeros))
         if self._init is None:
-            self._init = _weights(model)
+            self._init = base._weights(model)
         else:
-            _load_weights(model, self._init)
+            base._load_weights(model, self._init)
         model.hybridize(static_alloc=True)
         return model
 
@@ -255,12 +230,12 @@ class GluonNLPWordLM:
                              update_on_kvstore=False)
 
     def sweep(self, seed: int) -> Sweep:
-        """A range test through the Learner's ``fit_batch``, recorded in full up to ``LM_SWEEP['lr_end']``."""
-        seed_everything(seed)
+        """A range test through the Learner's ``fit_batch``, recorded in full up to ``base.LM_SWEEP['lr_end']``."""
+        base.seed_everything(seed)
         model = self.fresh_model()
         with Learner(model, self._loader(seed), ctx=mx.cpu(), trainer=self.trainer(model, 30.0),
                      fit_batch=self.fit_batch(model)) as learner:
-            return _finder_sweep(learner, LM_SWEEP, "sgd")
+            return base._finder_sweep(learner, base.LM_SWEEP, "sgd")
 
     def evaluate(self, model: gluon.Block) -> Scores:
         """Validation log-perplexity, as the script's ``evaluate`` (batch 10, hidden carried)."""
@@ -283,7 +258,7 @@ class GluonNLPWordLM:
 
     def train(self, seed: int, lr_at: LRAt, iterations: int) -> Scores:
         """The script's loop (through the same ``fit_batch`` as the sweep) for ``iterations`` batches."""
-        seed_everything(seed)
+        base.seed_everything(seed)
         model = self.fresh_model()
         trainer = self.trainer(model, lr_at(0))
         fit_batch = self.fit_batch(model)
