@@ -69,16 +69,10 @@ def _never_fell(raw: np.ndarray, smooth: np.ndarray) -> bool:
     >>> _never_fell(flat, flat)
     True
     """
-    low = _edge.descent_end(smooth)
-    first = float(smooth[0])
-    fall = first - float(smooth[low])
-    if low == 0 or fall <= 1e-9 * max(abs(first), 1e-12):  # not even past rounding
+    share, sds = _edge.fall_size(raw, smooth)
+    if share <= 1e-9:  # not even past rounding
         return True
-    if fall >= 0.05 * max(abs(first), 1e-12):
-        return False
-    part = slice(0, max(low + 1, min(10, smooth.size)))
-    noise = 1.4826 * float(np.median(np.abs(raw[part] - smooth[part])))
-    return fall < NOISE_MULTIPLE * noise
+    return share < 0.05 and sds < NOISE_MULTIPLE
 
 
 def diagnose(
