@@ -234,7 +234,7 @@ class LRFinder:
         :meth:`find_grid`, the grid's recommendation is set (``accept_unvalidated=True``: the
         sweep's pick of weight decay and momentum too, with a warning). A suggestion from a
         curve flagged "loss never fell" is set with a ``SuggestionWarning`` that says so, and so
-        is one that lowers the trainer's own rate from the bottom of the curve by 3x or more
+        is one that lowers the trainer's own rate from the bottom of the curve (or its edge) by 3x or more
         (``apply(lr=...)`` keeps a rate of your choice).
         """
         trainer = self.learner.trainer
@@ -254,7 +254,7 @@ class LRFinder:
         own = finite_rate(curve.settings.get("trainer_lr"))
         if own is not None and not never_fell:
             placement = place_rate(curve.lrs, curve.losses, own, suggestion=lr)
-            if placement.zone == "at the bottom" and own >= OWN_RATE_FACTOR * lr:
+            if placement.zone in ("at the bottom", "at the edge") and own >= OWN_RATE_FACTOR * lr:
                 warnings.warn(f"apply() replaces a rate that may be right: {placement}; pass apply(lr={own:.3g}) "
                               "to keep it", SuggestionWarning, stacklevel=2)
             logger.info("apply(): %s; setting lr=%.3g", placement, lr)

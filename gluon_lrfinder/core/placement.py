@@ -2,7 +2,7 @@
 
 The smoothed curve is cut into the parts a user reads off the plot: the plateau before the
 loss starts to fall, the fall, the bottom (within a tenth of the fall of the lowest loss, up to
-the edge of stability), and past the edge, where the loss rose again. :func:`place_rate` names
+the edge of stability), the edge itself, and past it, where the loss rose again. :func:`place_rate` names
 the part a rate lies in and says what that means for training at it.
 
 Examples
@@ -24,7 +24,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from ._validate import check_positive
-from .edge import descent_end, edge_index
+from .edge import EDGE_MARGIN, descent_end, edge_index
 from .smoothing import smoothed_curve
 
 __all__ = ["Placement", "place_rate", "BOTTOM_SHARE", "ONSET_SHARE"]
@@ -38,7 +38,8 @@ ONSET_SHARE = 0.1
 @dataclass(frozen=True)
 class Placement:
     """A rate's place on a curve: ``zone`` is one of ``"below the sweep"``, ``"before the fall"``,
-    ``"in the fall"``, ``"at the bottom"``, ``"past the edge"``, ``"above the sweep"`` or
+    ``"in the fall"``, ``"at the bottom"``, ``"at the edge"`` (up to ``EDGE_MARGIN`` times the
+    edge of stability), ``"past the edge"``, ``"above the sweep"`` or
     ``"on a curve that never fell"``; ``text`` says what it means, in a sentence."""
 
     lr: float
@@ -90,9 +91,14 @@ def place_rate(lrs: ArrayLike, losses: ArrayLike, lr: float, bandwidth: Optional
         first -= 1
     if lr < x[0]:
         zone, what = "below the sweep", "below the lowest rate swept: lower lr_start to see where it lies"
-    elif edge is not None and lr >= x[edge]:
+    elif edge is not None and lr >= EDGE_MARGIN * x[edge]:
         zone, what = "past the edge", (f"past the edge of stability (lr {x[edge]:.3g}), where the loss rose again "
                                        "in the sweep: training at it is likely to diverge; lower it")
+    elif edge is not None and lr >= x[edge]:
+        zone, what = "at the edge", (f"at the edge of stability (lr {x[edge]:.3g}), where the loss starts to rise "
+                                     "again: the highest rate the sweep found stable, so a little more diverges; "
+                                     "it may suit training built for it (a warm-up, a known-good recipe), and the "
+                                     "suggestion is the safer start")
     elif lr > x[-1]:
         zone, what = "above the sweep", ("above the highest rate swept, and the loss never turned up: raise "
                                          "lr_end to see where it lies")

@@ -97,3 +97,44 @@ def test_the_command_line_places_your_rate(tmp_path, capsys):
     assert summary["your_lr"]["zone"] == "at the bottom" and summary["your_lr"]["lr"] == 0.1
     assert main(["--curve", saved, "--out", str(tmp_path / "out2")]) == 0
     assert "Your rate" not in capsys.readouterr().out
+
+
+# ---------------------------------------------------------------------- the real scripts' defaults
+def _cached_curves(path, optimizer):
+    import math
+    from pathlib import Path
+
+    def walk(node):
+        if isinstance(node, dict):
+            if "lrs" in node and "losses" in node:
+                yield node
+            else:
+                for value in node.values():
+                    yield from walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                yield from walk(value)
+
+    data = json.loads((Path(__file__).resolve().parents[2] / "benchmarks" / "data" / path).read_text())
+    return {name: [LRCurve(lrs=c["lrs"], losses=[math.nan if v is None else v for v in c["losses"]],
+                           settings={"optimizer": optimizer}) for c in walk(entry)]
+            for name, entry in data.items()}
+
+
+def test_the_real_scripts_defaults_are_placed_where_they_train_well():
+    """GluonCV's CIFAR-10 scripts train best near their default 0.1, GluonNLP's clipped LM near its
+    default 30 (the benchmark's oracles): the report places both at the bottom or the edge, never
+    before the fall or past the edge, and apply() warns before replacing 30 by the far lower suggestion."""
+    curves = _cached_curves("real_script_sweeps.json", "NAG")
+    assert len(curves) == 3
+    for name, sweeps in curves.items():
+        default = 30.0 if "LM" in name else 0.1
+        for curve in sweeps:
+            placement = place_rate(curve.lrs, curve.losses, default, suggestion=curve.suggest(warn=False))
+            assert placement.zone in ("at the bottom", "at the edge"), (name, placement.text)
+    lm = _cached_curves("advice_new_families.json", "SGD")["lm"]
+    for curve in lm:  # the stand-in LM whose best constant rate is about 30
+        curve.settings["trainer_lr"] = 30.0
+        assert curve.report().current.zone == "at the bottom"
+        assert any(flag.startswith("shallow or noisy fall") for flag in curve.diagnose())
+        assert 30.0 >= 3 * curve.suggest(warn=False)  # so apply() would warn before lowering it
