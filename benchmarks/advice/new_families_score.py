@@ -101,6 +101,23 @@ def curve_place(sweep: Dict[str, Any], lr: float, optimizer: str) -> str:
     return f"sweep seed {sweep['seed']}: {placement.zone}"
 
 
+def recipes() -> List[Any]:
+    """The new families as recipes of the advice benchmark (``oracle_tables.Recipe``: the oracle's
+    one-cycle and constant tables, the sweeps cut where the default stopping rule stops), for
+    ``scale_free.py --with-new-families``."""
+    from benchmarks.advice.oracle_tables import Recipe, cut
+
+    out = []
+    for entry in load_json(CACHE).values():
+        if not all(k in entry.get("runs", {}) for k in ("one_cycle", "constant")):
+            continue
+        one_cycle, _ = tables(entry, "one_cycle")
+        constant, _ = tables(entry, "constant")
+        out.append(Recipe(entry["name"], entry["family"], entry["optimizer"], [cut(s) for s in entry["sweeps"]],
+                          one_cycle, constant, {}, int(entry["budget"])))
+    return out
+
+
 def untrained_text(scores: Dict[str, float]) -> str:
     return f"loss {scores['loss']:.4f}" + (f", accuracy {scores['accuracy']:.3f}" if "accuracy" in scores else "")
 

@@ -33,6 +33,7 @@ writes ``benchmarks/results/advice_scale_free.md`` (the command and the wall tim
 """
 from __future__ import annotations
 
+import argparse
 import math
 import os
 import sys
@@ -157,8 +158,12 @@ def clip(lr: float, top: float) -> float:
     return min(max(lr, top / E.RANGE_SPAN), top)
 
 
-def report(started: float) -> str:
+def report(started: float, with_new: bool = False) -> str:
     recipes = SC.load_recipes()
+    if with_new:  # the new families, never tuned on, as more families to leave out in turn
+        from benchmarks.advice.new_families_score import recipes as new_recipes
+
+        recipes += new_recipes()
     recipes = [r for r in recipes if r.constant is not None]
     bench = SC.Bench(recipes)
     names = [r.name for r in recipes]
@@ -418,14 +423,20 @@ def report(started: float) -> str:
     out += ["", "The fall of every search losing more than 10%: " + "; ".join(
         f"{s.r.name.split(' /')[0]} {100 * w:.0f}% ({100 * s.share:.0f}%, {s.sds:.1f} SDs)"
         for s, w in zip(searches, worst) if w > WRECK) + "."]
-    out += ["", "New families (`data/advice_new_families.json`): " + (
-        "present, not read by this script yet." if os.path.exists(NEW_FAMILIES) else "not present when this ran.")]
+    out += ["", "New families (`data/advice_new_families.json`, clipped LM and CNN, fine-tuning): " + (
+        "included as more families (`--with-new-families`)." if with_new else
+        "not included here; `--with-new-families` adds them (`results/advice_scale_free_new_families.md`).")]
     out += ["", f"Wall time: {time.time() - started:.0f} s.", ""]
     return "\n".join(out)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    publish(RESULTS, report(time.time()))
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--with-new-families", action="store_true",
+                        help="add the new families (clipped LM and CNN, fine-tuning) to the recipes")
+    args = parser.parse_args(argv)
+    path = RESULTS.replace(".md", "_new_families.md") if args.with_new_families else RESULTS
+    publish(path, report(time.time(), args.with_new_families))
     return 0
 
 
