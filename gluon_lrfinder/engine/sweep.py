@@ -27,6 +27,7 @@ from .. import _mxnet  # noqa: F401 (first: checks the MXNet install, see _mxnet
 
 # isort: split
 from ..core.curve import LRCurve, library_versions
+from ..core.placement import finite_rate
 from ..core.plan import SweepPlan
 from ..core.rules import SuggestionWarning
 from ..core.stopping import StoppingRule, StopReason, rule_settings
@@ -308,7 +309,7 @@ def _trainer_rate(trainer: Any) -> Optional[float]:
     optimizer = getattr(trainer, "optimizer", None)
     try:
         scheduler = getattr(optimizer, "lr_scheduler", None)
-        rate = float(schedule_reference(scheduler) if scheduler is not None else optimizer.lr)  # type: ignore[union-attr]
+        rate = schedule_reference(scheduler) if scheduler is not None else optimizer.lr  # type: ignore[union-attr]
     except (TypeError, ValueError, AttributeError):
         return None
-    return rate if math.isfinite(rate) and rate > 0 else None
+    return finite_rate(rate)
