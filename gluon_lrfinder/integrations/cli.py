@@ -301,6 +301,7 @@ def _report(args: argparse.Namespace, curve: Any, data_name: str, net_name: str,
     png_path = os.path.join(args.out, "lr_finder.png")
     ax = curve.plot(path=png_path, method=args.method, show_range=True,
                     title=f"{data_name} / {net_name} / {optimizer}")
+    from ..core.placement import finite_rate, place_rate
     from ..core.plotting import pyplot
 
     pyplot().close(ax.figure)
@@ -315,20 +316,21 @@ def _report(args: argparse.Namespace, curve: Any, data_name: str, net_name: str,
         "flags": flags,
         "files": {"plot": png_path, "csv": csv_path, "json": json_path, "summary": summary_path},
     }
-    report = curve.report(method=args.method)
-    if report.current is not None:
-        summary["your_lr"] = {"lr": report.current.lr, "zone": report.current.zone, "text": report.current.text}
+    own = finite_rate(curve.settings.get("trainer_lr"))  # --your-lr, or what a saved curve recorded
+    current = None if own is None else place_rate(curve.lrs, curve.losses, own, suggestion=lr)
+    if current is not None:
+        summary["your_lr"] = {"lr": current.lr, "zone": current.zone, "text": current.text}
     with open(summary_path, "w", encoding="utf-8") as f:
         json.dump(summary, f, indent=1)
     print(f"Swept {len(curve)} learning rates from {curve.lrs[0]:.2e} to {curve.lrs[-1]:.2e} "
           f"({curve.stop_reason}) on {data_name} with {net_name}/{optimizer}.")
     print(f"Suggested learning rate: {lr:.3g}  (train at this constant rate)")
     print(f"For a one-cycle or cyclical schedule: min_lr {low:.3g}, max_lr {high:.3g}")
-    if report.current is not None:
-        print(f"Your rate: {report.current.text}.")
-    if args.verbose:
+    if current is not None:
+        print(f"Your rate: {current.text}.")
+    if args.verbose:  # the whole report (every rule's answer) only when asked for
         print(f"How: rule '{args.method}', {_describe_rule(args.method)}.")
-        print(report)
+        print(curve.report(method=args.method))
     if flags:
         for flag in flags:
             print(f"Watch out: {flag}")
