@@ -35,13 +35,14 @@ from typing import Callable, Optional, Tuple
 import numpy as np
 from numpy.typing import ArrayLike
 
-from .smoothing import smoothed_curve
+from .smoothing import robust_local_linear, smoothed_curve
 
 __all__ = [
     "Edge",
     "edge_of_stability",
     "descent_end",
     "range_top",
+    "shallow_top",
     "second_dip_flag",
     "bumpy_flag",
     "subsample_spread",
@@ -329,6 +330,14 @@ EDGE_MARGIN = 1.25
 RANGE_SPAN = 3.0
 #: The rule ``"range"``: the range's top divided by this, inside the range (the default is ``"blend_in_range"``).
 SUGGEST_DIVISOR = 1.78
+#: A fall to the minimum before the edge under this share of the starting (smoothed) loss is read
+#: at the bottom of the faithful curve instead (:func:`shallow_top`) ...
+BOTTOM_FALL = 0.3
+#: ... where the range's top is this many times the faithful curve's lowest point ...
+BOTTOM_FACTOR = 1.5
+#: ... that point looked for only before the wide curve's first clear rise once it has fallen by
+#: this share of its start (:func:`edge_index`; a shallow fall never arms the edge's :data:`EDGE_FALL`).
+BOTTOM_EDGE_FALL = 0.05
 
 
 def fall_width(lrs: ArrayLike, smooth: ArrayLike, end: int) -> float:
@@ -373,6 +382,50 @@ def range_fraction(optimizer: Optional[str], ema_normalised: frozenset, width: f
         return RANGE_FRACTION
     kind = "ema_normalised" if str(optimizer).lower() in ema_normalised else "other"
     return RANGE_FRACTION_BY_KIND[kind]
+
+
+def shallow_top(
+    lrs: np.ndarray, losses: np.ndarray, smooth: np.ndarray, steepest_lr: float
+) -> Optional[float]:
+    """The range's top on a curve whose fall is shallow, or None when it is not.
+
+    A fall to the minimum before the edge (:func:`fall_size`) under :data:`BOTTOM_FALL` of the
+    starting loss (clipped SGD, soft labels, a language model's entropy floor) has its best rates
+    near its bottom, which the wide smoothing places too low. There the top is
+    :data:`BOTTOM_FACTOR` times the LR of the faithful curve's lowest point
+    (:func:`~gluon_lrfinder.core.smoothing.robust_local_linear`), looked for before the wide
+    curve's first clear rise (armed after a fall of :data:`BOTTOM_EDGE_FALL`); at most the edge
+    of stability (:func:`edge_index`), at least the steepest point when that lies before the rise.
+
+    ``lrs``, ``losses`` and ``smooth`` are the sorted finite curve and its wide smoothing.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> lrs = np.logspace(-2, 2, 81)
+    >>> x = np.log10(lrs)
+    >>> losses = 6.0 - 0.4 * np.tanh(x) - 0.3 * np.exp(-((x - 1.3) / 0.3) ** 2) + 0.02 * np.exp(2.5 * (x - 1))
+    >>> from gluon_lrfinder.core.smoothing import zero_phase
+    >>> top = shallow_top(lrs, losses, zero_phase(lrs, losses), 1.0)
+    >>> bool(20 < top < 60)         # 1.5 x the faithful bottom near lr 20
+    True
+    """
+    share, _ = fall_size(losses, smooth)
+    if share >= BOTTOM_FALL:
+        return None
+    fit = robust_local_linear(lrs, losses)
+    keep = np.isfinite(fit)
+    rise = edge_index(smooth, fall=BOTTOM_EDGE_FALL)
+    if rise is not None:
+        keep &= lrs <= lrs[rise]
+    if not keep.any():
+        return None
+    bottom = float(lrs[keep][int(np.argmin(fit[keep]))])
+    edge = edge_index(smooth)
+    top = min(bottom * BOTTOM_FACTOR, float(lrs[edge]) if edge is not None else math.inf)
+    if rise is None or steepest_lr <= lrs[rise]:  # not a steepest point in a fall past a bump
+        top = max(top, steepest_lr)
+    return float(top)
 
 
 def range_top(

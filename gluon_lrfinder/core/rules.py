@@ -25,7 +25,7 @@ from numpy.typing import ArrayLike
 
 from . import edge as _edge
 from .registry import RULES, CurveLike, Rule, _on_points, optimizer_of, register_rule
-from .smoothing import ema, smoothed_curve, sorted_finite
+from .smoothing import ema, smoothed_curve, sorted_finite, zero_phase
 
 __all__ = [
     "get_rule",
@@ -260,16 +260,29 @@ def lr_range(
     >>> lr_range(lrs, losses, optimizer="SGD")[1] > high       # further towards the minimum
     True
     """
-    x, smooth = smoothed_curve(lrs, losses, bandwidth)
+    top, _ = _range_top(lrs, losses, bandwidth, optimizer)
+    return float(top / _edge.RANGE_SPAN), float(top)
+
+
+def _range_top(
+    lrs: ArrayLike, losses: ArrayLike, bandwidth: Optional[float], optimizer: Optional[str]
+) -> Tuple[float, bool]:
+    """The range's top, and whether it was read at the bottom of a shallow fall (``edge.shallow_top``)."""
+    x, y = sorted_finite(lrs, losses)
+    smooth = zero_phase(x, y, bandwidth)
+    steep = float(x[_steepest_index(x, smooth)])
+    shallow = _edge.shallow_top(x, y, smooth, steep)
+    if shallow is not None:
+        return shallow, True
     edge = _edge.edge_index(smooth)
     end = _descent_end(smooth)
     top = _edge.range_top(
-        float(x[_steepest_index(x, smooth)]),
+        steep,
         float(x[end]),
         math.inf if edge is None else float(x[edge]),
         _edge.range_fraction(optimizer, EMA_NORMALISED, _edge.fall_width(x, smooth, end)),
     )
-    return float(top / _edge.RANGE_SPAN), float(top)
+    return float(top), False
 
 
 def in_range(
@@ -306,9 +319,11 @@ def blend_in_range(
     >>> bool(low <= blend_in_range(lrs, losses, optimizer="SGD") <= high)
     True
     """
-    low, high = lr_range(lrs, losses, bandwidth, optimizer)
+    high, shallow = _range_top(lrs, losses, bandwidth, optimizer)
+    if shallow:  # read at the bottom: the rule "range"'s answer
+        return float(high / _edge.SUGGEST_DIVISOR)
     lr = blend(lrs, losses, bandwidth, fraction=blend_fraction(optimizer))
-    return float(min(max(lr, low), high))
+    return float(min(max(lr, high / _edge.RANGE_SPAN), high))
 
 
 @register_rule(
