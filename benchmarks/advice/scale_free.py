@@ -50,6 +50,7 @@ from benchmarks import common  # noqa: E402  (first: it sets OMP_NUM_THREADS and
 import numpy as np  # noqa: E402
 
 from benchmarks.advice import score as SC  # noqa: E402
+from benchmarks.advice import shallow_fall  # noqa: E402
 from benchmarks.advice.noise_floor import improvement_lost  # noqa: E402
 from benchmarks.common import load_json, publish, suggest_lr  # noqa: E402
 from gluon_lrfinder.core import edge as E  # noqa: E402
@@ -216,6 +217,21 @@ def report(started: float, with_new: bool = False) -> str:
         others = [r.name for r in recipes if r.family != fam]
         label = min(cands, key=lambda k: mean_over(lost_of("constant", held_const[k]), others))
         ours_held.update({n: held_const[label][n] for n in names if rec[n].family == fam})
+
+    # the shallow reading (edge.shallow_top), its parameters chosen per family left out as in
+    # shallow_fall.py, over each fold's answers: a search it reads at the bottom takes its answers
+    fit = shallow_fall.Fit(bench)
+    held_top, in_top = {n: held_top[n].copy() for n in names}, {n: in_top[n].copy() for n in names}
+    held_const[CLIPPED] = {n: held_const[CLIPPED][n].copy() for n in names}
+    in_const[CLIPPED] = {n: in_const[CLIPPED][n].copy() for n in names}
+    in_pick = int(np.argmin([shallow_fall.objective(per, names) for per in fit.table]))
+    for n in names:
+        for i, (held, inside, before) in enumerate(zip(fit.held_out_answers(rec[n]), fit.answers[in_pick][n],
+                                                       fit.before[n])):
+            if held != before:
+                held_top[n][i], held_const[CLIPPED][n][i] = held
+            if inside != before:
+                in_top[n][i], in_const[CLIPPED][n][i] = inside
 
     def shipped(method: str) -> Answers:
         def one(s: Search) -> float:

@@ -113,40 +113,54 @@ def package_answers(bench: SC.Bench, shallow: bool) -> Answers:
         E.BOTTOM_FALL = saved
 
 
+def objective(per: Dict[str, np.ndarray], names: Sequence[str]) -> float:
+    """Mean one-cycle + mean constant share lost over the searches of these recipes."""
+    v = np.concatenate([per[n] for n in names])
+    return float(v[:, 0].mean() + v[:, 1].mean())
+
+
+class Fit:
+    """Every grid member scored on every search, and the member each family left out picks."""
+
+    def __init__(self, bench: SC.Bench, max_g: float = 10.0, faithful: bool = True, broad: bool = False) -> None:
+        grid = {**GRID, "g": [g for g in (FAITHFUL_G if faithful else GRID["g"]) if g <= max_g]}
+        if broad:
+            grid["q"] = BROAD_Q
+        recipes = bench.recipes
+        self.before = package_answers(bench, False)
+        bottoms = {(r.name, q): [faithful_bottom(e, raw, E.BOTTOM_EDGE_FALL, q) if faithful and e.ok
+                                 else (e.minimum, math.inf) for _, e, raw in bench.curves[r.name]]
+                   for r in recipes for q in grid.get("q", [0.0])}
+        self.members: List[Params] = [None] + [dict(zip(grid, v)) for v in itertools.product(*grid.values())]
+        #: per member, per recipe, per search: the answers (range top, constant)
+        self.answers: List[Answers] = [
+            {r.name: [answer(p, b, e, bottom) for (_, e, _), b, bottom
+                      in zip(bench.curves[r.name], self.before[r.name],
+                             bottoms[r.name, 0.0 if p is None else p.get("q", 0.0)])] for r in recipes}
+            for p in self.members]
+        #: per member, per recipe: the searches' (one-cycle lost, constant lost)
+        self.table: List[Dict[str, np.ndarray]] = [
+            {r.name: np.array([lost_pair(r, *a) for a in per[r.name]]) for r in recipes} for per in self.answers]
+        self.picks: Dict[str, int] = {}
+        for fam in sorted({r.family for r in recipes}):
+            outside = [r.name for r in recipes if r.family != fam]
+            self.picks[fam] = int(np.argmin([objective(per, outside) for per in self.table]))
+
+    def held_out_answers(self, recipe: SC.Recipe) -> List[Tuple[float, float]]:
+        """The answers for this recipe's searches at the member its family left out picked."""
+        return self.answers[self.picks[recipe.family]][recipe.name]
+
+
 def report(started: float, max_g: float = 10.0, faithful: bool = True, broad: bool = False) -> str:
-    grid = {**GRID, "g": [g for g in (FAITHFUL_G if faithful else GRID["g"]) if g <= max_g]}
     recipes = [r for r in SC.load_recipes() + new_recipes() if r.constant is not None]
     bench = SC.Bench(recipes)
-    before, shipped = package_answers(bench, False), package_answers(bench, True)
-    if broad:
-        grid["q"] = BROAD_Q
-    qs = grid.get("q", [0.0])
-    bottoms = {(r.name, q): [faithful_bottom(e, raw, E.BOTTOM_EDGE_FALL, q) if faithful and e.ok
-                             else (e.minimum, math.inf) for _, e, raw in bench.curves[r.name]]
-               for r in recipes for q in qs}
-    members: List[Params] = [None] + [dict(zip(grid, v)) for v in itertools.product(*grid.values())]
-    # per member, per recipe: the searches' (one-cycle lost, constant lost)
-    table: List[Dict[str, np.ndarray]] = []
-    for p in members:
-        table.append({r.name: np.array([lost_pair(r, *answer(p, b, e, bottom)) for (_, e, _), b, bottom
-                                        in zip(bench.curves[r.name], before[r.name],
-                                               bottoms[r.name, 0.0 if p is None else p.get("q", 0.0)])])
-                      for r in recipes})
+    fit = Fit(bench, max_g, faithful, broad)
+    members, table = fit.members, fit.table
+    shipped = package_answers(bench, True)
     as_shipped = {r.name: np.array([lost_pair(r, *a) for a in shipped[r.name]]) for r in recipes}
     families = sorted({r.family for r in recipes})
-
-    def objective(per: Dict[str, np.ndarray], names: Sequence[str]) -> float:
-        v = np.concatenate([per[n] for n in names])
-        return float(v[:, 0].mean() + v[:, 1].mean())
-
-    held: Dict[str, np.ndarray] = {}
-    picks = {}
-    for fam in families:
-        inside = [r.name for r in recipes if r.family == fam]
-        outside = [r.name for r in recipes if r.family != fam]
-        best = int(np.argmin([objective(per, outside) for per in table]))
-        picks[fam] = members[best]
-        held.update({n: table[best][n] for n in inside})
+    held = {r.name: table[fit.picks[r.family]][r.name] for r in recipes}
+    picks = {f: members[i] for f, i in fit.picks.items()}
     overall = int(np.argmin([objective(per, [r.name for r in recipes]) for per in table]))
     names = [r.name for r in recipes]
     ship = {"share": E.BOTTOM_FALL, "g": E.BOTTOM_FACTOR, "margin": 1.0, "k": E.SUGGEST_DIVISOR,
