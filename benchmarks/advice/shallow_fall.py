@@ -13,11 +13,12 @@ leaving one family out on the other families' mean share of the achievable impro
 the new families. The baseline ("before") is the package with the shallow reading switched off
 (``edge.BOTTOM_FALL = 0``). Cache only, no MXNet; seconds. Run from the repository root::
 
-    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/advice/shallow_fall.py [--bottom wide] [--max-g 3]
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/advice/shallow_fall.py             # 4 s
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/advice/shallow_fall.py --variants  # 35 s
 
-Result: the faithful bottom ships (``edge.shallow_top``, its constants the folds' pick); the wide
-bottom did not (a small gain that depends on the grid searched and costs the clipped CNN's
-family). ``results/advice_shallow_fall.md`` and ``advice_shallow_fall_wide*.md``.
+Result: the faithful bottom ships (``edge.shallow_top``, its constants the folds' pick); the
+alternatives (the wide bottom, no rise, a window, the right end of a broad bottom, an earlier
+edge) lost held out. ``results/advice_shallow_fall.md``, ``advice_shallow_fall_variants.md``.
 """
 from __future__ import annotations
 
@@ -59,18 +60,21 @@ def fall_share(e: SC.Curve) -> float:
     return float((e.smooth[0] - e.smooth[i]) / max(abs(float(e.smooth[0])), 1e-12))
 
 
-def faithful_bottom(e: SC.Curve, raw: Tuple[np.ndarray, np.ndarray], rise_fall: float,
-                    q: float = 0.0) -> Tuple[float, float]:
+def faithful_bottom(e: SC.Curve, raw: Tuple[np.ndarray, np.ndarray], rise_fall: Optional[float],
+                    q: float = 0.0, window: Optional[float] = None) -> Tuple[float, float]:
     """The LR of the faithful curve's lowest point before the wide curve's first clear rise once
-    it has fallen by ``rise_fall`` of its start (so never in a dip past a bump); with ``q > 0``,
+    it has fallen by ``rise_fall`` of its start (so never in a dip past a bump; None: anywhere
+    below the edge), within ``window`` decades of the wide minimum if given; with ``q > 0``,
     the largest LR there within ``q`` of the fall (start - lowest) of that lowest point: the right
     end of a broad bottom. Returned with the LR of that rise (inf when none)."""
     lrs, losses = SMOOTH.sorted_finite(*raw)
     fit = SMOOTH.robust_local_linear(lrs, losses)
     keep = np.isfinite(fit) & (lrs < e.edge)
-    k = E.edge_index(e.smooth, fall=rise_fall)
+    k = None if rise_fall is None else E.edge_index(e.smooth, fall=rise_fall)
     if k is not None:
         keep &= lrs <= e.lrs[k]
+    if window is not None:  # only this many decades either side of the wide curve's minimum
+        keep &= np.abs(np.log10(lrs / e.minimum)) <= window
     rise = math.inf if k is None else float(e.lrs[k])
     if not keep.any():
         return e.minimum, rise
@@ -122,13 +126,14 @@ def objective(per: Dict[str, np.ndarray], names: Sequence[str]) -> float:
 class Fit:
     """Every grid member scored on every search, and the member each family left out picks."""
 
-    def __init__(self, bench: SC.Bench, max_g: float = 10.0, faithful: bool = True, broad: bool = False) -> None:
+    def __init__(self, bench: SC.Bench, max_g: float = 10.0, faithful: bool = True, broad: bool = False,
+                 rise: Optional[float] = E.BOTTOM_EDGE_FALL, window: Optional[float] = None) -> None:
         grid = {**GRID, "g": [g for g in (FAITHFUL_G if faithful else GRID["g"]) if g <= max_g]}
         if broad:
             grid["q"] = BROAD_Q
         recipes = bench.recipes
         self.before = package_answers(bench, False)
-        bottoms = {(r.name, q): [faithful_bottom(e, raw, E.BOTTOM_EDGE_FALL, q) if faithful and e.ok
+        bottoms = {(r.name, q): [faithful_bottom(e, raw, rise, q, window) if faithful and e.ok
                                  else (e.minimum, math.inf) for _, e, raw in bench.curves[r.name]]
                    for r in recipes for q in grid.get("q", [0.0])}
         self.members: List[Params] = [None] + [dict(zip(grid, v)) for v in itertools.product(*grid.values())]
@@ -151,61 +156,116 @@ class Fit:
         return self.answers[self.picks[recipe.family]][recipe.name]
 
 
-def report(started: float, max_g: float = 10.0, faithful: bool = True, broad: bool = False) -> str:
-    recipes = [r for r in SC.load_recipes() + new_recipes() if r.constant is not None]
-    bench = SC.Bench(recipes)
-    fit = Fit(bench, max_g, faithful, broad)
-    members, table = fit.members, fit.table
-    shipped = package_answers(bench, True)
-    as_shipped = {r.name: np.array([lost_pair(r, *a) for a in shipped[r.name]]) for r in recipes}
-    families = sorted({r.family for r in recipes})
-    held = {r.name: table[fit.picks[r.family]][r.name] for r in recipes}
-    picks = {f: members[i] for f, i in fit.picks.items()}
-    overall = int(np.argmin([objective(per, [r.name for r in recipes]) for per in table]))
-    names = [r.name for r in recipes]
-    ship = {"share": E.BOTTOM_FALL, "g": E.BOTTOM_FACTOR, "margin": 1.0, "k": E.SUGGEST_DIVISOR,
-            **({"q": 0.0} if broad else {})}
-    agree = ship in members and faithful and all(
-        np.allclose(as_shipped[n], table[members.index(ship)][n]) for n in names)
+class Result:
+    """A :class:`Fit` judged held out: the answers each family left out picks, against "before"."""
 
-    def row(label: str, per: Dict[str, np.ndarray], subset: Sequence[str] = names) -> str:
-        v = np.concatenate([per[n] for n in subset])
+    def __init__(self, bench: SC.Bench, fit: Fit) -> None:
+        recipes = bench.recipes
+        self.names = [r.name for r in recipes]
+        self.families = sorted({r.family for r in recipes})
+        self.before = fit.table[0]
+        self.held = {r.name: fit.table[fit.picks[r.family]][r.name] for r in recipes}
+        self.picks = {f: fit.members[i] for f, i in fit.picks.items()}
+        self.overall = int(np.argmin([objective(per, self.names) for per in fit.table]))
+        self.delta = objective(self.held, self.names) - objective(self.before, self.names)
+        rng = np.random.RandomState(0)
+        diffs = []
+        for _ in range(SC.BOOTSTRAP):  # held out - before, resampling recipes (paired)
+            pick = [self.names[i] for i in rng.randint(len(self.names), size=len(self.names))]
+            diffs.append(objective(self.held, pick) - objective(self.before, pick))
+        self.lo, self.hi = (float(v) for v in np.percentile(diffs, [2.5, 97.5]))
+        self.by_family = {f: objective(self.held, fn) - objective(self.before, fn) for f in self.families
+                          for fn in [[r.name for r in recipes if r.family == f]]}
+
+    def row(self, label: str, per: Dict[str, np.ndarray], subset: Optional[Sequence[str]] = None) -> str:
+        v = np.concatenate([per[n] for n in (self.names if subset is None else subset)])
         return f"| {label} | {stats(v[:, 0])} | {stats(v[:, 1])} |"
 
-    shallow = [n for n in names if any(fall_share(e) < 0.45 for _, e, _ in bench.curves[n])]
-    rng = np.random.RandomState(0)
-    diffs = []
-    for _ in range(SC.BOOTSTRAP):  # held out - before, resampling recipes (paired)
-        pick = [names[i] for i in rng.randint(len(names), size=len(names))]
-        diffs.append(objective(held, pick) - objective(table[0], pick))
-    lo, hi = np.percentile(diffs, [2.5, 97.5])
-    changed = sorted({r.family for r in recipes for a, b in zip(held[r.name], table[0][r.name]) if np.any(a != b)})
-    flags = "".join([" --bottom wide" if not faithful else "", " --broad" if broad else "",
-                     f" --max-g {max_g:g}" if max_g != 10.0 else ""])
+    def families_text(self) -> str:
+        return "; ".join(f"{f}: {100 * d:+.2f}" for f, d in self.by_family.items())
+
+
+def load_bench() -> SC.Bench:
+    return SC.Bench([r for r in SC.load_recipes() + new_recipes() if r.constant is not None])
+
+
+def report(started: float, max_g: float = 10.0, faithful: bool = True, broad: bool = False,
+           rise: Optional[float] = E.BOTTOM_EDGE_FALL, window: Optional[float] = None, flags: str = "") -> str:
+    bench = load_bench()
+    fit = Fit(bench, max_g, faithful, broad, rise, window)
+    res = Result(bench, fit)
+    shipped = package_answers(bench, True)
+    as_shipped = {r.name: np.array([lost_pair(r, *a) for a in shipped[r.name]]) for r in bench.recipes}
+    ship = {"share": E.BOTTOM_FALL, "g": E.BOTTOM_FACTOR, "margin": 1.0, "k": E.SUGGEST_DIVISOR,
+            **({"q": 0.0} if broad else {})}
+    agree = ship in fit.members and faithful and all(
+        np.allclose(as_shipped[n], fit.table[fit.members.index(ship)][n]) for n in res.names)
+    shallow = [n for n in res.names if any(fall_share(e) < 0.45 for _, e, _ in bench.curves[n])]
+    changed = sorted({r.family for r in bench.recipes for a, b in zip(res.held[r.name], res.before[r.name])
+                      if np.any(a != b)})
     out = ["# Does a shallow fall call for answers nearer the bottom? (held out)", "",
            f"`{COMMAND}{flags}`; the bottom: "
            f"{'the faithful (plotted) curve' if faithful else 'the wide (rules) curve'}'s lowest point; see the "
-           f"module docstring. {len(recipes)} recipes in {len(families)} families, "
-           f"{sum(len(r.searches) for r in recipes)} searches. Cells: share of the achievable improvement "
+           f"module docstring. {len(bench.recipes)} recipes in {len(res.families)} families, "
+           f"{sum(len(r.searches) for r in bench.recipes)} searches. Cells: share of the achievable improvement "
            "lost, median / mean / searches over 10%.", "",
            "| answers | one-cycle | constant |", "|---|---|---|",
-           row("before (the wide curve everywhere)", table[0]),
-           row("candidate, held out (chosen per family left out)", held),
-           row(f"candidate, in-sample ({members[overall]})", table[overall]),
-           row("the package as installed", as_shipped), "",
+           res.row("before (the wide curve everywhere)", res.before),
+           res.row("candidate, held out (chosen per family left out)", res.held),
+           res.row(f"candidate, in-sample ({fit.members[res.overall]})", fit.table[res.overall]),
+           res.row("the package as installed", as_shipped), "",
            f"The installed package's answers equal the candidate's at its constants {ship}: {agree}.", "",
            f"Recipes with a search whose fall is under 45% ({len(shallow)}):", "",
            "| answers | one-cycle | constant |", "|---|---|---|",
-           row("before", table[0], shallow), row("candidate, held out", held, shallow), "",
-           f"Mean one-cycle + mean constant share lost, held out - before: "
-           f"{100 * (objective(held, names) - objective(table[0], names)):+.2f} points, 95% interval "
-           f"{100 * lo:+.2f} .. {100 * hi:+.2f} (paired bootstrap over recipes, {SC.BOOTSTRAP} resamples). "
-           f"Families whose answers changed held out: {', '.join(changed)}.", "",
-           "Per family (held out - before, mean one-cycle + mean constant share lost): " + "; ".join(
-               f"{f}: {100 * (objective(held, fn) - objective(table[0], fn)):+.2f}" for f in families
-               for fn in [[r.name for r in recipes if r.family == f]]), "",
-           "Picks per family left out: " + "; ".join(f"{f}: {picks[f]}" for f in families), "",
+           res.row("before", res.before, shallow), res.row("candidate, held out", res.held, shallow), "",
+           f"Mean one-cycle + mean constant share lost, held out - before: {100 * res.delta:+.2f} points, 95% "
+           f"interval {100 * res.lo:+.2f} .. {100 * res.hi:+.2f} (paired bootstrap over recipes, {SC.BOOTSTRAP} "
+           f"resamples). Families whose answers changed held out: {', '.join(changed)}.", "",
+           "Per family (held out - before, mean one-cycle + mean constant share lost): " + res.families_text(), "",
+           "Picks per family left out: " + "; ".join(f"{f}: {res.picks[f]}" for f in res.families), "",
            f"Wall time: {time.time() - started:.0f} s.", ""]
+    return "\n".join(out)
+
+
+#: ``--variants``: the alternatives tried, each judged held out like the shipped reading
+VARIANTS: List[Tuple[str, Dict[str, object]]] = [
+    ("shipped: the faithful lowest point before the 5% rise", {}),
+    ("the faithful lowest point anywhere below the edge", {"rise": None}),
+    ("... before the first clear rise, armed at once (0%)", {"rise": 0.0}),
+    ("... armed after a 10% fall", {"rise": 0.1}),
+    ("... within 0.5 decades of the wide minimum", {"window": 0.5}),
+    ("the right end of a broad bottom (within 5-20% of the fall)", {"broad": True}),
+    ("the wide curve's minimum, g up to 10", {"faithful": False}),
+    ("the wide curve's minimum, g up to 3", {"faithful": False, "max_g": 3.0}),
+    ("every rule's edge armed after a 15% fall (not 20%)", {"edge_fall": 0.15}),
+    ("every rule's edge armed after a 10% fall", {"edge_fall": 0.1}),
+]
+
+
+def variants(started: float) -> str:
+    out = ["# The shallow reading's alternatives, held out", "",
+           f"`{COMMAND} --variants`; each row as `{COMMAND}` with that change (see the module docstring): the "
+           "parameters chosen per family left out, scored on it. Cells: share of the achievable improvement lost, "
+           "median / mean / searches over 10%; the change: held out - before in mean one-cycle + mean constant "
+           "share lost, points, with its 95% interval (paired bootstrap over recipes).", "",
+           "| variant | before: one-cycle | before: constant | held out: one-cycle | held out: constant | change "
+           "| families moved more than 1 point |", "|---|---|---|---|---|---|---|"]
+    saved = E.edge_index.__defaults__
+    try:
+        for label, kw in VARIANTS:
+            edge_fall = kw.pop("edge_fall", None) if "edge_fall" in kw else None
+            E.edge_index.__defaults__ = (E.EDGE_FALL if edge_fall is None else edge_fall, E.EDGE_RISE, E.EDGE_FLOOR)
+            bench = load_bench()
+            res = Result(bench, Fit(bench, **kw))  # type: ignore[arg-type]
+            b, h = (res.row("", t).split(" | ")[1:] for t in (res.before, res.held))
+            moved = "; ".join(f"{f} {100 * d:+.1f}" for f, d in res.by_family.items() if abs(d) > 0.01) or "none"
+            out.append(f"| {label} | {b[0]} | {b[1].rstrip(' |')} | {h[0]} | {h[1].rstrip(' |')} | "
+                       f"{100 * res.delta:+.2f} ({100 * res.lo:+.2f} .. {100 * res.hi:+.2f}) | {moved} |")
+            if edge_fall is not None:
+                kw["edge_fall"] = edge_fall
+    finally:
+        E.edge_index.__defaults__ = saved
+    out += ["", f"Wall time: {time.time() - started:.0f} s.", ""]
     return "\n".join(out)
 
 
@@ -216,13 +276,36 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--broad", action="store_true",
                         help="also try the right end of a broad bottom (BROAD_Q) instead of its lowest point")
     parser.add_argument("--max-g", type=float, default=10.0, help="largest factor g over the bottom tried")
+    parser.add_argument("--rise", default=str(E.BOTTOM_EDGE_FALL),
+                        help="look for the faithful lowest point before the wide curve's first clear rise once it "
+                             "has fallen by this share ('none': anywhere below the edge)")
+    parser.add_argument("--window", type=float, help="and only this many decades either side of the wide minimum")
+    parser.add_argument("--edge-fall", type=float, help="arm the edge of every rule after this fall instead of "
+                        f"edge.EDGE_FALL = {E.EDGE_FALL} (the answers 'before' change too)")
+    parser.add_argument("--out", help="where the report goes (default by the options)")
+    parser.add_argument("--variants", action="store_true",
+                        help="judge every alternative of VARIANTS held out, one table "
+                             "(results/advice_shallow_fall_variants.md)")
     args = parser.parse_args(argv)
-    out = OUT if args.bottom == "faithful" else OUT.replace(".md", "_wide.md")
-    if args.broad:
-        out = out.replace(".md", "_broad.md")
-    if args.max_g != 10.0:
-        out = out.replace(".md", f"_g{args.max_g:g}.md")
-    publish(out, report(time.time(), args.max_g, args.bottom == "faithful", args.broad))
+    if args.variants:
+        publish(args.out or OUT.replace(".md", "_variants.md"), variants(time.time()))
+        return 0
+    if args.edge_fall is not None:
+        E.edge_index.__defaults__ = (args.edge_fall, E.EDGE_RISE, E.EDGE_FLOOR)
+    rise = None if args.rise == "none" else float(args.rise)
+    argv_text = " ".join(argv if argv is not None else sys.argv[1:])
+    out = args.out or OUT
+    if not args.out:
+        suffix = "".join([
+            "_wide" if args.bottom == "wide" else "", "_broad" if args.broad else "",
+            f"_g{args.max_g:g}" if args.max_g != 10.0 else ""])
+        if rise != E.BOTTOM_EDGE_FALL or args.window is not None or args.edge_fall is not None:
+            suffix += "_" + "_".join(f"{k}{v}" for k, v in (("rise", args.rise), ("window", args.window),
+                                                            ("edge", args.edge_fall)) if v is not None
+                                     and not (k == "rise" and rise == E.BOTTOM_EDGE_FALL))
+        out = OUT.replace(".md", f"{suffix}.md")
+    publish(out, report(time.time(), args.max_g, args.bottom == "faithful", args.broad, rise, args.window,
+                        f" {argv_text}" if argv_text else ""))
     return 0
 
 
