@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -96,6 +97,16 @@ def grammar_corpus(n_tokens: int = 40000, seed: int = 0) -> List[str]:
     return tokens
 
 
+def zipf_corpus(vocab: int, n_tokens: int) -> List[str]:
+    """``new_families.lm_corpus(vocab, n_tokens)`` (seed 0) as token strings ``w<id>``."""
+    try:
+        from .new_families import lm_corpus
+    except ImportError:  # pragma: no cover - script use
+        sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+        from benchmarks.advice.new_families import lm_corpus
+    return [f"w{i}" for i in lm_corpus(vocab, n_tokens).tolist()]
+
+
 class GluonNLPWordLM:
     """GluonNLP's word-level language model script (v0.10.x), AWD-LSTM, at small sizes.
 
@@ -109,13 +120,24 @@ class GluonNLPWordLM:
         64, 128, 3 (the script: 400, 1150, 3).
     n_tokens : int, default 40000
         Size of the stand-in corpus (90% train, 10% validation).
+    corpus : {"grammar", "zipf"}, default "grammar"
+        The stand-in corpus: :func:`grammar_corpus` (on which a constant rate near 10 trains
+        best), or ``"zipf"``: ``new_families.lm_corpus(vocab, n_tokens)``, a Zipfian
+        class-Markov corpus with per-word bigram followers (on which, as on real text, a
+        constant rate near the script's default 30 trains best), its ids written as token
+        strings for ``nlp.Vocab`` so that the script's ``CorpusBatchify`` pipeline is unchanged.
+    vocab : int, default 2000
+        Word types of the ``"zipf"`` corpus (unused by ``"grammar"``).
     """
 
     def __init__(self, epochs: int = 8, batch_size: int = 20, bptt: int = 35, emsize: int = 64, nhid: int = 128,
-                 nlayers: int = 3, n_tokens: int = 40000) -> None:
+                 nlayers: int = 3, n_tokens: int = 40000, corpus: str = "grammar", vocab: int = 2000) -> None:
+        if corpus not in ("grammar", "zipf"):
+            raise ValueError(f"corpus must be 'grammar' or 'zipf', not {corpus!r}")
         self.epochs, self.batch_size, self.bptt = epochs, batch_size, bptt
         self.emsize, self.nhid, self.nlayers = emsize, nhid, nlayers
         self.n_tokens = n_tokens
+        self.corpus, self.vocab = corpus, vocab
         # the script's defaults: dropout 0.4, weight_drop 0.5, drop_h 0.2, drop_i 0.65, drop_e 0.1
         self.dropouts = (0.4, 0.5, 0.2, 0.65, 0.1)
         self.clip = 0.25
@@ -129,7 +151,10 @@ class GluonNLPWordLM:
         if self._data is None:
             import gluonnlp as nlp
 
-            tokens = grammar_corpus(self.n_tokens)
+            if self.corpus == "grammar":
+                tokens = grammar_corpus(self.n_tokens)
+            else:
+                tokens = zipf_corpus(self.vocab, self.n_tokens)
             cut = int(0.9 * len(tokens))
             train, valid = tokens[:cut], tokens[cut:]
             vocab = nlp.Vocab(counter=nlp.data.Counter(train), padding_token=None, bos_token=None)
@@ -277,10 +302,14 @@ class GluonNLPWordLM:
         return self.evaluate(model)
 
     def recipe(self) -> Recipe:
-        """This script as a :class:`~recipe.Recipe`."""
+        """This script as a :class:`~recipe.Recipe` (the grammar corpus's name has no corpus part)."""
+        name = (f"GluonNLP word LM script / AWD-LSTM {self.nlayers}x{self.nhid} / SGD, clip 0.25 / "
+                f"b{self.batch_size} bptt{self.bptt}")
+        if self.corpus == "zipf":
+            name += (f" / zipf corpus v{self.vocab} {self.n_tokens // 1000}k tokens emb{self.emsize} "
+                     f"{self.epochs} epochs")
         return Recipe(
-            name=(f"GluonNLP word LM script / AWD-LSTM {self.nlayers}x{self.nhid} / SGD, clip 0.25 / "
-                  f"b{self.batch_size} bptt{self.bptt}"),
+            name=name,
             family="language model", optimizer="sgd", budget=self.budget,
             sweep=self.sweep, train=self.train, default_lr=30.0,
             source="dmlc/gluon-nlp v0.10.x scripts/language_model/word_language_model.py",
@@ -304,3 +333,14 @@ def gluonnlp_awd_lm(**kwargs: Any) -> Recipe:
     return GluonNLPWordLM(**kwargs).recipe()
 
 
+
+
+#: The zipf-corpus configuration of :func:`gluonnlp_awd_lm_zipf` (chosen so that a constant rate
+#: near the script's default 30 trains best; ``benchmarks/results/real_scripts_lm30.md``).
+ZIPF_CONFIG: Dict[str, Any] = {"corpus": "zipf", "vocab": 2000, "n_tokens": 240000, "epochs": 8}
+
+
+def gluonnlp_awd_lm_zipf(**kwargs: Any) -> Recipe:
+    """GluonNLP's ``word_language_model.py`` recipe on the Zipfian corpus (:data:`ZIPF_CONFIG`,
+    overridable by ``kwargs``), where a constant rate near the script's default 30 trains best."""
+    return GluonNLPWordLM(**dict(ZIPF_CONFIG, **kwargs)).recipe()
