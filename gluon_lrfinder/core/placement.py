@@ -109,11 +109,12 @@ def place_rate(lrs: ArrayLike, losses: ArrayLike, lr: float, bandwidth: Optional
         zone, what = "in the fall", ("in the fall, where the loss falls fastest with the rate: a workable "
                                      "rate, usually close to the suggestion")
     else:
+        safer = ("the suggestion, read at this bottom too, is no lower" if suggestion is not None and suggestion >= lr
+                 else "with plain training the suggestion is the safer start")
         zone, what = "at the bottom", (f"at the bottom of the curve (lowest loss near lr {x[low_i]:.3g}, edge "
                                        + (f"at {x[edge]:.3g}" if edge is not None else "not reached")
                                        + "): a high but stable rate; it suits training that is built for it "
-                                       "(gradient clipping, a warm-up, a known-good recipe), and with plain "
-                                       "training the suggestion is the safer start")
+                                       f"(gradient clipping, a warm-up, a known-good recipe), and {safer}")
     return Placement(lr, zone, f"your rate {lr:.3g}{than} lies {what}")
 
 

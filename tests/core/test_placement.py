@@ -37,6 +37,13 @@ def test_the_text_compares_with_the_suggestion_and_a_flat_curve_says_nothing():
     assert place_rate(LRS, np.full(LRS.shape, 2.0), 0.1).zone == "on a curve that never fell"
 
 
+def test_a_rate_at_the_bottom_is_told_whether_the_suggestion_is_lower():
+    below = place_rate(LRS, LOSSES, 0.1, suggestion=0.01).text
+    above = place_rate(LRS, LOSSES, 0.1, suggestion=0.15).text
+    assert "the suggestion is the safer start" in below and "no lower" not in below
+    assert "read at this bottom too, is no lower" in above and "safer start" not in above
+
+
 def test_a_bad_rate_is_refused_with_its_name():
     with pytest.raises(ValueError, match="lr must be a finite number > 0, got -1"):
         place_rate(LRS, LOSSES, -1)
