@@ -63,6 +63,8 @@ COMMAND = "OMP_NUM_THREADS=1 .venv/bin/python benchmarks/advice/scale_free.py"
 WRECK = 0.10  # a search losing more than this share of the achievable improvement must be flagged
 NEW_FLAG = "shallow or noisy fall"
 CLIPPED = "blend clipped into the range (`blend_in_range`)"
+PRECISION_SIGMAS = (0.05, 0.1, 0.2, 0.3)  # decades, for "how precise must an adviser be?"
+PRECISION_DRAWS = 200
 Answers = Dict[str, np.ndarray]  # recipe name -> one answer per search
 
 
@@ -297,6 +299,27 @@ def report(started: float, with_new: bool = False) -> str:
     out += ["", "The oracle's own floor (the best grid point of two data orders, scored on the third against that "
             f"order's own best): {line(floor)}. The package held out, scored the same way (each data order "
             f"alone, against its own best): {line(per_order)}."]
+
+    # how precise must an adviser be to meet the targets? an answer best * 10 ** (sigma * z), z ~ N(0, 1)
+    z = np.random.RandomState(0).randn(PRECISION_DRAWS)
+    out += ["", "## How precise must an adviser be?", "",
+            "Share lost by answers one grid step (0.25 decades) off each recipe's best, and by an unbiased "
+            f"adviser answering `best * 10 ** (sigma * z)` ({PRECISION_DRAWS} fixed standard normal draws `z` per "
+            "recipe), over the recipes: median / mean / share of answers over 10%.", "",
+            "| answer | one-cycle | constant |", "|---|---|---|"]
+
+    def spread(lrs_of: Callable[[SC.Table], np.ndarray]) -> Dict[str, str]:
+        cells = {}
+        for kind in ("one-cycle", "constant"):
+            v = np.concatenate([np.array([improvement_lost(t, lr) for lr in lrs_of(t)])
+                                for r in recipes for t in [r.one_cycle if kind == "one-cycle" else r.constant]])
+            cells[kind] = f"{100 * np.median(v):.2f}% / {100 * v.mean():.2f}% / {100 * np.mean(v > WRECK):.0f}%"
+        return cells
+    for label, f in [("one step below the best", lambda t: np.array([t.best_lr / 10 ** 0.25])),
+                     ("one step above the best", lambda t: np.array([t.best_lr * 10 ** 0.25]))] + [
+            (f"sigma = {sg:g} decades", lambda t, sg=sg: t.best_lr * 10 ** (sg * z)) for sg in PRECISION_SIGMAS]:
+        cells = spread(f)
+        out.append(f"| {label} | {cells['one-cycle']} | {cells['constant']} |")
 
     out += ["", "## Held out, per family (the package held out)", "",
             "| family | recipes | one-cycle share lost median / mean / worst "
