@@ -22,6 +22,8 @@ from benchmarks.common import DATA, load_json, publish  # noqa: E402  # noqa: E4
 from benchmarks.common import RESULTS as RESULTS_DIR
 
 CACHE = os.path.join(DATA, "advice_new_families.json")
+#: the AWD-LSTM script where lr 30 trains best (`real_script_check.py --recipes lm30 --oracle`), one more recipe
+LM30_ORACLE = os.path.join(DATA, "real_script_lm30_oracle.json")
 RESULTS = os.path.join(RESULTS_DIR, "advice_new_families.md")
 SWEEP_SEEDS = (0, 1, 2)
 COMMAND = "OMP_NUM_THREADS=1 python benchmarks/advice/new_families.py"
@@ -104,8 +106,9 @@ def curve_place(sweep: Dict[str, Any], lr: float, optimizer: str) -> str:
 def recipes() -> List[Any]:
     """The new families as recipes of the advice benchmark (``oracle_tables.Recipe``: the oracle's
     one-cycle and constant tables, the sweeps cut where the default stopping rule stops), for
-    ``scale_free.py --with-new-families``."""
-    from benchmarks.advice.oracle_tables import Recipe, cut
+    ``scale_free.py --with-new-families``; with them the AWD-LSTM script where lr 30 trains best, from
+    ``real_script_check.py --recipes lm30 --oracle``'s oracle file."""
+    from benchmarks.advice.oracle_tables import Recipe, cut, load_oracle_file
 
     out = []
     for entry in load_json(CACHE).values():
@@ -115,7 +118,7 @@ def recipes() -> List[Any]:
         constant, _ = tables(entry, "constant")
         out.append(Recipe(entry["name"], entry["family"], entry["optimizer"], [cut(s) for s in entry["sweeps"]],
                           one_cycle, constant, {}, int(entry["budget"])))
-    return out
+    return out + load_oracle_file(LM30_ORACLE)
 
 
 def untrained_text(scores: Dict[str, float]) -> str:

@@ -121,6 +121,18 @@ def load_recipes(require_constant: bool = False) -> List[Recipe]:
     extra = load_json(EXTRA_RECIPES)  # real-script recipes, when their cache is present
     oracle.update({k: v for k, v in extra.get("oracle", {}).items() if k not in oracle})
     sweeps.update({k: v for k, v in extra.get("sweeps", {}).items() if k not in sweeps})
+    return _recipes(oracle, sweeps, old, require_constant)
+
+
+def load_oracle_file(path: str, require_constant: bool = True) -> List[Recipe]:
+    """The recipes of one oracle file in ``advice_real_scripts.json``'s layout (``{"oracle", "sweeps"}``),
+    e.g. ``real_script_check.py --recipes lm30``'s; none when the file is absent."""
+    data = load_json(path)
+    return _recipes(data.get("oracle", {}), data.get("sweeps", {}), {}, require_constant)
+
+
+def _recipes(oracle: Dict[str, Any], sweeps: Dict[str, Any], old: Dict[str, Any],
+             require_constant: bool) -> List[Recipe]:
     out = []
     for name, entry in oracle.items():
         spec = entry["spec"]

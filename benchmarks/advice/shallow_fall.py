@@ -10,8 +10,9 @@ lowest point before the wide curve's first clear rise (``--bottom faithful``, th
 otherwise the answers of the wide curve. Its parameters, "no change" among them, are chosen
 leaving one family out on the other families' mean share of the achievable improvement lost
 (one-cycle + constant), and scored on the family left out; the advice benchmark's recipes plus
-the new families. The baseline ("before") is the package with the shallow reading switched off
-(``edge.BOTTOM_FALL = 0``). Cache only, no MXNet; seconds. Run from the repository root::
+the new families (and the AWD-LSTM script where lr 30 trains best). The baseline ("before") is
+the package with the shallow reading switched off (``edge.BOTTOM_FALL = 0``). Cache only, no
+MXNet; seconds. Run from the repository root::
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/advice/shallow_fall.py             # 4 s
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/advice/shallow_fall.py --variants  # 35 s
