@@ -167,6 +167,15 @@ def edge_of_stability(lrs: ArrayLike, losses: ArrayLike, bandwidth: Optional[flo
     return Edge(True, edge, float(x[edge]), end, float(x[end]))
 
 
+def _dip_edge(s: np.ndarray) -> Optional[int]:
+    """The edge a second dip is read after: the edge of stability, or on a fall too shallow to arm
+    it, the first clear rise once the loss has fallen by :data:`BOTTOM_EDGE_FALL`."""
+    edge = edge_index(s)
+    if edge is None and s.size > 1 and float(s[0] - np.min(s)) < BOTTOM_FALL * abs(float(s[0])):
+        edge = edge_index(s, fall=BOTTOM_EDGE_FALL)
+    return edge
+
+
 def second_dip(smooth: ArrayLike, depth: float = DIP_DEPTH) -> Optional[int]:
     """Index where the curve, after its edge, dips again, or None.
 
@@ -182,7 +191,7 @@ def second_dip(smooth: ArrayLike, depth: float = DIP_DEPTH) -> Optional[int]:
     True
     """
     s = np.asarray(smooth, dtype=np.float64)
-    edge = edge_index(s)
+    edge = _dip_edge(s)
     if edge is None:
         return None
     low = float(np.min(s[: edge + 1]))
@@ -235,7 +244,7 @@ def second_dip_flag(lrs: ArrayLike, smooth: ArrayLike) -> Optional[str]:
     s = np.asarray(smooth, dtype=np.float64)
     x = np.asarray(lrs, dtype=np.float64)
     dip = second_dip(s)
-    edge = edge_index(s)
+    edge = _dip_edge(s)
     if dip is None or edge is None:
         return None
     return (

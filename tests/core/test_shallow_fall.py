@@ -55,7 +55,8 @@ def test_a_shallow_fall_past_a_bump_is_not_read_in_its_second_dip(noise, monkeyp
         lrs, losses = _mixup(seed, noise)
         curve = _curve(losses, lrs, "NAG")
         assert curve.suggest_range(warn=False)[1] < 0.1, seed
-        assert any(f.startswith("shallow or noisy fall") for f in curve.diagnose())
+        flags = [f.split(":")[0] for f in curve.diagnose()]
+        assert "shallow or noisy fall" in flags and "second dip after the edge of stability" in flags
     if noise == 0.0:
         _wide_everywhere(monkeypatch)
         assert curve.suggest(warn=False) > 0.3
