@@ -57,8 +57,7 @@ Answers = Dict[str, List[Tuple[float, float]]]  # per recipe, per search: (range
 
 def fall_share(e: SC.Curve) -> float:
     """The fall to the minimum the rules read, as a share of the starting smoothed loss."""
-    i = int(np.argmin(np.abs(e.lrs - e.minimum)))
-    return float((e.smooth[0] - e.smooth[i]) / max(abs(float(e.smooth[0])), 1e-12))
+    return E.fall_share(e.smooth)
 
 
 def faithful_bottom(e: SC.Curve, raw: Tuple[np.ndarray, np.ndarray], rise_fall: Optional[float],

@@ -47,6 +47,7 @@ __all__ = [
     "bumpy_flag",
     "subsample_spread",
     "fall_size",
+    "fall_share",
     "shallow_fall_flag",
 ]
 
@@ -171,7 +172,7 @@ def _dip_edge(s: np.ndarray) -> Optional[int]:
     """The edge a second dip is read after: the edge of stability, or on a fall too shallow to arm
     it, the first clear rise once the loss has fallen by :data:`BOTTOM_EDGE_FALL`."""
     edge = edge_index(s)
-    if edge is None and s.size > 1 and float(s[0] - np.min(s)) < BOTTOM_FALL * abs(float(s[0])):
+    if edge is None and s.size > 1 and fall_share(s) < BOTTOM_FALL:
         edge = edge_index(s, fall=BOTTOM_EDGE_FALL)
     return edge
 
@@ -276,7 +277,24 @@ def fall_size(raw: ArrayLike, smooth: ArrayLike) -> Tuple[float, float]:
         return 0.0, 0.0
     part = slice(0, max(end + 1, min(10, s.size)))
     noise = 1.4826 * float(np.median(np.abs(y[part] - s[part])))
-    return fall / max(abs(float(s[0])), 1e-12), (fall / noise if noise > 0 else math.inf)
+    return fall_share(s), (fall / noise if noise > 0 else math.inf)
+
+
+def fall_share(smooth: ArrayLike) -> float:
+    """The smoothed curve's fall to its minimum before the edge (:func:`descent_end`) as a share
+    of its first point; 0 when it does not fall (the share :func:`fall_size` returns).
+
+    Examples
+    --------
+    >>> fall_share([2.0, 1.5, 1.0, 3.0])
+    0.5
+    """
+    s = np.asarray(smooth, dtype=np.float64)
+    end = descent_end(s)
+    fall = float(s[0] - s[end])
+    if end == 0 or not fall > 0:
+        return 0.0
+    return fall / max(abs(float(s[0])), 1e-12)
 
 
 def shallow_fall_flag(share: float, sds: float, shallow: float = SHALLOW_FALL,
@@ -419,8 +437,7 @@ def shallow_top(
     >>> bool(20 < top < 60)         # 1.5 x the faithful bottom near lr 20
     True
     """
-    share, _ = fall_size(losses, smooth)
-    if share >= BOTTOM_FALL:
+    if fall_share(smooth) >= BOTTOM_FALL:
         return None
     fit = robust_local_linear(lrs, losses)
     keep = np.isfinite(fit)
