@@ -32,6 +32,7 @@ import math
 import os
 import sys
 import time
+from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -43,7 +44,7 @@ from mxnet import autograd, gluon  # noqa: E402
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))  # the repo root
 
 # isort: split
-from benchmarks.advice.new_families_score import CACHE, RESULTS, SWEEP_SEEDS, answers, key, report  # noqa: E402
+from benchmarks.advice.new_families_score import NEW_FAMILIES, SWEEP_SEEDS, Suite, answers, key, report  # noqa: E402
 from benchmarks.advice.recipe import schedule  # noqa: E402
 from benchmarks.common import DATA, load_json, publish, save_json  # noqa: E402
 
@@ -83,6 +84,13 @@ def lm_corpus(vocab: int, n_tokens: int, seed: int = 0, classes: int = 32, follo
 def batchify(ids: np.ndarray, batch: int) -> np.ndarray:
     n = len(ids) // batch
     return ids[: n * batch].reshape(batch, n).T.copy()  # (time, batch)
+
+
+def split(X: np.ndarray, y: np.ndarray, n_valid: int, seed: int = 0) -> Tuple[np.ndarray, ...]:
+    """(train X, train y, validation X, validation y): the first ``n_valid`` of a fixed permutation validate."""
+    order = np.random.RandomState(seed).permutation(len(X))
+    v, t = order[:n_valid], order[n_valid:]
+    return X[t], y[t], X[v], y[v]
 
 
 def digits(classes: Tuple[int, ...]) -> Tuple[np.ndarray, np.ndarray]:
@@ -291,8 +299,16 @@ class Classifier(Recipe):
                     yield mx.nd.array(X[j]), mx.nd.array(y[j])
         return forever
 
+    def loss_fn(self) -> gluon.loss.Loss:
+        """The per-sample loss of training and validation."""
+        return gluon.loss.SoftmaxCrossEntropyLoss()
+
+    def accuracy(self, out: np.ndarray) -> float:
+        """Validation accuracy of the outputs ``out`` (one row per validation sample)."""
+        return float(np.mean(out.argmax(1) == self.yv))
+
     def fit_batch(self, net: gluon.Block) -> Callable[[Any], Tuple[Any, ...]]:
-        loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
+        loss_fn = self.loss_fn()
 
         def fit(batch: Any) -> Tuple[Any, ...]:
             X, Y = batch
@@ -306,10 +322,10 @@ class Classifier(Recipe):
 
     def valid(self, net: gluon.Block) -> Dict[str, float]:
         out = net(mx.nd.array(self.Xv))
-        loss = float(gluon.loss.SoftmaxCrossEntropyLoss()(out, mx.nd.array(self.yv)).mean().asscalar())
+        loss = float(self.loss_fn()(out, mx.nd.array(self.yv)).mean().asscalar())
         if not math.isfinite(loss):
             return {"loss": math.inf}
-        return {"loss": loss, "accuracy": float(np.mean(out.asnumpy().argmax(1) == self.yv))}
+        return {"loss": loss, "accuracy": self.accuracy(out.asnumpy())}
 
 
 class ClippedCNN(Classifier):
@@ -319,10 +335,7 @@ class ClippedCNN(Classifier):
     budget = 300
 
     def build(self) -> None:
-        X, y = digits(tuple(range(10)))
-        order = np.random.RandomState(0).permutation(len(X))
-        v, t = order[:450], order[450:]
-        self.X, self.y, self.Xv, self.yv = X[t], y[t], X[v], y[v]
+        self.X, self.y, self.Xv, self.yv = split(*digits(tuple(range(10))), 450)
 
 
 def pretrained_body() -> Dict[str, np.ndarray]:
@@ -396,8 +409,25 @@ MAX_POINTS = {"lm": 14}
 GRID_FLOOR = {"lm": 0}
 
 
-def run_oracle(name: str, cache: Dict[str, Any], log: Callable[[str], None]) -> None:
-    recipe = RECIPES[name].setup()
+@dataclass
+class Oracle:
+    """What ``run_oracle`` trains and where it caches: a recipe table, its suite (cache, report) and
+    the grid's settings per recipe (as ``MAX_POINTS``, ``GRID_FLOOR``, ``ORACLE_SEEDS``)."""
+
+    recipes: Dict[str, Recipe]
+    suite: Suite
+    max_points: Dict[str, int] = field(default_factory=dict)
+    grid_floor: Dict[str, int] = field(default_factory=dict)
+    seeds: Dict[str, Tuple[int, ...]] = field(default_factory=dict)
+
+
+#: The new families' oracle.
+NEW = Oracle(RECIPES, NEW_FAMILIES, MAX_POINTS, GRID_FLOOR, ORACLE_SEEDS)
+
+
+def run_oracle(name: str, cache: Dict[str, Any], log: Callable[[str], None], oracle: Oracle = NEW) -> None:
+    path = oracle.suite.cache
+    recipe = oracle.recipes[name].setup()
     entry = cache.setdefault(name, {"name": recipe.name, "family": recipe.family, "optimizer": recipe.optimizer,
                                     "budget": recipe.budget, "runs": {}})
     sweeps = entry.setdefault("sweeps", [])
@@ -406,16 +436,16 @@ def run_oracle(name: str, cache: Dict[str, Any], log: Callable[[str], None]) -> 
         s = sweeps[-1]
         log(f"sweep {name} seed {s['seed']}: {len(s['lrs'])} pts, suggest {s['suggest']:.3g}, range "
             f"{s['range'][0]:.3g}-{s['range'][1]:.3g}, flags {s['flags']} ({s['seconds']:.0f} s)")
-        save_json(CACHE, cache, indent=0)
+        save_json(path, cache, indent=0)
     if "untrained" not in entry:
         net, _ = recipe.fresh(1.0)
         entry["untrained"] = recipe.valid(net)
-        save_json(CACHE, cache, indent=0)
-    seeds = ORACLE_SEEDS.get(name, (0, 1, 2))
+        save_json(path, cache, indent=0)
+    seeds = oracle.seeds.get(name, (0, 1, 2))
     low = min(v for s in sweeps for k, v in answers(s, entry["optimizer"]).items()
               if k in ("ours", "ours_peak", "valley", "minimum/10") and v > 0)
-    start = entry["grid_start"] = max(GRID_FLOOR.get(name, -40), int(math.floor(4 * math.log10(low))) - 1)
-    top = start + MAX_POINTS.get(name, 16)
+    start = entry["grid_start"] = max(oracle.grid_floor.get(name, -40), int(math.floor(4 * math.log10(low))) - 1)
+    top = start + oracle.max_points.get(name, 16)
     untrained = entry["untrained"]["loss"]
     for kind in ("one_cycle", "constant"):
         table = entry["runs"].setdefault(kind, {"loss": {}, "accuracy": {}, "pruned": []})
@@ -428,7 +458,7 @@ def run_oracle(name: str, cache: Dict[str, Any], log: Callable[[str], None]) -> 
                 out = recipe.train(seeds[len(row)], kind, 10 ** (k / 4))
                 row.append(out["loss"] if math.isfinite(out["loss"]) else None)
                 accs.append(out.get("accuracy"))
-                save_json(CACHE, cache, indent=0)
+                save_json(path, cache, indent=0)
                 log(f"{kind:>9s} {name} lr {key(k)} seed {seeds[len(row) - 1]}: {row[-1]} acc {accs[-1]} "
                     f"({time.time() - t:.1f} s)")
             return row
@@ -444,7 +474,7 @@ def run_oracle(name: str, cache: Dict[str, Any], log: Callable[[str], None]) -> 
                 best = min(best, mean(row))
                 if all(v is None or v >= min(2 * best, untrained) for v in row):
                     table["pruned"] = [key(j) for j in range(k + 1, top)]
-                    save_json(CACHE, cache, indent=0)
+                    save_json(path, cache, indent=0)
                     break
                 k += 1
             means = {kk: mean(v) for kk, v in table["loss"].items()}
@@ -453,10 +483,10 @@ def run_oracle(name: str, cache: Dict[str, Any], log: Callable[[str], None]) -> 
             low_k -= 2  # the best is the lowest point: grow the grid downwards
 
 
-def main(argv: Optional[List[str]] = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--only", nargs="*", default=None, help=f"recipe keys ({', '.join(RECIPES)})")
-    parser.add_argument("--score", action="store_true", help="only re-score the cache (as new_families_score.py)")
+def main(argv: Optional[List[str]] = None, oracle: Oracle = NEW, description: str = __doc__) -> int:
+    parser = argparse.ArgumentParser(description=description.split("\n\n")[0])
+    parser.add_argument("--only", nargs="*", default=None, help=f"recipe keys ({', '.join(oracle.recipes)})")
+    parser.add_argument("--score", action="store_true", help="only re-score the cache (seconds)")
     parser.add_argument("--log", default=None)
     args = parser.parse_args(argv)
 
@@ -467,15 +497,15 @@ def main(argv: Optional[List[str]] = None) -> int:
             with open(args.log, "a", encoding="utf-8") as f:
                 f.write(line + "\n")
 
-    cache = load_json(CACHE)
+    cache = load_json(oracle.suite.cache)
     if not args.score:
-        for name in args.only or list(RECIPES):
+        for name in args.only or list(oracle.recipes):
             t = time.time()
-            run_oracle(name, cache, log)
+            run_oracle(name, cache, log, oracle)
             cache[name]["seconds"] = cache[name].get("seconds", 0.0) + time.time() - t
-            save_json(CACHE, cache, indent=0)
+            save_json(oracle.suite.cache, cache, indent=0)
             log(f"done {name} ({time.time() - t:.0f} s)")
-    publish(RESULTS, report(cache))
+    publish(oracle.suite.results, report(cache, oracle.suite))
     return 0
 
 

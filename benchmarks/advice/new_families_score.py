@@ -11,14 +11,15 @@ from __future__ import annotations
 import math
 import os
 import sys
-from typing import Any, Dict, List, Optional, Tuple
+from dataclasses import dataclass
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))  # the repo root
 
 # isort: split
-from benchmarks.common import DATA, load_json, publish  # noqa: E402  # noqa: E402
+from benchmarks.common import DATA, ROOT, load_json, publish  # noqa: E402  # noqa: E402
 from benchmarks.common import RESULTS as RESULTS_DIR
 
 CACHE = os.path.join(DATA, "advice_new_families.json")
@@ -61,6 +62,26 @@ DEFAULTS = {"lm": (30.0, "`--lr` of GluonNLP's word_language_model.py"),
             "ft_adam": (0.001, "`mx.optimizer.Adam`'s default learning_rate")}
 
 
+@dataclass
+class Suite:
+    """One set of recipes the oracle of ``new_families.py`` trains: its cache, its report's path,
+    title and command, each recipe's trainer default rate (as ``DEFAULTS``), the oracle files of
+    more recipes ``recipes()`` adds, and whether the report lists every search losing more than 10%
+    with its flags and sums up accuracy points and default rates over all recipes."""
+
+    title: str
+    cache: str
+    results: str
+    command: str
+    defaults: Dict[str, Tuple[float, str]]
+    more_oracles: Sequence[str] = ()
+    summaries: bool = False
+
+
+NEW_FAMILIES = Suite("Advice benchmark, new families: clipped-SGD word LM, clipped CNN, fine-tuning", CACHE, RESULTS,
+                     COMMAND, DEFAULTS, (LM30_ORACLE,))
+
+
 # ------------------------------------------------------------------------------------ scoring
 def tables(entry: Dict[str, Any], kind: str) -> Tuple[Any, Optional[Tuple[np.ndarray, np.ndarray, float]]]:
     """The oracle's loss table (``score.Table``) and, for a classifier, (log-lr grid, mean accuracy,
@@ -89,9 +110,9 @@ def lost(table: Any, acc: Any, lr: float) -> Tuple[float, Optional[float]]:
     return share, 100 * (float(a.max()) - float(np.interp(math.log10(lr), x, a)))
 
 
-def stats(values: List[float]) -> str:
+def stats(values: List[float], digits: int = 3) -> str:
     v = np.asarray(values)
-    return f"{np.median(v):.3f} / {v.mean():.3f} / {v.max():.3f}"
+    return f"{np.median(v):.{digits}f} / {v.mean():.{digits}f} / {v.max():.{digits}f}"
 
 
 def curve_place(sweep: Dict[str, Any], lr: float, optimizer: str) -> str:
@@ -103,33 +124,32 @@ def curve_place(sweep: Dict[str, Any], lr: float, optimizer: str) -> str:
     return f"sweep seed {sweep['seed']}: {placement.zone}"
 
 
-def recipes() -> List[Any]:
+def recipes(suite: Suite = NEW_FAMILIES) -> List[Any]:
     """The new families as recipes of the advice benchmark (``oracle_tables.Recipe``: the oracle's
     one-cycle and constant tables, the sweeps cut where the default stopping rule stops), for
     ``scale_free.py --with-new-families``; with them the AWD-LSTM script where lr 30 trains best, from
-    ``real_script_check.py --recipes lm30 --oracle``'s oracle file."""
+    ``real_script_check.py --recipes lm30 --oracle``'s oracle file. Another ``suite``: its recipes."""
     from benchmarks.advice.oracle_tables import Recipe, cut, load_oracle_file
 
     out = []
-    for entry in load_json(CACHE).values():
+    for entry in load_json(suite.cache).values():
         if not all(k in entry.get("runs", {}) for k in ("one_cycle", "constant")):
             continue
         one_cycle, _ = tables(entry, "one_cycle")
         constant, _ = tables(entry, "constant")
         out.append(Recipe(entry["name"], entry["family"], entry["optimizer"], [cut(s) for s in entry["sweeps"]],
                           one_cycle, constant, {}, int(entry["budget"])))
-    return out + load_oracle_file(LM30_ORACLE)
+    return out + [r for path in suite.more_oracles for r in load_oracle_file(path)]
 
 
 def untrained_text(scores: Dict[str, float]) -> str:
     return f"loss {scores['loss']:.4f}" + (f", accuracy {scores['accuracy']:.3f}" if "accuracy" in scores else "")
 
 
-def report(cache: Dict[str, Any]) -> str:
+def report(cache: Dict[str, Any], suite: Suite = NEW_FAMILIES) -> str:
     seconds = sum(e.get("seconds", 0.0) for e in cache.values())
-    command = COMMAND
-    out = ["# Advice benchmark, new families: clipped-SGD word LM, clipped CNN, fine-tuning", "",
-           f"Made by `{command}` (trainings cached in `benchmarks/data/advice_new_families.json`; "
+    out = [f"# {suite.title}", "",
+           f"Made by `{suite.command}` (trainings cached in `{os.path.relpath(suite.cache, ROOT)}`; "
            f"wall time of the runs that filled it, summed from the cache: {seconds / 60:.1f} min of one core "
            f"(2 cores shared with other work); the {sum(len(e['sweeps']) for e in cache.values())} sweeps took "
            f"{sum(s['seconds'] for e in cache.values() for s in e['sweeps']) / 60:.1f} min of that or before it).", "",
@@ -142,6 +162,9 @@ def report(cache: Dict[str, Any]) -> str:
            "`minimum`) are scored on both.", ""]
     intro, n_recipes = len(out), 0
     pooled: Dict[str, Tuple[List[float], List[float]]] = {}
+    points: Dict[str, Tuple[List[float], List[float]]] = {}  # accuracy points lost, pooled likewise
+    over: List[str] = []  # the searches losing more than 10% with either of ours
+    placed: List[str] = []  # where each default rate lies
     for name, entry in cache.items():
         if not all(k in entry.get("runs", {}) for k in ("one_cycle", "constant")):
             continue
@@ -180,11 +203,21 @@ def report(cache: Dict[str, Any]) -> str:
                 res = [lost(table, acc, answers(s, entry["optimizer"])[which]) for s in entry["sweeps"]]
                 pooled.setdefault(label, ([], []))[0 if table is oc else 1].extend(r for r, _ in res)
                 pts = [p for _, p in res if p is not None]
+                points.setdefault(label, ([], []))[0 if table is oc else 1].extend(pts)
                 cells += [stats([r for r, _ in res]),
                           f"{np.mean(pts):.1f} / {max(pts):.1f}" if pts else "-"]
             out.append(f"| {label} | " + " | ".join(cells) + " |")
-        d, source = DEFAULTS[name]
+        for s in entry["sweeps"]:
+            a = answers(s, entry["optimizer"])
+            (l1, p1), (l2, p2) = lost(oc, oc_acc, a["ours_peak"]), lost(co, co_acc, a["ours"])
+            if max(l1, l2) > 0.1:
+                over.append(f"| {entry['name']} | {s['seed']} | {l1:.3f}" + ("" if p1 is None else f" ({p1:.1f})") +
+                            f" | {l2:.3f}" + ("" if p2 is None else f" ({p2:.1f})") +
+                            f" | {'; '.join(a['flags']) or '**none**'} |")
+        d, source = suite.defaults[name]
         (l1, p1), (l2, p2) = lost(oc, oc_acc, d), lost(co, co_acc, d)
+        placed.append(f"| {entry['name']} | {d:g} | {oc.best_lr:.4g} | {math.log10(d / oc.best_lr):+.2f} | {l1:.3f} | "
+                      f"{co.best_lr:.4g} | {math.log10(d / co.best_lr):+.2f} | {l2:.3f} |")
         out += ["", f"The default rate {d:g} ({source}): one-cycle lost {l1:.3f}" +
                 ("" if p1 is None else f" ({p1:.1f} acc pts)") + f", constant lost {l2:.3f}" +
                 ("" if p2 is None else f" ({p2:.1f} acc pts)") + "; on the sweeps: " +
@@ -195,6 +228,18 @@ def report(cache: Dict[str, Any]) -> str:
     for label, (one, const) in pooled.items():
         summary.append(f"| {label} | {stats(one)} | {sum(v > 0.5 for v in one)}/{len(one)} | {stats(const)} | "
                        f"{sum(v > 0.5 for v in const)}/{len(const)} |")
+    if suite.summaries:
+        summary += ["", "Accuracy points lost per sweep, where the recipe has an accuracy (median / mean / worst): " +
+                    "; ".join(f"{label} one-cycle {stats(one, 1)}, constant {stats(const, 1)}"
+                              for label, (one, const) in points.items() if one) + ".",
+                    "", "Searches where ours (`suggest_range()` top on one-cycle, `suggest()` on constant) loses more "
+                    "than 10% on either schedule, with the flags `report()` gave on that sweep (share lost, accuracy "
+                    "points lost in brackets):", "",
+                    "| recipe | sweep | one-cycle lost | constant lost | flags |", "|---|---|---|---|---|"] + (
+                        over or ["| none | | | | |"])
+        summary += ["", "Each trainer's default rate against the best of each schedule (decades = log10(default / "
+                    "best)):", "", "| recipe | default | best one-cycle peak | decades | one-cycle lost "
+                    "| best constant | decades | constant lost |", "|---|---|---|---|---|---|---|---|"] + placed
     return "\n".join(out[:intro] + summary + [""] + out[intro:])
 
 
