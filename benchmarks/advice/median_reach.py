@@ -22,6 +22,12 @@ peak, constant against the best constant), with the member chosen four ways:
 If (1) misses 0.5% while (3) meets it, the median target needs what the landmarks do not carry:
 the per-recipe factor between the curve and the best rate, not a better reading of the curve.
 
+Last, whether the curve's features predict that factor: a ridge regression of
+``log10(best / answer)`` on six features of the search (the fall's share and its size in noise
+SDs, the fall's width, the optimizer's kind, the decades from the steepest point to the minimum,
+the edge's distance above the range's top), fitted per family left out and applied to the
+package's answer, in full or halved.
+
 Run from the repository root::
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/advice/median_reach.py [--with-new-families]
@@ -32,6 +38,7 @@ the wall time are in it).
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 import time
@@ -138,6 +145,44 @@ def choices(fam: Family, rec: Dict[str, SC.Recipe], names: Sequence[str]) -> Dic
     return out
 
 
+RIDGE = (1.0, 10.0, 30.0)  # penalties of the ridge regression (on standardised features)
+SHRINK = (0.5, 1.0)  # share of the predicted correction applied
+
+
+def features(s: Search) -> Optional[List[float]]:
+    """What the curve shows of a search (None when the rules cannot read it)."""
+    e = s.e
+    if not e.ok:
+        return None
+    edge = min(math.log10(e.edge / s.top), 2.0) if math.isfinite(e.edge) else 2.0
+    return [s.share, math.log10(min(max(s.sds, 0.5), 1e3)), s.width,
+            float(SC.kind(s.r.optimizer) == "ema_normalised"), math.log10(e.minimum / e.steep), edge]
+
+
+def predicted_factor(by: Dict[str, List[Search]], rec: Dict[str, SC.Recipe], names: Sequence[str], kind: str,
+                     ridge: float, shrink: float) -> np.ndarray:
+    """Share lost at the package's answer times ``10 ** (shrink * prediction)``, the prediction a ridge
+    regression of ``log10(best / answer)`` on :func:`features`, fitted per family left out."""
+    def answer(s: Search) -> float:
+        return s.top if kind == "one-cycle" else s.const
+
+    out: List[float] = []
+    for family in sorted({rec[n].family for n in names}):
+        train = [(n, s, f) for n in names if rec[n].family != family for s in by[n]
+                 for f in [features(s)] if f is not None]
+        X = np.array([f for _, _, f in train])
+        y = np.array([math.log10(table_of(rec[n], kind).best_lr / answer(s)) for n, s, _ in train])
+        mu, sd = X.mean(axis=0), X.std(axis=0) + 1e-9
+        Z = np.c_[np.ones(len(X)), (X - mu) / sd]
+        w = np.linalg.solve(Z.T @ Z + ridge * np.diag([0.0] + [1.0] * X.shape[1]), Z.T @ y)
+        for n in (n for n in names if rec[n].family == family):
+            for s in by[n]:
+                f = features(s)
+                p = 0.0 if f is None else shrink * float(np.r_[1.0, (np.array(f) - mu) / sd] @ w)
+                out.append(float(lost_at(table_of(rec[n], kind), np.array([answer(s) * 10 ** p]))[0]))
+    return np.array(out)
+
+
 def cell(v: np.ndarray) -> str:
     return (f"{100 * np.median(v):.2f}% / {100 * v.mean():.2f}% / {100 * v.max():.1f}% "
             f"| {int(np.sum(v > 0.10))}/{v.size}")
@@ -201,6 +246,17 @@ def report(started: float, with_new: bool = False) -> str:
         f"{kind} {100 * reach[kind]:.2f}% ({'meets' if reach[kind] <= TARGET else 'misses'} {100 * TARGET:.1f}%)"
         for kind in KINDS) + ". With the recipe's own factor from its other sweeps: " + "; ".join(
         f"{kind} {100 * know[kind]:.2f}%" for kind in KINDS) + "."]
+    out += ["", "## Do the curve's features predict the factor?", "",
+            "A ridge regression of `log10(best / answer)` on the search's features (the fall's share and noise "
+            "SDs, its width, the optimizer's kind, steepest point to minimum, the edge above the top), fitted per "
+            "family left out, applied to the package's answer (in full, or half the correction):", "",
+            "| ridge penalty | correction applied | one-cycle: share lost median / mean / worst | over 10% "
+            "| constant: share lost median / mean / worst | over 10% |", "|---|---|---|---|---|---|"]
+    for ridge in RIDGE:
+        for shrink in SHRINK:
+            a, b = (predicted_factor(by, rec, names, kind, ridge, shrink) for kind in KINDS)
+            out.append(f"| {ridge:g} | {shrink:g} | {cell(a)} | {cell(b)} |")
+    out.append(f"| the package as shipped | - | {cell(pkg['one-cycle'])} | {cell(pkg['constant'])} |")
     out += ["", f"Wall time: {time.time() - started:.0f} s.", ""]
     return "\n".join(out)
 
