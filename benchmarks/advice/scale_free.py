@@ -161,13 +161,18 @@ def clip(lr: float, top: float) -> float:
     return min(max(lr, top / E.RANGE_SPAN), top)
 
 
-def report(started: float, with_new: bool = False) -> str:
+def report(started: float, with_new: bool = False, with_fresh: bool = False) -> str:
     recipes = SC.load_recipes()
     if with_new:  # the new families, never tuned on, as more families to leave out in turn
         from benchmarks.advice.new_families_score import recipes as new_recipes
 
         recipes += new_recipes()
+    if with_fresh:  # the fresh families, frozen before they were trained (``fresh_families.py``), likewise
+        from benchmarks.advice.fresh_families import fresh_recipes
+
+        recipes += fresh_recipes()
     recipes = [r for r in recipes if r.constant is not None]
+    command = COMMAND + (" --with-new-families" * with_new + " --with-fresh-families" if with_fresh else "")
     bench = SC.Bench(recipes)
     names = [r.name for r in recipes]
     fams = sorted({r.family for r in recipes})
@@ -255,7 +260,7 @@ def report(started: float, with_new: bool = False) -> str:
             ("fastai's valley (peak = constant = valley)", valley, valley),
             ("minimum / 10 (peak = constant)", min10, min10)]
     out = ["# The advice in scale-free terms: share of the achievable improvement lost", "",
-           f"`{COMMAND}` (from the caches; see the module docstring). {len(recipes)} recipes in {len(fams)} "
+           f"`{command}` (from the caches; see the module docstring). {len(recipes)} recipes in {len(fams)} "
            f"families, {sum(len(v) for v in by.values())} searches. Share lost: `(loss - best) / (untrained - best)` "
            "at the answer, against the best of its own schedule (one-cycle: the best peak; constant: the best "
            "constant); regret: `loss / best - 1` as in `score.py`.", "",
@@ -465,6 +470,9 @@ def report(started: float, with_new: bool = False) -> str:
     out += ["", "New families (`data/advice_new_families.json`, clipped LM and CNN, fine-tuning): " + (
         "included as more families (`--with-new-families`)." if with_new else
         "not included here; `--with-new-families` adds them (`results/advice_scale_free_new_families.md`).")]
+    if with_fresh:
+        out += ["", "Fresh families (`data/advice_fresh_families.json`, frozen before training: attention, 1-d conv, "
+                "metric learning, multi-label, deep plain): included as more families (`--with-fresh-families`)."]
     out += ["", f"Wall time: {time.time() - started:.0f} s.", ""]
     return "\n".join(out)
 
@@ -473,9 +481,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--with-new-families", action="store_true",
                         help="add the new families (clipped LM and CNN, fine-tuning) to the recipes")
+    parser.add_argument("--with-fresh-families", action="store_true",
+                        help="add the fresh families (fresh_families.py, a frozen test set) to the recipes")
     args = parser.parse_args(argv)
-    path = RESULTS.replace(".md", "_new_families.md") if args.with_new_families else RESULTS
-    publish(path, report(time.time(), args.with_new_families))
+    tail = "_new" * args.with_new_families + "_fresh" * args.with_fresh_families
+    path = RESULTS.replace(".md", f"{tail}_families.md") if tail else RESULTS
+    publish(path, report(time.time(), args.with_new_families, args.with_fresh_families))
     return 0
 
 
