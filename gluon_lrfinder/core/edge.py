@@ -313,9 +313,9 @@ def shallow_fall_flag(share: float, sds: float, shallow: float = SHALLOW_FALL,
     return (
         f"shallow or noisy fall: the loss fell {100 * share:.0f}% of where it started ({sds:.1f} noise SDs) "
         "before its edge, so the steepest point and the minimum place the best rate only loosely "
-        "and the answers can be a few times off; train a short bracket (the answer / 3, the answer, "
-        "the answer x 3) for a few hundred iterations and keep the best, and if the curve is noisy "
-        "run find_repeated(5) and use its median"
+        "and the answers can be a few times off; train the answer / 3, the answer and the answer x 3 "
+        "for at least half of your real training (shorter runs favour the higher rates) and keep the "
+        "lowest validation loss, and if the curve is noisy run find_repeated(5) and use its median"
     )
 
 

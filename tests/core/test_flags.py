@@ -105,7 +105,8 @@ def test_the_language_model_scripts_small_fall_is_flagged_with_what_to_do():
         said = diagnose(np.asarray(lrs), np.asarray(losses, dtype=float))
         shallow = [flag for flag in said if flag.startswith(SHALLOW)]
         assert len(shallow) == 1 and NEVER_FELL not in flags(lrs, losses)
-        assert "train a short bracket" in shallow[0] and "find_repeated" in shallow[0]
+        assert "the answer / 3, the answer and the answer x 3" in shallow[0] and "find_repeated" in shallow[0]
+        assert "at least half of your real training" in shallow[0]
 
 
 def test_the_gluoncv_sweeps_are_flagged_and_the_bumpy_one_too():
