@@ -483,7 +483,10 @@ def run_oracle(name: str, cache: Dict[str, Any], log: Callable[[str], None], ora
             low_k -= 2  # the best is the lowest point: grow the grid downwards
 
 
-def main(argv: Optional[List[str]] = None, oracle: Oracle = NEW, description: str = __doc__) -> int:
+def main(argv: Optional[List[str]] = None, oracle: Oracle = NEW, description: str = __doc__,
+         report_after_training: bool = True) -> int:
+    """Train what ``oracle`` lacks (unless ``--score``), then write its report; with
+    ``report_after_training=False`` only ``--score`` scores and writes the report (a training run does not)."""
     parser = argparse.ArgumentParser(description=description.split("\n\n")[0])
     parser.add_argument("--only", nargs="*", default=None, help=f"recipe keys ({', '.join(oracle.recipes)})")
     parser.add_argument("--score", action="store_true", help="only re-score the cache (seconds)")
@@ -505,7 +508,8 @@ def main(argv: Optional[List[str]] = None, oracle: Oracle = NEW, description: st
             cache[name]["seconds"] = cache[name].get("seconds", 0.0) + time.time() - t
             save_json(oracle.suite.cache, cache, indent=0)
             log(f"done {name} ({time.time() - t:.0f} s)")
-    publish(oracle.suite.results, report(cache, oracle.suite))
+    if args.score or report_after_training:
+        publish(oracle.suite.results, report(cache, oracle.suite))
     return 0
 
 
