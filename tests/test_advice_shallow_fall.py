@@ -14,7 +14,8 @@ def bench():
 
 def test_the_candidate_at_the_shipped_constants_is_the_package(bench):
     fit = sf.Fit(bench)
-    shipped = {"share": edge.BOTTOM_FALL, "g": edge.BOTTOM_FACTOR, "margin": 1.0, "k": edge.SUGGEST_DIVISOR}
+    shipped = {"share": edge.BOTTOM_FALL, "g": edge.BOTTOM_FACTOR, "margin": 1.0, "k": edge.SUGGEST_DIVISOR,
+               "sds": edge.BOTTOM_SDS}
     answers = fit.answers[fit.members.index(shipped)]
     package = sf.package_answers(bench, True)
     for r in bench.recipes:

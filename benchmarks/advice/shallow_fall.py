@@ -46,7 +46,7 @@ from gluon_lrfinder.core import smoothing as SMOOTH  # noqa: E402
 OUT = os.path.join(RESULTS, "advice_shallow_fall.md")
 COMMAND = "OMP_NUM_THREADS=1 .venv/bin/python benchmarks/advice/shallow_fall.py"
 GRID = {"share": [0.2, 0.3, 0.45], "g": [0.5, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0], "margin": [1.0, 1.25, 1.5],
-        "k": [1.0, 1.78, 3.0]}
+        "k": [1.0, 1.78, 3.0], "sds": [0.0, 3.0, 5.0, 10.0, 20.0]}
 #: ``g`` for the faithful bottom, which lies nearer the best rates than the wide curve's minimum
 FAITHFUL_G = [0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0]
 #: ``--broad``: how near the lowest point (a share of the fall) the bottom's right end may be
@@ -61,12 +61,13 @@ def fall_share(e: SC.Curve) -> float:
 
 
 def faithful_bottom(e: SC.Curve, raw: Tuple[np.ndarray, np.ndarray], rise_fall: Optional[float],
-                    q: float = 0.0, window: Optional[float] = None) -> Tuple[float, float]:
+                    q: float = 0.0, window: Optional[float] = None) -> Tuple[float, float, float]:
     """The LR of the faithful curve's lowest point before the wide curve's first clear rise once
     it has fallen by ``rise_fall`` of its start (so never in a dip past a bump; None: anywhere
     below the edge), within ``window`` decades of the wide minimum if given; with ``q > 0``,
     the largest LR there within ``q`` of the fall (start - lowest) of that lowest point: the right
-    end of a broad bottom. Returned with the LR of that rise (inf when none)."""
+    end of a broad bottom. Returned with the LR of that rise (inf when none) and the fall's size in
+    noise SDs (``edge.fall_size``)."""
     lrs, losses = SMOOTH.sorted_finite(*raw)
     fit = SMOOTH.robust_local_linear(lrs, losses)
     keep = np.isfinite(fit) & (lrs < e.edge)
@@ -76,22 +77,25 @@ def faithful_bottom(e: SC.Curve, raw: Tuple[np.ndarray, np.ndarray], rise_fall: 
     if window is not None:  # only this many decades either side of the wide curve's minimum
         keep &= np.abs(np.log10(lrs / e.minimum)) <= window
     rise = math.inf if k is None else float(e.lrs[k])
+    sds = E.fall_size(losses, e.smooth)[1]
     if not keep.any():
-        return e.minimum, rise
+        return e.minimum, rise, sds
     x, f = lrs[keep], fit[keep]
     i = int(np.argmin(f))
     if q <= 0:
-        return float(x[i]), rise
+        return float(x[i]), rise, sds
     near = np.flatnonzero(f <= f[i] + q * max(float(e.smooth[0]) - float(f[i]), 0.0))
-    return float(x[near[-1]]), rise
+    return float(x[near[-1]]), rise, sds
 
 
-def answer(p: Params, before: Tuple[float, float], e: SC.Curve, bottom: Tuple[float, float]) -> Tuple[float, float]:
-    """``before`` unless the fall is shallow; then the top is ``g`` times the bottom, below ``edge /
-    margin``, at least the steepest point if that lies before the bottom's rise, and the constant ``top / k``."""
-    if p is None or not e.ok or fall_share(e) >= p["share"]:
+def answer(p: Params, before: Tuple[float, float], e: SC.Curve,
+           bottom: Tuple[float, float, float]) -> Tuple[float, float]:
+    """``before`` unless the fall is shallow and clear (at least ``sds`` noise SDs); then the top is
+    ``g`` times the bottom, below ``edge / margin``, at least the steepest point if that lies before
+    the bottom's rise, and the constant ``top / k``."""
+    lr, rise, sds = bottom
+    if p is None or not e.ok or fall_share(e) >= p["share"] or sds < p.get("sds", 0.0):
         return before
-    lr, rise = bottom
     top = min(lr * p["g"], e.edge / p["margin"])
     if e.steep <= rise:
         top = max(top, e.steep)
@@ -134,7 +138,7 @@ class Fit:
         recipes = bench.recipes
         self.before = package_answers(bench, False)
         bottoms = {(r.name, q): [faithful_bottom(e, raw, rise, q, window) if faithful and e.ok
-                                 else (e.minimum, math.inf) for _, e, raw in bench.curves[r.name]]
+                                 else (e.minimum, math.inf, math.inf) for _, e, raw in bench.curves[r.name]]
                    for r in recipes for q in grid.get("q", [0.0])}
         self.members: List[Params] = [None] + [dict(zip(grid, v)) for v in itertools.product(*grid.values())]
         #: per member, per recipe, per search: the answers (range top, constant)
@@ -186,7 +190,10 @@ class Result:
 
 
 def load_bench() -> SC.Bench:
-    return SC.Bench([r for r in SC.load_recipes() + new_recipes() if r.constant is not None])
+    """The advice benchmark's recipes, the new families and the first fresh families."""
+    from benchmarks.advice.fresh_families import fresh_recipes
+
+    return SC.Bench([r for r in SC.load_recipes() + new_recipes() + fresh_recipes() if r.constant is not None])
 
 
 def report(started: float, max_g: float = 10.0, faithful: bool = True, broad: bool = False,
@@ -196,7 +203,7 @@ def report(started: float, max_g: float = 10.0, faithful: bool = True, broad: bo
     res = Result(bench, fit)
     shipped = package_answers(bench, True)
     as_shipped = {r.name: np.array([lost_pair(r, *a) for a in shipped[r.name]]) for r in bench.recipes}
-    ship = {"share": E.BOTTOM_FALL, "g": E.BOTTOM_FACTOR, "margin": 1.0, "k": E.SUGGEST_DIVISOR,
+    ship = {"share": E.BOTTOM_FALL, "g": E.BOTTOM_FACTOR, "margin": 1.0, "k": E.SUGGEST_DIVISOR, "sds": E.BOTTOM_SDS,
             **({"q": 0.0} if broad else {})}
     agree = ship in fit.members and faithful and all(
         np.allclose(as_shipped[n], fit.table[fit.members.index(ship)][n]) for n in res.names)

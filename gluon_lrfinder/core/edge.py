@@ -365,6 +365,10 @@ BOTTOM_FACTOR = 1.5
 #: ... that point looked for only before the wide curve's first clear rise once it has fallen by
 #: this share of its start (:func:`edge_index`; a shallow fall never arms the edge's :data:`EDGE_FALL`).
 BOTTOM_EDGE_FALL = 0.05
+#: ... and only when the fall is clear of the noise: at least this many noise SDs of the raw
+#: losses (:func:`fall_size`). A curve that never fell, or fell a few SDs (a model that barely
+#: started learning within the sweep), has no bottom worth reading and keeps the wide curve's answers.
+BOTTOM_SDS = 10.0
 
 
 def fall_width(lrs: ArrayLike, smooth: ArrayLike, end: int) -> float:
@@ -416,9 +420,10 @@ def shallow_top(
 ) -> Optional[float]:
     """The range's top on a curve whose fall is shallow, or None when it is not.
 
-    A fall to the minimum before the edge (:func:`fall_size`) under :data:`BOTTOM_FALL` of the
-    starting loss (clipped SGD, soft labels, a language model's entropy floor) has its best rates
-    near its bottom, which the wide smoothing places too low. There the top is
+    A clear fall (at least :data:`BOTTOM_SDS` noise SDs, :func:`fall_size`) to the minimum before
+    the edge under :data:`BOTTOM_FALL` of the starting loss (clipped SGD, soft labels, a language
+    model's entropy floor) has its best rates near its bottom, which the wide smoothing places too
+    low. There the top is
     :data:`BOTTOM_FACTOR` times the LR of the faithful curve's lowest point
     (:func:`~gluon_lrfinder.core.smoothing.robust_local_linear`), looked for before the wide
     curve's first clear rise (armed after a fall of :data:`BOTTOM_EDGE_FALL`); at most the edge
@@ -437,7 +442,8 @@ def shallow_top(
     >>> bool(20 < top < 60)         # 1.5 x the faithful bottom near lr 20
     True
     """
-    if fall_share(smooth) >= BOTTOM_FALL:
+    share, sds = fall_size(losses, smooth)
+    if share >= BOTTOM_FALL or sds < BOTTOM_SDS:
         return None
     fit = robust_local_linear(lrs, losses)
     keep = np.isfinite(fit)

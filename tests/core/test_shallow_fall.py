@@ -4,7 +4,7 @@ import pytest
 
 from gluon_lrfinder import LRCurve
 from gluon_lrfinder.core import edge
-from gluon_lrfinder.core.smoothing import robust_local_linear
+from gluon_lrfinder.core.smoothing import robust_local_linear, smoothed_curve, sorted_finite
 
 
 def _wide_everywhere(monkeypatch):
@@ -84,3 +84,34 @@ def test_shallow_top_is_none_for_a_deep_fall_and_at_most_the_edge():
     top = edge.shallow_top(lm_lrs, lm, smooth, 1.0)
     k = edge.edge_index(smooth)
     assert top is not None and (k is None or top <= lm_lrs[k])
+
+
+def _answers(curve):
+    return curve.suggest(warn=False), curve.suggest_range(warn=False)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_fall_within_a_few_noise_sds_keeps_the_wide_answers(seed, monkeypatch):
+    """The clipped language model's 8% fall under noisy batches (about 5 noise SDs, as a model that
+    barely starts learning within the sweep): its lowest point is noise, so it is not read."""
+    lrs, losses = _clipped_lm(seed)
+    losses = losses + 0.1 * np.random.RandomState(10 + seed).randn(lrs.size)
+    curve = _curve(losses, lrs)
+    share, sds = edge.fall_size(sorted_finite(lrs, losses)[1], smoothed_curve(lrs, losses, None)[1])
+    assert share < edge.BOTTOM_FALL and 0 < sds < edge.BOTTOM_SDS
+    now = _answers(curve)
+    _wide_everywhere(monkeypatch)
+    assert now == _answers(curve)
+    monkeypatch.setattr(edge, "BOTTOM_FALL", 0.3)
+    monkeypatch.setattr(edge, "BOTTOM_SDS", 0.0)  # read anyway: the answers move
+    assert now != _answers(curve)
+
+
+def test_a_curve_that_never_fell_keeps_the_wide_answers(monkeypatch):
+    lrs = np.logspace(-4, 1, 101)
+    losses = 2.3 + 0.02 * np.random.RandomState(0).randn(lrs.size) + np.where(lrs > 2, 2 * (lrs - 2), 0)
+    curve = _curve(losses, lrs)
+    assert "loss never fell" in [f.split(":")[0] for f in curve.diagnose()]
+    now = _answers(curve)
+    _wide_everywhere(monkeypatch)
+    assert now == _answers(curve)
