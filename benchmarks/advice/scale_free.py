@@ -225,9 +225,10 @@ def report(started: float, with_new: bool = False, with_fresh: bool = False) -> 
         label = min(cands, key=lambda k: mean_over(lost_of("constant", held_const[k]), others))
         ours_held.update({n: held_const[label][n] for n in names if rec[n].family == fam})
 
-    # the shallow reading (edge.shallow_top), its parameters chosen per family left out as in
-    # shallow_fall.py, over each fold's answers: a search it reads at the bottom takes its answers
-    fit = shallow_fall.Fit(bench)
+    # the shallow reading (edge.shallow_top), its factor, margin and divisor chosen per family left
+    # out as in shallow_fall.py (its share and SDs threshold fixed as shipped: chosen on the wider
+    # pool there), over each fold's answers: a search it reads at the bottom takes its answers
+    fit = shallow_fall.Fit(bench, fixed=shallow_fall.SHIPPED_CLEARANCE)
     held_top, in_top = {n: held_top[n].copy() for n in names}, {n: in_top[n].copy() for n in names}
     held_const[CLIPPED] = {n: held_const[CLIPPED][n].copy() for n in names}
     in_const[CLIPPED] = {n: in_const[CLIPPED][n].copy() for n in names}

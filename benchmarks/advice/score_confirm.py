@@ -92,7 +92,7 @@ def snap_down(lr: float, per_decade: int) -> int:
 def ceiling(lrs: np.ndarray, losses: np.ndarray) -> float:
     """The highest lr at which the smoothed loss is still below its first value."""
     x, y = SM.sorted_finite(lrs, losses)
-    s = SC.zero_phase(x, y)
+    s = SM.zero_phase(x, y)
     below = np.nonzero(s <= s[0])[0]
     return float(x[below[-1]]) if below.size else float(x[0])
 

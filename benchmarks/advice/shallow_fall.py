@@ -17,9 +17,17 @@ MXNet; seconds. Run from the repository root::
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/advice/shallow_fall.py             # 4 s
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/advice/shallow_fall.py --variants  # 35 s
 
-Result: the faithful bottom ships (``edge.shallow_top``, its constants the folds' pick); the
-alternatives (the wide bottom, no rise, a window, the right end of a broad bottom, an earlier
-edge) lost held out. ``results/advice_shallow_fall.md``, ``advice_shallow_fall_variants.md``.
+The pool: the advice benchmark's recipes, the new families (with the AWD-LSTM script where lr 30
+trains best) and the first fresh families (``fresh_families.py``). A further parameter, ``sds``:
+the reading applies only when the fall is at least that many noise SDs (``edge.fall_size``); the
+report judges the candidate families with it fixed or free ("How clear must the fall be?").
+
+Result: the faithful bottom ships (``edge.shallow_top``), read only on a fall of at least 10 noise
+SDs (``edge.BOTTOM_SDS``): with the fresh families in the pool, the reading without it loses
+held out (it reads the bottom of falls that are noise), and the folds cannot choose the threshold
+themselves (one recipe whose loss never fell pulls them to 0); the alternatives (the wide
+bottom, no rise, a window, the right end of a broad bottom, an earlier edge) lost held out.
+``results/advice_shallow_fall.md``, ``advice_shallow_fall_variants.md``.
 """
 from __future__ import annotations
 
@@ -131,8 +139,9 @@ class Fit:
     """Every grid member scored on every search, and the member each family left out picks."""
 
     def __init__(self, bench: SC.Bench, max_g: float = 10.0, faithful: bool = True, broad: bool = False,
-                 rise: Optional[float] = E.BOTTOM_EDGE_FALL, window: Optional[float] = None) -> None:
-        grid = {**GRID, "g": [g for g in (FAITHFUL_G if faithful else GRID["g"]) if g <= max_g]}
+                 rise: Optional[float] = E.BOTTOM_EDGE_FALL, window: Optional[float] = None,
+                 fixed: Optional[Dict[str, List[float]]] = None) -> None:
+        grid = {**GRID, "g": [g for g in (FAITHFUL_G if faithful else GRID["g"]) if g <= max_g], **(fixed or {})}
         if broad:
             grid["q"] = BROAD_Q
         recipes = bench.recipes
@@ -210,6 +219,12 @@ def report(started: float, max_g: float = 10.0, faithful: bool = True, broad: bo
     shallow = [n for n in res.names if any(fall_share(e) < 0.45 for _, e, _ in bench.curves[n])]
     changed = sorted({r.family for r in bench.recipes for a, b in zip(res.held[r.name], res.before[r.name])
                       if np.any(a != b)})
+    sds_rows = []
+    for label, fixed in SDS_FAMILIES:
+        r = Result(bench, Fit(bench, max_g, faithful, broad, rise, window, fixed))
+        picks = sorted({str(p.get("sds") if p else None) for p in r.picks.values()})
+        sds_rows.append(f"| {label} | {r.row('', r.held).split(' | ', 1)[1].rstrip(' |')} | {100 * r.delta:+.2f} "
+                        f"({100 * r.lo:+.2f} .. {100 * r.hi:+.2f}) | {', '.join(picks)} |")
     out = ["# Does a shallow fall call for answers nearer the bottom? (held out)", "",
            f"`{COMMAND}{flags}`; the bottom: "
            f"{'the faithful (plotted) curve' if faithful else 'the wide (rules) curve'}'s lowest point; see the "
@@ -230,13 +245,35 @@ def report(started: float, max_g: float = 10.0, faithful: bool = True, broad: bo
            f"resamples). Families whose answers changed held out: {', '.join(changed)}.", "",
            "Per family (held out - before, mean one-cycle + mean constant share lost): " + res.families_text(), "",
            "Picks per family left out: " + "; ".join(f"{f}: {res.picks[f]}" for f in res.families), "",
+           "## How clear must the fall be? (the SDs threshold)", "",
+           "Each family of candidates judged held out as above: the parameters not fixed chosen per family left "
+           "out. Change: held out - before, mean one-cycle + mean constant share lost, points (95% interval).", "",
+           "| candidates | held out: one-cycle | held out: constant | change | SDs picked by the folds |",
+           "|---|---|---|---|---|", *sds_rows, "",
            f"Wall time: {time.time() - started:.0f} s.", ""]
     return "\n".join(out)
 
 
+#: The SDs threshold's candidate families in the report: every parameter free; the SDs fixed, the
+#: share free; the SDs and the share fixed (the shipped share).
+SDS_FAMILIES: List[Tuple[str, Dict[str, List[float]]]] = [
+    ("every parameter free (the SDs among 0, 3, 5, 10, 20)", {}),
+    ("no SDs threshold (the reading before it), share free", {"sds": [0.0]}),
+    ("no SDs threshold, share 0.3", {"sds": [0.0], "share": [0.3]}),
+    ("SDs 3 (the noisy flag's), share 0.3", {"sds": [3.0], "share": [0.3]}),
+    ("SDs 5, share 0.3", {"sds": [5.0], "share": [0.3]}),
+    ("SDs 10, share free", {"sds": [10.0]}),
+    ("**SDs 10, share 0.3 (shipped: edge.BOTTOM_SDS, BOTTOM_FALL)**", {"sds": [10.0], "share": [0.3]}),
+    ("SDs 20, share 0.3", {"sds": [20.0], "share": [0.3]}),
+]
+
+#: ``--variants`` judge each alternative with the shipped share and SDs threshold fixed, the other
+#: parameters chosen per family left out (the shipped row is the report's shipped family).
+SHIPPED_CLEARANCE = {"share": [E.BOTTOM_FALL], "sds": [E.BOTTOM_SDS]}
+
 #: ``--variants``: the alternatives tried, each judged held out like the shipped reading
 VARIANTS: List[Tuple[str, Dict[str, object]]] = [
-    ("shipped: the faithful lowest point before the 5% rise", {}),
+    ("shipped: the faithful lowest point before the 5% rise", {}),  # share 0.3 and 10 SDs in every row
     ("the faithful lowest point anywhere below the edge", {"rise": None}),
     ("... before the first clear rise, armed at once (0%)", {"rise": 0.0}),
     ("... armed after a 10% fall", {"rise": 0.1}),
@@ -251,7 +288,8 @@ VARIANTS: List[Tuple[str, Dict[str, object]]] = [
 
 def variants(started: float) -> str:
     out = ["# The shallow reading's alternatives, held out", "",
-           f"`{COMMAND} --variants`; each row as `{COMMAND}` with that change (see the module docstring): the "
+           f"`{COMMAND} --variants`; each row as `{COMMAND}` with that change (see the module docstring), the "
+           f"share ({E.BOTTOM_FALL:g}) and the SDs threshold ({E.BOTTOM_SDS:g}) fixed as shipped, the other "
            "parameters chosen per family left out, scored on it. Cells: share of the achievable improvement lost, "
            "median / mean / searches over 10%; the change: held out - before in mean one-cycle + mean constant "
            "share lost, points, with its 95% interval (paired bootstrap over recipes).", "",
@@ -263,7 +301,7 @@ def variants(started: float) -> str:
             edge_fall = kw.pop("edge_fall", None) if "edge_fall" in kw else None
             E.edge_index.__defaults__ = (E.EDGE_FALL if edge_fall is None else edge_fall, E.EDGE_RISE, E.EDGE_FLOOR)
             bench = load_bench()
-            res = Result(bench, Fit(bench, **kw))  # type: ignore[arg-type]
+            res = Result(bench, Fit(bench, **kw, fixed=SHIPPED_CLEARANCE))  # type: ignore[arg-type]
             b, h = (res.row("", t).split(" | ")[1:] for t in (res.before, res.held))
             moved = "; ".join(f"{f} {100 * d:+.1f}" for f, d in res.by_family.items() if abs(d) > 0.01) or "none"
             out.append(f"| {label} | {b[0]} | {b[1].rstrip(' |')} | {h[0]} | {h[1].rstrip(' |')} | "
