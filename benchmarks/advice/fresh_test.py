@@ -115,6 +115,7 @@ def report(started: float) -> str:
     out += section("Fresh families 1 (seen: the SDs threshold was chosen with it in the pool)", fresh_recipes())
     out += section("Fresh families 2 (trained before the SDs threshold, scored after it was committed)",
                    fresh_recipes_2())
+    out += section("Both sets together", fresh_recipes() + fresh_recipes_2())[:11] + [""]
     out += [f"Wall time: {time.time() - started:.0f} s.", ""]
     return "\n".join(out)
 
