@@ -61,13 +61,23 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import mxnet as mx  # noqa: E402
 import numpy as np  # noqa: E402
-from mxnet import autograd, gluon  # noqa: E402
+from mxnet import gluon  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))  # the repo root
 
 # isort: split
 from benchmarks.advice.fresh_families import DIGITS_VALID, flat_digits, mlp  # noqa: E402
-from benchmarks.advice.new_families import CTX, INIT_SEED, Classifier, Oracle, Recipe, digits, main, split  # noqa: E402
+from benchmarks.advice.new_families import (  # noqa: E402
+    CTX,
+    INIT_SEED,
+    Classifier,
+    Oracle,
+    Recipe,
+    digits,
+    main,
+    pretrain,
+    split,
+)
 from benchmarks.advice.new_families_score import Suite, recipes  # noqa: E402
 from benchmarks.common import data_path, results_path  # noqa: E402
 
@@ -89,17 +99,7 @@ def teacher_net() -> gluon.HybridSequential:
     X, y, _, _ = flat_digits()
     mx.random.seed(INIT_SEED)
     net = mlp(64, [128, 128], 10)
-    trainer = gluon.Trainer(net.collect_params(), "adam", {"learning_rate": 1e-3}, kvstore=None)
-    loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
-    rng = np.random.RandomState(0)
-    for _ in range(30):
-        order = rng.permutation(len(X))
-        for i in range(0, len(X), 32):
-            j = order[i: i + 32]
-            with autograd.record():
-                loss = loss_fn(net(mx.nd.array(X[j])), mx.nd.array(y[j]))
-            loss.backward()
-            trainer.step(len(j))
+    pretrain(net, X, y)
     np.savez(TEACHER, **{k[len(net.prefix):]: p.data().asnumpy() for k, p in net.collect_params().items()})
     return net
 

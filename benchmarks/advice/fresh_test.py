@@ -41,25 +41,11 @@ from benchmarks.advice import score as SC  # noqa: E402
 from benchmarks.advice.noise_floor import improvement_lost  # noqa: E402
 from benchmarks.common import publish  # noqa: E402
 from gluon_lrfinder import LRCurve  # noqa: E402
-from gluon_lrfinder.core import edge as E  # noqa: E402
 
 RESULTS = common.results_path("advice_fresh_test.md")
 COMMAND = "OMP_NUM_THREADS=1 .venv/bin/python benchmarks/advice/fresh_test.py"
 WRECK = 0.10
 Pairs = Dict[str, List[Tuple[float, float]]]  # recipe -> per search (one-cycle peak, constant)
-
-
-def with_constants(bench: SC.Bench, **constants: float) -> Pairs:
-    """The package's answers on every search with some of ``core.edge``'s constants replaced."""
-    saved = {k: getattr(E, k) for k in constants}
-    for k, v in constants.items():
-        setattr(E, k, v)
-    try:
-        return {r.name: [bench.package(r, c, e, raw) if not constants else SC.package_advice(c, e, r.optimizer, raw)
-                         for c, e, raw in bench.curves[r.name]] for r in bench.recipes}
-    finally:
-        for k, v in saved.items():
-            setattr(E, k, v)
 
 
 def anchor(bench: SC.Bench, rule: Callable[[SC.Curve, Tuple[np.ndarray, np.ndarray]], float]) -> Pairs:
@@ -82,10 +68,10 @@ def flags(lrs: np.ndarray, losses: np.ndarray, optimizer: str) -> List[str]:
 
 def section(title: str, recipes: List[SC.Recipe]) -> List[str]:
     bench = SC.Bench(recipes)
-    rows = [("the package as installed", with_constants(bench)),
+    rows = [("the package as installed", SC.package_answers_with(bench)),
             ("the shallow reading without its SDs threshold (the rule before it)",
-             with_constants(bench, BOTTOM_SDS=0.0)),
-            ("no shallow reading", with_constants(bench, BOTTOM_FALL=0.0)),
+             SC.package_answers_with(bench, BOTTOM_SDS=0.0)),
+            ("no shallow reading", SC.package_answers_with(bench, BOTTOM_FALL=0.0)),
             ("fastai's valley", anchor(bench, lambda c, raw: SC.valley_rule(raw))),
             ("minimum / 10", anchor(bench, lambda c, raw: SC.min10_rule(c)))]
     out = [f"## {title}", "", f"{len(recipes)} recipes, {sum(len(r.searches) for r in recipes)} searches: "

@@ -338,25 +338,31 @@ class ClippedCNN(Classifier):
         self.X, self.y, self.Xv, self.yv = split(*digits(tuple(range(10))), 450)
 
 
+def pretrain(net: gluon.Block, X: np.ndarray, y: np.ndarray, epochs: int = 30, batch: int = 32) -> None:
+    """Train ``net`` as a classifier with Adam 1e-3 (softmax cross-entropy, data order seed 0): how
+    the fine-tuning's body and the distillation's teacher are made."""
+    trainer = gluon.Trainer(net.collect_params(), "adam", {"learning_rate": 1e-3}, kvstore=None)
+    loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
+    rng = np.random.RandomState(0)
+    for _ in range(epochs):
+        order = rng.permutation(len(X))
+        for i in range(0, len(X), batch):
+            j = order[i: i + batch]
+            with autograd.record():
+                loss = loss_fn(net(mx.nd.array(X[j])), mx.nd.array(y[j]))
+            loss.backward()
+            trainer.step(len(j))
+
+
 def pretrained_body() -> Dict[str, np.ndarray]:
-    """The body of a small CNN trained on digits 0-4 (Adam 1e-3, 30 epochs, batch 32), cached."""
+    """The body of a small CNN trained on digits 0-4 (:func:`pretrain`, 30 epochs, batch 32), cached."""
     if os.path.exists(PRETRAINED):
         return dict(np.load(PRETRAINED))
     X, y = digits((0, 1, 2, 3, 4))
     mx.random.seed(INIT_SEED)
     net = small_cnn(5)
     net.initialize(mx.init.Xavier(), ctx=CTX)
-    trainer = gluon.Trainer(net.collect_params(), "adam", {"learning_rate": 1e-3}, kvstore=None)
-    loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
-    rng = np.random.RandomState(0)
-    for _ in range(30):
-        order = rng.permutation(len(X))
-        for i in range(0, len(X), 32):
-            j = order[i: i + 32]
-            with autograd.record():
-                loss = loss_fn(net(mx.nd.array(X[j])), mx.nd.array(y[j]))
-            loss.backward()
-            trainer.step(len(j))
+    pretrain(net, X, y)
     body = {k[len(net.prefix):]: p.data().asnumpy() for k, p in net[0].collect_params().items()}
     np.savez(PRETRAINED, **body)
     return body

@@ -374,6 +374,20 @@ def package_advice(c: Curve, e: Curve, optimizer: str, raw: Tuple[np.ndarray, np
         return S.lr_range(lrs, losses, optimizer=optimizer)[1], const
 
 
+def package_answers_with(bench: Bench, **constants: float) -> Dict[str, List[Tuple[float, float]]]:
+    """The installed package's answers (``package_advice``) on every search of ``bench``, with some
+    of ``core.edge``'s constants replaced for the call (``BOTTOM_FALL=0.0``: no shallow reading)."""
+    saved = {k: getattr(E, k) for k in constants}
+    for k, v in constants.items():
+        setattr(E, k, v)
+    try:
+        return {r.name: [package_advice(c, e, r.optimizer, raw) if constants else bench.package(r, c, e, raw)
+                         for c, e, raw in bench.curves[r.name]] for r in bench.recipes}
+    finally:
+        for k, v in saved.items():
+            setattr(E, k, v)
+
+
 #: The two answers for the constant rate compared (issue 17): suggest_range()'s top / 1.78, and
 #: blend by optimizer clipped into suggest_range(); the range is the same.
 PACKAGE_METHODS = ("range", "blend_in_range")

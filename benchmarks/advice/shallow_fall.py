@@ -119,14 +119,9 @@ def stats(v: np.ndarray) -> str:
 
 
 def package_answers(bench: SC.Bench, shallow: bool) -> Answers:
-    """The installed package's answers on every search, with or without the shallow reading."""
-    saved = E.BOTTOM_FALL
-    E.BOTTOM_FALL = saved if shallow else 0.0  # a fall's share is never below 0: never shallow
-    try:
-        return {r.name: [SC.package_advice(c, e, r.optimizer, raw) for c, e, raw in bench.curves[r.name]]
-                for r in bench.recipes}
-    finally:
-        E.BOTTOM_FALL = saved
+    """The installed package's answers on every search, with or without the shallow reading (a
+    fall's share is never below 0: with ``BOTTOM_FALL = 0`` no fall is shallow)."""
+    return SC.package_answers_with(bench) if shallow else SC.package_answers_with(bench, BOTTOM_FALL=0.0)
 
 
 def objective(per: Dict[str, np.ndarray], names: Sequence[str]) -> float:
