@@ -172,7 +172,7 @@ def report(started: float, with_new: bool = False, with_fresh: bool = False) -> 
 
         recipes += fresh_recipes()
     recipes = [r for r in recipes if r.constant is not None]
-    command = COMMAND + (" --with-new-families" * with_new + " --with-fresh-families" if with_fresh else "")
+    command = COMMAND + " --with-new-families" * with_new + " --with-fresh-families" * with_fresh
     bench = SC.Bench(recipes)
     names = [r.name for r in recipes]
     fams = sorted({r.family for r in recipes})
