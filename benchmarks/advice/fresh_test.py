@@ -92,6 +92,49 @@ def section(title: str, recipes: List[SC.Recipe]) -> List[str]:
     return out + [""]
 
 
+#: How far (in log-LR) the cautious blend moves the package's answers towards minimum / 10.
+TOWARDS_MIN10 = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5)
+
+
+def cautious_blend(recipes: List[SC.Recipe]) -> List[str]:
+    """The package's answers moved ``w`` of the way towards minimum / 10, ``w`` chosen per family
+    left out on the other families' mean share lost (each schedule on its own), over ``recipes``."""
+    bench = SC.Bench(recipes)
+    answers = SC.package_answers_with(bench)
+    lost: Dict[float, Dict[str, np.ndarray]] = {}
+    for w in TOWARDS_MIN10:
+        lost[w] = {r.name: np.array([
+            [improvement_lost(r.one_cycle, top ** (1 - w) * SC.min10_rule(c) ** w),
+             improvement_lost(r.constant, const ** (1 - w) * SC.min10_rule(c) ** w)]
+            for (c, e, raw), (top, const) in zip(bench.curves[r.name], answers[r.name])])
+            for r in recipes}
+    out = ["## A cautious blend towards minimum / 10, held out", "",
+           f"Over {len(recipes)} recipes (the advice benchmark's, the new families, both frozen sets; `w` from "
+           f"{TOWARDS_MIN10}, 0 is the package):", "",
+           "| answers | one-cycle: median / mean / over 10% | constant | the folds' picks of w |", "|---|---|---|---|"]
+    families = sorted({r.family for r in recipes})
+    held = {r.name: np.zeros((len(r.searches), 2)) for r in recipes}
+    picks: List[str] = []
+    for fam in families:
+        others = [r.name for r in recipes if r.family != fam]
+        for k in (0, 1):
+            w = min(TOWARDS_MIN10, key=lambda w: float(np.concatenate([lost[w][n][:, k] for n in others]).mean()))
+            picks.append(f"{'one-cycle' if k == 0 else 'constant'} {w:g}")
+            for r in recipes:
+                if r.family == fam:
+                    held[r.name][:, k] = lost[w][r.name][:, k]
+
+    def row(label: str, per: Dict[str, np.ndarray], note: str = "") -> str:
+        v = np.concatenate([per[r.name] for r in recipes])
+        return "| " + label + " | " + " | ".join(
+            f"{100 * np.median(v[:, k]):.2f}% / {100 * v[:, k].mean():.2f}% / {int(np.sum(v[:, k] > WRECK))}"
+            for k in (0, 1)) + f" | {note} |"
+    counts = {p: picks.count(p) for p in sorted(set(picks))}
+    out += [row("the package (w = 0)", lost[0.0]),
+            row("the blend, w chosen per family left out", held, ", ".join(f"{p}: {n}" for p, n in counts.items()))]
+    return out + [""]
+
+
 def report(started: float) -> str:
     from benchmarks.advice.fresh_families import fresh_recipes
     from benchmarks.advice.fresh_families_2 import fresh_recipes_2
@@ -102,6 +145,10 @@ def report(started: float) -> str:
     out += section("Fresh families 2 (trained before the SDs threshold, scored after it was committed)",
                    fresh_recipes_2())
     out += section("Both sets together", fresh_recipes() + fresh_recipes_2())[:11] + [""]
+    from benchmarks.advice.new_families_score import recipes as new_recipes
+
+    out += cautious_blend([r for r in SC.load_recipes() + new_recipes() + fresh_recipes() + fresh_recipes_2()
+                           if r.constant is not None])
     out += [f"Wall time: {time.time() - started:.0f} s.", ""]
     return "\n".join(out)
 
