@@ -125,6 +125,23 @@ def sparse_binary(n: int = 2000, features: int = 1000, density: float = 0.02, ac
     return X, (z > np.median(z)).astype(np.float32)
 
 
+def standardise(train: np.ndarray, *others: np.ndarray) -> Tuple[np.ndarray, ...]:
+    """``train`` and ``others`` less ``train``'s mean, over its SD (per column), as float32."""
+    mean, sd = train.mean(0), train.std(0)
+    return tuple(((a - mean) / sd).astype(np.float32) for a in (train,) + others)
+
+
+def diabetes() -> Tuple[np.ndarray, ...]:
+    """scikit-learn's diabetes split by ``split`` (``DIABETES_VALID`` validate), features and target
+    standardised with the training split's mean and SD: (train X, train y, validation X, validation y)."""
+    from sklearn.datasets import load_diabetes
+
+    X, y, Xv, yv = split(*load_diabetes(return_X_y=True), DIABETES_VALID)
+    X, Xv = standardise(X, Xv)
+    y, yv = standardise(y, yv)
+    return X, y, Xv, yv
+
+
 # ------------------------------------------------------------------------------------ nets, losses
 class TemperedKL(gluon.loss.Loss):
     """``KLDivLoss(from_logits=False)`` of logits / temperature against soft targets."""
@@ -257,13 +274,7 @@ class Gaussian(Regressor):
     budget = 300
 
     def build(self) -> None:
-        from sklearn.datasets import load_diabetes
-
-        X, y = load_diabetes(return_X_y=True)
-        X, y, Xv, yv = split(X, y, DIABETES_VALID)
-        mean_x, sd_x, mean_y, sd_y = X.mean(0), X.std(0), y.mean(), y.std()
-        self.X, self.Xv = (((a - mean_x) / sd_x).astype(np.float32) for a in (X, Xv))
-        self.y, self.yv = (((a - mean_y) / sd_y).astype(np.float32) for a in (y, yv))
+        self.X, self.y, self.Xv, self.yv = diabetes()
 
     def make_net(self) -> gluon.Block:
         return mlp(10, [32, 32], 2)
