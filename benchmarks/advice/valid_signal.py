@@ -116,6 +116,28 @@ def moved(b: float, valid: Dict[str, List[Dict[str, Any]]], bench: SC.Bench) -> 
     return answer
 
 
+def where_held_out_is_lowest(recipes: List[SC.Recipe], valid: Dict[str, List[Dict[str, Any]]],
+                             bench: SC.Bench) -> List[str]:
+    """Per recipe, the held-out curve's minimum (every iteration; median over the sweeps) against
+    the package's ``suggest()`` and the best constant rate: does a sweep's held-out loss see a
+    best rate set by overfitting over the whole training run?"""
+    out = ["## Where a sweep's held-out loss is lowest", "",
+           "| recipe | held-out minimum (median) | `suggest()` (median) | best constant | held-out minimum / best |",
+           "|---|---|---|---|---|"]
+    for r in recipes:
+        lows, answers = [], []
+        for c, e, raw in bench.curves[r.name]:
+            lrs, losses = held_out_curve(valid[r.name][_index(r, raw)], raw[0], 1)
+            if SC.SM.enough_points(lrs, losses):
+                lows.append(SC.Curve.of(lrs, losses, True).minimum)
+            answers.append(bench.package(r, c, e, raw)[1])
+        if lows and r.constant is not None:
+            low = float(np.median(lows))
+            out.append(f"| {r.name} | {low:.3g} | {float(np.median(answers)):.3g} | {r.constant.best_lr:.3g} "
+                       f"| {low / r.constant.best_lr:.2g} |")
+    return out + [""]
+
+
 def _index(r: SC.Recipe, raw: Tuple[np.ndarray, np.ndarray]) -> int:
     """Which of the recipe's searches ``raw`` is (the benchmark keeps them in seed order)."""
     for i, (lrs, _losses) in enumerate(r.searches):
@@ -158,8 +180,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
              "cached sweeps, and the held-out curves of these.", ""] + SC.HEAD
     lines += [SC.row(label, scored) for label, scored in rows.items()]
     lines += ["", f"Exponent `b` chosen per family left out: {', '.join(str(b) for b in chosen)}; on all "
-              f"recipes: {picks['(all recipes)'][1]['b']}.", "",
-              f"Wall time: {(time.time() - started) / 60:.1f} min.", ""]
+              f"recipes: {picks['(all recipes)'][1]['b']}.", ""]
+    lines += where_held_out_is_lowest(recipes, valid, bench)
+    lines += [f"Wall time: {(time.time() - started) / 60:.1f} min.", ""]
     publish(RESULTS, "\n".join(lines))
     return 0
 
