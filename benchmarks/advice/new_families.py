@@ -44,7 +44,8 @@ from mxnet import autograd, gluon  # noqa: E402
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))  # the repo root
 
 # isort: split
-from benchmarks.advice.new_families_score import NEW_FAMILIES, SWEEP_SEEDS, Suite, answers, key, report  # noqa: E402
+from benchmarks.advice.new_families_score import NEW_FAMILIES, SWEEP_SEEDS, Suite, answers, report  # noqa: E402
+from benchmarks.advice.oracle import ascend, key  # noqa: E402
 from benchmarks.advice.recipe import schedule  # noqa: E402
 from benchmarks.common import DATA, load_json, publish, save_json  # noqa: E402
 
@@ -469,24 +470,8 @@ def run_oracle(name: str, cache: Dict[str, Any], log: Callable[[str], None], ora
                     f"({time.time() - t:.1f} s)")
             return row
 
-        def mean(row: List[Optional[float]]) -> float:
-            return float(np.mean([untrained if v is None or v > untrained else v for v in row]))
-
-        low_k = start
-        while True:
-            best, k = math.inf, low_k
-            while k < top and key(k) not in table["pruned"]:
-                row = point(k)
-                best = min(best, mean(row))
-                if all(v is None or v >= min(2 * best, untrained) for v in row):
-                    table["pruned"] = [key(j) for j in range(k + 1, top)]
-                    save_json(path, cache, indent=0)
-                    break
-                k += 1
-            means = {kk: mean(v) for kk, v in table["loss"].items()}
-            if min(means, key=means.get) != min(table["loss"], key=float) or low_k < start - 5:
-                break
-            low_k -= 2  # the best is the lowest point: grow the grid downwards
+        ascend(point, table["loss"], table, untrained, start, top, start - 6,
+               lambda: save_json(path, cache, indent=0))
 
 
 def main(argv: Optional[List[str]] = None, oracle: Oracle = NEW, description: str = __doc__,

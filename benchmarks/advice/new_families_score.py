@@ -19,7 +19,8 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))  # the repo root
 
 # isort: split
-from benchmarks.common import DATA, ROOT, load_json, publish  # noqa: E402  # noqa: E402
+from benchmarks.advice.oracle import key  # noqa: E402
+from benchmarks.common import DATA, ROOT, load_json, publish  # noqa: E402
 from benchmarks.common import RESULTS as RESULTS_DIR
 
 CACHE = os.path.join(DATA, "advice_new_families.json")
@@ -30,9 +31,6 @@ SWEEP_SEEDS = (0, 1, 2)
 COMMAND = "OMP_NUM_THREADS=1 python benchmarks/advice/new_families.py"
 
 
-def key(k: int) -> str:
-    """Grid index ``k`` -> the rate 10 ** (k / 4) as a cache key."""
-    return f"{10 ** (k / 4):.4g}"
 
 
 def curve_of(sweep: Dict[str, Any], optimizer: str) -> Any:

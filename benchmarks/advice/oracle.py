@@ -30,7 +30,7 @@ import math
 import os
 import sys
 import time
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))  # the repo root
 
@@ -149,31 +149,40 @@ def run_grid(spec: Dict[str, Any], kind: str, budget: int, start: int, oracle: D
                 f"{'diverged' if row[-1] is None else f'{value:.4f}'} ({time.time() - t:.1f} s)")
         return row
 
+    ascend(train_peak, table["losses"], table, untrained, start, TOP + 1, -24,
+           lambda: save_json(ORACLE, oracle, indent=0), reset_pruned=True)
+
+
+def ascend(point: Callable[[int], List[Optional[float]]], rows: Dict[str, List[Optional[float]]],
+           table: Dict[str, Any], untrained: float, start: int, stop: int, floor: int,
+           save: Callable[[], None], reset_pruned: bool = False) -> None:
+    """The oracle's adaptive grid: from grid index ``start`` up, ``point(k)`` (the losses of every
+    data order at rate ``10 ** (k / 4)``, cached in ``rows`` under ``key(k)``) until every order is
+    worse than ``PRUNE_FACTOR`` x the best so far or than untrained (the indices above, below
+    ``stop``, then listed in ``table["pruned"]``), or ``stop``; while the best mean is the lowest
+    rate trained, two steps further down, not below ``floor`` (``reset_pruned``: forget the pruned
+    indices before each new ascent, as ``run_grid`` does).
+    """
     def mean(row: List[Optional[float]]) -> float:
         return float(np.mean([untrained if v is None or v > untrained else v for v in row]))
 
     low = start
     while True:
-        best = math.inf
-        k = low
-        while k <= TOP:
-            if key(k) in table["pruned"]:
-                break
-            row = train_peak(k)
+        best, k = math.inf, low
+        while k < stop and key(k) not in table["pruned"]:
+            row = point(k)
             best = min(best, mean(row))
-            limit = min(PRUNE_FACTOR * best, untrained)
-            if all(v is None or v >= limit for v in row):
-                table["pruned"] = [key(j) for j in range(k + 1, TOP + 1)]
-                save_json(ORACLE, oracle, indent=0)
+            if all(v is None or v >= min(PRUNE_FACTOR * best, untrained) for v in row):
+                table["pruned"] = [key(j) for j in range(k + 1, stop)]
+                save()
                 break
             k += 1
-        means = {kk: mean(v) for kk, v in table["losses"].items()}
-        best_key = min(means, key=lambda kk: means[kk])
-        lowest = min(table["losses"], key=float)
-        if best_key != lowest or low <= -24:
+        means = {kk: mean(v) for kk, v in rows.items()}
+        if min(means, key=lambda kk: means[kk]) != min(rows, key=float) or low <= floor:
             break
         low -= 2  # the best is the lowest point: grow the grid downwards
-        table["pruned"] = []
+        if reset_pruned:
+            table["pruned"] = []
 
 
 def old_constant(spec: Dict[str, Any]) -> bool:
