@@ -423,8 +423,7 @@ def shallow_top(
     A clear fall (at least :data:`BOTTOM_SDS` noise SDs, :func:`fall_size`) to the minimum before
     the edge under :data:`BOTTOM_FALL` of the starting loss (clipped SGD, soft labels, a language
     model's entropy floor) has its best rates near its bottom, which the wide smoothing places too
-    low. There the top is
-    :data:`BOTTOM_FACTOR` times the LR of the faithful curve's lowest point
+    low. There the top is :data:`BOTTOM_FACTOR` times the LR of the faithful curve's lowest point
     (:func:`~gluon_lrfinder.core.smoothing.robust_local_linear`), looked for before the wide
     curve's first clear rise (armed after a fall of :data:`BOTTOM_EDGE_FALL`); at most the edge
     of stability (:func:`edge_index`), at least the steepest point when that lies before the rise.

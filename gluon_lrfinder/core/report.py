@@ -97,8 +97,8 @@ def diagnose(
     * ``"shallow or noisy fall: ..."``: the loss fell by less than ``edge.SHALLOW_FALL`` (45%)
       of where it started, or by less than ``edge.NOISY_FALL_SDS`` (3) noise SDs, before its
       edge (soft labels, a large entropy floor, a noisy regression loss): the curve places the
-      best rate only loosely, so train a bracket around the answer, each run at least half as long as
-      the real training.
+      best rate only loosely, so train a bracket around the answer, each run at least half as
+      long as the real training.
     * ``"bumpy curve: ..."``: the range's top moves by more than ``edge.BUMPY_FACTOR`` between
       the curve's interleaved halves.
 
