@@ -240,8 +240,8 @@ def lr_range(
     starting loss, at least 10 noise SDs) is read at its bottom instead: the top is 1.5 times the
     faithful curve's lowest point, at most the edge (``edge.shallow_top``). The default
     suggestion (the rule ``"blend_in_range"``) is :func:`blend` clipped into the range, so it
-    lies inside it. How the
-    constants (``edge.RANGE_FRACTION_BY_KIND``...) were chosen is on the docs' evidence page.
+    lies inside it. How the constants (``edge.RANGE_FRACTION_BY_KIND``...) were chosen is on the
+    docs' evidence page.
 
     Parameters
     ----------
