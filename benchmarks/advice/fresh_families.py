@@ -125,12 +125,16 @@ class SelfAttention(gluon.HybridBlock):
         return self.out(F.mean(self.norm3(h), axis=1))
 
 
-def mlp(inputs: int, hidden: List[int], outputs: int, activation: str = "relu") -> gluon.HybridSequential:
-    """Dense layers of widths ``hidden`` (``activation``, ReLU unless told), a linear Dense of ``outputs``; Xavier."""
+def mlp(inputs: int, hidden: List[int], outputs: int, activation: str = "relu",
+        dropout: float = 0.0) -> gluon.HybridSequential:
+    """Dense layers of widths ``hidden`` (``activation``, ReLU unless told; with ``dropout`` > 0 each
+    followed by a ``Dropout(dropout)``), a linear Dense of ``outputs``; Xavier."""
     net = gluon.nn.HybridSequential()
     with net.name_scope():
         for width, fan_in in zip(hidden, [inputs] + hidden):
             net.add(gluon.nn.Dense(width, activation=activation, in_units=fan_in))
+            if dropout > 0:
+                net.add(gluon.nn.Dropout(dropout))
         net.add(gluon.nn.Dense(outputs, in_units=hidden[-1] if hidden else inputs))
     net.initialize(mx.init.Xavier(), ctx=CTX)
     return net
