@@ -543,7 +543,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             run_check(bench, seeds)
         if args.oracle:
             run_oracle(bench, args.oracle_seeds, args.oracle_kinds)
-    if args.oracle or os.path.exists(oracle_path):
+    if not args.report_only and (args.oracle or os.path.exists(oracle_path)):  # --report-only writes no cache
         save_json(oracle_path, oracle_table(bench, args.oracle_seeds), indent=1)
     command = "python benchmarks/advice/real_script_check.py " + " ".join(argv if argv is not None else sys.argv[1:])
     text = report(bench, seeds, command.strip(), time.time() - start, lm30, oracle_path)
