@@ -53,7 +53,7 @@ from benchmarks import common  # noqa: E402  (first: it sets OMP_NUM_THREADS and
 import numpy as np  # noqa: E402
 
 from benchmarks.advice import score as SC  # noqa: E402
-from benchmarks.advice.scale_free import Search  # noqa: E402
+from benchmarks.advice.scale_free import Search, lost_at, table_of  # noqa: E402
 from benchmarks.common import publish  # noqa: E402
 
 RESULTS = common.results_path("advice_median_reach.md")
@@ -62,16 +62,6 @@ TARGET = 0.005  # the median share lost the issue asks of each schedule
 FRACTIONS = np.arange(-0.5, 1.5 + 1e-9, 0.25)
 OFFSETS = np.round(np.arange(-1.5, 1.0 + 1e-9, 0.05), 2)  # decades
 KINDS = ("one-cycle", "constant")
-
-
-def table_of(r: SC.Recipe, kind: str) -> SC.Table:
-    return r.one_cycle if kind == "one-cycle" else r.constant
-
-
-def lost_at(table: SC.Table, lrs: np.ndarray) -> np.ndarray:
-    """``noise_floor.improvement_lost`` at many rates at once (the same interpolation)."""
-    loss = np.interp(np.log10(lrs), table.x, table.mean)
-    return (loss - table.best_loss) / (table.untrained - table.best_loss)
 
 
 class Family:

@@ -47,7 +47,9 @@ import numpy as np  # noqa: E402
 from benchmarks.advice import median_reach as MR  # noqa: E402
 from benchmarks.advice import recipes as rcp  # noqa: E402
 from benchmarks.advice import score as SC  # noqa: E402
+from benchmarks.advice.noise_floor import improvement_lost  # noqa: E402
 from benchmarks.advice.recipe import constant  # noqa: E402
+from benchmarks.advice.scale_free import table_of  # noqa: E402
 from benchmarks.common import load_json, publish, save_json  # noqa: E402
 
 CACHE = common.data_path("advice_remedies.json")
@@ -96,22 +98,23 @@ def report(started: float, train: bool) -> str:
 
     for n in names:
         r = rec[n]
-        tables = {kind: MR.table_of(r, kind) for kind in MR.KINDS}
+        tables = {kind: table_of(r, kind) for kind in MR.KINDS}
         scored = {kind: t.seeds(list(SCORE_ORDERS)) for kind, t in tables.items()}
+        pick_on = tables["constant"].seeds([PICK_ORDER])
         medians = {"one-cycle": float(np.median([s.top for s in by[n]])),
                    "constant": float(np.median([s.const for s in by[n]]))}
         for s in by[n]:
             answers = {"one-cycle": s.top, "constant": s.const}
             shorts = {share: pick([short_loss(cache, n, share, s.const * f, train) for f in FACTORS])
                       for share in SHORTS}
-            full = pick([tables["constant"].seeds([PICK_ORDER]).loss_at(s.const * f) for f in FACTORS])
+            full = pick([pick_on.loss_at(s.const * f) for f in FACTORS])
             warned = bool(s.flags)
             flagged.append(warned)
             for share, short in shorts.items():
                 factors[share].append(short)
             for kind in MR.KINDS:
                 def lost(lr: float, kind: str = kind, scored: Dict[str, SC.Table] = scored) -> float:
-                    return float(MR.lost_at(scored[kind], np.array([lr]))[0])
+                    return improvement_lost(scored[kind], lr)
                 a = answers[kind]
                 add("the answer alone", kind, lost(a))
                 add("the median of the recipe's five sweeps (`find_repeated(5)`)", kind, lost(medians[kind]))

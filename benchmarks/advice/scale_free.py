@@ -88,14 +88,22 @@ class Search:
             self.share, self.sds = E.fall_size(SM.sorted_finite(*raw)[1], s)
 
 
-def lost(r: SC.Recipe, kind: str, lrs: Sequence[float]) -> np.ndarray:
-    table = r.one_cycle if kind == "one-cycle" else r.constant
+def table_of(r: SC.Recipe, kind: str) -> SC.Table:
+    """The recipe's oracle table for the schedule ``kind`` ("one-cycle" or "constant")."""
+    return r.one_cycle if kind == "one-cycle" else r.constant
+
+
+def lost_at(table: SC.Table, lrs: Sequence[float]) -> np.ndarray:
+    """``noise_floor.improvement_lost`` at each of ``lrs``."""
     return np.array([improvement_lost(table, lr) for lr in lrs])
 
 
+def lost(r: SC.Recipe, kind: str, lrs: Sequence[float]) -> np.ndarray:
+    return lost_at(table_of(r, kind), lrs)
+
+
 def regret(r: SC.Recipe, kind: str, lrs: Sequence[float]) -> np.ndarray:
-    table = r.one_cycle if kind == "one-cycle" else r.constant
-    return np.array([table.regret(lr) for lr in lrs])
+    return np.array([table_of(r, kind).regret(lr) for lr in lrs])
 
 
 def mean_over(values: Dict[str, np.ndarray], names: Sequence[str]) -> float:
